@@ -1,0 +1,149 @@
+// Parameter templating: `${NAME}` in any string parameter is replaced, per event, by the event's field or
+// context value of that name (FD_NAME for fd.name, …). Values come only from the event and the action's
+// context, never from or into process.env. An unknown name is an error, never an empty or stale value.
+// `$NAME` without braces is left alone (so shell variables in scripts keep working); `$${` writes `${`.
+import { KestrelError } from "../errors.ts";
+
+type Segment = string | { readonly variable: string };
+
+/** A string parameter split into literal text and variables; undefined when there is nothing to replace. */
+export interface CompiledTemplate {
+  readonly segments: readonly Segment[];
+  readonly variables: readonly string[];
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.\-]*$/;
+
+/** Compiles a template; returns undefined for a string without `${` (the common case: no work per event). */
+export function compileTemplate(text: string): CompiledTemplate | undefined {
+  if (!text.includes("${")) return undefined;
+  const segments: Segment[] = [];
+  const variables: string[] = [];
+  let literal = "";
+  let i = 0;
+  while (i < text.length) {
+    const start = text.indexOf("$", i);
+    if (start === -1) {
+      literal += text.slice(i);
+      break;
+    }
+    literal += text.slice(i, start);
+    if (text.startsWith("$${", start)) {
+      literal += "${";
+      i = start + 3;
+      continue;
+    }
+    if (text[start + 1] !== "{") {
+      literal += "$";
+      i = start + 1;
+      continue;
+    }
+    const end = text.indexOf("}", start + 2);
+    if (end === -1) throw new KestrelError("ERR_TEMPLATE", `unterminated "\${" in "${text}"`);
+    const name = text.slice(start + 2, end).trim();
+    if (!VARIABLE_NAME.test(name)) throw new KestrelError("ERR_TEMPLATE", `invalid variable name "\${${name}}"`);
+    if (literal !== "") segments.push(literal);
+    literal = "";
+    segments.push({ variable: name });
+    variables.push(name);
+    i = end + 1;
+  }
+  if (literal !== "") segments.push(literal);
+  return { segments, variables };
+}
+
+/** A source of variable values for one action run. */
+export type Variables = ReadonlyMap<string, string>;
+
+/** Renders a compiled template; `escape` quotes each substituted value (e.g. for a shell). */
+export function renderTemplate(t: CompiledTemplate, vars: Variables, escape?: (value: string) => string): string {
+  let out = "";
+  for (const s of t.segments) {
+    if (typeof s === "string") {
+      out += s;
+      continue;
+    }
+    const value = vars.get(s.variable);
+    if (value === undefined) {
+      throw new KestrelError("ERR_TEMPLATE", `the variable \${${s.variable}} is not defined for this event`);
+    }
+    out += escape === undefined ? value : escape(value);
+  }
+  return out;
+}
+
+/** Quotes a value for POSIX sh: the result is always one word, whatever the value holds. */
+export function shellQuote(value: string): string {
+  if (value !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replaceAll("'", `'"'"'`)}'`;
+}
+
+/**
+ * A parameter tree with its templates compiled once (at rules load). `render` returns the same object when
+ * the tree has no template, so actions without templates cost nothing per event.
+ */
+export interface ParamsTemplate<T> {
+  readonly hasTemplates: boolean;
+  /** Every variable the templates use (for `rules check` and docs). */
+  readonly variables: readonly string[];
+  render(vars: Variables, escapeFor?: (path: readonly (string | number)[]) => ((v: string) => string) | undefined): T;
+}
+
+type Node =
+  | { kind: "const"; value: unknown }
+  | { kind: "string"; template: CompiledTemplate }
+  | { kind: "array"; items: Node[] }
+  | { kind: "object"; entries: [string, Node][] };
+
+export function compileParams<T>(params: T): ParamsTemplate<T> {
+  const variables: string[] = [];
+  const root = compileNode(params, variables);
+  const hasTemplates = root.kind !== "const";
+  return {
+    hasTemplates,
+    variables,
+    render(vars, escapeFor) {
+      if (!hasTemplates) return params;
+      return renderNode(root, vars, [], escapeFor) as T;
+    },
+  };
+}
+
+function compileNode(value: unknown, variables: string[]): Node {
+  if (typeof value === "string") {
+    const template = compileTemplate(value);
+    if (template === undefined) return { kind: "const", value };
+    variables.push(...template.variables);
+    return { kind: "string", template };
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((v) => compileNode(v, variables));
+    return items.every((n) => n.kind === "const") ? { kind: "const", value } : { kind: "array", items };
+  }
+  if (value !== null && typeof value === "object") {
+    const entries: [string, Node][] = Object.entries(value).map(([k, v]) => [k, compileNode(v, variables)]);
+    return entries.every(([, n]) => n.kind === "const") ? { kind: "const", value } : { kind: "object", entries };
+  }
+  return { kind: "const", value };
+}
+
+function renderNode(
+  node: Node,
+  vars: Variables,
+  path: (string | number)[],
+  escapeFor?: (path: readonly (string | number)[]) => ((v: string) => string) | undefined,
+): unknown {
+  switch (node.kind) {
+    case "const":
+      return node.value;
+    case "string":
+      return renderTemplate(node.template, vars, escapeFor?.(path));
+    case "array":
+      return node.items.map((n, i) => renderNode(n, vars, [...path, i], escapeFor));
+    case "object": {
+      const out: Record<string, unknown> = {};
+      for (const [k, n] of node.entries) out[k] = renderNode(n, vars, [...path, k], escapeFor);
+      return out;
+    }
+  }
+}

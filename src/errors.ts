@@ -1,0 +1,54 @@
+// The catalogue of error codes. Every failure Kestrel reports carries one of these codes, so that logs,
+// metrics and tests can rely on the code instead of matching on message text.
+export const errorCodes = {
+  ERR_CONFIG_INVALID: "the configuration is invalid",
+  ERR_RULES_INVALID: "the rules are invalid",
+  ERR_EVENT_INVALID: "the Falco event is invalid",
+  ERR_PLUGIN_UNKNOWN: "no actionner, output or notifier has that name",
+  ERR_PLUGIN_DUPLICATE: "two plugins share a name",
+  ERR_PARAMS_INVALID: "plugin parameters do not match the plugin's schema",
+  ERR_TEMPLATE: "a parameter template refers to something the event does not have",
+  ERR_PREFLIGHT: "a precondition of the action failed (for example, the target is gone)",
+  ERR_ACTION: "the actionner failed",
+  ERR_TIMEOUT: "the operation did not finish in time",
+  ERR_OUTPUT: "the output failed to store the artifact",
+  ERR_NOTIFY: "the notifier failed",
+  ERR_CONTEXT: "an additional context could not be gathered",
+  ERR_OVERLOADED: "the engine queue is full",
+  ERR_SHUTTING_DOWN: "the engine is shutting down",
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface KestrelErrorOptions {
+  cause?: unknown;
+  /** True when trying again later may succeed (HTTP 429/5xx, 409 conflicts, connection resets). */
+  retryable?: boolean;
+  /** Seconds the remote asked us to wait before retrying (HTTP Retry-After). */
+  retryAfterSeconds?: number;
+}
+
+export class KestrelError extends Error {
+  override readonly name = "KestrelError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: KestrelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** The message of anything thrown, without serialising the error object. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The code of anything thrown: a KestrelError's own code, else the given fallback. */
+export function errorCode(err: unknown, fallback: ErrorCode): ErrorCode {
+  return err instanceof KestrelError ? err.code : fallback;
+}

@@ -1,0 +1,179 @@
+// Validation of a Falco alert body (Falco's http_output, Falcosidekick's webhook/Talon output).
+// Hand-written rather than schema-driven: this runs for every event and must stay allocation-light.
+import type { FalcoEvent, FieldValue } from "./event.ts";
+import { PRIORITIES, priorityLevel } from "./priority.ts";
+
+/** Why an event was rejected: HTTP intake answers 400 with `{ error, field }`. */
+export class EventError extends Error {
+  override readonly name = "EventError";
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export interface ParsedEvent {
+  event: FalcoEvent;
+  /** The client sent a `context` object; it is never trusted, so it was dropped. */
+  droppedContext: boolean;
+}
+
+// A run of 16 digits is the cheapest sign that the body may hold an integer beyond 2^53.
+const LONG_DIGITS = /\d{16}/;
+const INTEGER = /^-?\d+$/;
+// RFC 3339 date-time; Falco always sends 9 fractional digits and "Z", Falcosidekick trims trailing zeros.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+// The prefix Falco puts before the rule output: local `HH:MM:SS.nnnnnnnnn` or ISO 8601 time, then the priority.
+// "Informational" is tried before "Info", so the prefix never leaves "rmational" behind (a Talon defect).
+const OUTPUT_PREFIX =
+  /^(?:\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})): (?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) ?/i;
+
+function reviveBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && INTEGER.test(context.source)) {
+    return BigInt(context.source);
+  }
+  return value;
+}
+
+/** Parses JSON text, keeping integers beyond 2^53 exact (as bigint). Throws EventError on bad JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    // The reviver costs a callback per value: use it only when the body can hold such an integer.
+    return LONG_DIGITS.test(text) ? JSON.parse(text, reviveBigIntegers as never) : JSON.parse(text);
+  } catch (err) {
+    throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Removes Falco's `time: Priority ` prefix from an output line. */
+export function stripOutputPrefix(output: string): string {
+  const m = OUTPUT_PREFIX.exec(output);
+  return m === null ? output : output.slice(m[0].length);
+}
+
+/** Parses and validates one Falco alert from an HTTP body. */
+export function parseEvent(body: string): ParsedEvent {
+  if (body.length === 0) throw new EventError("body is empty: send one Falco event as JSON");
+  return validateEvent(parseJson(body));
+}
+
+/** Validates a decoded JSON value as a Falco alert. */
+export function validateEvent(value: unknown): ParsedEvent {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new EventError(`a Falco event must be a JSON object, got ${describe(value)}`);
+  }
+  const raw = value as Record<string, unknown>;
+  let output: unknown;
+  let message: unknown;
+  let priority: unknown;
+  let rule: unknown;
+  let time: unknown;
+  let source: unknown;
+  let hostname: unknown;
+  let tags: unknown;
+  let outputFields: unknown;
+  let uuid: unknown;
+  let droppedContext = false;
+  for (const key in raw) {
+    const v = raw[key];
+    // Falco sends lower-case keys; Talon (Go encoding/json) also accepted other cases ("Rule").
+    switch (key.length > 0 && key.charCodeAt(0) < 97 ? key.toLowerCase() : key) {
+      case "output": output = v; break;
+      case "message": message = v; break;
+      case "priority": priority = v; break;
+      case "rule": rule = v; break;
+      case "time": time = v; break;
+      case "source": source = v; break;
+      case "hostname": hostname = v; break;
+      case "tags": tags = v; break;
+      case "output_fields": outputFields = v; break;
+      case "uuid": uuid = v; break;
+      case "context": droppedContext = v !== undefined && v !== null; break;
+      default: break; // unknown keys (trace_id, …) are ignored, as Falco may add keys in later versions
+    }
+  }
+
+  if (rule === undefined || rule === null || rule === "") throw new EventError("missing required field \"rule\"", "rule");
+  if (typeof rule !== "string") throw new EventError(`"rule" must be a string, got ${describe(rule)}`, "rule");
+  if (priority === undefined || priority === null || priority === "") {
+    throw new EventError("missing required field \"priority\"", "priority");
+  }
+  if (typeof priority !== "string") throw new EventError(`"priority" must be a string, got ${describe(priority)}`, "priority");
+  const level = priorityLevel(priority);
+  if (level < 0) {
+    throw new EventError(`unknown priority "${priority}" (expected one of ${PRIORITIES.join(", ")}, or Info)`, "priority");
+  }
+  const hasOutput = output !== undefined && output !== null;
+  const hasFields = outputFields !== undefined && outputFields !== null;
+  if (!hasOutput && !hasFields) {
+    throw new EventError("the event has neither \"output\" nor \"output_fields\"", "output");
+  }
+  if (hasOutput && typeof output !== "string") throw new EventError(`"output" must be a string, got ${describe(output)}`, "output");
+  if (hasFields && (typeof outputFields !== "object" || Array.isArray(outputFields))) {
+    throw new EventError(`"output_fields" must be an object, got ${describe(outputFields)}`, "output_fields");
+  }
+  if (message !== undefined && message !== null && typeof message !== "string") {
+    throw new EventError(`"message" must be a string, got ${describe(message)}`, "message");
+  }
+  const timeText = optionalString(time, "time");
+  if (timeText !== "" && !RFC3339.test(timeText)) {
+    throw new EventError(`"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, got "${timeText}"`, "time");
+  }
+  const sourceText = optionalString(source, "source");
+  const hostnameText = optionalString(hostname, "hostname");
+  const uuidText = optionalString(uuid, "uuid");
+  const tagList = validateTags(tags);
+  const fields = hasFields ? validateFields(outputFields as Record<string, unknown>) : EMPTY_FIELDS;
+
+  const outputText = hasOutput ? (output as string) : "";
+  const event: FalcoEvent = {
+    uuid: uuidText === "" ? undefined : uuidText,
+    output: outputText,
+    message: typeof message === "string" && message !== "" ? message : stripOutputPrefix(outputText),
+    priority: PRIORITIES[level]!,
+    priorityLevel: level,
+    rule,
+    time: timeText,
+    // Talon's default when Falco sends no source; Falco ≥ 0.32 always sends one.
+    source: sourceText === "" ? "syscall" : sourceText,
+    hostname: hostnameText,
+    tags: tagList,
+    outputFields: fields,
+  };
+  return { event, droppedContext };
+}
+
+const EMPTY_FIELDS: Readonly<Record<string, FieldValue>> = Object.freeze({});
+const EMPTY_TAGS: readonly string[] = Object.freeze([]);
+
+function optionalString(v: unknown, field: string): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw new EventError(`"${field}" must be a string, got ${describe(v)}`, field);
+  return v;
+}
+
+function validateTags(tags: unknown): readonly string[] {
+  if (tags === undefined || tags === null) return EMPTY_TAGS;
+  if (!Array.isArray(tags)) throw new EventError(`"tags" must be an array of strings, got ${describe(tags)}`, "tags");
+  for (let i = 0; i < tags.length; i++) {
+    if (typeof tags[i] !== "string") throw new EventError(`"tags[${i}]" must be a string, got ${describe(tags[i])}`, `tags[${i}]`);
+  }
+  return tags as string[];
+}
+
+function validateFields(fields: Record<string, unknown>): Readonly<Record<string, FieldValue>> {
+  for (const key in fields) {
+    const v = fields[key];
+    // Scalars are by far the common case; anything JSON can hold is accepted (arrays for list fields).
+    if (v === undefined) throw new EventError(`"output_fields.${key}" has no value`, `output_fields.${key}`);
+  }
+  return fields as Record<string, FieldValue>;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "bigint") return "a number";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}

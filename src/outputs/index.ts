@@ -1,0 +1,4 @@
+// The outputs (artifact targets) Kestrel ships: one file under <category>/<name>.ts and one line here.
+import type { Output } from "../plugins/types.ts";
+
+export const outputs: readonly Output[] = [];

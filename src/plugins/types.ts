@@ -1,0 +1,150 @@
+// The contracts every plugin implements. A plugin is one file that default-exports one of these
+// declarations; its `params` schema is the single place where types, defaults and docs of its
+// parameters live (used for validation, `rules check` and the `list` commands).
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Clients } from "../clients/index.ts";
+import type { FalcoEvent } from "../events/event.ts";
+
+export type PluginKind = "actionner" | "output" | "notifier" | "context";
+
+// biome-ignore lint/suspicious/noExplicitAny: the schema shape is the plugin's own business
+export type ParamsSchema = z.ZodObject<any>;
+
+export interface PluginInfo<P extends ParamsSchema = ParamsSchema> {
+  readonly kind: PluginKind;
+  /** `kubernetes` in `kubernetes:label`; notifiers and contexts have none (they are named bare, as in Talon). */
+  readonly category?: string;
+  readonly name: string;
+  readonly description: string;
+  /** Parameters (actionners, outputs) or settings (notifiers). Unknown keys are reported by `rules check`. */
+  readonly params: P;
+  /** RBAC or IAM permissions the plugin needs, as printed by `list`. */
+  readonly permissions?: string;
+  /** A YAML example; a test checks that it validates against `params`. */
+  readonly example: string;
+}
+
+export type OutputPolicy = "none" | "optional" | "required";
+
+export type ActionStatus = "success" | "failure" | "ignored";
+
+/** An artifact an action produced (logs, a downloaded file, a capture). Large ones are streamed. */
+export interface Artifact {
+  readonly name: string;
+  readonly contentType?: string;
+  readonly data: Uint8Array | string | AsyncIterable<Uint8Array>;
+}
+
+export interface ActionResult {
+  /** `ignored` when the action decided not to act (a DaemonSet pod it was told to skip, …). Default success. */
+  readonly status?: "success" | "ignored";
+  /** What happened, for people: "the pod 'x' in the namespace 'y' has been terminated". */
+  readonly output: string;
+  /** The objects acted on ({ pod, namespace }); shown by notifiers, never used as metric labels. */
+  readonly objects?: Readonly<Record<string, string>>;
+  readonly artifact?: Artifact;
+}
+
+export interface ActionContext<P extends ParamsSchema = ParamsSchema> {
+  readonly event: FalcoEvent;
+  /** Parameters after templating and validation. */
+  readonly params: z.output<P>;
+  /** Talon's context (`falco-talon.rule`, …) plus the additional contexts gathered for this action. */
+  readonly context: Readonly<Record<string, string>>;
+  readonly clients: Clients;
+  readonly log: Logger;
+  /** Aborted when the action times out or the server shuts down. */
+  readonly signal: AbortSignal;
+  readonly traceId: string;
+}
+
+export interface Actionner<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
+  readonly kind: "actionner";
+  readonly category: string;
+  /** Event fields the actionner needs; an inner list means "one of these". */
+  readonly requiredFields: readonly (string | readonly string[])[];
+  /** The Falco source it is meant for ("syscall", "k8s_audit") or "any". Documentation only. */
+  readonly source: string;
+  /** Whether the rule's next action runs after this one when the action sets no `continue`. */
+  readonly continueByDefault: boolean;
+  readonly output: OutputPolicy;
+  /** Cross-field checks the schema cannot express, for `rules check`. Returns problems. */
+  check?(params: z.output<P>): string[];
+  /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */
+  preflight?(ctx: ActionContext<P>): Promise<void>;
+  run(ctx: ActionContext<P>): Promise<ActionResult>;
+}
+
+export interface OutputContext<P extends ParamsSchema = ParamsSchema> {
+  readonly event: FalcoEvent;
+  readonly params: z.output<P>;
+  /** The objects of the action that produced the artifact (namespace, pod, …), used to name it. */
+  readonly objects: Readonly<Record<string, string>>;
+  readonly clients: Clients;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly traceId: string;
+}
+
+export interface OutputResult {
+  readonly output: string;
+  /** Where the artifact went: file:///…, s3://bucket/key, gs://bucket/key. */
+  readonly location: string;
+  readonly objects?: Readonly<Record<string, string>>;
+}
+
+export interface Output<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
+  readonly kind: "output";
+  readonly category: string;
+  check?(params: z.output<P>): string[];
+  write(artifact: Artifact, ctx: OutputContext<P>): Promise<OutputResult>;
+}
+
+/** What notifiers receive: the result of one action or of one artifact write. */
+export interface Notification {
+  /** "action" for an action result, "output" for an artifact write (Talon's `message`). */
+  readonly kind: "action" | "output";
+  readonly status: ActionStatus;
+  readonly rule: string;
+  readonly action: string;
+  readonly actionner: string;
+  /** The output target (`aws:s3`) for kind "output". */
+  readonly target?: string;
+  /** What happened (the action's or output's own text). */
+  readonly output: string;
+  readonly error?: string;
+  readonly objects: Readonly<Record<string, string>>;
+  /** Where the artifact went, when there was one. */
+  readonly location?: string;
+  readonly event: FalcoEvent;
+  readonly traceId: string;
+  /** When the result was produced. */
+  readonly time: Date;
+}
+
+export interface NotifierInstance {
+  /** Delivers one notification. Throws a KestrelError (retryable or not) on failure. */
+  send(notification: Notification, signal: AbortSignal): Promise<void>;
+  /** Flushes what is buffered; called once at shutdown. */
+  close?(): Promise<void>;
+}
+
+export interface NotifierInitContext {
+  readonly clients: Clients;
+  readonly log: Logger;
+}
+
+export interface Notifier<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
+  readonly kind: "notifier";
+  /** Builds the notifier from its validated settings (`notifiers.<name>` in config.yaml). */
+  create(settings: z.output<P>, ctx: NotifierInitContext): NotifierInstance | Promise<NotifierInstance>;
+}
+
+export interface ContextProvider<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
+  readonly kind: "context";
+  /** Gathers `key → value` pairs (e.g. `node.hostname`) for one event. */
+  gather(event: FalcoEvent, ctx: { clients: Clients; log: Logger; signal: AbortSignal }): Promise<Record<string, string>>;
+}
+
+export type AnyPlugin = Actionner | Output | Notifier | ContextProvider;
