@@ -83,6 +83,8 @@ export function shellQuote(value: string): string {
  * the tree has no template, so actions without templates cost nothing per event.
  */
 export interface ParamsTemplate<T> {
+  /** The parameters as written, templates not rendered. */
+  readonly raw: T;
   readonly hasTemplates: boolean;
   /** Every variable the templates use (for `rules check` and docs). */
   readonly variables: readonly string[];
@@ -100,6 +102,7 @@ export function compileParams<T>(params: T): ParamsTemplate<T> {
   const root = compileNode(params, variables);
   const hasTemplates = root.kind !== "const";
   return {
+    raw: params,
     hasTemplates,
     variables,
     render(vars, escapeFor) {

@@ -49,8 +49,11 @@ export function eventVariables(event: FalcoEvent): Map<string, string> {
   return vars;
 }
 
+// JSON.rawJSON (Node ≥ 21) writes a number's exact digits; TypeScript's lib does not declare it yet.
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
 export function bigintReplacer(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? JSON.rawJSON(value.toString()) : value;
+  return typeof value === "bigint" ? rawJSON(value.toString()) : value;
 }
 
 /** The event as Falcosidekick re-emits it (FalcoPayload), with `context` when given. Big integers stay exact. */

@@ -71,6 +71,9 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema> extends Plugin
   readonly output: OutputPolicy;
   /** Cross-field checks the schema cannot express, for `rules check`. Returns problems. */
   check?(params: z.output<P>): string[];
+  /** How a templated value must be quoted at `path` of the parameters (e.g. shellQuote inside a shell
+   * script), given the parameters before templating. Undefined: inserted as is. */
+  templateEscape?(path: readonly (string | number)[], params: z.output<P>): ((value: string) => string) | undefined;
   /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */
   preflight?(ctx: ActionContext<P>): Promise<void>;
   run(ctx: ActionContext<P>): Promise<ActionResult>;

@@ -1,0 +1,116 @@
+// Builds a running Kestrel from a validated configuration and rules: notifiers, engine, intake. Nothing
+// here reads process.env or exits the process; the CLI does that, tests call this directly.
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { type Clients, createClients } from "./clients/index.ts";
+import type { Config } from "./config/schema.ts";
+import { MemoryDedup } from "./engine/dedup.ts";
+import { Engine } from "./engine/engine.ts";
+import { Notifications } from "./engine/notify.ts";
+import { errorMessage, KestrelError } from "./errors.ts";
+import { buildIntake } from "./ingest/http.ts";
+import { Metrics } from "./observability/metrics.ts";
+import { Observer } from "./observability/observer.ts";
+import type { Registries } from "./plugins/registries.ts";
+import type { NotifierInstance } from "./plugins/types.ts";
+import type { RuleSet } from "./rules/types.ts";
+
+export interface AppOptions {
+  config: Config;
+  ruleSet: RuleSet;
+  registries: Registries;
+  log: Logger;
+  clients?: Clients;
+  /** Prometheus process metrics (off in tests that build many apps). */
+  defaultMetrics?: boolean;
+}
+
+export interface App {
+  readonly intake: FastifyInstance;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly observer: Observer;
+  /** Starts listening on `listen_address:listen_port` (port 0 = any free port); returns the URL. */
+  listen(): Promise<string>;
+  /** Stops the intake, drains the queue within the deadline, flushes notifiers. True when fully drained. */
+  close(): Promise<boolean>;
+}
+
+/** Creates the notifiers the configuration and the rules name, each from its validated settings. */
+export async function createNotifiers(
+  config: Config,
+  ruleSet: RuleSet,
+  registries: Registries,
+  clients: Clients,
+  log: Logger,
+): Promise<Map<string, NotifierInstance>> {
+  const names = new Set([...config.default_notifiers, ...ruleSet.notifierNames]);
+  const instances = new Map<string, NotifierInstance>();
+  for (const name of names) {
+    const plugin = registries.notifiers.get(name);
+    if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
+    const parsed = plugin.params.safeParse(config.notifiers[name] ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `notifiers.${name}.${issue.path.join(".")}` : `notifiers.${name}`;
+      throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured: ${where}: ${issue?.message ?? "invalid"}`);
+    }
+    try {
+      instances.set(name, await plugin.create(parsed.data, { clients, log: log.child({ notifier: name }) }));
+    } catch (err) {
+      throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" could not start: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  return instances;
+}
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config, ruleSet, registries, log } = options;
+  const clients = options.clients ?? createClients();
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
+  const notifications = new Notifications({
+    instances: await createNotifiers(config, ruleSet, registries, clients, log),
+    defaults: config.default_notifiers,
+    observer,
+  });
+  const engine = new Engine({
+    ruleSet,
+    dedup: new MemoryDedup(config.deduplication.time_window_seconds),
+    notifications,
+    observer,
+    clients,
+    contexts: registries.contexts,
+    log,
+    queueSize: config.queue.size,
+    workers: config.workers,
+    actionTimeoutMs: config.action_timeout_seconds * 1000,
+  });
+  const intake = buildIntake({ engine, metrics, observer, bodyLimit: config.body_limit_bytes });
+  let closing: Promise<boolean> | undefined;
+
+  return {
+    intake,
+    engine,
+    metrics,
+    observer,
+    async listen() {
+      await intake.listen({ host: config.listen_address, port: config.listen_port });
+      const addr = intake.server.address() as AddressInfo;
+      const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+      return `http://${host}:${addr.port}`;
+    },
+    close() {
+      closing ??= (async () => {
+        const deadline = config.shutdown_timeout_seconds * 1000;
+        const intakeClosed = intake.close();
+        const drained = await engine.drain(deadline);
+        await intakeClosed;
+        await notifications.close(Math.min(deadline, 10_000));
+        return drained;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// `kestrel rules check` and `kestrel rules print`.
+import { createRegistries } from "../plugins/registries.ts";
+import { printRules } from "../rules/print.ts";
+import { DEFAULT_CONFIG_FILE, ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
+import { existsSync } from "node:fs";
+
+/** Rules commands need the configuration only for `rules_files`, when no -r is given. */
+async function files(options: GlobalOptions): Promise<string[]> {
+  if (options.rules !== undefined && options.rules.length > 0) return options.rules;
+  if (options.config === undefined && !existsSync(DEFAULT_CONFIG_FILE)) return ruleFiles(options, undefined);
+  return ruleFiles(options, await loadConfiguration(options, createRegistries()));
+}
+
+export async function rulesCheckCommand(options: GlobalOptions & { strict?: boolean }): Promise<void> {
+  const { ruleSet, diagnostics } = await loadRuleSet(await files(options), createRegistries(), options.strict ?? false);
+  printDiagnostics(diagnostics);
+  if (ruleSet === undefined || hasErrors(diagnostics)) {
+    const errors = diagnostics.filter((d) => d.severity === "error").length;
+    process.stderr.write(`${errors} error${errors === 1 ? "" : "s"}: the rules are invalid\n`);
+    throw new ExitError(1);
+  }
+  const warnings = diagnostics.length;
+  process.stdout.write(`rules valid: ${ruleSet.rules.length} rule${ruleSet.rules.length === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`);
+}
+
+export async function rulesPrintCommand(options: GlobalOptions): Promise<void> {
+  const { ruleSet, document, diagnostics } = await loadRuleSet(await files(options), createRegistries());
+  printDiagnostics(diagnostics);
+  if (ruleSet === undefined || hasErrors(diagnostics)) throw new ExitError(1);
+  process.stdout.write(printRules(document));
+}

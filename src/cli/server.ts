@@ -1,0 +1,47 @@
+// `kestrel server`: load, validate, listen; on SIGTERM/SIGINT stop intake, drain, flush, print a summary.
+import { type App, createApp } from "../app.ts";
+import { errorMessage } from "../errors.ts";
+import { createLogger } from "../observability/logger.ts";
+import { createRegistries } from "../plugins/registries.ts";
+import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
+
+export async function serverCommand(options: GlobalOptions): Promise<void> {
+  const registries = createRegistries();
+  const config = await loadConfiguration(options, registries);
+  const log = createLogger({ format: config.log_format, level: config.log_level });
+  const files = ruleFiles(options, config);
+  const { ruleSet, diagnostics } = await loadRuleSet(files, registries);
+  printDiagnostics(diagnostics);
+  if (ruleSet === undefined || hasErrors(diagnostics)) throw new ExitError(1, "invalid rules");
+
+  let app: App;
+  try {
+    app = await createApp({ config, ruleSet, registries, log });
+  } catch (err) {
+    log.fatal({ error: errorMessage(err) }, "cannot start");
+    throw new ExitError(1);
+  }
+  if (config.deduplication.leader_election) {
+    log.warn("deduplication.leader_election is set: this build deduplicates in memory, per process");
+  }
+  const url = await app.listen();
+  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...ruleSet.notifierNames] }, "Kestrel is listening");
+  if (config.listen_address !== "127.0.0.1" && config.listen_address !== "::1" && config.listen_address !== "localhost") {
+    log.warn({ listen_address: config.listen_address }, "the intake accepts events from the network without authentication");
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      log.info({ signal }, "stopping: no new events, draining queued actions");
+      void app.close().then((drained) => {
+        if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
+        process.stdout.write(app.observer.summary.format());
+        resolve();
+      });
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}

@@ -1,0 +1,153 @@
+// The engine: submit() deduplicates and matches an event synchronously (microseconds) and queues the
+// matched rules' actions; workers run them with per-target ordering. Ingest never waits for an action.
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { Clients } from "../clients/index.ts";
+import { KestrelError } from "../errors.ts";
+import type { FalcoEvent } from "../events/event.ts";
+import { firstField } from "../events/fields.ts";
+import type { Registry } from "../plugins/registry.ts";
+import type { ContextProvider } from "../plugins/types.ts";
+import type { CompiledRule, RuleSet } from "../rules/types.ts";
+import { type DedupStore, dedupKey } from "./dedup.ts";
+import type { Notifications } from "./notify.ts";
+import type { EngineObserver } from "./observer.ts";
+import { runAction, type RunEnvironment } from "./run-action.ts";
+import { type Job, KeyedScheduler } from "./scheduler.ts";
+
+export interface EngineOptions {
+  ruleSet: RuleSet;
+  dedup: DedupStore;
+  notifications: Notifications;
+  observer: EngineObserver;
+  clients: Clients;
+  contexts: Registry<ContextProvider>;
+  log: Logger;
+  queueSize: number;
+  workers: number;
+  actionTimeoutMs: number;
+}
+
+export type SubmitOutcome = "duplicate" | "unmatched" | "queued";
+
+interface EventJob extends Job {
+  readonly event: FalcoEvent;
+  readonly traceId: string;
+  readonly receivedAt: number;
+  readonly rules: readonly CompiledRule[];
+}
+
+const POD_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
+const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
+
+/** The target whose actions must not overlap: the pod (namespace/name), else a key of the event's own. */
+export function targetKey(event: FalcoEvent, traceId: string): string {
+  const pod = firstField(event, POD_FIELDS);
+  if (pod === undefined) return traceId;
+  return `${firstField(event, NAMESPACE_FIELDS) ?? ""}/${pod}`;
+}
+
+export class Engine {
+  #ruleSet: RuleSet;
+  readonly #dedup: DedupStore;
+  readonly #observer: EngineObserver;
+  readonly #scheduler: KeyedScheduler<EventJob>;
+  readonly #env: RunEnvironment;
+  readonly #shutdown = new AbortController();
+  readonly #queueSize: number;
+  #accepting = true;
+
+  constructor(options: EngineOptions) {
+    this.#ruleSet = options.ruleSet;
+    this.#dedup = options.dedup;
+    this.#observer = options.observer;
+    this.#queueSize = options.queueSize;
+    this.#env = {
+      clients: options.clients,
+      contexts: options.contexts,
+      notifications: options.notifications,
+      observer: options.observer,
+      log: options.log,
+      actionTimeoutMs: options.actionTimeoutMs,
+      shutdown: this.#shutdown.signal,
+    };
+    this.#scheduler = new KeyedScheduler<EventJob>({
+      capacity: options.queueSize,
+      concurrency: options.workers,
+      onError: (err) => this.#observer.problem("an event's actions failed unexpectedly", err),
+    });
+  }
+
+  get ruleSet(): RuleSet {
+    return this.#ruleSet;
+  }
+
+  /** Swaps the rules atomically: events already queued keep the rules they matched. */
+  setRules(ruleSet: RuleSet): void {
+    this.#ruleSet = ruleSet;
+  }
+
+  get queueDepth(): number {
+    return this.#scheduler.queued;
+  }
+
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /** Ready to take events: accepting and the queue is not full. */
+  readiness(): { ok: true } | { ok: false; reason: string } {
+    if (!this.#accepting) return { ok: false, reason: "shutting down" };
+    if (this.#scheduler.queued >= this.#queueSize) return { ok: false, reason: `queue full (${this.#queueSize} events waiting)` };
+    return { ok: true };
+  }
+
+  /**
+   * Takes one validated event. Throws KestrelError ERR_OVERLOADED when the queue is full and
+   * ERR_SHUTTING_DOWN after drain() started: the caller answers 503, nothing is dropped silently.
+   */
+  submit(event: FalcoEvent, traceId: string, receivedAt = performance.now()): SubmitOutcome {
+    if (!this.#accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
+    this.#observer.eventReceived(event, traceId);
+    if (this.#dedup.seen(dedupKey(event), Date.now())) {
+      this.#observer.eventDuplicate(event, traceId);
+      return "duplicate";
+    }
+    const rules = this.#ruleSet.match(event);
+    if (rules.length === 0) return "unmatched";
+    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, run: () => this.#runRules(job) };
+    if (!this.#scheduler.push(job)) {
+      throw new KestrelError("ERR_OVERLOADED", `the queue is full (${this.#queueSize} events waiting)`, { retryable: true });
+    }
+    for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
+    this.#observer.queueDepth(this.#scheduler.queued);
+    return "queued";
+  }
+
+  async #runRules(job: EventJob): Promise<void> {
+    this.#observer.queueDepth(this.#scheduler.queued);
+    for (const rule of job.rules) {
+      for (const action of rule.actions) {
+        const failed = await runAction(this.#env, job, rule, action);
+        // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
+        // then the action's `continue` (or its actionner's default) decides.
+        if (failed && !action.ignoreErrors) break;
+        if (!action.continueAfter) break;
+      }
+      if (rule.stopAfter) break;
+    }
+  }
+
+  /** Stops accepting, waits for queued and running actions up to `deadlineMs`, then cancels the rest. */
+  async drain(deadlineMs: number): Promise<boolean> {
+    this.#accepting = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    const drained = await Promise.race([this.#scheduler.idle().then(() => true as const), timeout]);
+    clearTimeout(timer);
+    if (!drained) this.#shutdown.abort();
+    return drained;
+  }
+}

@@ -1,0 +1,175 @@
+// Delivers notifications to notifiers without ever blocking the engine: each notifier has its own bounded
+// queue and concurrency, a deadline per attempt, and retries with backoff and jitter for retryable
+// failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
+import { errorMessage, KestrelError } from "../errors.ts";
+import type { Notification, NotifierInstance } from "../plugins/types.ts";
+import type { EngineObserver } from "./observer.ts";
+
+export interface DeliveryPolicy {
+  /** Attempts per notification, the first included. */
+  readonly attempts: number;
+  readonly timeoutMs: number;
+  /** First backoff; doubles each retry, with ±50% jitter, capped at maxBackoffMs. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly concurrency: number;
+  readonly queueSize: number;
+}
+
+export const defaultDeliveryPolicy: DeliveryPolicy = {
+  attempts: 3,
+  timeoutMs: 10_000,
+  backoffMs: 500,
+  maxBackoffMs: 30_000,
+  concurrency: 4,
+  queueSize: 1000,
+};
+
+class NotifierQueue {
+  readonly name: string;
+  readonly instance: NotifierInstance;
+  readonly #policy: DeliveryPolicy;
+  readonly #observer: EngineObserver;
+  readonly #signal: AbortSignal;
+  readonly #waiting: Notification[] = [];
+  #running = 0;
+  #idle: (() => void)[] = [];
+
+  constructor(name: string, instance: NotifierInstance, policy: DeliveryPolicy, observer: EngineObserver, signal: AbortSignal) {
+    this.name = name;
+    this.instance = instance;
+    this.#policy = policy;
+    this.#observer = observer;
+    this.#signal = signal;
+  }
+
+  push(n: Notification): void {
+    if (this.#waiting.length >= this.#policy.queueSize) {
+      const err = new KestrelError("ERR_NOTIFY", `notifier "${this.name}" has ${this.#policy.queueSize} notifications waiting`);
+      this.#observer.notificationFinished(this.name, n, "failure", err);
+      return;
+    }
+    this.#waiting.push(n);
+    this.#pump();
+  }
+
+  idle(): Promise<void> {
+    if (this.#waiting.length === 0 && this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #pump(): void {
+    while (this.#running < this.#policy.concurrency && this.#waiting.length > 0) {
+      const n = this.#waiting.shift()!;
+      this.#running++;
+      void this.#deliver(n).finally(() => {
+        this.#running--;
+        this.#pump();
+        if (this.#running === 0 && this.#waiting.length === 0) {
+          for (const w of this.#idle.splice(0)) w();
+        }
+      });
+    }
+  }
+
+  async #deliver(n: Notification): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#attempt(n);
+        this.#observer.notificationFinished(this.name, n, "success");
+        return;
+      } catch (err) {
+        const retryable = err instanceof KestrelError && err.retryable;
+        if (!retryable || attempt >= this.#policy.attempts || this.#signal.aborted) {
+          this.#observer.notificationFinished(this.name, n, "failure", err);
+          return;
+        }
+        await sleep(this.#backoff(attempt, err), this.#signal);
+      }
+    }
+  }
+
+  async #attempt(n: Notification): Promise<void> {
+    const signal = AbortSignal.timeout(this.#policy.timeoutMs);
+    let onAbort: (() => void) | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      onAbort = () =>
+        reject(new KestrelError("ERR_TIMEOUT", `notifier "${this.name}" did not finish within ${this.#policy.timeoutMs} ms`, { retryable: true }));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.instance.send(n, signal), deadline]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #backoff(attempt: number, err: KestrelError): number {
+    if (err.retryAfterSeconds !== undefined) return Math.min(err.retryAfterSeconds * 1000, this.#policy.maxBackoffMs);
+    const base = Math.min(this.#policy.backoffMs * 2 ** (attempt - 1), this.#policy.maxBackoffMs);
+    return base / 2 + Math.random() * base;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export class Notifications {
+  readonly #queues = new Map<string, NotifierQueue>();
+  readonly #defaults: readonly string[];
+  readonly #observer: EngineObserver;
+  readonly #stop = new AbortController();
+
+  constructor(options: {
+    instances: ReadonlyMap<string, NotifierInstance>;
+    defaults: readonly string[];
+    observer: EngineObserver;
+    policy?: DeliveryPolicy;
+  }) {
+    this.#defaults = options.defaults;
+    this.#observer = options.observer;
+    for (const [name, instance] of options.instances) {
+      this.#queues.set(name, new NotifierQueue(name, instance, options.policy ?? defaultDeliveryPolicy, options.observer, this.#stop.signal));
+    }
+  }
+
+  /** Sends to the default notifiers plus the rule's own (each once). Never throws, never waits. */
+  notify(ruleNotifiers: readonly string[], n: Notification): void {
+    for (const name of this.#defaults) this.#send(name, n);
+    for (const name of ruleNotifiers) if (!this.#defaults.includes(name)) this.#send(name, n);
+  }
+
+  #send(name: string, n: Notification): void {
+    const q = this.#queues.get(name);
+    if (q === undefined) {
+      this.#observer.notificationFinished(name, n, "failure", new KestrelError("ERR_NOTIFY", `notifier "${name}" is not configured`));
+      return;
+    }
+    q.push(n);
+  }
+
+  /** Waits for queued notifications (up to `deadlineMs`), then closes every notifier (flush). */
+  async close(deadlineMs: number): Promise<void> {
+    const drained = Promise.all([...this.#queues.values()].map((q) => q.idle()));
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+    await Promise.race([drained, timer]);
+    this.#stop.abort();
+    for (const q of this.#queues.values()) {
+      try {
+        await q.instance.close?.();
+      } catch (err) {
+        this.#observer.problem(`notifier "${q.name}" failed to close: ${errorMessage(err)}`, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// The engine reports what happens through this interface and nothing else: logs, metrics and traces are
+// implemented in observability/, so the engine never knows a metric, log field or span name.
+import type { FalcoEvent } from "../events/event.ts";
+import type { ActionStatus, Notification } from "../plugins/types.ts";
+import type { CompiledAction, CompiledRule } from "../rules/types.ts";
+
+export interface ActionRecord {
+  readonly event: FalcoEvent;
+  readonly traceId: string;
+  readonly rule: CompiledRule;
+  readonly action: CompiledAction;
+  /** "dry_run" when the rule is a dry run: nothing was executed. */
+  readonly status: ActionStatus | "dry_run";
+  readonly output: string;
+  readonly objects: Readonly<Record<string, string>>;
+  readonly error?: unknown;
+  readonly durationSeconds: number;
+}
+
+export interface OutputRecord {
+  readonly event: FalcoEvent;
+  readonly traceId: string;
+  readonly rule: CompiledRule;
+  readonly action: CompiledAction;
+  readonly target: string;
+  readonly status: ActionStatus;
+  readonly location?: string;
+  readonly error?: unknown;
+}
+
+export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method";
+
+export interface EngineObserver {
+  eventReceived(event: FalcoEvent, traceId: string): void;
+  eventRejected(reason: RejectReason, detail: string): void;
+  eventDuplicate(event: FalcoEvent, traceId: string): void;
+  ruleMatched(event: FalcoEvent, traceId: string, rule: CompiledRule): void;
+  /** An action is handed to its actionner; `waitedSeconds` is the time since the event was received. */
+  actionDispatched(event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void;
+  actionFinished(record: ActionRecord): void;
+  outputFinished(record: OutputRecord): void;
+  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown): void;
+  queueDepth(depth: number): void;
+  /** A problem that is not about one event (a notifier that could not be created, …). */
+  problem(message: string, error?: unknown): void;
+}

@@ -1,0 +1,206 @@
+// Runs one action of one matched rule for one event: context → templating → preflight → run (with a
+// deadline) → artifact to its output → notifications. Every outcome is reported to the observer and the
+// notifiers with its true status; nothing here throws.
+import { performance } from "node:perf_hooks";
+import type { Clients } from "../clients/index.ts";
+import { errorMessage, KestrelError } from "../errors.ts";
+import type { FalcoEvent } from "../events/event.ts";
+import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
+import type { Registry } from "../plugins/registry.ts";
+import type { CompiledAction, CompiledRule } from "../rules/types.ts";
+import { actionVariables } from "./context.ts";
+import type { Notifications } from "./notify.ts";
+import type { EngineObserver } from "./observer.ts";
+import type { Logger } from "pino";
+
+export interface RunEnvironment {
+  readonly clients: Clients;
+  readonly contexts: Registry<ContextProvider>;
+  readonly notifications: Notifications;
+  readonly observer: EngineObserver;
+  readonly log: Logger;
+  readonly actionTimeoutMs: number;
+  /** Aborted at shutdown once the drain deadline has passed. */
+  readonly shutdown: AbortSignal;
+}
+
+export interface RunInput {
+  readonly event: FalcoEvent;
+  readonly traceId: string;
+  /** performance.now() when the event was received. */
+  readonly receivedAt: number;
+}
+
+/** Inline artifacts larger than this are not copied into notifications. */
+const INLINE_ARTIFACT_LIMIT = 64 * 1024;
+
+/** Runs the action; resolves to true when it failed. */
+export async function runAction(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction): Promise<boolean> {
+  const started = performance.now();
+  env.observer.actionDispatched(input.event, input.traceId, rule, action, (started - input.receivedAt) / 1000);
+  const finish = (status: ActionStatus | "dry_run", output: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
+    env.observer.actionFinished({
+      event: input.event,
+      traceId: input.traceId,
+      rule,
+      action,
+      status,
+      output,
+      objects,
+      error,
+      durationSeconds: (performance.now() - started) / 1000,
+    });
+  };
+
+  if (rule.dryRun) {
+    finish("dry_run", "dry run: the action was not executed", {});
+    return false;
+  }
+
+  const deadline = AbortSignal.timeout(env.actionTimeoutMs);
+  const signal = AbortSignal.any([deadline, env.shutdown]);
+  let result: ActionResult;
+  try {
+    const ctx = await buildContext(env, input, action, signal);
+    if (action.actionner.preflight !== undefined) await withDeadline(action.actionner.preflight(ctx), signal, env.actionTimeoutMs);
+    result = await withDeadline(action.actionner.run(ctx), signal, env.actionTimeoutMs);
+  } catch (err) {
+    finish("failure", "", {}, err);
+    notify(env, input, rule, action, { kind: "action", status: "failure", output: "", objects: {}, error: errorMessage(err) });
+    return true;
+  }
+
+  const status = result.status ?? "success";
+  const objects = result.objects ?? {};
+  let output = result.output;
+  if (result.artifact !== undefined && action.output === undefined) {
+    // Talon's behaviour: without an output target, a (small) artifact such as pod logs goes into the result.
+    const inline = await inlineArtifact(result.artifact);
+    if (inline !== "") output = `${output}\n${inline}`;
+  }
+  finish(status, output, objects);
+  notify(env, input, rule, action, { kind: "action", status, output, objects });
+
+  if (result.artifact !== undefined && action.output !== undefined) {
+    return !(await writeArtifact(env, input, rule, action, result.artifact, objects, signal));
+  }
+  return false;
+}
+
+async function buildContext(env: RunEnvironment, input: RunInput, action: CompiledAction, signal: AbortSignal): Promise<ActionContext> {
+  let context = action.context;
+  if (action.additionalContexts.length > 0) {
+    const gathered: Record<string, string> = { ...context };
+    for (const name of action.additionalContexts) {
+      const provider = env.contexts.get(name);
+      if (provider === undefined) throw new KestrelError("ERR_CONTEXT", `unknown context "${name}"`);
+      try {
+        Object.assign(gathered, await provider.gather(input.event, { clients: env.clients, log: env.log, signal }));
+      } catch (err) {
+        throw new KestrelError("ERR_CONTEXT", `context "${name}": ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    context = gathered;
+  }
+  let params = action.params.raw;
+  if (action.params.hasTemplates) {
+    const vars = actionVariables(input.event, context, input.traceId);
+    params = action.params.render(vars, (path) => action.actionner.templateEscape?.(path, action.params.raw));
+  }
+  return {
+    event: input.event,
+    params,
+    context,
+    clients: env.clients,
+    log: env.log.child({ trace_id: input.traceId, action: action.name, actionner: action.actionnerName }),
+    signal,
+    traceId: input.traceId,
+  };
+}
+
+/** Rejects when the signal aborts, even if the plugin ignores its signal. */
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal, timeoutMs));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal, timeoutMs));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortError(signal: AbortSignal, timeoutMs: number): KestrelError {
+  const reason = signal.reason as { name?: string } | undefined;
+  if (reason?.name === "TimeoutError") return new KestrelError("ERR_TIMEOUT", `the action did not finish within ${timeoutMs / 1000} s`);
+  return new KestrelError("ERR_SHUTTING_DOWN", "the action was cancelled: the server is shutting down");
+}
+
+async function writeArtifact(
+  env: RunEnvironment,
+  input: RunInput,
+  rule: CompiledRule,
+  action: CompiledAction,
+  artifact: Artifact,
+  objects: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const out = action.output!;
+  const base = { event: input.event, traceId: input.traceId, rule, action, target: out.target };
+  try {
+    const params = out.params.hasTemplates
+      ? out.params.render(actionVariables(input.event, action.context, input.traceId))
+      : out.params.raw;
+    const ctx = { event: input.event, params, objects, clients: env.clients, log: env.log, signal, traceId: input.traceId };
+    const res = await withDeadline(out.plugin.write(artifact, ctx), signal, env.actionTimeoutMs);
+    env.observer.outputFinished({ ...base, status: "success", location: res.location });
+    notify(env, input, rule, action, {
+      kind: "output",
+      status: "success",
+      target: out.target,
+      output: res.output,
+      objects: { ...objects, ...res.objects },
+      location: res.location,
+    });
+    return true;
+  } catch (err) {
+    env.observer.outputFinished({ ...base, status: "failure", error: err });
+    notify(env, input, rule, action, { kind: "output", status: "failure", target: out.target, output: "", objects, error: errorMessage(err) });
+    return false;
+  }
+}
+
+async function inlineArtifact(artifact: Artifact): Promise<string> {
+  const { data } = artifact;
+  if (typeof data === "string") return data.slice(0, INLINE_ARTIFACT_LIMIT);
+  if (data instanceof Uint8Array) return Buffer.from(data.subarray(0, INLINE_ARTIFACT_LIMIT)).toString("utf8");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of data) {
+    if (size < INLINE_ARTIFACT_LIMIT) chunks.push(chunk.subarray(0, INLINE_ARTIFACT_LIMIT - size));
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+type NotificationFields = Pick<Notification, "kind" | "status" | "output" | "objects"> &
+  Partial<Pick<Notification, "error" | "target" | "location">>;
+
+function notify(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction, fields: NotificationFields): void {
+  env.notifications.notify(rule.notifiers, {
+    ...fields,
+    rule: rule.name,
+    action: action.name,
+    actionner: action.actionnerName,
+    event: input.event,
+    traceId: input.traceId,
+    time: new Date(),
+  });
+}

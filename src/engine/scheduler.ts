@@ -1,0 +1,89 @@
+// A bounded work queue with per-key ordering: jobs with the same key (the same pod) run one at a time in
+// arrival order; jobs with different keys run concurrently up to `concurrency`. Keys take turns, so one
+// busy pod cannot starve the others. `push` refuses work beyond `capacity` instead of dropping it.
+export interface Job {
+  readonly key: string;
+  run(): Promise<void>;
+}
+
+export class KeyedScheduler<J extends Job> {
+  readonly #capacity: number;
+  readonly #concurrency: number;
+  readonly #lanes = new Map<string, J[]>();
+  /** Keys with waiting jobs and no running job, in turn order. */
+  readonly #ready: string[] = [];
+  #readyHead = 0;
+  #queued = 0;
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
+  readonly #onError: (err: unknown, job: J) => void;
+
+  constructor(options: { capacity: number; concurrency: number; onError: (err: unknown, job: J) => void }) {
+    this.#capacity = options.capacity;
+    this.#concurrency = options.concurrency;
+    this.#onError = options.onError;
+  }
+
+  /** Jobs waiting (not yet started). */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Adds a job; false when the queue is full. */
+  push(job: J): boolean {
+    if (this.#queued >= this.#capacity) return false;
+    this.#queued++;
+    const lane = this.#lanes.get(job.key);
+    if (lane === undefined) {
+      this.#lanes.set(job.key, [job]);
+      this.#ready.push(job.key);
+      this.#pump();
+    } else {
+      lane.push(job);
+    }
+    return true;
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.#queued === 0 && this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #pump(): void {
+    while (this.#running < this.#concurrency && this.#readyHead < this.#ready.length) {
+      const key = this.#ready[this.#readyHead++]!;
+      if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+        this.#ready.splice(0, this.#readyHead);
+        this.#readyHead = 0;
+      }
+      const lane = this.#lanes.get(key)!;
+      const job = lane.shift()!;
+      this.#queued--;
+      this.#running++;
+      void this.#execute(key, job);
+    }
+  }
+
+  async #execute(key: string, job: J): Promise<void> {
+    try {
+      await job.run();
+    } catch (err) {
+      this.#onError(err, job);
+    }
+    this.#running--;
+    const lane = this.#lanes.get(key)!;
+    if (lane.length === 0) this.#lanes.delete(key);
+    else this.#ready.push(key); // back of the line: other keys get their turn first
+    this.#pump();
+    if (this.#queued === 0 && this.#running === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

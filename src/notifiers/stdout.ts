@@ -1,0 +1,30 @@
+// Writes each notification as one line on standard output, JSON (Talon's notification body) or text,
+// like Falco's stdout channel. Useful on a laptop and as the quick start's visible result.
+import { z } from "zod";
+import { defineNotifier } from "../plugins/define.ts";
+import { talonPayload, textLine } from "./_payload.ts";
+
+export default defineNotifier({
+  name: "stdout",
+  description: "Print each result as one line on standard output (JSON or text)",
+  params: z.strictObject({
+    format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),
+  }),
+  example: `
+notifiers:
+  stdout:
+    format: text
+`,
+  create(settings, { log }) {
+    const out = process.stdout;
+    return {
+      async send(n) {
+        const line = settings.format === "json" ? JSON.stringify(talonPayload(n)) : textLine(n);
+        if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once("drain", resolve));
+      },
+      async close() {
+        log.debug({ notifier: "stdout" }, "stdout notifier closed");
+      },
+    };
+  },
+});

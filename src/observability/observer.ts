@@ -1,0 +1,113 @@
+// The engine's observer: the only place that turns engine happenings into log lines, metrics and the exit
+// summary. Every line about an event or action carries trace_id, rule, action, actionner and status.
+import type { Logger } from "pino";
+import { errorCode, errorMessage } from "../errors.ts";
+import type { FalcoEvent } from "../events/event.ts";
+import type { ActionRecord, EngineObserver, OutputRecord, RejectReason } from "../engine/observer.ts";
+import type { Notification } from "../plugins/types.ts";
+import type { CompiledAction, CompiledRule } from "../rules/types.ts";
+import type { Metrics } from "./metrics.ts";
+import { Summary } from "./summary.ts";
+
+export class Observer implements EngineObserver {
+  readonly summary = new Summary();
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #printAllEvents: boolean;
+  /** The trace ids of matched events, so each event is logged once however many rules it triggers. */
+  #lastMatchedTrace = "";
+
+  constructor(options: { log: Logger; metrics: Metrics; printAllEvents: boolean }) {
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#printAllEvents = options.printAllEvents;
+  }
+
+  eventReceived(event: FalcoEvent, traceId: string): void {
+    this.summary.events++;
+    this.#metrics.countEvent(event.rule, event.priority, event.source);
+    if (this.#printAllEvents) this.#logEvent(event, traceId, "event received");
+  }
+
+  eventRejected(reason: RejectReason, detail: string): void {
+    this.summary.rejected++;
+    this.#metrics.rejected.inc({ reason });
+    this.#log.warn({ reason, error: detail }, "event rejected");
+  }
+
+  eventDuplicate(event: FalcoEvent, traceId: string): void {
+    this.summary.duplicates++;
+    this.#metrics.duplicates.inc();
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ trace_id: traceId, falco_rule: event.rule }, "duplicate event ignored");
+  }
+
+  ruleMatched(event: FalcoEvent, traceId: string, rule: CompiledRule): void {
+    if (this.#lastMatchedTrace !== traceId) {
+      this.#lastMatchedTrace = traceId;
+      this.summary.matchedEvents++;
+      this.summary.bySeverity[event.priorityLevel]!++;
+      if (!this.#printAllEvents) this.#logEvent(event, traceId, "event matched");
+    }
+    this.summary.countRule(rule.name);
+    this.#metrics.matches.inc({ rule: rule.name, falco_rule: this.#metrics.falcoRuleLabel(event.rule) });
+    this.#log.info({ trace_id: traceId, rule: rule.name, falco_rule: event.rule }, "rule triggered");
+  }
+
+  actionDispatched(_event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void {
+    this.#metrics.eventToAction.observe(waitedSeconds);
+    if (this.#log.isLevelEnabled("debug")) {
+      this.#log.debug({ ...actionFields(traceId, rule, action), status: "in_progress" }, "action started");
+    }
+  }
+
+  actionFinished(r: ActionRecord): void {
+    this.summary.countAction(r.status);
+    this.#metrics.actions.inc({ rule: r.rule.name, action: r.action.name, actionner: r.action.actionnerName, status: r.status });
+    if (r.status !== "dry_run") this.#metrics.actionDuration.observe({ actionner: r.action.actionnerName }, r.durationSeconds);
+    const fields = {
+      ...actionFields(r.traceId, r.rule, r.action),
+      status: r.status,
+      output: r.output || undefined,
+      objects: Object.keys(r.objects).length > 0 ? r.objects : undefined,
+      duration_ms: Math.round(r.durationSeconds * 1e4) / 10,
+    };
+    if (r.status === "failure") {
+      this.#log.error({ ...fields, error: errorMessage(r.error), code: errorCode(r.error, "ERR_ACTION") }, "action failed");
+    } else {
+      this.#log.info(fields, r.status === "dry_run" ? "no action, dry-run is enabled" : `action ${r.status}`);
+    }
+  }
+
+  outputFinished(r: OutputRecord): void {
+    this.#metrics.outputs.inc({ target: r.target, status: r.status });
+    const fields = { ...actionFields(r.traceId, r.rule, r.action), output_target: r.target, status: r.status, location: r.location };
+    if (r.status === "failure") this.#log.error({ ...fields, error: errorMessage(r.error) }, "artifact not stored");
+    else this.#log.info(fields, "artifact stored");
+  }
+
+  notificationFinished(notifier: string, n: Notification, status: "success" | "failure", error?: unknown): void {
+    this.#metrics.notifications.inc({ notifier, status });
+    const fields = { trace_id: n.traceId, rule: n.rule, action: n.action, actionner: n.actionner, notifier, status };
+    if (status === "failure") this.#log.error({ ...fields, error: errorMessage(error) }, "notification failed");
+    else if (this.#log.isLevelEnabled("debug")) this.#log.debug(fields, "notification sent");
+  }
+
+  queueDepth(depth: number): void {
+    this.#metrics.queueDepth.set(depth);
+  }
+
+  problem(message: string, error?: unknown): void {
+    this.#log.error(error === undefined ? {} : { error: errorMessage(error) }, message);
+  }
+
+  #logEvent(event: FalcoEvent, traceId: string, msg: string): void {
+    this.#log.info(
+      { trace_id: traceId, falco_rule: event.rule, priority: event.priority, source: event.source, event: event.message },
+      msg,
+    );
+  }
+}
+
+function actionFields(traceId: string, rule: CompiledRule, action: CompiledAction) {
+  return { trace_id: traceId, rule: rule.name, action: action.name, actionner: action.actionnerName };
+}
