@@ -3,17 +3,42 @@
 // are validated by each notifier's own schema in load.ts.
 import { z } from "zod";
 
-/** A boolean written as YAML true/false or as the strings "true"/"false" (Talon configs use both). */
-export const looseBoolean = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+/** The strings Go's strconv.ParseBool accepts (what viper's GetBool reads from YAML strings and env vars). */
+const goTrue = ["1", "t", "T", "TRUE", "true", "True"] as const;
+const goFalse = ["0", "f", "F", "FALSE", "false", "False"] as const;
 
-/** A port written as a number or a numeric string (Talon's example has `listen_port: "2803"`). */
-const port = z.union([z.number(), z.string().regex(/^\d+$/, "must be a port number").transform(Number)]).pipe(
-  z.number().int().min(0).max(65535),
+/** A boolean written as YAML true/false or as a string Go's ParseBool accepts ("true", "False", "1"…);
+ * Talon configs use both. */
+export const looseBoolean = z.union(
+  [z.boolean(), z.enum([...goTrue, ...goFalse]).transform((v) => (goTrue as readonly string[]).includes(v))],
+  { error: "must be a boolean (true or false)" },
 );
 
-const positiveInt = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().min(1));
-const nonNegative = z.union([z.number(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)]).pipe(z.number().min(0));
-const stringList = z.union([z.array(z.string()), z.string().transform((s) => splitList(s))]);
+/** A port written as a number or a numeric string (Talon's example has `listen_port: "2803"`). */
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: "must be a port number" })
+  .pipe(z.number().int("must be a port number").min(0).max(65535, "must be a port number (0-65535)"));
+
+const positiveInt = z
+  .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: "must be a positive integer" })
+  .pipe(z.number().int("must be a positive integer").min(1, "must be a positive integer"));
+const nonNegative = z
+  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)], { error: "must be a number ≥ 0" })
+  .pipe(z.number().min(0, "must be a number ≥ 0"));
+/** A list written as a YAML sequence or as a comma-separated string (env vars, `RULES_FILES=a.yaml,b.yaml`). */
+const stringList = z.union([z.array(z.string()), z.string().transform((s) => splitList(s))], {
+  error: "must be a list of strings (or a comma-separated string)",
+});
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** A pino level, case-insensitive; "warning" is read as "warn" (the Helm chart's LOG_LEVEL may be upper case). */
+const logLevel = z
+  .string({ error: `must be one of ${logLevels.join(", ")}` })
+  .transform((s) => {
+    const l = s.trim().toLowerCase();
+    return l === "warning" ? "warn" : l;
+  })
+  .pipe(z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }));
 
 export function splitList(s: string): string[] {
   return s
@@ -29,9 +54,9 @@ export const configSchema = z.strictObject({
   watch_rules: looseBoolean.default(true),
   print_all_events: looseBoolean.default(false),
   kubeconfig: z.string().default(""),
-  log_format: z.enum(["color", "text", "json"]).default("color"),
+  log_format: z.enum(["color", "text", "json"], { error: "must be one of color, text, json" }).default("color"),
   /** Kestrel: pino level (Talon has none). */
-  log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  log_level: logLevel.default("info"),
   deduplication: z
     .strictObject({
       /** Unset means: true inside Kubernetes, false elsewhere (resolved in load.ts). */
@@ -41,13 +66,20 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   default_notifiers: stringList.default([]),
-  notifiers: z.record(z.string(), z.record(z.string(), z.unknown()).nullable()).default({}),
+  notifiers: z
+    .record(z.string(), z.record(z.string(), z.unknown(), { error: "must be a mapping of settings" }).nullable(), {
+      error: "must be a mapping of notifier names to their settings",
+    })
+    .default({}),
   otel: z
     .strictObject({
       traces_enabled: looseBoolean.default(false),
       metrics_enabled: looseBoolean.default(false),
       collector_endpoint: z.string().default("localhost"),
-      collector_port: z.union([z.number(), z.string()]).transform(String).default("4317"),
+      collector_port: z
+        .union([z.number(), z.string()], { error: "must be a port number or a string" })
+        .transform(String)
+        .default("4317"),
       collector_use_insecure_grpc: looseBoolean.default(false),
       timeout: nonNegative.default(10),
     })

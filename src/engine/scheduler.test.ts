@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { KeyedScheduler } from "./scheduler.ts";
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("KeyedScheduler", () => {
+  it("runs one key's jobs in order, one at a time, and other keys concurrently", async () => {
+    const log: string[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const releases: (() => void)[] = [];
+    const s = new KeyedScheduler({ capacity: 100, concurrency: 2, onError: () => {} });
+    const job = (key: string, id: string) => ({
+      key,
+      run: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        log.push(`start ${id}`);
+        await new Promise<void>((r) => releases.push(r));
+        log.push(`end ${id}`);
+        active--;
+      },
+    });
+    s.push(job("pod-a", "a1"));
+    s.push(job("pod-a", "a2"));
+    s.push(job("pod-b", "b1"));
+    await tick();
+    assert.deepEqual(log, ["start a1", "start b1"]);
+    releases.shift()!();
+    await tick();
+    assert.deepEqual(log.slice(2), ["end a1", "start a2"]);
+    while (releases.length > 0) {
+      releases.shift()!();
+      await tick();
+    }
+    await s.idle();
+    assert.equal(maxActive, 2);
+    assert.ok(log.indexOf("end a1") < log.indexOf("start a2"));
+  });
+
+  it("refuses work beyond its capacity instead of dropping it", () => {
+    const s = new KeyedScheduler({ capacity: 2, concurrency: 1, onError: () => {} });
+    const never = { key: "k", run: () => new Promise<void>(() => {}) };
+    assert.equal(s.push(never), true); // starts running
+    assert.equal(s.push({ ...never }), true);
+    assert.equal(s.push({ ...never }), true);
+    assert.equal(s.push({ ...never }), false);
+    assert.equal(s.queued, 2);
+  });
+
+  it("reports a failing job and keeps going", async () => {
+    const errors: unknown[] = [];
+    const s = new KeyedScheduler({ capacity: 10, concurrency: 1, onError: (e) => errors.push(e) });
+    let ran = false;
+    s.push({ key: "k", run: async () => Promise.reject(new Error("boom")) });
+    s.push({ key: "k", run: async () => { ran = true; } });
+    await s.idle();
+    assert.equal(errors.length, 1);
+    assert.equal(ran, true);
+  });
+});

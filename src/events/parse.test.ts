@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { eventToJSON, fieldText } from "./fields.ts";
+import { EventError, parseEvent, stripOutputPrefix } from "./parse.ts";
+
+// Example A of falco-formats.md §1.2: a real Falco 0.39 alert (sorted keys, nulls, a 64-bit evt.time).
+const FALCO_039 =
+  '{"hostname":"minikube","output":"15:41:04.268296715: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow)","output_fields":{"container.id":"ff95ee645d8a","evt.time":1735573264268296715,"fd.name":"/etc/shadow","k8s.ns.name":null,"proc.tty":34816,"user.loginuid":-1,"user.uid":0},"priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["T1555","container","filesystem"],"time":"2024-12-30T15:41:04.268296715Z"}';
+
+function rejects(body: string, field: string | undefined, pattern: RegExp): void {
+  assert.throws(
+    () => parseEvent(body),
+    (err: unknown) => err instanceof EventError && err.field === field && pattern.test(err.message),
+  );
+}
+
+describe("parseEvent", () => {
+  it("parses a real Falco alert and keeps its 64-bit integers exact", () => {
+    const { event } = parseEvent(FALCO_039);
+    assert.equal(event.rule, "Read sensitive file untrusted");
+    assert.equal(event.priority, "Warning");
+    assert.equal(event.priorityLevel, 4);
+    assert.equal(event.time, "2024-12-30T15:41:04.268296715Z");
+    assert.equal(event.message, "Sensitive file opened for reading by non-trusted program (file=/etc/shadow)");
+    assert.equal(event.outputFields["evt.time"], 1735573264268296715n);
+    assert.equal(fieldText(event.outputFields["evt.time"]), "1735573264268296715");
+    assert.equal(event.outputFields["k8s.ns.name"], null);
+    assert.deepEqual(event.tags, ["T1555", "container", "filesystem"]);
+    assert.match(eventToJSON(event), /"evt\.time":1735573264268296715[,}]/);
+  });
+
+  it("accepts keys in any order and in Talon's capitalised form", () => {
+    const { event } = parseEvent('{"Rule":"Test Label","output_fields":{"k8s.pod.name":"test"},"priority":"warning","output":"Test"}');
+    assert.equal(event.rule, "Test Label");
+    assert.equal(event.priority, "Warning");
+  });
+
+  it("normalises priorities case-insensitively with the info alias", () => {
+    assert.equal(parseEvent('{"rule":"r","priority":"INFO","output":"x"}').event.priority, "Informational");
+    assert.equal(parseEvent('{"rule":"r","priority":"informational","output":"x"}').event.priorityLevel, 6);
+    assert.equal(parseEvent('{"rule":"r","priority":"EMERGENCY","output":"x"}').event.priorityLevel, 0);
+  });
+
+  it("defaults the source to syscall, keeps the uuid and drops a client-sent context", () => {
+    const parsed = parseEvent('{"rule":"r","priority":"Debug","output":"x","uuid":"6f0c7c0e","context":{"falco-talon.rule":"forged"}}');
+    assert.equal(parsed.event.source, "syscall");
+    assert.equal(parsed.event.uuid, "6f0c7c0e");
+    assert.equal(parsed.droppedContext, true);
+    assert.doesNotMatch(eventToJSON(parsed.event), /forged/);
+  });
+
+  it("accepts output_fields without output (json_include_output_property: false)", () => {
+    const { event } = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"proc.pid":1234567}}');
+    assert.equal(event.output, "");
+    assert.equal(fieldText(event.outputFields["proc.pid"]), "1234567");
+  });
+
+  it("rejects bad input with the reason and the field", () => {
+    rejects("", undefined, /empty/);
+    rejects("{not json", undefined, /not valid JSON/);
+    rejects("[1,2]", undefined, /must be a JSON object, got an array/);
+    rejects("null", undefined, /got null/);
+    rejects('{"priority":"Warning","output":"x"}', "rule", /missing required field "rule"/);
+    rejects('{"rule":"r","output":"x"}', "priority", /missing required field "priority"/);
+    rejects('{"rule":"r","priority":"WARN","output":"x"}', "priority", /unknown priority "WARN"/);
+    rejects('{"rule":"r","priority":"Warning"}', "output", /neither "output" nor "output_fields"/);
+    rejects('{"rule":42,"priority":"Warning","output":"x"}', "rule", /must be a string, got a number/);
+    rejects('{"rule":"r","priority":"Warning","output":"x","tags":["a",3]}', "tags[1]", /must be a string/);
+    rejects('{"rule":"r","priority":"Warning","output_fields":[1]}', "output_fields", /must be an object/);
+    rejects('{"rule":"r","priority":"Warning","output":"x","time":1700000000}', "time", /must be a string/);
+    rejects('{"rule":"r","priority":"Warning","output":"x","time":"yesterday"}', "time", /RFC 3339/);
+  });
+});
+
+describe("stripOutputPrefix", () => {
+  it("removes Falco's local-time and ISO 8601 prefixes, Informational included", () => {
+    assert.equal(stripOutputPrefix("14:37:27.505989596: Notice A shell"), "A shell");
+    assert.equal(stripOutputPrefix("2024-12-30T15:41:04.268296715+0000: Warning Sensitive file"), "Sensitive file");
+    assert.equal(stripOutputPrefix("14:37:27.505989596: Informational Something"), "Something");
+    assert.equal(stripOutputPrefix("No prefix here"), "No prefix here");
+  });
+});

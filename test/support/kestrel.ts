@@ -1,0 +1,68 @@
+// Starts a real Kestrel (config and rules loaded from files by the real loaders, intake listening on
+// 127.0.0.1 on a free port) and captures its JSON log lines.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { type App, createApp } from "../../src/app.ts";
+import type { Clients } from "../../src/clients/index.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { createRegistries } from "../../src/plugins/registries.ts";
+import { loadRules } from "../../src/rules/index.ts";
+import { formatDiagnostic } from "../../src/yaml/source.ts";
+
+export interface RunningKestrel {
+  readonly app: App;
+  readonly url: string;
+  readonly logs: Record<string, unknown>[];
+  post(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
+  close(): Promise<boolean>;
+}
+
+export async function startKestrel(options: { config?: string; rules: string; clients?: Clients }): Promise<RunningKestrel> {
+  const dir = await mkdtemp(join(tmpdir(), "kestrel-test-"));
+  const configFile = join(dir, "config.yaml");
+  const rulesFile = join(dir, "rules.yaml");
+  await writeFile(configFile, `listen_address: 127.0.0.1\nlisten_port: 0\n${options.config ?? ""}`);
+  await writeFile(rulesFile, options.rules);
+  const registries = createRegistries();
+  const { config, diagnostics } = await loadConfig({ file: configFile, env: {}, registries, requireFile: true });
+  if (config === undefined) throw new Error(diagnostics.map(formatDiagnostic).join("\n"));
+  const rules = await loadRules([rulesFile], registries, { strict: false });
+  if (rules.ruleSet === undefined) throw new Error(rules.diagnostics.map(formatDiagnostic).join("\n"));
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "") logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = createLogger({ format: "json", level: "debug", destination });
+  const app = await createApp({
+    config,
+    ruleSet: rules.ruleSet,
+    registries,
+    log,
+    defaultMetrics: false,
+    ...(options.clients === undefined ? {} : { clients: options.clients }),
+  });
+  const url = await app.listen();
+  return {
+    app,
+    url,
+    logs,
+    post: (body, headers = {}, path = "/") =>
+      fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body }),
+    close: () => app.close(),
+  };
+}
+
+/** Polls until `check` returns true or the timeout passes. */
+export async function eventually(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
