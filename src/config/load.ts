@@ -1,0 +1,623 @@
+// Loads config.yaml (Falco Talon's format plus Kestrel's own keys), overlays environment variables the
+// way Talon's viper does (`otel.timeout` ← OTEL_TIMEOUT, no prefix), validates everything (the schema,
+// then each notifier's settings with that notifier's own schema) and returns a deep-frozen Config.
+// Every problem is collected as a Diagnostic with file:line:col (or `env:NAME` for env vars) before
+// returning; the config is undefined when any of them is an error.
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { type ErrorCode, errorMessage } from "../errors.ts";
+import type { Registries } from "../plugins/registries.ts";
+import { pluginId } from "../plugins/registry.ts";
+import type { Notifier } from "../plugins/types.ts";
+import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource } from "../yaml/source.ts";
+import { type Config, configSchema, splitList } from "./schema.ts";
+
+export interface LoadConfigOptions {
+  /** Path of config.yaml; undefined or "" means none (defaults plus env). */
+  file?: string;
+  /** The environment (the CLI passes process.env); nothing else is read from it. */
+  env?: Record<string, string | undefined>;
+  registries: Registries;
+  /** When true a file that cannot be read is an error; otherwise a missing file means defaults. */
+  requireFile?: boolean;
+}
+
+export interface LoadConfigResult {
+  /** Undefined when any diagnostic is an error. */
+  config: Config | undefined;
+  diagnostics: Diagnostic[];
+}
+
+type Obj = Record<string, unknown>;
+type AnySchema = z.core.$ZodType;
+
+/** Keys Talon users write that viper silently ignores, read here as the key they meant. */
+const keyAliases: Readonly<Record<string, string>> = { rules_file: "rules_files" };
+
+export async function loadConfig(options: LoadConfigOptions): Promise<LoadConfigResult> {
+  const file = options.file ?? "";
+  const loading = new Loading(file, options.env ?? {}, options.registries);
+  const text = await loading.read(options.requireFile ?? false);
+  if (text !== undefined && !loading.parse(text)) return { config: undefined, diagnostics: loading.diagnostics };
+  const config = loading.validate();
+  const diagnostics = loading.sortedDiagnostics();
+  return { config: diagnostics.some((d) => d.severity === "error") ? undefined : config, diagnostics };
+}
+
+/** The env var names Kestrel reads for configuration, with the config key each one sets. */
+export function configEnvVars(registries: Registries): { name: string; key: string }[] {
+  const out = configLeaves().map((l) => ({ name: l.env, key: l.path.join(".") }));
+  for (const n of registries.notifiers.list()) {
+    for (const key of Object.keys(n.params.shape)) {
+      out.push({ name: notifierEnvName(pluginId(n), key), key: `notifiers.${pluginId(n)}.${key}` });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+class Loading {
+  readonly file: string;
+  readonly env: Record<string, string | undefined>;
+  readonly registries: Registries;
+  readonly diagnostics: Diagnostic[] = [];
+  #source: YamlSource | undefined;
+  /** The document as written (original key spelling), for turning paths back into positions. */
+  #original: Obj = {};
+  /** Paths set from env vars, keyed by their dotted form, with the variable's name. */
+  readonly #fromEnv = new Map<string, string>();
+  /** The file was read (false: missing and optional, so Config.file is ""). */
+  #fileRead = false;
+
+  constructor(file: string, env: Record<string, string | undefined>, registries: Registries) {
+    this.file = file;
+    this.env = env;
+    this.registries = registries;
+  }
+
+  async read(requireFile: boolean): Promise<string | undefined> {
+    if (this.file === "") {
+      if (requireFile) this.#fileError("no configuration file given");
+      return undefined;
+    }
+    try {
+      const text = await readFile(this.file, "utf8");
+      this.#fileRead = true;
+      return text;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && !requireFile) return undefined;
+      this.#fileError(`cannot read ${this.file}: ${readErrorText(code, err)}`);
+      return undefined;
+    }
+  }
+
+  /** Parses the YAML; false when it has syntax errors (nothing after them would be reliable). */
+  parse(text: string): boolean {
+    const source = new YamlSource(this.file, text);
+    this.#source = source;
+    const syntax = source.syntaxDiagnostics("ERR_CONFIG_INVALID");
+    if (syntax.length > 0) {
+      this.diagnostics.push(...syntax);
+      return false;
+    }
+    let value: unknown;
+    try {
+      value = source.toJS();
+    } catch (err) {
+      this.#error(source.locate([]), errorMessage(err));
+      return false;
+    }
+    if (value === null || value === undefined) return true;
+    if (!isPlainObject(value)) {
+      this.#error(source.locate([]), "the configuration must be a mapping of keys to values");
+      return false;
+    }
+    this.#original = value;
+    return true;
+  }
+
+  validate(): Config | undefined {
+    const raw = this.#normalizeObject(this.#original, configSchema, []);
+    this.#applyAliases(raw);
+    this.#applyEnv(raw);
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) this.#reportIssues(parsed.error.issues, [], "ERR_CONFIG_INVALID");
+    const defaults = this.#checkDefaultNotifiers(raw["default_notifiers"]);
+    const notifiers = this.#checkNotifiers(raw["notifiers"], defaults);
+    if (!parsed.success) return undefined;
+    for (const name of defaults.names) {
+      const settings = defaults.settings.get(name);
+      if (notifiers[name] === undefined && settings !== undefined) notifiers[name] = settings;
+    }
+    const { deduplication, notifiers: _unparsed, ...rest } = parsed.data;
+    const config: Config = {
+      ...rest,
+      deduplication: {
+        leader_election: deduplication.leader_election ?? nonEmpty(this.env["KUBERNETES_SERVICE_HOST"]),
+        time_window_seconds: deduplication.time_window_seconds,
+      },
+      notifiers,
+      file: this.#fileRead ? this.file : "",
+    };
+    return deepFreeze(config);
+  }
+
+  /** Diagnostics of the file in line order, then those of env vars. */
+  sortedDiagnostics(): Diagnostic[] {
+    const rank = (d: Diagnostic) => (d.file === this.file ? 0 : 1);
+    return [...this.diagnostics].sort(
+      (a, b) => rank(a) - rank(b) || (rank(a) === 0 ? a.line - b.line || a.column - b.column : 0),
+    );
+  }
+
+  // ---- normalisation: viper reads keys case-insensitively and treats an empty value as unset ----
+
+  #normalizeObject(value: Obj, schema: z.ZodObject, at: YamlPath): Obj {
+    const out: Obj = {};
+    const seen = new Set<string>();
+    for (const [written, v] of Object.entries(value)) {
+      const key = written.toLowerCase();
+      if (seen.has(key)) {
+        this.#duplicate([...at, written]);
+        continue;
+      }
+      seen.add(key);
+      if (v === null) continue;
+      const inner = schema.shape[key] === undefined ? undefined : unwrap(schema.shape[key]);
+      if (inner instanceof z.ZodObject && isPlainObject(v)) out[key] = this.#normalizeObject(v, inner, [...at, written]);
+      else if (key === "notifiers" && at.length === 0 && isPlainObject(v)) out[key] = this.#normalizeNotifiers(v);
+      else out[key] = v;
+    }
+    return out;
+  }
+
+  /** Notifier names and setting keys are lower-cased; a null or "" setting means "use the default" (Talon's
+   * SetFields), and a notifier written with no settings (`webhook:`) has `{}`. */
+  #normalizeNotifiers(value: Obj): Obj {
+    const out: Obj = {};
+    for (const [written, settings] of Object.entries(value)) {
+      const name = written.toLowerCase();
+      if (Object.hasOwn(out, name)) {
+        this.#duplicate(["notifiers", written]);
+        continue;
+      }
+      if (settings === null) out[name] = {};
+      else if (!isPlainObject(settings)) out[name] = settings;
+      else {
+        const s: Obj = {};
+        for (const [k, v] of Object.entries(settings)) {
+          const key = k.toLowerCase();
+          if (Object.hasOwn(s, key)) this.#duplicate(["notifiers", written, k]);
+          else if (v !== null && v !== "") s[key] = v;
+        }
+        out[name] = s;
+      }
+    }
+    return out;
+  }
+
+  #duplicate(path: YamlPath): void {
+    const key = String(path[path.length - 1]);
+    this.#error(this.#whereKey(path), `duplicate key "${key}" (keys are case-insensitive, as in Talon)`);
+  }
+
+  #applyAliases(raw: Obj): void {
+    for (const [alias, key] of Object.entries(keyAliases)) {
+      if (!Object.hasOwn(raw, alias)) continue;
+      const at = this.#whereKey([alias]);
+      if (Object.hasOwn(raw, key)) {
+        this.#warn(at, `"${alias}" is ignored: "${key}" is set`);
+      } else {
+        raw[key] = raw[alias];
+        this.#warn(at, `"${alias}" is read as "${key}" (Talon ignores "${alias}")`);
+      }
+      delete raw[alias];
+    }
+  }
+
+  // ---- environment ----
+
+  #applyEnv(raw: Obj): void {
+    for (const leaf of configLeaves()) this.#setFromEnv(raw, leaf.path, leaf.env, leaf.schema);
+    for (const n of this.registries.notifiers.list()) {
+      const id = pluginId(n);
+      for (const [key, schema] of Object.entries(n.params.shape as Record<string, AnySchema>)) {
+        this.#setFromEnv(raw, ["notifiers", id, key], notifierEnvName(id, key), schema);
+      }
+    }
+  }
+
+  #setFromEnv(raw: Obj, path: readonly string[], name: string, schema: AnySchema): void {
+    const value = this.env[name];
+    if (value === undefined || value === "") return; // viper ignores empty env vars
+    let node = raw;
+    for (const seg of path.slice(0, -1)) {
+      const next = node[seg];
+      if (next === undefined) node[seg] = {};
+      else if (!isPlainObject(next)) return; // the file's value is wrong already; the schema reports it
+      node = node[seg] as Obj;
+    }
+    node[path[path.length - 1]!] = coerceEnv(value, schema);
+    this.#fromEnv.set(path.join("."), name);
+  }
+
+  // ---- notifiers ----
+
+  /** Checks `default_notifiers` names; returns the registered ones and the default settings of those that
+   * have no `notifiers.<name>` entry. */
+  #checkDefaultNotifiers(value: unknown): { names: Set<string>; settings: Map<string, Obj> } {
+    const names = new Set<string>();
+    const settings = new Map<string, Obj>();
+    const items: [string, YamlPath][] = [];
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (typeof v === "string") items.push([v, ["default_notifiers", i]]);
+      });
+    } else if (typeof value === "string") {
+      for (const v of splitList(value)) items.push([v, ["default_notifiers"]]);
+    }
+    const configured = this.#rawNotifierNames();
+    for (const [name, path] of items) {
+      const notifier = this.registries.notifiers.get(name);
+      if (notifier === undefined) {
+        this.#unknownNotifier(this.#where(path), name);
+        continue;
+      }
+      names.add(name);
+      if (configured.has(name) || settings.has(name)) continue;
+      const parsed = notifier.params.safeParse({});
+      if (parsed.success) settings.set(name, parsed.data as Obj);
+      else {
+        const missing = parsed.error.issues.map((i) => `"${pathText(i.path)}"`).join(", ");
+        this.#error(
+          this.#where(path),
+          `notifier "${name}" has no settings: notifiers.${name} needs ${missing}`,
+          "ERR_PARAMS_INVALID",
+        );
+      }
+    }
+    return { names, settings };
+  }
+
+  #rawNotifierNames(): Set<string> {
+    const n = this.#original["notifiers"] ?? findCaseInsensitive(this.#original, "notifiers");
+    return new Set(isPlainObject(n) ? Object.keys(n).map((k) => k.toLowerCase()) : []);
+  }
+
+  #checkNotifiers(value: unknown, defaults: { names: Set<string> }): Record<string, Obj> {
+    const out: Record<string, Obj> = {};
+    if (!isPlainObject(value)) return out;
+    for (const [name, settings] of Object.entries(value)) {
+      const notifier = this.registries.notifiers.get(name);
+      if (notifier === undefined) {
+        this.#unknownNotifier(this.#whereKey(["notifiers", name]), this.#writtenKey(["notifiers", name]));
+        continue;
+      }
+      if (!isPlainObject(settings)) continue; // the schema reports the wrong type
+      const parsed = this.#parseSettings(notifier, name, settings, defaults.names.has(name));
+      if (parsed !== undefined) out[name] = parsed;
+    }
+    return out;
+  }
+
+  /** Validates one notifier's settings with its own schema. A notifier whose only problem is a missing
+   * required setting is left out with a warning when no default_notifiers entry needs it (Talon only
+   * checks a notifier when it is used); rules that name it fail their own check. */
+  #parseSettings(notifier: Notifier, name: string, settings: Obj, required: boolean): Obj | undefined {
+    const at: YamlPath = ["notifiers", name];
+    const known = Object.keys(notifier.params.shape);
+    const input: Obj = {};
+    let unknown = false;
+    for (const [key, v] of Object.entries(settings)) {
+      if (known.includes(key)) input[key] = v;
+      else {
+        unknown = true;
+        const shown = this.#writtenKey([...at, key]);
+        this.#error(
+          this.#whereKey([...at, key]),
+          `unknown setting "${shown}" of notifier "${name}"${didYouMean(key, known)}`,
+          "ERR_PARAMS_INVALID",
+        );
+      }
+    }
+    const parsed = notifier.params.safeParse(input);
+    if (parsed.success) return unknown ? undefined : (parsed.data as Obj);
+    const missing = parsed.error.issues.filter((i) => i.code === "invalid_type" && valueAt(input, i.path) === undefined);
+    if (!required && missing.length === parsed.error.issues.length) {
+      const list = missing.map((i) => `"${pathText(i.path)}"`).join(", ");
+      this.#warn(
+        this.#whereKey(at),
+        `notifier "${name}" cannot be used: it needs ${list} (no default_notifiers entry uses it; rules that do will fail)`,
+      );
+      return undefined;
+    }
+    this.#reportIssues(parsed.error.issues, at, "ERR_PARAMS_INVALID");
+    return undefined;
+  }
+
+  #unknownNotifier(at: Position, name: string): void {
+    const message = `unknown notifier "${name}"${didYouMean(name, this.registries.notifiers.ids())}`;
+    this.#error(at, message, "ERR_PLUGIN_UNKNOWN");
+  }
+
+  // ---- issues and positions ----
+
+  #reportIssues(issues: readonly z.core.$ZodIssue[], prefix: YamlPath, code: ErrorCode): void {
+    for (const issue of issues) {
+      const path = [...prefix, ...issue.path.map(pathSegment)];
+      if (issue.code === "unrecognized_keys") {
+        const candidates = knownKeysAt(path);
+        for (const key of issue.keys) {
+          const shown = this.#writtenKey([...path, key]);
+          this.#error(this.#whereKey([...path, key]), `unknown key "${shown}"${didYouMean(key, candidates)}`, code);
+        }
+        continue;
+      }
+      const where = path.length === 0 ? "" : `${this.#writtenKey(path)}: `;
+      this.#error(this.#where(path), `${where}${issue.message}`, code);
+    }
+  }
+
+  /** The env var that set `path` (or one of its parents). */
+  #envFor(path: YamlPath): string | undefined {
+    for (let n = path.length; n > 0; n--) {
+      const name = this.#fromEnv.get(path.slice(0, n).join("."));
+      if (name !== undefined) return name;
+    }
+    return undefined;
+  }
+
+  #where(path: YamlPath): Position {
+    const env = this.#envFor(path);
+    if (env !== undefined) return { file: `env:${env}`, line: 0, column: 0 };
+    return this.#source?.locate(this.#writtenPath(path)) ?? { file: this.file, line: 0, column: 0 };
+  }
+
+  #whereKey(path: YamlPath): Position {
+    const env = this.#envFor(path);
+    if (env !== undefined) return { file: `env:${env}`, line: 0, column: 0 };
+    return this.#source?.locateKey(this.#writtenPath(path)) ?? { file: this.file, line: 0, column: 0 };
+  }
+
+  /** The dotted path as the user wrote it (original case, aliases). */
+  #writtenKey(path: YamlPath): string {
+    return pathText(this.#writtenPath(path));
+  }
+
+  /** Maps a normalised path (lower-case keys, aliases applied) back to the keys written in the file. */
+  #writtenPath(path: YamlPath): (string | number)[] {
+    const out: (string | number)[] = [];
+    let node: unknown = this.#original;
+    for (const seg of path) {
+      if (typeof seg === "string" && isPlainObject(node)) {
+        let key = Object.hasOwn(node, seg) ? seg : findKey(node, seg);
+        if (key === undefined && out.length === 0) {
+          const alias = Object.keys(keyAliases).find((a) => keyAliases[a] === seg);
+          if (alias !== undefined) key = findKey(node, alias);
+        }
+        out.push(key ?? seg);
+        node = key === undefined ? undefined : node[key];
+      } else {
+        out.push(seg);
+        node = Array.isArray(node) && typeof seg === "number" ? node[seg] : undefined;
+      }
+    }
+    return out;
+  }
+
+  #fileError(message: string): void {
+    this.#error({ file: this.file, line: 0, column: 0 }, message);
+  }
+
+  #error(at: Position, message: string, code: ErrorCode = "ERR_CONFIG_INVALID"): void {
+    this.diagnostics.push({ ...at, severity: "error", code, message });
+  }
+
+  #warn(at: Position, message: string): void {
+    this.diagnostics.push({ ...at, severity: "warning", code: "ERR_CONFIG_INVALID", message });
+  }
+}
+
+// ---- schema introspection ----
+
+interface Leaf {
+  readonly path: readonly string[];
+  readonly env: string;
+  readonly schema: AnySchema;
+}
+
+let leaves: readonly Leaf[] | undefined;
+
+/** Every scalar or list key of the schema (`otel.timeout`), with its env var (`OTEL_TIMEOUT`). */
+function configLeaves(): readonly Leaf[] {
+  if (leaves !== undefined) return leaves;
+  const out: Leaf[] = [];
+  const walk = (schema: z.ZodObject, at: readonly string[]) => {
+    for (const [key, field] of Object.entries(schema.shape as Record<string, AnySchema>)) {
+      const inner = unwrap(field);
+      const path = [...at, key];
+      if (inner instanceof z.ZodObject) walk(inner, path);
+      else if (!(inner instanceof z.ZodRecord)) out.push({ path, env: envName(path.join("_")), schema: field });
+    }
+  };
+  walk(configSchema, []);
+  leaves = out;
+  return out;
+}
+
+/** The keys the schema allows at `path` (for did-you-mean on unknown keys). */
+function knownKeysAt(path: YamlPath): string[] {
+  let schema: AnySchema = configSchema;
+  for (const seg of path) {
+    const inner = unwrap(schema);
+    if (!(inner instanceof z.ZodObject) || typeof seg !== "string") return [];
+    const next = (inner.shape as Record<string, AnySchema>)[seg];
+    if (next === undefined) return [];
+    schema = next;
+  }
+  const inner = unwrap(schema);
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+}
+
+/** Strips default, prefault, optional, nullable and readonly wrappers. */
+function unwrap(schema: AnySchema): AnySchema {
+  let s = schema;
+  for (;;) {
+    if (
+      s instanceof z.ZodDefault ||
+      s instanceof z.ZodPrefault ||
+      s instanceof z.ZodOptional ||
+      s instanceof z.ZodNullable ||
+      s instanceof z.ZodReadonly
+    ) {
+      s = s.unwrap() as AnySchema;
+    } else return s;
+  }
+}
+
+type EnvKind = "list" | "boolean" | "number" | "map" | "string";
+
+/** What an env string must become for `schema`: lists are comma-separated, booleans as Go's ParseBool. */
+function envKind(schema: AnySchema): EnvKind {
+  const s = unwrap(schema);
+  if (s instanceof z.ZodArray) return "list";
+  if (s instanceof z.ZodBoolean) return "boolean";
+  if (s instanceof z.ZodNumber) return "number";
+  if (s instanceof z.ZodRecord || s instanceof z.ZodObject) return "map";
+  if (s instanceof z.ZodPipe) {
+    const out = envKind(s.out as AnySchema);
+    return out === "string" ? envKind(s.in as AnySchema) : out;
+  }
+  if (s instanceof z.ZodUnion) {
+    const kinds = new Set((s.options as AnySchema[]).map(envKind));
+    return (["list", "boolean", "number", "map"] as const).find((k) => kinds.has(k)) ?? "string";
+  }
+  return "string";
+}
+
+const goBools: Readonly<Record<string, boolean>> = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
+
+/** Turns an env string into the value the schema expects; a value that does not fit stays a string, so
+ * that the schema reports it. */
+function coerceEnv(value: string, schema: AnySchema): unknown {
+  switch (envKind(schema)) {
+    case "list":
+      return splitList(value);
+    case "boolean":
+      return goBools[value.trim()] ?? value;
+    case "number":
+      return /^\s*[+-]?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+    case "map":
+      return parseEnvMap(value);
+    default:
+      return value;
+  }
+}
+
+/** A mapping from env: a JSON object, or `key=value,key2=value2`. */
+function parseEnvMap(value: string): unknown {
+  const text = value.trim();
+  if (text.startsWith("{")) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  const out: Record<string, string> = {};
+  for (const pair of splitList(text)) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) return value;
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+// ---- helpers ----
+
+function envName(key: string): string {
+  return key.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
+}
+
+function notifierEnvName(notifier: string, key: string): string {
+  return `NOTIFIERS_${envName(notifier)}_${envName(key)}`;
+}
+
+function nonEmpty(v: string | undefined): boolean {
+  return v !== undefined && v !== "";
+}
+
+function isPlainObject(v: unknown): v is Obj {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function findKey(node: Obj, lower: string): string | undefined {
+  return Object.keys(node).find((k) => k.toLowerCase() === lower);
+}
+
+function findCaseInsensitive(node: Obj, lower: string): unknown {
+  const key = findKey(node, lower);
+  return key === undefined ? undefined : node[key];
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const seg of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[seg];
+  }
+  return node;
+}
+
+function pathSegment(seg: PropertyKey): string | number {
+  return typeof seg === "number" ? seg : String(seg);
+}
+
+/** `otel.timeout`, `rules_files[1]`. */
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out === "" ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+function readErrorText(code: string | undefined, err: unknown): string {
+  switch (code) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a directory";
+    default:
+      return errorMessage(err);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
