@@ -1,0 +1,155 @@
+// Execution semantics (talon-behaviour.md §3.6 and §5.3 execution cases) with fake actionners and a
+// recording notifier; rules are built directly so that only the engine is under test.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import pino from "pino";
+import { z } from "zod";
+import { createClients } from "../clients/index.ts";
+import { KestrelError } from "../errors.ts";
+import { parseEvent } from "../events/parse.ts";
+import { Metrics } from "../observability/metrics.ts";
+import { Observer } from "../observability/observer.ts";
+import { defineActionner } from "../plugins/define.ts";
+import { Registry } from "../plugins/registry.ts";
+import type { Actionner, ContextProvider, Notification } from "../plugins/types.ts";
+import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
+import { MemoryDedup } from "./dedup.ts";
+import { Engine } from "./engine.ts";
+import { Notifications } from "./notify.ts";
+import { compileParams } from "./template.ts";
+
+const calls: string[] = [];
+
+function fake(name: string, continueByDefault: boolean, behaviour: "ok" | "fail" | "ignored" | "hang" | "preflight-fail" = "ok"): Actionner {
+  return defineActionner({
+    category: "test",
+    name,
+    description: name,
+    source: "any",
+    requiredFields: [],
+    continueByDefault,
+    output: "none",
+    params: z.object({ value: z.string().default("") }),
+    example: "",
+    async preflight() {
+      if (behaviour === "preflight-fail") throw new KestrelError("ERR_PREFLIGHT", "the pod is gone");
+    },
+    async run({ params, signal }) {
+      calls.push(`${name}:${params.value}`);
+      if (behaviour === "fail") throw new KestrelError("ERR_ACTION", `${name} failed`);
+      if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
+      return behaviour === "ignored" ? { status: "ignored", output: "skipped a DaemonSet pod" } : { output: `${name} done` };
+    },
+  }) as Actionner;
+}
+
+function action(actionner: Actionner, options: { continue?: boolean; ignoreErrors?: boolean; value?: string } = {}): CompiledAction {
+  const params = { value: options.value ?? "" };
+  return {
+    spec: {} as CompiledAction["spec"],
+    name: `${actionner.name} action`,
+    actionnerName: `test:${actionner.name}`,
+    actionner,
+    params: compileParams(params),
+    output: undefined,
+    continueAfter: options.continue ?? actionner.continueByDefault,
+    ignoreErrors: options.ignoreErrors ?? false,
+    additionalContexts: [],
+    context: { "falco-talon.rule": "r" },
+  };
+}
+
+function rule(name: string, actions: CompiledAction[], options: { stop?: boolean; dryRun?: boolean } = {}): CompiledRule {
+  return {
+    spec: {} as CompiledRule["spec"],
+    name,
+    index: 0,
+    stopAfter: options.stop ?? false,
+    dryRun: options.dryRun ?? false,
+    notifiers: ["recorder"],
+    actions,
+    matches: () => true,
+  };
+}
+
+async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notification[]> {
+  calls.length = 0;
+  const sent: Notification[] = [];
+  const log = pino({ level: "silent" });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const observer = new Observer({ log, metrics, printAllEvents: false });
+  const ruleSet: RuleSet = { rules, match: () => rules, notifierNames: new Set(["recorder"]), categories: new Set(["test"]) };
+  const notifications = new Notifications({ instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]), defaults: [], observer });
+  const engine = new Engine({
+    ruleSet,
+    dedup: new MemoryDedup(0),
+    notifications,
+    observer,
+    clients: createClients(),
+    contexts: new Registry<ContextProvider>("contexts", []),
+    log,
+    queueSize: 10,
+    workers: 2,
+    actionTimeoutMs: timeoutMs,
+  });
+  const { event } = parseEvent('{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}');
+  assert.equal(engine.submit(event, "trace-1"), "queued");
+  assert.equal(await engine.drain(10_000), true);
+  await notifications.close(1000);
+  return sent;
+}
+
+describe("engine execution semantics", () => {
+  it("case 1: label, terminate, exec with continue unset stops after terminate (its default is false)", async () => {
+    await run([rule("R", [action(fake("label", true)), action(fake("terminate", false)), action(fake("exec", true))])]);
+    assert.deepEqual(calls, ["label:", "terminate:"]);
+  });
+
+  it("case 2: continue: true on terminate lets all three run", async () => {
+    await run([rule("R", [action(fake("label", true)), action(fake("terminate", false), { continue: true }), action(fake("exec", true))])]);
+    assert.deepEqual(calls, ["label:", "terminate:", "exec:"]);
+  });
+
+  it("case 3: a failing action stops the rule unless ignore_errors", async () => {
+    const sent = await run([rule("R", [action(fake("label", true, "fail")), action(fake("terminate", false))])]);
+    assert.deepEqual(calls, ["label:"]);
+    assert.equal(sent[0]?.status, "failure");
+    assert.equal(sent[0]?.error, "label failed");
+    await run([rule("R", [action(fake("label", true, "fail"), { ignoreErrors: true }), action(fake("terminate", false))])]);
+    assert.deepEqual(calls, ["label:", "terminate:"]);
+  });
+
+  it("case 3 bis: a failed preflight is a failure that is notified", async () => {
+    const sent = await run([rule("R", [action(fake("label", true, "preflight-fail")), action(fake("exec", true))])]);
+    assert.deepEqual(calls, []);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]?.status, "failure");
+    assert.equal(sent[0]?.error, "the pod is gone");
+  });
+
+  it("case 4: continue: false on the first matched rule skips the later ones", async () => {
+    await run([rule("A", [action(fake("a", true))], { stop: true }), rule("B", [action(fake("b", true))])]);
+    assert.deepEqual(calls, ["a:"]);
+    await run([rule("A", [action(fake("a", true))]), rule("B", [action(fake("b", true))])]);
+    assert.deepEqual(calls, ["a:", "b:"]);
+  });
+
+  it("case 5: dry_run runs nothing and notifies nothing", async () => {
+    const sent = await run([rule("R", [action(fake("label", true))], { dryRun: true })]);
+    assert.deepEqual(calls, []);
+    assert.equal(sent.length, 0);
+  });
+
+  it("reports an ignored action as ignored, not success", async () => {
+    const sent = await run([rule("R", [action(fake("terminate", true, "ignored"))])]);
+    assert.equal(sent[0]?.status, "ignored");
+    assert.equal(sent[0]?.output, "skipped a DaemonSet pod");
+  });
+
+  it("times out an action that does not finish and moves on", async () => {
+    const sent = await run([rule("R", [action(fake("slow", true, "hang"), { ignoreErrors: true }), action(fake("next", true))])], 100);
+    assert.deepEqual(calls, ["slow:", "next:"]);
+    assert.equal(sent[0]?.status, "failure");
+    assert.match(sent[0]?.error ?? "", /did not finish within 0.1 s/);
+  });
+});
