@@ -124,7 +124,7 @@ class Loading {
     this.#applyEnv(raw);
     const parsed = configSchema.safeParse(raw);
     if (!parsed.success) this.#reportIssues(parsed.error.issues, [], "ERR_CONFIG_INVALID");
-    const defaults = this.#checkDefaultNotifiers(raw["default_notifiers"]);
+    const defaults = this.#checkDefaultNotifiers(raw["default_notifiers"], raw["notifiers"]);
     const notifiers = this.#checkNotifiers(raw["notifiers"], defaults);
     if (!parsed.success) return undefined;
     for (const name of defaults.names) {
@@ -247,7 +247,7 @@ class Loading {
 
   /** Checks `default_notifiers` names; returns the registered ones and the default settings of those that
    * have no `notifiers.<name>` entry. */
-  #checkDefaultNotifiers(value: unknown): { names: Set<string>; settings: Map<string, Obj> } {
+  #checkDefaultNotifiers(value: unknown, configured: unknown): { names: Set<string>; settings: Map<string, Obj> } {
     const names = new Set<string>();
     const settings = new Map<string, Obj>();
     const items: [string, YamlPath][] = [];
@@ -258,7 +258,6 @@ class Loading {
     } else if (typeof value === "string") {
       for (const v of splitList(value)) items.push([v, ["default_notifiers"]]);
     }
-    const configured = this.#rawNotifierNames();
     for (const [name, path] of items) {
       const notifier = this.registries.notifiers.get(name);
       if (notifier === undefined) {
@@ -266,7 +265,7 @@ class Loading {
         continue;
       }
       names.add(name);
-      if (configured.has(name) || settings.has(name)) continue;
+      if ((isPlainObject(configured) && Object.hasOwn(configured, name)) || settings.has(name)) continue;
       const parsed = notifier.params.safeParse({});
       if (parsed.success) settings.set(name, parsed.data as Obj);
       else {
@@ -281,18 +280,14 @@ class Loading {
     return { names, settings };
   }
 
-  #rawNotifierNames(): Set<string> {
-    const n = this.#original["notifiers"] ?? findCaseInsensitive(this.#original, "notifiers");
-    return new Set(isPlainObject(n) ? Object.keys(n).map((k) => k.toLowerCase()) : []);
-  }
-
   #checkNotifiers(value: unknown, defaults: { names: Set<string> }): Record<string, Obj> {
     const out: Record<string, Obj> = {};
     if (!isPlainObject(value)) return out;
     for (const [name, settings] of Object.entries(value)) {
       const notifier = this.registries.notifiers.get(name);
       if (notifier === undefined) {
-        this.#unknownNotifier(this.#whereKey(["notifiers", name]), this.#writtenKey(["notifiers", name]));
+        const written = this.#writtenPath(["notifiers", name]).path[1] ?? name;
+        this.#unknownNotifier(this.#whereKey(["notifiers", name]), String(written));
         continue;
       }
       if (!isPlainObject(settings)) continue; // the schema reports the wrong type
@@ -338,7 +333,7 @@ class Loading {
   }
 
   #unknownNotifier(at: Position, name: string): void {
-    const message = `unknown notifier "${name}"${didYouMean(name, this.registries.notifiers.ids())}`;
+    const message = `unknown notifier "${name}"${didYouMean(name.toLowerCase(), this.registries.notifiers.ids())}`;
     this.#error(at, message, "ERR_PLUGIN_UNKNOWN");
   }
 
@@ -347,6 +342,11 @@ class Loading {
   #reportIssues(issues: readonly z.core.$ZodIssue[], prefix: YamlPath, code: ErrorCode): void {
     for (const issue of issues) {
       const path = [...prefix, ...issue.path.map(pathSegment)];
+      const branch = issue.code === "invalid_union" ? matchedBranch(issue.errors) : undefined;
+      if (branch !== undefined) {
+        this.#reportIssues(branch, path, code);
+        continue;
+      }
       if (issue.code === "unrecognized_keys") {
         const candidates = knownKeysAt(path);
         for (const key of issue.keys) {
@@ -360,51 +360,62 @@ class Loading {
     }
   }
 
-  /** The env var that set `path` (or one of its parents). */
-  #envFor(path: YamlPath): string | undefined {
+  /** The env var that set `path` or one of its parents; when the file does not have `path` at all, also
+   * one that set something under it (NOTIFIERS_WEBHOOK_URL for `notifiers.webhook`). */
+  #envFor(path: YamlPath, inFile: boolean): string | undefined {
     for (let n = path.length; n > 0; n--) {
       const name = this.#fromEnv.get(path.slice(0, n).join("."));
       if (name !== undefined) return name;
     }
+    if (inFile) return undefined;
+    const prefix = `${path.join(".")}.`;
+    for (const [key, name] of this.#fromEnv) if (key.startsWith(prefix)) return name;
     return undefined;
   }
 
   #where(path: YamlPath): Position {
-    const env = this.#envFor(path);
-    if (env !== undefined) return { file: `env:${env}`, line: 0, column: 0 };
-    return this.#source?.locate(this.#writtenPath(path)) ?? { file: this.file, line: 0, column: 0 };
+    return this.#position(path, false);
   }
 
   #whereKey(path: YamlPath): Position {
-    const env = this.#envFor(path);
+    return this.#position(path, true);
+  }
+
+  #position(path: YamlPath, key: boolean): Position {
+    const written = this.#writtenPath(path);
+    const env = this.#envFor(path, written.found);
     if (env !== undefined) return { file: `env:${env}`, line: 0, column: 0 };
-    return this.#source?.locateKey(this.#writtenPath(path)) ?? { file: this.file, line: 0, column: 0 };
+    if (this.#source === undefined) return { file: this.file, line: 0, column: 0 };
+    return key ? this.#source.locateKey(written.path) : this.#source.locate(written.path);
   }
 
   /** The dotted path as the user wrote it (original case, aliases). */
   #writtenKey(path: YamlPath): string {
-    return pathText(this.#writtenPath(path));
+    return pathText(this.#writtenPath(path).path);
   }
 
-  /** Maps a normalised path (lower-case keys, aliases applied) back to the keys written in the file. */
-  #writtenPath(path: YamlPath): (string | number)[] {
+  /** Maps a normalised path (lower-case keys, aliases applied) back to the keys written in the file;
+   * `found` tells whether the file has that path. */
+  #writtenPath(path: YamlPath): { path: (string | number)[]; found: boolean } {
     const out: (string | number)[] = [];
     let node: unknown = this.#original;
+    let found = true;
     for (const seg of path) {
+      let key: string | number | undefined = seg;
       if (typeof seg === "string" && isPlainObject(node)) {
-        let key = Object.hasOwn(node, seg) ? seg : findKey(node, seg);
+        key = Object.hasOwn(node, seg) ? seg : findKey(node, seg);
         if (key === undefined && out.length === 0) {
           const alias = Object.keys(keyAliases).find((a) => keyAliases[a] === seg);
           if (alias !== undefined) key = findKey(node, alias);
         }
-        out.push(key ?? seg);
         node = key === undefined ? undefined : node[key];
       } else {
-        out.push(seg);
         node = Array.isArray(node) && typeof seg === "number" ? node[seg] : undefined;
       }
+      if (node === undefined) found = false;
+      out.push(key ?? seg);
     }
-    return out;
+    return { path: out, found };
   }
 
   #fileError(message: string): void {
@@ -418,6 +429,13 @@ class Loading {
   #warn(at: Position, message: string): void {
     this.diagnostics.push({ ...at, severity: "warning", code: "ERR_CONFIG_INVALID", message });
   }
+}
+
+/** The issues of the one union branch whose type the value had (all its issues are below the value,
+ * like a list with one bad item), so that the problem is reported where it is; else undefined. */
+function matchedBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
+  const deep = branches.filter((b) => b.length > 0 && b.every((i) => i.path.length > 0));
+  return deep.length === 1 ? deep[0] : undefined;
 }
 
 // ---- schema introspection ----
@@ -570,11 +588,6 @@ function isPlainObject(v: unknown): v is Obj {
 
 function findKey(node: Obj, lower: string): string | undefined {
   return Object.keys(node).find((k) => k.toLowerCase() === lower);
-}
-
-function findCaseInsensitive(node: Obj, lower: string): unknown {
-  const key = findKey(node, lower);
-  return key === undefined ? undefined : node[key];
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

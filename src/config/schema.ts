@@ -54,7 +54,11 @@ export const configSchema = z.strictObject({
   watch_rules: looseBoolean.default(true),
   print_all_events: looseBoolean.default(false),
   kubeconfig: z.string().default(""),
-  log_format: z.enum(["color", "text", "json"], { error: "must be one of color, text, json" }).default("color"),
+  log_format: z
+    .string({ error: "must be one of color, text, json" })
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(["color", "text", "json"], { error: "must be one of color, text, json" }))
+    .default("color"),
   /** Kestrel: pino level (Talon has none). */
   log_level: logLevel.default("info"),
   deduplication: z
