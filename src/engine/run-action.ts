@@ -120,9 +120,15 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
 
 /** Rejects when the signal aborts, even if the plugin ignores its signal. */
 function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal, timeoutMs));
+  if (signal.aborted) {
+    work.catch(() => {}); // the plugin's own rejection is moot: the deadline already decided
+    return Promise.reject(abortError(signal, timeoutMs));
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal, timeoutMs));
+    const onAbort = (): void => {
+      work.catch(() => {});
+      reject(abortError(signal, timeoutMs));
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (v) => {

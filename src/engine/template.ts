@@ -12,7 +12,7 @@ export interface CompiledTemplate {
   readonly variables: readonly string[];
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.\-]*$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 /** Compiles a template; returns undefined for a string without `${` (the common case: no work per event). */
 export function compileTemplate(text: string): CompiledTemplate | undefined {
@@ -55,8 +55,8 @@ export function compileTemplate(text: string): CompiledTemplate | undefined {
 /** A source of variable values for one action run. */
 export type Variables = ReadonlyMap<string, string>;
 
-/** Renders a compiled template; `escape` quotes each substituted value (e.g. for a shell). */
-export function renderTemplate(t: CompiledTemplate, vars: Variables, escape?: (value: string) => string): string {
+/** Renders a compiled template; `quote` quotes each substituted value (e.g. for a shell). */
+export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: (value: string) => string): string {
   let out = "";
   for (const s of t.segments) {
     if (typeof s === "string") {
@@ -67,7 +67,7 @@ export function renderTemplate(t: CompiledTemplate, vars: Variables, escape?: (v
     if (value === undefined) {
       throw new KestrelError("ERR_TEMPLATE", `the variable \${${s.variable}} is not defined for this event`);
     }
-    out += escape === undefined ? value : escape(value);
+    out += quote === undefined ? value : quote(value);
   }
   return out;
 }

@@ -6,7 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
-import { EventError, parseEvent } from "../events/parse.ts";
+import { type EventError, parseEvent } from "../events/parse.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { traceIdFrom } from "./trace.ts";
 

@@ -1,0 +1,143 @@
+// Compiling a rule's `match` into plain data that an event is tested against without creating a regex,
+// closure or string per event (Talon §3.5 semantics): all criteria must hold; an empty criterion holds;
+// output_fields and tags items are alternatives whose own parts must all hold.
+import type { FalcoEvent, FieldValue } from "../events/event.ts";
+import { fieldText } from "../events/fields.ts";
+import { parseOutputFieldsItem, parseTagsItem } from "./conditions.ts";
+import { inRange, type LevelRange, parsePriorityFilter } from "./priority.ts";
+import type { MatchSpec } from "./types.ts";
+
+export interface FieldCondition {
+  readonly key: string;
+  /** True for `!=`. */
+  readonly negate: boolean;
+  readonly text: string;
+  /** `<nil>` or `<NA>`: equals a null field (and Falco's `<NA>` text). */
+  readonly isNull: boolean;
+  /** The value as a number, when it is one ("8080.0" equals the field 8080). */
+  readonly number: number | undefined;
+  /** The value as an exact integer, to compare with 64-bit fields kept as bigint. */
+  readonly bigint: bigint | undefined;
+  /** The key names an Object.prototype member (`constructor`): read it as an own property only. */
+  readonly inherited: boolean;
+}
+
+export interface CompiledMatch {
+  /** Falco rule names (the rule set indexes them; `matchesCriteria` does not test them). */
+  readonly rules: readonly string[];
+  readonly priority: LevelRange | undefined;
+  readonly source: string;
+  readonly tagGroups: readonly (readonly string[])[];
+  readonly fieldGroups: readonly (readonly FieldCondition[])[];
+}
+
+/** A problem in `match`, located by the rule's origin key (`match.priority`, `match.tags[2]`, …). */
+export interface MatchProblem {
+  readonly severity: "error" | "warning";
+  readonly field: string;
+  /** Offset inside the item's text, when known. */
+  readonly offset: number | undefined;
+  readonly message: string;
+}
+
+export function compileMatch(spec: MatchSpec): { match: CompiledMatch; problems: MatchProblem[] } {
+  const problems: MatchProblem[] = [];
+  const priority = parsePriorityFilter(spec.priority);
+  if (!priority.ok) problems.push({ severity: "error", field: "match.priority", offset: undefined, message: priority.error });
+  else if (priority.warning !== undefined) {
+    problems.push({ severity: "warning", field: "match.priority", offset: undefined, message: priority.warning });
+  }
+  const tagGroups: string[][] = [];
+  spec.tags.forEach((item, i) => {
+    const parsed = parseTagsItem(item);
+    if (parsed.ok) tagGroups.push(parsed.value);
+    else for (const p of parsed.problems) problems.push({ severity: "error", field: `match.tags[${i}]`, offset: p.offset, message: p.message });
+  });
+  const fieldGroups: FieldCondition[][] = [];
+  spec.outputFields.forEach((item, i) => {
+    const parsed = parseOutputFieldsItem(item);
+    if (parsed.ok) fieldGroups.push(parsed.value.map((c) => fieldCondition(c.key, c.op === "!=", c.value)));
+    else for (const p of parsed.problems) problems.push({ severity: "error", field: `match.output_fields[${i}]`, offset: p.offset, message: p.message });
+  });
+  const match: CompiledMatch = {
+    rules: [...new Set(spec.rules)],
+    priority: priority.ok ? priority.range : undefined,
+    source: spec.source,
+    tagGroups,
+    fieldGroups,
+  };
+  return { match, problems };
+}
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+export function fieldCondition(key: string, negate: boolean, text: string): FieldCondition {
+  const number = DECIMAL.test(text) ? Number(text) : undefined;
+  let bigint: bigint | undefined;
+  if (INTEGER.test(text)) bigint = BigInt(text);
+  else if (number !== undefined && Number.isSafeInteger(number)) bigint = BigInt(number);
+  return { key, negate, text, isNull: text === "<nil>" || text === "<NA>", number, bigint, inherited: key in Object.prototype };
+}
+
+/** Every criterion except the Falco rule name. */
+export function matchesCriteria(m: CompiledMatch, event: FalcoEvent): boolean {
+  if (m.source !== "" && event.source !== m.source) return false;
+  if (!inRange(m.priority, event.priorityLevel)) return false;
+  if (m.tagGroups.length > 0 && !anyTagGroup(m.tagGroups, event.tags)) return false;
+  if (m.fieldGroups.length > 0 && !anyFieldGroup(m.fieldGroups, event.outputFields)) return false;
+  return true;
+}
+
+/** The full match, Falco rule name included (the rule set uses its index instead). */
+export function matchesEvent(m: CompiledMatch, event: FalcoEvent): boolean {
+  return (m.rules.length === 0 || m.rules.includes(event.rule)) && matchesCriteria(m, event);
+}
+
+// The hot path: indexed loops only, so no callback or iterator is created per event.
+function anyTagGroup(groups: readonly (readonly string[])[], tags: readonly string[]): boolean {
+  for (let g = 0; g < groups.length; g++) if (allTags(groups[g]!, tags)) return true;
+  return false;
+}
+
+/** Set membership: an event listing a tag twice does not stand for a second, different tag. */
+function allTags(group: readonly string[], tags: readonly string[]): boolean {
+  for (let i = 0; i < group.length; i++) if (!tags.includes(group[i]!)) return false;
+  return true;
+}
+
+function anyFieldGroup(groups: readonly (readonly FieldCondition[])[], fields: Readonly<Record<string, FieldValue>>): boolean {
+  for (let g = 0; g < groups.length; g++) if (allConditions(groups[g]!, fields)) return true;
+  return false;
+}
+
+function allConditions(group: readonly FieldCondition[], fields: Readonly<Record<string, FieldValue>>): boolean {
+  for (let i = 0; i < group.length; i++) {
+    const c = group[i]!;
+    const value = c.inherited && !Object.hasOwn(fields, c.key) ? undefined : fields[c.key];
+    if (c.negate) {
+      // `!=` holds when the field is absent, as in Talon.
+      if (value !== undefined && equals(value, c)) return false;
+    } else if (value === undefined || !equals(value, c)) return false;
+  }
+  return true;
+}
+
+/** A field value equals a condition value when its text does, or, for a number, when the numbers do. A
+ * string field compares as text only: "007" is not "7" (container ids, ports written as text). */
+export function equals(value: FieldValue, c: FieldCondition): boolean {
+  if (value === null) return c.isNull;
+  switch (typeof value) {
+    case "string":
+      return value === c.text || (c.isNull && value === "<NA>");
+    case "number":
+      return value === c.number || fieldText(value) === c.text;
+    case "bigint":
+      return value === c.bigint;
+    case "boolean":
+      return (value ? "true" : "false") === c.text;
+    default:
+      // Lists and objects compare by their JSON text; rare in conditions, and never on the hot path.
+      return fieldText(value) === c.text;
+  }
+}
