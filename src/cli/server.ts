@@ -25,7 +25,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
     log.warn("deduplication.leader_election is set: this build deduplicates in memory, per process");
   }
   const url = await app.listen();
-  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...ruleSet.notifierNames] }, "Kestrel is listening");
+  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] }, "Kestrel is listening");
   if (config.listen_address !== "127.0.0.1" && config.listen_address !== "::1" && config.listen_address !== "localhost") {
     log.warn({ listen_address: config.listen_address }, "the intake accepts events from the network without authentication");
   }

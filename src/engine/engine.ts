@@ -115,11 +115,13 @@ export class Engine {
     }
     const rules = this.#ruleSet.match(event);
     if (rules.length === 0) return "unmatched";
-    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, run: () => this.#runRules(job) };
-    if (!this.#scheduler.push(job)) {
+    if (this.#scheduler.full) {
       throw new KestrelError("ERR_OVERLOADED", `the queue is full (${this.#queueSize} events waiting)`, { retryable: true });
     }
+    // Reported before the job is queued: a job may start (and log) synchronously inside push().
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
+    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, run: () => this.#runRules(job) };
+    this.#scheduler.push(job);
     this.#observer.queueDepth(this.#scheduler.queued);
     return "queued";
   }

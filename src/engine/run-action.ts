@@ -75,7 +75,7 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
   let output = result.output;
   if (result.artifact !== undefined && action.output === undefined) {
     // Talon's behaviour: without an output target, a (small) artifact such as pod logs goes into the result.
-    const inline = await inlineArtifact(result.artifact);
+    const inline = (await inlineArtifact(result.artifact)).trimEnd();
     if (inline !== "") output = `${output}\n${inline}`;
   }
   finish(status, output, objects);

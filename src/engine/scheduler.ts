@@ -29,6 +29,11 @@ export class KeyedScheduler<J extends Job> {
     return this.#queued;
   }
 
+  /** True when push() would refuse a job. */
+  get full(): boolean {
+    return this.#queued >= this.#capacity;
+  }
+
   get running(): number {
     return this.#running;
   }
