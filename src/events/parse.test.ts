@@ -29,6 +29,18 @@ describe("parseEvent", () => {
     assert.match(eventToJSON(event), /"evt\.time":1735573264268296715[,}]/);
   });
 
+  it("keeps big integers exact wherever they are, whatever the text around them", () => {
+    const tricky =
+      '{"rule":"r","priority":"Notice","output":"x \\"evt.time\\":1735573264268296799 y","output_fields":{"a\\"evt.time":1,"evt.time" : 1735573264268296715,"list":[9007199254740993],"proc.pid":42}}';
+    const { event } = parseEvent(tricky);
+    assert.equal(event.outputFields["evt.time"], 1735573264268296715n);
+    assert.deepEqual(event.outputFields["list"], [9007199254740993n]);
+    assert.equal(event.outputFields["proc.pid"], 42);
+    const plain = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.time":1735573264268296715,"user.uid":-9007199254740993}}');
+    assert.equal(plain.event.outputFields["evt.time"], 1735573264268296715n);
+    assert.equal(plain.event.outputFields["user.uid"], -9007199254740993n);
+  });
+
   it("accepts keys in any order and in Talon's capitalised form", () => {
     const { event } = parseEvent('{"Rule":"Test Label","output_fields":{"k8s.pod.name":"test"},"priority":"warning","output":"Test"}');
     assert.equal(event.rule, "Test Label");

@@ -19,6 +19,9 @@ export class Metrics {
   readonly eventToAction: Histogram;
   readonly #falcoRules = new Set<string>();
   readonly #eventChildren = new Map<string, { inc(): void }>();
+  // Labelled children per compiled rule/action: label hashing per call is the cost that matters at 10k+/s.
+  readonly #matchChildren = new WeakMap<object, Map<string, { inc(): void }>>();
+  readonly #actionChildren = new WeakMap<object, Map<string, { inc(): void }>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -66,6 +69,30 @@ export class Metrics {
     if (child === undefined) {
       child = this.events.labels(this.falcoRuleLabel(falcoRule), priority, source.length > 64 ? "other" : source);
       if (this.#eventChildren.size < FALCO_RULE_LABEL_LIMIT * 8) this.#eventChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** Counts a triggered rule; `owner` is the compiled rule object the cached children hang off. */
+  countMatch(owner: object, rule: string, falcoRule: string): void {
+    let children = this.#matchChildren.get(owner);
+    if (children === undefined) this.#matchChildren.set(owner, (children = new Map()));
+    let child = children.get(falcoRule);
+    if (child === undefined) {
+      child = this.matches.labels(rule, this.falcoRuleLabel(falcoRule));
+      children.set(falcoRule, child);
+    }
+    child.inc();
+  }
+
+  /** Counts a finished action; `owner` is the compiled action object. */
+  countAction(owner: object, rule: string, action: string, actionner: string, status: string): void {
+    let children = this.#actionChildren.get(owner);
+    if (children === undefined) this.#actionChildren.set(owner, (children = new Map()));
+    let child = children.get(status);
+    if (child === undefined) {
+      child = this.actions.labels(rule, action, actionner, status);
+      children.set(status, child);
     }
     child.inc();
   }

@@ -49,8 +49,8 @@ export class Observer implements EngineObserver {
       if (!this.#printAllEvents) this.#logEvent(event, traceId, "event matched");
     }
     this.summary.countRule(rule.name);
-    this.#metrics.matches.inc({ rule: rule.name, falco_rule: this.#metrics.falcoRuleLabel(event.rule) });
-    this.#log.info({ trace_id: traceId, rule: rule.name, falco_rule: event.rule }, "rule triggered");
+    this.#metrics.countMatch(rule, rule.name, event.rule);
+    if (this.#log.isLevelEnabled("info")) this.#log.info({ trace_id: traceId, rule: rule.name, falco_rule: event.rule }, "rule triggered");
   }
 
   actionDispatched(_event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void {
@@ -62,8 +62,9 @@ export class Observer implements EngineObserver {
 
   actionFinished(r: ActionRecord): void {
     this.summary.countAction(r.status);
-    this.#metrics.actions.inc({ rule: r.rule.name, action: r.action.name, actionner: r.action.actionnerName, status: r.status });
+    this.#metrics.countAction(r.action, r.rule.name, r.action.name, r.action.actionnerName, r.status);
     if (r.status !== "dry_run") this.#metrics.actionDuration.observe({ actionner: r.action.actionnerName }, r.durationSeconds);
+    if (!this.#log.isLevelEnabled(r.status === "failure" ? "error" : "info")) return;
     const fields = {
       ...actionFields(r.traceId, r.rule, r.action),
       status: r.status,
@@ -101,6 +102,7 @@ export class Observer implements EngineObserver {
   }
 
   #logEvent(event: FalcoEvent, traceId: string, msg: string): void {
+    if (!this.#log.isLevelEnabled("info")) return;
     this.#log.info(
       { trace_id: traceId, falco_rule: event.rule, priority: event.priority, source: event.source, event: event.message },
       msg,
