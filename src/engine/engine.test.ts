@@ -72,9 +72,7 @@ function rule(name: string, actions: CompiledAction[], options: { stop?: boolean
   };
 }
 
-async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notification[]> {
-  calls.length = 0;
-  const sent: Notification[] = [];
+function build(rules: CompiledRule[], timeoutMs: number, sent: Notification[], stallMs?: number) {
   const log = pino({ level: "silent" });
   const metrics = new Metrics({ defaultMetrics: false });
   const observer = new Observer({ log, metrics, printAllEvents: false });
@@ -91,7 +89,15 @@ async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notificatio
     queueSize: 10,
     workers: 2,
     actionTimeoutMs: timeoutMs,
+    ...(stallMs === undefined ? {} : { stallMs }),
   });
+  return { engine, notifications };
+}
+
+async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notification[]> {
+  calls.length = 0;
+  const sent: Notification[] = [];
+  const { engine, notifications } = build(rules, timeoutMs, sent);
   const { event } = parseEvent('{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}');
   assert.equal(engine.submit(event, "trace-1"), "queued");
   assert.equal(await engine.drain(10_000), true);
@@ -151,5 +157,21 @@ describe("engine execution semantics", () => {
     assert.deepEqual(calls, ["slow:", "next:"]);
     assert.equal(sent[0]?.status, "failure");
     assert.match(sent[0]?.error ?? "", /did not finish within 0.1 s/);
+  });
+});
+
+describe("engine readiness", () => {
+  it("reports a queue that stops moving as stalled", async () => {
+    const { engine } = build([rule("R", [action(fake("slow", true, "hang"))])], 10_000, [], 50);
+    const ev = (pod: string) =>
+      parseEvent(`{"rule":"x","priority":"Notice","output":"${pod}","output_fields":{"k8s.pod.name":"${pod}"}}`).event;
+    assert.deepEqual(engine.readiness(), { ok: true });
+    engine.submit(ev("a"), "t1"); // runs (and hangs)
+    engine.submit(ev("a"), "t2"); // waits behind it: same pod
+    await new Promise((r) => setTimeout(r, 80));
+    const r = engine.readiness();
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? "" : r.reason, /queue stalled: 1 events waiting/);
+    await engine.drain(10);
   });
 });

@@ -26,6 +26,8 @@ export interface EngineOptions {
   queueSize: number;
   workers: number;
   actionTimeoutMs: number;
+  /** Readiness fails when events wait and the queue has not moved for this long (default 2 × action timeout + 5 s). */
+  stallMs?: number;
 }
 
 export type SubmitOutcome = "duplicate" | "unmatched" | "queued";
@@ -55,6 +57,7 @@ export class Engine {
   readonly #env: RunEnvironment;
   readonly #shutdown = new AbortController();
   readonly #queueSize: number;
+  readonly #stallMs: number;
   #accepting = true;
 
   constructor(options: EngineOptions) {
@@ -62,6 +65,8 @@ export class Engine {
     this.#dedup = options.dedup;
     this.#observer = options.observer;
     this.#queueSize = options.queueSize;
+    // Every action has a deadline, so a queue that has not moved for much longer than one is stuck.
+    this.#stallMs = options.stallMs ?? 2 * options.actionTimeoutMs + 5000;
     this.#env = {
       clients: options.clients,
       contexts: options.contexts,
@@ -99,6 +104,9 @@ export class Engine {
   readiness(): { ok: true } | { ok: false; reason: string } {
     if (!this.#accepting) return { ok: false, reason: "shutting down" };
     if (this.#scheduler.queued >= this.#queueSize) return { ok: false, reason: `queue full (${this.#queueSize} events waiting)` };
+    if (this.#scheduler.queued > 0 && this.#scheduler.sinceProgressMs > this.#stallMs) {
+      return { ok: false, reason: `queue stalled: ${this.#scheduler.queued} events waiting, no progress for ${Math.round(this.#scheduler.sinceProgressMs / 1000)} s` };
+    }
     return { ok: true };
   }
 

@@ -60,3 +60,14 @@ describe("KeyedScheduler", () => {
     assert.equal(ran, true);
   });
 });
+
+describe("KeyedScheduler progress", () => {
+  it("tells how long ago a job last started or finished", async () => {
+    const s = new KeyedScheduler({ capacity: 10, concurrency: 1, onError: () => {} });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.ok(s.sinceProgressMs >= 25);
+    s.push({ key: "k", run: async () => {} });
+    assert.ok(s.sinceProgressMs < 25);
+    await s.idle();
+  });
+});

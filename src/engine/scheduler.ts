@@ -1,6 +1,8 @@
 // A bounded work queue with per-key ordering: jobs with the same key (the same pod) run one at a time in
 // arrival order; jobs with different keys run concurrently up to `concurrency`. Keys take turns, so one
 // busy pod cannot starve the others. `push` refuses work beyond `capacity` instead of dropping it.
+import { performance } from "node:perf_hooks";
+
 export interface Job {
   readonly key: string;
   run(): Promise<void>;
@@ -15,6 +17,8 @@ export class KeyedScheduler<J extends Job> {
   #readyHead = 0;
   #queued = 0;
   #running = 0;
+  /** performance.now() of the last job start or end: with work waiting, a queue that stops moving is stalled. */
+  #lastProgress = performance.now();
   #idleWaiters: (() => void)[] = [];
   readonly #onError: (err: unknown, job: J) => void;
 
@@ -27,6 +31,11 @@ export class KeyedScheduler<J extends Job> {
   /** Jobs waiting (not yet started). */
   get queued(): number {
     return this.#queued;
+  }
+
+  /** Milliseconds since a job last started or finished. */
+  get sinceProgressMs(): number {
+    return performance.now() - this.#lastProgress;
   }
 
   /** True when push() would refuse a job. */
@@ -70,6 +79,7 @@ export class KeyedScheduler<J extends Job> {
       const job = lane.shift()!;
       this.#queued--;
       this.#running++;
+      this.#lastProgress = performance.now();
       void this.#execute(key, job);
     }
   }
@@ -81,6 +91,7 @@ export class KeyedScheduler<J extends Job> {
       this.#onError(err, job);
     }
     this.#running--;
+    this.#lastProgress = performance.now();
     const lane = this.#lanes.get(key)!;
     if (lane.length === 0) this.#lanes.delete(key);
     else this.#ready.push(key); // back of the line: other keys get their turn first
