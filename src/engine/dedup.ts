@@ -9,6 +9,8 @@ export interface DedupStore {
   /** True when the key was already seen inside the window; otherwise records it and returns false. */
   seen(key: string, nowMs: number): boolean;
   readonly size: number;
+  /** False when deduplication is off (a zero window): the key need not even be computed. */
+  readonly enabled: boolean;
 }
 
 export class MemoryDedup implements DedupStore {
@@ -23,6 +25,10 @@ export class MemoryDedup implements DedupStore {
 
   get size(): number {
     return this.#expiries.size;
+  }
+
+  get enabled(): boolean {
+    return this.#windowMs > 0;
   }
 
   seen(key: string, nowMs: number): boolean {

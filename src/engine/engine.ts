@@ -117,7 +117,7 @@ export class Engine {
   submit(event: FalcoEvent, traceId: string, receivedAt = performance.now()): SubmitOutcome {
     if (!this.#accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
     this.#observer.eventReceived(event, traceId);
-    if (this.#dedup.seen(dedupKey(event), Date.now())) {
+    if (this.#dedup.enabled && this.#dedup.seen(dedupKey(event), Date.now())) {
       this.#observer.eventDuplicate(event, traceId);
       return "duplicate";
     }

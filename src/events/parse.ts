@@ -58,26 +58,31 @@ function parseBody(text: string): unknown {
   } catch (err) {
     throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
   }
-  if (!LONG_DIGITS.test(text) || value === null || typeof value !== "object") return value;
-  const fields = (value as Record<string, unknown>)["output_fields"];
-  if (fields === null || typeof fields !== "object" || Array.isArray(fields)) return parseJson(text);
-  const record = fields as Record<string, unknown>;
-  for (const key in record) {
-    const v = record[key];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const top = value as Record<string, unknown>;
+  for (const key in top) {
+    const v = top[key];
+    if (v === null || typeof v !== "object") continue;
+    const exact = key === "output_fields" && !Array.isArray(v) ? restoreIntegers(text, v as Record<string, unknown>) : !hasUnsafeInteger(v);
+    if (!exact) return parseJson(text);
+  }
+  return value;
+}
+
+/** Gives the unsafe integers among the fields their exact value; false when one cannot be vouched for. */
+function restoreIntegers(text: string, fields: Record<string, unknown>): boolean {
+  for (const key in fields) {
+    const v = fields[key];
     if (typeof v === "number") {
       if (Number.isSafeInteger(v) || !Number.isInteger(v)) continue;
       const exact = exactInteger(text, key, v);
-      if (exact === undefined) return parseJson(text);
-      record[key] = exact;
+      if (exact === undefined) return false;
+      fields[key] = exact;
     } else if (v !== null && typeof v === "object" && hasUnsafeInteger(v)) {
-      return parseJson(text);
+      return false;
     }
   }
-  for (const key in value as Record<string, unknown>) {
-    const v = (value as Record<string, unknown>)[key];
-    if (key !== "output_fields" && v !== null && typeof v === "object" && hasUnsafeInteger(v)) return parseJson(text);
-  }
-  return value;
+  return true;
 }
 
 const DIGITS = /-?\d+/y;
@@ -182,7 +187,8 @@ export function validateEvent(value: unknown): ParsedEvent {
   const hostnameText = optionalString(hostname, "hostname");
   const uuidText = optionalString(uuid, "uuid");
   const tagList = validateTags(tags);
-  const fields = hasFields ? validateFields(outputFields as Record<string, unknown>) : EMPTY_FIELDS;
+  // JSON cannot hold undefined, so any decoded value is a valid field value.
+  const fields = hasFields ? (outputFields as Record<string, FieldValue>) : EMPTY_FIELDS;
 
   const outputText = hasOutput ? (output as string) : "";
   const event: FalcoEvent = {
@@ -218,15 +224,6 @@ function validateTags(tags: unknown): readonly string[] {
     if (typeof tags[i] !== "string") throw new EventError(`"tags[${i}]" must be a string, got ${describe(tags[i])}`, `tags[${i}]`);
   }
   return tags as string[];
-}
-
-function validateFields(fields: Record<string, unknown>): Readonly<Record<string, FieldValue>> {
-  for (const key in fields) {
-    const v = fields[key];
-    // Scalars are by far the common case; anything JSON can hold is accepted (arrays for list fields).
-    if (v === undefined) throw new EventError(`"output_fields.${key}" has no value`, `output_fields.${key}`);
-  }
-  return fields as Record<string, FieldValue>;
 }
 
 function describe(v: unknown): string {

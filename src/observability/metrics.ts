@@ -5,6 +5,27 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 
 export const FALCO_RULE_LABEL_LIMIT = 500;
 
+export const SOURCE_LABEL_LIMIT = 50;
+
+/** The value itself while fewer than `limit` distinct values were seen, then "other" for new ones. */
+function bounded(seen: Set<string>, value: string, limit: number): string {
+  if (seen.has(value)) return value;
+  if (seen.size >= limit || value.length > 128) return "other";
+  seen.add(value);
+  return value;
+}
+
+interface Cell {
+  readonly labels: Record<string, string>;
+  value: number;
+}
+
+/** Writes the cells into a counter at scrape time; cells with the same labels (rules reloaded) add up. */
+function copyCells(counter: Counter<string>, cells: readonly Cell[]): void {
+  counter.reset();
+  for (const c of cells) if (c.value > 0) counter.inc(c.labels, c.value);
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly events: Counter<"falco_rule" | "priority" | "source">;
@@ -18,24 +39,57 @@ export class Metrics {
   readonly actionDuration: Histogram<"actionner">;
   readonly eventToAction: Histogram;
   readonly #falcoRules = new Set<string>();
-  readonly #eventChildren = new Map<string, { inc(): void }>();
-  // Labelled children per compiled rule/action: label hashing per call is the cost that matters at 10k+/s.
-  readonly #matchChildren = new WeakMap<object, Map<string, { inc(): void }>>();
-  readonly #actionChildren = new WeakMap<object, Map<string, { inc(): void }>>();
+  readonly #sources = new Set<string>();
+  // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
+  // the label set on every inc(), even on a labelled child, which costs more than the rest of matching.
+  readonly #eventCells = new Map<string, Cell>();
+  readonly #matchCells = new WeakMap<object, Map<string, Cell>>();
+  readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
+  readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[] };
+  #duplicates = 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.events = new Counter({ name: "kestrel_events_total", help: "Falco events accepted", labelNames: ["falco_rule", "priority", "source"], registers });
-    this.matches = new Counter({ name: "kestrel_matches_total", help: "Kestrel rules triggered by an event", labelNames: ["rule", "falco_rule"], registers });
+    const cells = this.#cells;
+    this.events = new Counter({
+      name: "kestrel_events_total",
+      help: "Falco events accepted",
+      labelNames: ["falco_rule", "priority", "source"],
+      registers,
+      collect() {
+        copyCells(this, cells.events);
+      },
+    });
+    this.matches = new Counter({
+      name: "kestrel_matches_total",
+      help: "Kestrel rules triggered by an event",
+      labelNames: ["rule", "falco_rule"],
+      registers,
+      collect() {
+        copyCells(this, cells.matches);
+      },
+    });
     this.actions = new Counter({
       name: "kestrel_actions_total",
       help: "Actions run, by final status (success, failure, ignored, dry_run)",
       labelNames: ["rule", "action", "actionner", "status"],
       registers,
+      collect() {
+        copyCells(this, cells.actions);
+      },
     });
     this.notifications = new Counter({ name: "kestrel_notifications_total", help: "Notifications delivered or failed", labelNames: ["notifier", "status"], registers });
     this.outputs = new Counter({ name: "kestrel_outputs_total", help: "Artifacts stored or failed", labelNames: ["target", "status"], registers });
-    this.duplicates = new Counter({ name: "kestrel_duplicates_total", help: "Events dropped as duplicates within the deduplication window", registers });
+    const duplicates = () => this.#duplicates;
+    this.duplicates = new Counter({
+      name: "kestrel_duplicates_total",
+      help: "Events dropped as duplicates within the deduplication window",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(duplicates());
+      },
+    });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
     this.queueDepth = new Gauge({ name: "kestrel_queue_depth", help: "Events waiting for a worker", registers });
     this.actionDuration = new Histogram({
@@ -56,45 +110,58 @@ export class Metrics {
 
   /** Bounded label value for a Falco rule name seen in an event. */
   falcoRuleLabel(name: string): string {
-    if (this.#falcoRules.has(name)) return name;
-    if (this.#falcoRules.size >= FALCO_RULE_LABEL_LIMIT) return "other";
-    this.#falcoRules.add(name);
-    return name;
+    return bounded(this.#falcoRules, name, FALCO_RULE_LABEL_LIMIT);
   }
 
-  /** Counts an event; the labelled child is cached, since this runs for every event. */
+  /** Counts an accepted event. */
   countEvent(falcoRule: string, priority: string, source: string): void {
-    const key = `${falcoRule}\u0000${priority}\u0000${source}`;
-    let child = this.#eventChildren.get(key);
-    if (child === undefined) {
-      child = this.events.labels(this.falcoRuleLabel(falcoRule), priority, source.length > 64 ? "other" : source);
-      if (this.#eventChildren.size < FALCO_RULE_LABEL_LIMIT * 8) this.#eventChildren.set(key, child);
+    const ruleLabel = this.falcoRuleLabel(falcoRule);
+    const sourceLabel = bounded(this.#sources, source, SOURCE_LABEL_LIMIT);
+    const key = `${ruleLabel}\u0000${priority}\u0000${sourceLabel}`;
+    let cell = this.#eventCells.get(key);
+    if (cell === undefined) {
+      cell = { labels: { falco_rule: ruleLabel, priority, source: sourceLabel }, value: 0 };
+      this.#eventCells.set(key, cell);
+      this.#cells.events.push(cell);
     }
-    child.inc();
+    cell.value++;
   }
 
-  /** Counts a triggered rule; `owner` is the compiled rule object the cached children hang off. */
+  countDuplicate(): void {
+    this.#duplicates++;
+  }
+
+  /** Counts a triggered rule; `owner` is the compiled rule object the cells hang off. */
   countMatch(owner: object, rule: string, falcoRule: string): void {
-    let children = this.#matchChildren.get(owner);
-    if (children === undefined) this.#matchChildren.set(owner, (children = new Map()));
-    let child = children.get(falcoRule);
-    if (child === undefined) {
-      child = this.matches.labels(rule, this.falcoRuleLabel(falcoRule));
-      children.set(falcoRule, child);
+    let cells = this.#matchCells.get(owner);
+    if (cells === undefined) {
+      cells = new Map();
+      this.#matchCells.set(owner, cells);
     }
-    child.inc();
+    const label = this.falcoRuleLabel(falcoRule);
+    let cell = cells.get(label);
+    if (cell === undefined) {
+      cell = { labels: { rule, falco_rule: label }, value: 0 };
+      cells.set(label, cell);
+      this.#cells.matches.push(cell);
+    }
+    cell.value++;
   }
 
   /** Counts a finished action; `owner` is the compiled action object. */
   countAction(owner: object, rule: string, action: string, actionner: string, status: string): void {
-    let children = this.#actionChildren.get(owner);
-    if (children === undefined) this.#actionChildren.set(owner, (children = new Map()));
-    let child = children.get(status);
-    if (child === undefined) {
-      child = this.actions.labels(rule, action, actionner, status);
-      children.set(status, child);
+    let cells = this.#actionCells.get(owner);
+    if (cells === undefined) {
+      cells = new Map();
+      this.#actionCells.set(owner, cells);
     }
-    child.inc();
+    let cell = cells.get(status);
+    if (cell === undefined) {
+      cell = { labels: { rule, action, actionner, status }, value: 0 };
+      cells.set(status, cell);
+      this.#cells.actions.push(cell);
+    }
+    cell.value++;
   }
 
   async exposition(): Promise<string> {

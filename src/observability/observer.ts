@@ -37,7 +37,7 @@ export class Observer implements EngineObserver {
 
   eventDuplicate(event: FalcoEvent, traceId: string): void {
     this.summary.duplicates++;
-    this.#metrics.duplicates.inc();
+    this.#metrics.countDuplicate();
     if (this.#log.isLevelEnabled("debug")) this.#log.debug({ trace_id: traceId, falco_rule: event.rule }, "duplicate event ignored");
   }
 

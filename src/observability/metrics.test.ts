@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
+
+function samples(text: string, name: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith(`${name}{`));
+}
+
+describe("Metrics", () => {
+  it("exposes the counted values with their labels", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const rule = {};
+    const action = {};
+    m.countEvent("Terminal shell in container", "Notice", "syscall");
+    m.countEvent("Terminal shell in container", "Notice", "syscall");
+    m.countMatch(rule, "Shell", "Terminal shell in container");
+    m.countAction(action, "Shell", "Label", "kubernetes:label", "success");
+    m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
+    m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
+    m.countDuplicate();
+    const text = await m.exposition();
+    assert.match(text, /^kestrel_events_total\{falco_rule="Terminal shell in container",priority="Notice",source="syscall"\} 2$/m);
+    assert.match(text, /^kestrel_matches_total\{rule="Shell",falco_rule="Terminal shell in container"\} 1$/m);
+    assert.match(text, /^kestrel_actions_total\{rule="Shell",action="Label",actionner="kubernetes:label",status="failure"\} 2$/m);
+    assert.match(text, /^kestrel_duplicates_total 1$/m);
+    // Scraping twice does not double anything.
+    assert.equal(await m.exposition(), text);
+  });
+
+  it("bounds the label values that come from events", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    for (let i = 0; i < FALCO_RULE_LABEL_LIMIT + 100; i++) m.countEvent(`rule ${i}`, "Warning", `source ${i % (SOURCE_LABEL_LIMIT + 10)}`);
+    const lines = samples(await m.exposition(), "kestrel_events_total");
+    const rules = new Set(lines.map((l) => /falco_rule="([^"]*)"/.exec(l)![1]));
+    const sources = new Set(lines.map((l) => /source="([^"]*)"/.exec(l)![1]));
+    assert.equal(rules.size, FALCO_RULE_LABEL_LIMIT + 1);
+    assert.ok(rules.has("other"));
+    assert.ok(sources.size <= SOURCE_LABEL_LIMIT + 1);
+    const total = lines.reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+    assert.equal(total, FALCO_RULE_LABEL_LIMIT + 100);
+  });
+});
