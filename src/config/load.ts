@@ -9,7 +9,7 @@ import { type ErrorCode, errorMessage } from "../errors.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Notifier } from "../plugins/types.ts";
-import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource } from "../yaml/source.ts";
+import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource, valueAt } from "../yaml/source.ts";
 import { type Config, configSchema, splitList } from "./schema.ts";
 
 export interface LoadConfigOptions {
@@ -590,14 +590,6 @@ function findKey(node: Obj, lower: string): string | undefined {
   return Object.keys(node).find((k) => k.toLowerCase() === lower);
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const seg of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<PropertyKey, unknown>)[seg];
-  }
-  return node;
-}
 
 function pathSegment(seg: PropertyKey): string | number {
   return typeof seg === "number" ? seg : String(seg);

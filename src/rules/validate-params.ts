@@ -4,7 +4,7 @@
 // ignored them) whatever object mode the plugin's schema uses, and errors under `--strict`.
 import type { z } from "zod";
 import type { ParamsSchema } from "../plugins/types.ts";
-import type { Diagnostic } from "../yaml/source.ts";
+import { type Diagnostic, valueAt } from "../yaml/source.ts";
 import { diagnosticAt, locateNested, type Subject, suggest } from "./diagnostics.ts";
 import type { Loc } from "./types.ts";
 
@@ -78,11 +78,3 @@ function pathText(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
-}

@@ -78,6 +78,16 @@ export class YamlSource {
   }
 }
 
+/** The value at `path` inside a decoded document (undefined when any step is missing). */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const seg of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[seg];
+  }
+  return node;
+}
+
 function firstLine(message: string): string {
   const nl = message.indexOf("\n");
   return nl === -1 ? message : message.slice(0, nl);
