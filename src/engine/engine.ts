@@ -92,14 +92,6 @@ export class Engine {
     this.#ruleSet = ruleSet;
   }
 
-  get queueDepth(): number {
-    return this.#scheduler.queued;
-  }
-
-  get accepting(): boolean {
-    return this.#accepting;
-  }
-
   /** Ready to take events: accepting and the queue is not full. */
   readiness(): { ok: true } | { ok: false; reason: string } {
     if (!this.#accepting) return { ok: false, reason: "shutting down" };
