@@ -50,7 +50,10 @@ export async function createNotifiers(
   for (const name of names) {
     const plugin = registries.notifiers.get(name);
     if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
-    const parsed = plugin.params.safeParse(config.notifiers[name] ?? {});
+    // loadConfig already validated the settings it holds; only a notifier named by the rules alone is
+    // checked here, with its defaults.
+    const configured = config.notifiers[name];
+    const parsed = configured === undefined ? plugin.params.safeParse({}) : { success: true as const, data: configured };
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? `notifiers.${name}.${issue.path.join(".")}` : `notifiers.${name}`;
