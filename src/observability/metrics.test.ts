@@ -18,11 +18,13 @@ describe("Metrics", () => {
     m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
     m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
     m.countDuplicate();
+    m.setQueueDepth(3);
     const text = await m.exposition();
     assert.match(text, /^kestrel_events_total\{falco_rule="Terminal shell in container",priority="Notice",source="syscall"\} 2$/m);
     assert.match(text, /^kestrel_matches_total\{rule="Shell",falco_rule="Terminal shell in container"\} 1$/m);
     assert.match(text, /^kestrel_actions_total\{rule="Shell",action="Label",actionner="kubernetes:label",status="failure"\} 2$/m);
     assert.match(text, /^kestrel_duplicates_total 1$/m);
+    assert.match(text, /^kestrel_queue_depth 3$/m);
     // Scraping twice does not double anything.
     assert.equal(await m.exposition(), text);
   });

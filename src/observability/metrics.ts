@@ -47,6 +47,7 @@ export class Metrics {
   readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
   readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[] };
   #duplicates = 0;
+  #queueDepth = 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -91,7 +92,15 @@ export class Metrics {
       },
     });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
-    this.queueDepth = new Gauge({ name: "kestrel_queue_depth", help: "Events waiting for a worker", registers });
+    const depth = () => this.#queueDepth;
+    this.queueDepth = new Gauge({
+      name: "kestrel_queue_depth",
+      help: "Events waiting for a worker",
+      registers,
+      collect() {
+        this.set(depth());
+      },
+    });
     this.actionDuration = new Histogram({
       name: "kestrel_action_duration_seconds",
       help: "Time an action took, preflight included",
@@ -125,6 +134,11 @@ export class Metrics {
       this.#cells.events.push(cell);
     }
     cell.value++;
+  }
+
+  /** Records the queue depth (read at scrape time: it changes twice per queued event). */
+  setQueueDepth(depth: number): void {
+    this.#queueDepth = depth;
   }
 
   countDuplicate(): void {

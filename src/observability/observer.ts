@@ -14,7 +14,7 @@ export class Observer implements EngineObserver {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #printAllEvents: boolean;
-  /** The trace ids of matched events, so each event is logged once however many rules it triggers. */
+  /** The trace id of the last matched event, so each event is logged once however many rules it triggers. */
   #lastMatchedTrace = "";
 
   constructor(options: { log: Logger; metrics: Metrics; printAllEvents: boolean }) {
@@ -94,7 +94,7 @@ export class Observer implements EngineObserver {
   }
 
   queueDepth(depth: number): void {
-    this.#metrics.queueDepth.set(depth);
+    this.#metrics.setQueueDepth(depth);
   }
 
   problem(message: string, error?: unknown): void {
