@@ -32,7 +32,7 @@ export function compileAction(rule: RuleSpec, action: ActionSpec, env: ActionEnv
   if (action.name === "") error(action.at, "action without a name");
   const actionner = findActionner(action, env, error);
   checkContexts(action, env, error);
-  const params = actionner === undefined ? undefined : validateActionParams(action, actionner, env, subject);
+  const params = actionner === undefined ? undefined : validatePluginParams(`actionner '${action.actionner}'`, actionner, action, env, subject);
   const output = compileOutput(action, actionner, env, subject, error);
   const template = params === undefined ? undefined : compileTemplates(params, action.at, error);
   if (errors.more() || actionner === undefined || template === undefined) return undefined;
@@ -62,15 +62,22 @@ function checkContexts(action: ActionSpec, env: ActionEnv, error: ErrorSink): vo
   });
 }
 
-function validateActionParams(action: ActionSpec, actionner: Actionner, env: ActionEnv, subject: Subject): Record<string, unknown> | undefined {
+/** Validates the parameters of an action or of its output against the plugin's schema and checks. */
+function validatePluginParams(
+  owner: string,
+  plugin: Actionner | Output,
+  holder: Pick<ActionSpec | OutputSpec, "parameters" | "parameterAt" | "at">,
+  env: ActionEnv,
+  subject: Subject,
+): Record<string, unknown> | undefined {
   return validateParams(
     {
-      owner: `actionner '${action.actionner}'`,
-      schema: actionner.params,
-      check: actionner.check as ((p: never) => string[]) | undefined,
-      parameters: action.parameters,
-      parameterAt: action.parameterAt,
-      fallback: { source: action.at.source, path: below(action.at.path, "parameters") },
+      owner,
+      schema: plugin.params,
+      check: plugin.check as ((p: never) => string[]) | undefined,
+      parameters: holder.parameters,
+      parameterAt: holder.parameterAt,
+      fallback: { source: holder.at.source, path: below(holder.at.path, "parameters") },
       subject,
       strict: env.strict,
     },
@@ -123,19 +130,7 @@ function compileOutput(
     return undefined;
   }
   if (plugin === undefined) return undefined;
-  const params = validateParams(
-    {
-      owner: `output '${spec.target}'`,
-      schema: plugin.params,
-      check: plugin.check as ((p: never) => string[]) | undefined,
-      parameters: spec.parameters,
-      parameterAt: spec.parameterAt,
-      fallback: { source: spec.at.source, path: below(spec.at.path, "parameters") },
-      subject,
-      strict: env.strict,
-    },
-    env.diagnostics,
-  );
+  const params = validatePluginParams(`output '${spec.target}'`, plugin, spec, env, subject);
   const template = params === undefined ? undefined : compileTemplates(params, spec.at, error);
   if (template === undefined) return undefined;
   env.categories.add(plugin.category);
