@@ -31,11 +31,12 @@ describe("parseEvent", () => {
 
   it("keeps big integers exact wherever they are, whatever the text around them", () => {
     const tricky =
-      '{"rule":"r","priority":"Notice","output":"x \\"evt.time\\":1735573264268296799 y","output_fields":{"a\\"evt.time":1,"evt.time" : 1735573264268296715,"list":[9007199254740993],"proc.pid":42}}';
+      '{"rule":"r","priority":"Notice","output":"x \\"evt.time\\":1735573264268296799 y","output_fields":{"a\\"evt.time":1,"evt.time" : 1735573264268296715,"list":[9007199254740993],"proc.pid":42,"we\\"ird":-9007199254740995}}';
     const { event } = parseEvent(tricky);
     assert.equal(event.outputFields["evt.time"], 1735573264268296715n);
     assert.deepEqual(event.outputFields["list"], [9007199254740993n]);
     assert.equal(event.outputFields["proc.pid"], 42);
+    assert.equal(event.outputFields['we"ird'], -9007199254740995n);
     const plain = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.time":1735573264268296715,"user.uid":-9007199254740993}}');
     assert.equal(plain.event.outputFields["evt.time"], 1735573264268296715n);
     assert.equal(plain.event.outputFields["user.uid"], -9007199254740993n);

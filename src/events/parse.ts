@@ -85,19 +85,24 @@ function restoreIntegers(text: string, fields: Record<string, unknown>): boolean
   return true;
 }
 
-const DIGITS = /-?\d+/y;
-
 /** The exact integer written after `"key":` in the text, when it rounds to `rounded`. */
 function exactInteger(text: string, key: string, rounded: number): bigint | undefined {
-  const needle = `${JSON.stringify(key)}:`;
+  // Field names are plain ASCII in practice; one that needs escaping is looked for in its JSON spelling.
+  const needle = key.includes('"') || key.includes("\\") ? `${JSON.stringify(key)}:` : `"${key}":`;
   for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
     if (text.charCodeAt(at - 1) === 92) continue; // an escaped quote inside another string
-    DIGITS.lastIndex = at + needle.length;
-    while (text.charCodeAt(DIGITS.lastIndex) === 32) DIGITS.lastIndex++;
-    const m = DIGITS.exec(text);
-    if (m !== null && Number(m[0]) === rounded) return BigInt(m[0]);
+    let start = at + needle.length;
+    while (text.charCodeAt(start) === 32) start++;
+    let end = text.charCodeAt(start) === 45 ? start + 1 : start; // "-"
+    while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+    const digits = text.slice(start, end);
+    if (digits.length > 1 && Number(digits) === rounded) return BigInt(digits);
   }
   return undefined;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 function hasUnsafeInteger(v: object): boolean {

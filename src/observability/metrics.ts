@@ -42,7 +42,7 @@ export class Metrics {
   readonly #sources = new Set<string>();
   // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
   // the label set on every inc(), even on a labelled child, which costs more than the rest of matching.
-  readonly #eventCells = new Map<string, Cell>();
+  readonly #eventCells = new Map<string, Map<string, Map<string, Cell>>>();
   readonly #matchCells = new WeakMap<object, Map<string, Cell>>();
   readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
   readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[] };
@@ -126,11 +126,21 @@ export class Metrics {
   countEvent(falcoRule: string, priority: string, source: string): void {
     const ruleLabel = this.falcoRuleLabel(falcoRule);
     const sourceLabel = bounded(this.#sources, source, SOURCE_LABEL_LIMIT);
-    const key = `${ruleLabel}\u0000${priority}\u0000${sourceLabel}`;
-    let cell = this.#eventCells.get(key);
+    // Nested maps rather than one joined key: no string is built (and hashed) per event.
+    let byPriority = this.#eventCells.get(ruleLabel);
+    if (byPriority === undefined) {
+      byPriority = new Map();
+      this.#eventCells.set(ruleLabel, byPriority);
+    }
+    let bySource = byPriority.get(priority);
+    if (bySource === undefined) {
+      bySource = new Map();
+      byPriority.set(priority, bySource);
+    }
+    let cell = bySource.get(sourceLabel);
     if (cell === undefined) {
       cell = { labels: { falco_rule: ruleLabel, priority, source: sourceLabel }, value: 0 };
-      this.#eventCells.set(key, cell);
+      bySource.set(sourceLabel, cell);
       this.#cells.events.push(cell);
     }
     cell.value++;

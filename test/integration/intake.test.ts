@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
@@ -229,6 +230,23 @@ describe("HTTP intake to actions and notifications", () => {
     assert.equal(((await other.json()) as { result: string }).result, "unmatched");
   });
 
+  it("takes a chunked body sent in pieces, refuses a chunked body over the limit, and 400s an empty body", async () => {
+    const event = falcoEvent({ rule: "Unknown Falco rule" });
+    const pieces = [event.slice(0, 10), event.slice(10, 200), event.slice(200)];
+    const chunked = await rawPost(kestrel.url, pieces);
+    assert.equal(chunked.status, 200);
+    assert.equal((JSON.parse(chunked.body) as { result: string }).result, "unmatched");
+
+    // No content-length to check first: the limit is enforced while reading, and the connection closes.
+    const huge = await rawPost(kestrel.url, Array.from({ length: 20 }, () => "x".repeat(64 * 1024)));
+    assert.equal(huge.status, 413);
+    assert.equal(huge.headers.connection, "close");
+
+    const empty = await kestrel.post("");
+    assert.equal(empty.status, 400);
+    assert.match(((await empty.json()) as { error: string }).error, /body is empty/);
+  });
+
   it("reports health and valid Prometheus metrics", async () => {
     const health = await fetch(`${kestrel.url}/healthz`);
     assert.equal(health.status, 200);
@@ -290,3 +308,31 @@ describe("overload", () => {
     }
   });
 });
+
+/** POSTs the pieces with chunked transfer encoding, one write each; resolves even if the server hangs up early. */
+function rawPost(url: string, pieces: string[]): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(`${url}/`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      answered = true;
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    // Writing on after a 413 may fail with EPIPE/ECONNRESET: the answer is what counts.
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    let i = 0;
+    const next = (): void => {
+      if (req.destroyed) return;
+      if (i === pieces.length) {
+        req.end();
+        return;
+      }
+      req.write(pieces[i++]!, () => setImmediate(next));
+    };
+    next();
+  });
+}

@@ -1,0 +1,103 @@
+// The event route: every POST, whatever its path (Falcosidekick posts to the address it is given). It is
+// served straight from node:http rather than through a fastify route: it is the one request that arrives
+// thousands of times a second, and fastify's request/reply objects, content-type parser and hooks cost
+// about as much as validating, matching and queueing the event (bench/README.md has the measurement).
+// The body is collected up to the limit, validated, deduplicated, matched and queued; the answer goes out
+// without waiting for any action.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Engine } from "../engine/engine.ts";
+import type { EngineObserver } from "../engine/observer.ts";
+import { KestrelError } from "../errors.ts";
+import { type EventError, parseEvent } from "../events/parse.ts";
+import { traceIdFrom } from "./trace.ts";
+
+export interface EventRouteOptions {
+  engine: Engine;
+  observer: EngineObserver;
+  bodyLimit: number;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+export type EventRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function eventRoute(options: EventRouteOptions): EventRequestHandler {
+  const { engine, observer, bodyLimit } = options;
+
+  const answer = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
+    if (res.headersSent) return;
+    res.writeHead(status, extra === undefined ? { "content-type": JSON_TYPE } : { "content-type": JSON_TYPE, ...extra });
+    res.end(body);
+  };
+
+  const tooLarge = (req: IncomingMessage, res: ServerResponse): void => {
+    observer.eventRejected("too_large", `body over ${bodyLimit} bytes`);
+    // The rest of the body is not read: the connection closes after the answer.
+    answer(res, 413, JSON.stringify({ error: `the body is larger than ${bodyLimit} bytes` }), { connection: "close" });
+    req.removeAllListeners("data");
+    req.resume();
+  };
+
+  const accept = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    const receivedAt = performance.now();
+    let parsed: ReturnType<typeof parseEvent>;
+    try {
+      parsed = parseEvent(body);
+    } catch (err) {
+      const e = err as EventError;
+      observer.eventRejected("invalid", e.message);
+      answer(res, 400, JSON.stringify(e.field === undefined ? { error: e.message } : { error: e.message, field: e.field }));
+      return;
+    }
+    const traceId = traceIdFrom(req.headers.traceparent);
+    let result: string;
+    try {
+      result = engine.submit(parsed.event, traceId, receivedAt);
+    } catch (err) {
+      if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
+        observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);
+        const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
+        // A client kept alive on a server that is going away should reconnect (to another replica).
+        answer(res, 503, JSON.stringify({ error: err.message }), shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" });
+        return;
+      }
+      observer.problem("intake error", err);
+      answer(res, 500, '{"error":"internal error"}');
+      return;
+    }
+    // The trace id is 32 hex digits and the result one of three words: nothing to escape.
+    answer(res, 200, `{"result":"${result}","trace_id":"${traceId}"}`);
+  };
+
+  return (req, res) => {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > bodyLimit) {
+      tooLarge(req, res);
+      return;
+    }
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyLimit) {
+        tooLarge(req, res); // chunked bodies have no content-length to check first
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else if (chunks === undefined) chunks = [first, chunk];
+      else chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (res.headersSent) return;
+      if (first === undefined) {
+        accept(req, res, "");
+        return;
+      }
+      accept(req, res, (chunks === undefined ? first : Buffer.concat(chunks, size)).toString("utf8"));
+    });
+    // A client that goes away mid-body has nothing to be answered; the request is simply not an event.
+    req.on("error", () => {});
+  };
+}
