@@ -74,7 +74,7 @@ function compileRule(rule: RuleSpec, index: number, env: ActionEnv): IndexedRule
     actions: Object.freeze(actions),
     matches: (event) => matchesCriteria(match, event),
   };
-  return { rule: compiled, falcoRules: match.rules };
+  return { rule: compiled, falcoRules: match.rules, tagGroups: match.tagGroups };
 }
 
 function checkNotifiers(rule: RuleSpec, env: ActionEnv, subject: Subject): void {

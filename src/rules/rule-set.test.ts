@@ -68,6 +68,34 @@ describe("RuleSet.match", () => {
     assert.equal(r!.matches(event("Terminal shell in container", "Notice")), false);
   });
 
+  it("tests rules that select on tags when an event's tags complete one of their groups, and only then", () => {
+    const bigGroup = Array.from({ length: 40 }, (_, i) => `t${i}`).join(", ");
+    const tagged = ruleSetOf(
+      [
+        rule("a-and-b", '{tags: ["a, b"]}'),
+        rule("c-or-d-and-e", '{tags: ["c", "d, e"]}'),
+        rule("named-with-tags", '{rules: [Shell], tags: ["a"]}'),
+        rule("no-criteria", "{}"),
+        rule("a-and-b-errors", '{tags: ["b, a"], priority: ">=Error"}'),
+        rule("forty-tags", `{tags: ["${bigGroup}"]}`), // too many for the gate's word: tested on every event
+      ].join(""),
+    );
+    const names = (rule: string, tags: string[], priority = "Warning") =>
+      tagged.match(parseEvent(JSON.stringify({ rule, priority, output: "x", tags })).event).map((r) => r.name);
+    assert.deepEqual(names("Shell", ["b", "a"]), ["a-and-b", "named-with-tags", "no-criteria"]);
+    assert.deepEqual(names("Other", ["a", "b", "x"], "Critical"), ["a-and-b", "no-criteria", "a-and-b-errors"]);
+    // A repeated tag does not stand for another one, and half a group opens nothing...
+    assert.deepEqual(names("Other", ["a", "a", "d"]), ["no-criteria"]);
+    // ...nor does it leave anything open for the next event.
+    assert.deepEqual(names("Other", ["b", "e"]), ["no-criteria"]);
+    assert.deepEqual(names("Other", ["e", "d"]), ["c-or-d-and-e", "no-criteria"]);
+    assert.deepEqual(names("Other", ["c", "d", "e"]), ["c-or-d-and-e", "no-criteria"]);
+    assert.deepEqual(names("Other", []), ["no-criteria"]);
+    const all = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    assert.deepEqual(names("Other", all), ["no-criteria", "forty-tags"]);
+    assert.deepEqual(names("Other", all.slice(1)), ["no-criteria"]);
+  });
+
   it("an empty rule set matches nothing", () => {
     const { ruleSet: empty } = compileRules({ files: [], actions: [], rules: [] }, fakeRegistries());
     assert.ok(empty);
