@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
+import { createKubeClient, loadKubeConfig } from "./clients/kubernetes.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
 import { Engine } from "./engine/engine.ts";
@@ -35,6 +36,25 @@ export interface App {
   listen(): Promise<string>;
   /** Stops the intake, drains the queue within the deadline, flushes notifiers. True when fully drained. */
   close(): Promise<boolean>;
+}
+
+/** Plugin categories, notifiers and contexts that talk to the Kubernetes API. */
+const KUBERNETES_CATEGORIES = ["kubernetes", "calico", "cilium"];
+const KUBERNETES_NOTIFIERS = ["k8sevents"];
+const KUBERNETES_CONTEXTS = ["k8snode"];
+
+/** True when a loaded rule, a notifier in use or a context needs the Kubernetes client. */
+export function needsKubernetes(config: Config, ruleSet: RuleSet): boolean {
+  if (KUBERNETES_CATEGORIES.some((c) => ruleSet.categories.has(c))) return true;
+  const notifiers = new Set([...config.default_notifiers, ...ruleSet.notifierNames]);
+  if (KUBERNETES_NOTIFIERS.some((n) => notifiers.has(n))) return true;
+  return ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.some((c) => KUBERNETES_CONTEXTS.includes(c))));
+}
+
+/** The clients the rules and notifiers need; a cluster that cannot be reached by config is an error now. */
+export function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Clients {
+  if (!needsKubernetes(config, ruleSet)) return createClients();
+  return createClients({ kubernetes: createKubeClient(loadKubeConfig(config.kubeconfig, env)) });
 }
 
 /** Creates the notifiers the configuration and the rules name, each from its validated settings. */
@@ -70,7 +90,7 @@ export async function createNotifiers(
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, ruleSet, registries, log } = options;
-  const clients = options.clients ?? createClients();
+  const clients = options.clients ?? createClientsFor(config, ruleSet);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const notifications = new Notifications({

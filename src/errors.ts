@@ -14,6 +14,10 @@ export const errorCodes = {
   ERR_OUTPUT: "the output failed to store the artifact",
   ERR_NOTIFY: "the notifier failed",
   ERR_CONTEXT: "an additional context could not be gathered",
+  ERR_TARGET_GONE: "the object the action targets does not exist (any more)",
+  ERR_FORBIDDEN: "the API refused the request: Kestrel lacks a permission",
+  ERR_KUBERNETES: "a Kubernetes API call failed",
+  ERR_CLIENT_MISSING: "the client a plugin needs was not created (no cluster or cloud configured)",
   ERR_OVERLOADED: "the engine queue is full",
   ERR_SHUTTING_DOWN: "the engine is shutting down",
 } as const;

@@ -1,12 +1,27 @@
 // The clients plugins use to reach external systems. They come in through the plugin context, never
 // through module globals, so a test can hand in clients pointed at test servers. Clients for a category
 // (kubernetes, aws, gcp) are created only when a loaded rule or notifier needs them.
+import { KestrelError } from "../errors.ts";
 import { type HttpClient, httpRequest } from "./http.ts";
+import type { KubeClient } from "./kubernetes.ts";
 
 export interface Clients {
   readonly http: HttpClient;
+  /** Present when a loaded rule, notifier or context needs the cluster. */
+  readonly kubernetes?: KubeClient;
 }
 
 export function createClients(overrides: Partial<Clients> = {}): Clients {
-  return { http: overrides.http ?? httpRequest };
+  return {
+    http: overrides.http ?? httpRequest,
+    ...(overrides.kubernetes === undefined ? {} : { kubernetes: overrides.kubernetes }),
+  };
+}
+
+/** The Kubernetes client, or a clear error when none was created (which rules check prevents). */
+export function kubernetesOf(clients: Clients): KubeClient {
+  if (clients.kubernetes === undefined) {
+    throw new KestrelError("ERR_CLIENT_MISSING", "no Kubernetes client: Kestrel was started without a cluster for these rules");
+  }
+  return clients.kubernetes;
 }

@@ -1,0 +1,46 @@
+// What the kubernetes, calico and cilium actionners act on, read from the event as Talon does: the pod is
+// the first of k8s.pod.name, ka.target.pod.name, ka.target.name; its namespace k8s.ns.name, then
+// ka.target.namespace. A missing field is a failure before any API call.
+import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import type { KubeClient } from "../../clients/kubernetes.ts";
+import { kubeCall } from "../../clients/kubernetes.ts";
+import { KestrelError } from "../../errors.ts";
+import type { FalcoEvent } from "../../events/event.ts";
+import { firstField } from "../../events/fields.ts";
+
+export const POD_NAME_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
+export const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
+
+/** For `requiredFields` of the actionners that act on the event's pod. */
+export const POD_REQUIRED_FIELDS: readonly (readonly string[])[] = [POD_NAME_FIELDS, NAMESPACE_FIELDS];
+
+export interface PodTarget {
+  readonly pod: string;
+  readonly namespace: string;
+}
+
+/** The event's pod; throws ERR_PREFLIGHT naming the fields when the event has none. */
+export function podTargetOf(event: FalcoEvent): PodTarget {
+  const pod = firstField(event, POD_NAME_FIELDS);
+  const namespace = firstField(event, NAMESPACE_FIELDS);
+  if (pod === undefined || pod === "") {
+    throw new KestrelError("ERR_PREFLIGHT", `the event names no pod (${POD_NAME_FIELDS.join(", ")})`);
+  }
+  if (namespace === undefined || namespace === "") {
+    throw new KestrelError("ERR_PREFLIGHT", `the event names no namespace for the pod '${pod}' (${NAMESPACE_FIELDS.join(", ")})`);
+  }
+  return { pod, namespace };
+}
+
+/** GETs the pod; a missing pod is ERR_TARGET_GONE. */
+export function readPod(kube: KubeClient, target: PodTarget, signal: AbortSignal): Promise<V1Pod> {
+  return kubeCall(`read the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
+    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }),
+  );
+}
+
+/** The pod's controller (or first owner), as Talon reads `ownerReferences[0]`; undefined for a standalone pod. */
+export function ownerOf(pod: V1Pod): V1OwnerReference | undefined {
+  const owners = pod.metadata?.ownerReferences ?? [];
+  return owners.find((o) => o.controller === true) ?? owners[0];
+}
