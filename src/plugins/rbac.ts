@@ -1,0 +1,76 @@
+// Kubernetes RBAC from the plugins' own declarations. A plugin that talks to the Kubernetes API states its
+// permissions one rule per line, `<apiGroup>/<resource>: <verb>, <verb>` (the core group is empty:
+// `/pods: get, delete`; subresources as `/pods/eviction: create`). `kestrel actionners list` prints them
+// and scripts/generate-rbac.ts turns all of them into the ClusterRole of deploy/rbac.yaml, so the
+// permissions in the docs and the ones deployed cannot drift apart.
+import type { AnyPlugin } from "./types.ts";
+
+export interface RbacRule {
+  readonly apiGroup: string;
+  readonly resource: string;
+  readonly verbs: readonly string[];
+}
+
+const RULE_LINE = /^([a-z0-9.-]*)\/([a-z]+(?:\/[a-z]+)?):\s*([a-z]+(?:\s*,\s*[a-z]+)*)$/;
+const RULE_SHAPE = /^[a-z0-9.-]*\/[a-z/]+:/;
+const VERBS = new Set(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]);
+
+/**
+ * The RBAC rules a plugin declares; empty when its permissions are not Kubernetes RBAC (a local
+ * program, cloud IAM). Throws when some lines are RBAC rules and others are malformed.
+ */
+export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
+  const lines = (plugin.permissions ?? "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  const rules: RbacRule[] = [];
+  const bad: string[] = [];
+  let prose = 0;
+  for (const line of lines) {
+    const m = RULE_LINE.exec(line);
+    const verbs = m?.[3]!.split(",").map((v) => v.trim()) ?? [];
+    if (m !== null && verbs.every((v) => VERBS.has(v))) rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs });
+    else if (RULE_SHAPE.test(line)) bad.push(line); // meant as a rule: a typo must not drop it silently
+    else prose++;
+  }
+  if (bad.length > 0 || (rules.length > 0 && prose > 0)) {
+    const offending = bad.length > 0 ? bad : lines.filter((l) => !RULE_LINE.test(l));
+    throw new Error(`${plugin.kind} ${plugin.name}: permissions lines are not "<apiGroup>/<resource>: <verbs>": ${offending.join(" | ")}`);
+  }
+  return rules;
+}
+
+/** One ClusterRole for every plugin: verbs merged per resource, resources with the same verbs grouped. */
+export function renderClusterRole(plugins: readonly AnyPlugin[], name = "kestrel"): string {
+  const verbsOf = new Map<string, Set<string>>(); // "group\u0000resource" → verbs
+  for (const plugin of plugins) {
+    for (const rule of rbacRulesOf(plugin)) {
+      const key = `${rule.apiGroup}\u0000${rule.resource}`;
+      const set = verbsOf.get(key) ?? new Set<string>();
+      for (const v of rule.verbs) set.add(v);
+      verbsOf.set(key, set);
+    }
+  }
+  const grouped = new Map<string, { apiGroup: string; verbs: string[]; resources: string[] }>();
+  for (const [key, verbs] of [...verbsOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const [apiGroup, resource] = key.split("\u0000") as [string, string];
+    const sorted = [...verbs].sort();
+    const id = `${apiGroup}\u0000${sorted.join(",")}`;
+    const g = grouped.get(id) ?? { apiGroup, verbs: sorted, resources: [] };
+    g.resources.push(resource);
+    grouped.set(id, g);
+  }
+  const rules = [...grouped.values()]
+    .map((g) => `  - apiGroups: [${JSON.stringify(g.apiGroup)}]\n    resources: [${g.resources.join(", ")}]\n    verbs: [${g.verbs.join(", ")}]`)
+    .join("\n");
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: ${name}
+  labels:
+    app.kubernetes.io/name: kestrel
+rules:
+${rules === "" ? "  []" : rules}
+`;
+}
