@@ -29,7 +29,7 @@ export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
   let prose = 0;
   for (const line of lines) {
     const m = RULE_LINE.exec(line);
-    const verbs = m?.[3]!.split(",").map((v) => v.trim()) ?? [];
+    const verbs = m === null ? [] : m[3]!.split(",").map((v) => v.trim());
     if (m !== null && verbs.every((v) => VERBS.has(v))) rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs });
     else if (RULE_SHAPE.test(line)) bad.push(line); // meant as a rule: a typo must not drop it silently
     else prose++;
