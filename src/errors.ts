@@ -49,6 +49,12 @@ export class KestrelError extends Error {
 /** The message of anything thrown, without serialising the error object. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
+  // WebSocket error events and some client libraries reject with plain objects that carry a message.
+  if (typeof err === "object" && err !== null) {
+    const { message, error } = err as { message?: unknown; error?: unknown };
+    if (typeof message === "string" && message !== "") return message;
+    if (error instanceof Error) return error.message;
+  }
   return String(err);
 }
 

@@ -1,6 +1,38 @@
 // The actionners Kestrel ships. Adding one = one file under <category>/<name>.ts and one line here;
 // a test fails when this list and the folder disagree.
+import kubernetesAnnotation from "./kubernetes/annotation.ts";
+import kubernetesCordon from "./kubernetes/cordon.ts";
+import kubernetesDelete from "./kubernetes/delete.ts";
+import kubernetesDrain from "./kubernetes/drain.ts";
+import kubernetesDownload from "./kubernetes/download.ts";
+import kubernetesExec from "./kubernetes/exec.ts";
+import kubernetesLabel from "./kubernetes/label.ts";
+import kubernetesLog from "./kubernetes/log.ts";
+import kubernetesNetworkpolicy from "./kubernetes/networkpolicy.ts";
+import kubernetesScript from "./kubernetes/script.ts";
+import kubernetesSysdig from "./kubernetes/sysdig.ts";
+import kubernetesTcpdump from "./kubernetes/tcpdump.ts";
+import kubernetesTerminate from "./kubernetes/terminate.ts";
 import localCommand from "./local/command.ts";
+import calicoNetworkpolicy from "./calico/networkpolicy.ts";
+import ciliumNetworkpolicy from "./cilium/networkpolicy.ts";
 import type { Actionner } from "../plugins/types.ts";
 
-export const actionners: readonly Actionner[] = [localCommand as Actionner];
+export const actionners: readonly Actionner[] = [
+  kubernetesTerminate as Actionner,
+  kubernetesLabel as Actionner,
+  kubernetesAnnotation as Actionner,
+  kubernetesNetworkpolicy as Actionner,
+  kubernetesExec as Actionner,
+  kubernetesScript as Actionner,
+  kubernetesLog as Actionner,
+  kubernetesDelete as Actionner,
+  kubernetesCordon as Actionner,
+  kubernetesDrain as Actionner,
+  kubernetesDownload as Actionner,
+  kubernetesTcpdump as Actionner,
+  kubernetesSysdig as Actionner,
+  localCommand as Actionner,
+  calicoNetworkpolicy as Actionner,
+  ciliumNetworkpolicy as Actionner,
+];

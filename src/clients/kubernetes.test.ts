@@ -40,6 +40,11 @@ describe("kubeError", () => {
     assert.equal(kubeError(new Error("something else"), "list").retryable, false);
   });
 
+  it("reads the message of a WebSocket error event (an object, not an Error)", () => {
+    const event = { type: "error", message: "Unexpected server response: 403", error: new Error("Unexpected server response: 403") };
+    assert.match(kubeError(event, "exec in prod/web-1").message, /cannot exec in prod\/web-1: Unexpected server response: 403/);
+  });
+
   it("keeps a body that is not JSON readable", () => {
     const e = kubeError(new ApiException(502, "bad gateway", "<html>upstream down</html>", {}), "get");
     assert.match(e.message, /upstream down/);

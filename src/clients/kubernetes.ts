@@ -13,8 +13,11 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   Exec,
+  type ConfigurationOptions,
   KubeConfig,
   NetworkingV1Api,
+  Observable,
+  type ObservableMiddleware,
   type V1Status,
 } from "@kubernetes/client-node";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -86,6 +89,21 @@ export function createKubeClient(config: KubeConfig): KubeClient {
     custom: config.makeApiClient(CustomObjectsApi),
     exec: (request) => execInContainer(execApi, request),
   };
+}
+
+/**
+ * Per-call options for client-node's typed APIs that hand `signal` to the underlying fetch, so a deadline
+ * or a shutdown cancels the HTTP request itself instead of leaving it running.
+ */
+export function abortWith(signal: AbortSignal): ConfigurationOptions {
+  const middleware: ObservableMiddleware = {
+    pre: (request) => {
+      request.setSignal(signal);
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: "append" };
 }
 
 /** The API's reason and message from a Status body (client-node hands the raw text). */

@@ -55,9 +55,13 @@ export function compileTemplate(text: string): CompiledTemplate | undefined {
 /** A source of variable values for one action run. */
 export type Variables = ReadonlyMap<string, string>;
 
+/** How a substituted value is quoted: `index` is the variable's position in the string (0 for the first). */
+export type Escaper = (value: string, index: number) => string;
+
 /** Renders a compiled template; `quote` quotes each substituted value (e.g. for a shell). */
-export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: (value: string) => string): string {
+export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: Escaper): string {
   let out = "";
+  let index = 0;
   for (const s of t.segments) {
     if (typeof s === "string") {
       out += s;
@@ -67,7 +71,8 @@ export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: (va
     if (value === undefined) {
       throw new KestrelError("ERR_TEMPLATE", `the variable \${${s.variable}} is not defined for this event`);
     }
-    out += quote === undefined ? value : quote(value);
+    out += quote === undefined ? value : quote(value, index);
+    index++;
   }
   return out;
 }
@@ -88,7 +93,7 @@ export interface ParamsTemplate<T> {
   readonly hasTemplates: boolean;
   /** Every variable the templates use (for `rules check` and docs). */
   readonly variables: readonly string[];
-  render(vars: Variables, escapeFor?: (path: readonly (string | number)[]) => ((v: string) => string) | undefined): T;
+  render(vars: Variables, escapeFor?: (path: readonly (string | number)[]) => Escaper | undefined): T;
 }
 
 type Node =
@@ -134,7 +139,7 @@ function renderNode(
   node: Node,
   vars: Variables,
   path: (string | number)[],
-  escapeFor?: (path: readonly (string | number)[]) => ((v: string) => string) | undefined,
+  escapeFor?: (path: readonly (string | number)[]) => Escaper | undefined,
 ): unknown {
   switch (node.kind) {
     case "const":

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Clients } from "../clients/index.ts";
+import type { Escaper } from "../engine/template.ts";
 import type { FalcoEvent } from "../events/event.ts";
 
 export type PluginKind = "actionner" | "output" | "notifier" | "context";
@@ -73,7 +74,7 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema> extends Plugin
   check?(params: z.output<P>): string[];
   /** How a templated value must be quoted at `path` of the parameters (e.g. shellQuote inside a shell
    * script), given the parameters before templating. Undefined: inserted as is. */
-  templateEscape?(path: readonly (string | number)[], params: z.output<P>): ((value: string) => string) | undefined;
+  templateEscape?(path: readonly (string | number)[], params: z.output<P>): Escaper | undefined;
   /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */
   preflight?(ctx: ActionContext<P>): Promise<void>;
   run(ctx: ActionContext<P>): Promise<ActionResult>;

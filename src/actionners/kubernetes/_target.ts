@@ -2,8 +2,7 @@
 // the first of k8s.pod.name, ka.target.pod.name, ka.target.name; its namespace k8s.ns.name, then
 // ka.target.namespace. A missing field is a failure before any API call.
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
-import type { KubeClient } from "../../clients/kubernetes.ts";
-import { kubeCall } from "../../clients/kubernetes.ts";
+import { abortWith, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
@@ -35,7 +34,7 @@ export function podTargetOf(event: FalcoEvent): PodTarget {
 /** GETs the pod; a missing pod is ERR_TARGET_GONE. */
 export function readPod(kube: KubeClient, target: PodTarget, signal: AbortSignal): Promise<V1Pod> {
   return kubeCall(`read the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
-    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }),
+    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }, abortWith(signal)),
   );
 }
 

@@ -7,7 +7,7 @@ import { basename } from "node:path";
 import { z } from "zod";
 import { KestrelError } from "../../errors.ts";
 import { eventToJSON } from "../../events/fields.ts";
-import { shellQuote } from "../../engine/template.ts";
+import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
 import { defineActionner } from "../../plugins/define.ts";
 
 const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ash", "ksh", "busybox"]);
@@ -38,12 +38,14 @@ export default defineActionner({
   parameters:
     command: ["/usr/bin/logger", "-t", "kestrel", "\${RULE} on \${HOSTNAME}"]
 `,
+  check(p) {
+    const i = scriptIndex(p.command);
+    return i === undefined ? [] : unsafeVariableProblems(p.command[i]!, `command[${i}]`);
+  },
   templateEscape(path, p) {
-    // [sh, -c, script, ...]: a value going into the script must stay one word.
-    const i = path[1];
-    if (path[0] !== "command" || typeof i !== "number" || i < 2) return undefined;
-    const program = basename(p.command[0] ?? "");
-    return SHELLS.has(program) && p.command[i - 1] === "-c" ? shellQuote : undefined;
+    // [sh, -c, script, ...]: a value going into the script must stay data, wherever the script puts it.
+    const i = scriptIndex(p.command);
+    return path[0] === "command" && i !== undefined && path[1] === i ? shellEscaper(p.command[i]!) : undefined;
   },
   run({ params: p, event, context, signal }) {
     return new Promise((resolve, reject) => {
@@ -85,3 +87,9 @@ export default defineActionner({
     });
   },
 });
+
+/** The index of the script in [sh, -c, script, …], when the program is a shell given a script. */
+function scriptIndex(command: readonly string[]): number | undefined {
+  const i = command.indexOf("-c", 1) + 1;
+  return i > 1 && i < command.length && SHELLS.has(basename(command[0] ?? "")) ? i : undefined;
+}

@@ -1,0 +1,191 @@
+// Which container of the event's pod an exec, script, log, download or capture acts on. Talon runs exec and
+// script in every container in turn; Kestrel acts in ONE container: the `container` parameter when set
+// (it must exist), else the container the event came from (the pod container named like the event's
+// k8s.container.name or container.name), else the pod's first container. The pod is read once per action
+// run: preflight and run share the context object, so run reuses what preflight read.
+import { randomBytes } from "node:crypto";
+import {
+  type ConfigurationOptions,
+  Observable,
+  type ObservableMiddleware,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1EphemeralContainer,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { z } from "zod";
+import { kubernetesOf } from "../../clients/index.ts";
+import { type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { KestrelError } from "../../errors.ts";
+import type { FalcoEvent } from "../../events/event.ts";
+import { firstField } from "../../events/fields.ts";
+import type { ActionContext } from "../../plugins/types.ts";
+import { type PodTarget, podTargetOf, readPod } from "./_target.ts";
+
+/** Event fields naming the container the event came from, in order. */
+export const CONTAINER_NAME_FIELDS = ["k8s.container.name", "container.name"] as const;
+
+/** The `container` parameter shared by exec, script, log and download. */
+export const containerParam = z
+  .string()
+  .optional()
+  .describe("container to act in; default: the container of the event (k8s.container.name, container.name), else the pod's first container");
+
+export interface PodContainer {
+  readonly kube: KubeClient;
+  readonly target: PodTarget;
+  readonly pod: V1Pod;
+  readonly container: string;
+}
+
+export interface ContainerChoice {
+  /** The `container` parameter; empty or undefined to choose from the event. */
+  readonly requested?: string | undefined;
+  /** Exec needs a running container; logs can be read from a stopped one. */
+  readonly mustRun: boolean;
+}
+
+const resolved = new WeakMap<object, Promise<PodContainer>>();
+
+/**
+ * The event's pod (which must exist) and the container to act in. Throws ERR_TARGET_GONE when the pod is
+ * gone and ERR_PREFLIGHT when the container does not exist or is not running. Cached per context.
+ */
+export function podContainerOf(ctx: ActionContext, choice: ContainerChoice): Promise<PodContainer> {
+  let found = resolved.get(ctx);
+  if (found === undefined) {
+    found = resolve(ctx, choice);
+    resolved.set(ctx, found);
+  }
+  return found;
+}
+
+async function resolve(ctx: ActionContext, choice: ContainerChoice): Promise<PodContainer> {
+  const kube = kubernetesOf(ctx.clients);
+  const target = podTargetOf(ctx.event);
+  const pod = await readPod(kube, target, ctx.signal);
+  const container = chooseContainer(pod, target, ctx.event, choice.requested);
+  if (choice.mustRun) checkRunning(pod, target, container);
+  return { kube, target, pod, container };
+}
+
+function podText(target: PodTarget): string {
+  return `the pod '${target.pod}' in the namespace '${target.namespace}'`;
+}
+
+export function chooseContainer(pod: V1Pod, target: PodTarget, event: FalcoEvent, requested: string | undefined): string {
+  const names = (pod.spec?.containers ?? []).map((c) => c.name);
+  if (requested !== undefined && requested !== "") {
+    if (names.includes(requested)) return requested;
+    throw new KestrelError("ERR_PREFLIGHT", `${podText(target)} has no container '${requested}' (its containers: ${names.join(", ") || "none"})`);
+  }
+  const fromEvent = firstField(event, CONTAINER_NAME_FIELDS);
+  if (fromEvent !== undefined && names.includes(fromEvent)) return fromEvent;
+  const first = names[0];
+  if (first === undefined) throw new KestrelError("ERR_PREFLIGHT", `${podText(target)} has no containers`);
+  return first;
+}
+
+/** Fails when the pod's status says the container is waiting or terminated (an exec would fail). */
+function checkRunning(pod: V1Pod, target: PodTarget, container: string): void {
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") {
+    throw new KestrelError("ERR_PREFLIGHT", `${podText(target)} has finished (phase ${phase}): nothing runs in it any more`);
+  }
+  if (phase === "Pending" || !pod.spec?.nodeName) {
+    throw new KestrelError("ERR_PREFLIGHT", `${podText(target)} is not running yet (phase ${phase ?? "unknown"})`);
+  }
+  const state = pod.status?.containerStatuses?.find((s) => s.name === container)?.state;
+  if (state === undefined || state.running !== undefined) return;
+  const why = state.waiting?.reason ?? (state.terminated !== undefined ? `terminated: ${state.terminated.reason ?? `exit code ${state.terminated.exitCode}`}` : undefined);
+  if (why !== undefined) {
+    throw new KestrelError("ERR_PREFLIGHT", `the container '${container}' of ${podText(target)} is not running (${why})`);
+  }
+}
+
+/** Options for one API call: the action's signal aborts the HTTP request itself; optional Content-Type. */
+export function callOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions<ObservableMiddleware> {
+  const withSignal: ObservableMiddleware = {
+    pre: (request) => {
+      request.setSignal(signal);
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  const options: ConfigurationOptions<ObservableMiddleware> = { middleware: [withSignal], middlewareMergeStrategy: "append" };
+  return contentType === undefined ? options : setHeaderOptions("Content-Type", contentType, options);
+}
+
+/** Removes ANSI escape sequences (colours, cursor moves) from command output, as Talon does. */
+export function stripAnsi(text: string): string {
+  return text.replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g, "");
+}
+
+/** `<prefix>-<5 random lowercase letters and digits>`, as Talon names its capture containers. */
+export function randomName(prefix: string): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  let suffix = "";
+  for (const b of randomBytes(5)) suffix += alphabet[b % alphabet.length];
+  return `${prefix}-${suffix}`;
+}
+
+/** Waiting reasons after which an ephemeral container will not start by itself. */
+const STUCK = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerError", "CreateContainerConfigError", "RunContainerError"]);
+
+/**
+ * Adds an ephemeral container to the pod (strategic merge patch of pods/ephemeralcontainers) and polls the
+ * pod until it runs: every 100 ms at first, then every 300 ms as Talon, for at most `timeoutMs` (and never
+ * beyond the action's deadline). An image that cannot be pulled fails at once with the kubelet's reason.
+ */
+export async function startEphemeralContainer(
+  kube: KubeClient,
+  target: PodTarget,
+  container: V1EphemeralContainer,
+  signal: AbortSignal,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const name = container.name;
+  const where = `the ephemeral container '${name}' of ${podText(target)}`;
+  await kubeCall(`add ${where}`, { signal }, () =>
+    kube.core.patchNamespacedPodEphemeralcontainers(
+      { name: target.pod, namespace: target.namespace, body: { spec: { ephemeralContainers: [container] } } },
+      callOptions(signal, PatchStrategy.StrategicMergePatch),
+    ),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const pod = await readPod(kube, target, signal);
+    const state = pod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state;
+    if (state?.running !== undefined) return;
+    if (state?.terminated !== undefined) {
+      const t = state.terminated;
+      throw new KestrelError("ERR_ACTION", `${where} stopped before it could be used (${t.reason ?? `exit code ${t.exitCode}`}${t.message ? `: ${t.message}` : ""})`);
+    }
+    const waiting = state?.waiting;
+    if (waiting?.reason !== undefined && STUCK.has(waiting.reason)) {
+      throw new KestrelError("ERR_ACTION", `${where} cannot start (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`);
+    }
+    if (Date.now() >= deadline) {
+      throw new KestrelError("ERR_ACTION", `${where} was not running after ${timeoutMs / 1000} s${waiting?.reason ? ` (${waiting.reason})` : ""}`);
+    }
+    await delay(attempt < 3 ? 100 : 300, signal);
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new KestrelError("ERR_TIMEOUT", "cancelled while waiting"));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new KestrelError("ERR_TIMEOUT", "cancelled while waiting"));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,76 @@
+// kubernetes:exec: runs a shell command in ONE container of the event's pod (`shell -c command`). Talon
+// runs it in every container in turn and reports only the last one; Kestrel runs it in the chosen
+// container (the `container` parameter, else the event's container, else the first), under the action's
+// deadline, and the exit code decides: non-zero is a failure carrying the end of stderr. Event values in
+// `command` are shell-quoted, so a file name such as `/tmp/x; rm -rf /` stays one argument. The command's
+// stdout (ANSI codes stripped, as Talon) is the artifact: without an output it is appended to the result.
+import { z } from "zod";
+import { KestrelError } from "../../errors.ts";
+import { defineActionner } from "../../plugins/define.ts";
+import { containerParam, podContainerOf, stripAnsi } from "./_container.ts";
+import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
+import { POD_REQUIRED_FIELDS } from "./_target.ts";
+
+/** Stdout kept for the result; the rest is cut. */
+const MAX_OUTPUT_BYTES = 64 * 1024;
+
+const params = z.strictObject({
+  command: z
+    .string()
+    .min(1, "must not be empty")
+    .describe("command run by the shell (shell -c command); ${VARS} are inserted shell-quoted: write cat ${FD_NAME}, not cat '${FD_NAME}'"),
+  shell: z.string().min(1).default("/bin/sh").describe("shell used to run the command"),
+  container: containerParam,
+});
+
+export default defineActionner({
+  category: "kubernetes",
+  name: "exec",
+  description: "Exec a command in a container of the pod",
+  source: "syscall",
+  requiredFields: POD_REQUIRED_FIELDS,
+  continueByDefault: true,
+  output: "optional",
+  permissions: "/pods: get\n/pods/exec: create, get",
+  params,
+  example: `
+- action: Exec a command into the pod
+  actionner: kubernetes:exec
+  parameters:
+    shell: /bin/bash
+    command: "cat \${FD_NAME}"
+`,
+  check(p) {
+    return unsafeVariableProblems(p.command, "command");
+  },
+  templateEscape(path, p) {
+    return path.length === 1 && path[0] === "command" ? shellEscaper(p.command) : undefined;
+  },
+  async preflight(ctx) {
+    await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
+  },
+  async run(ctx) {
+    const { params: p, signal } = ctx;
+    const { kube, target, container } = await podContainerOf(ctx, { requested: p.container, mustRun: true });
+    const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
+    const objects = { pod: target.pod, namespace: target.namespace, container };
+    const res = await kube.exec({
+      namespace: target.namespace,
+      pod: target.pod,
+      container,
+      command: [p.shell, "-c", p.command],
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      signal,
+    });
+    if (res.exitCode !== 0) {
+      const stderr = res.stderr.trim().slice(-1000);
+      throw new KestrelError("ERR_ACTION", `the command exited with code ${res.exitCode} in ${where}${stderr === "" ? "" : `: ${stderr}`}`);
+    }
+    const stdout = stripAnsi(res.stdout.toString("utf8"));
+    return {
+      output: `the command has been run in ${where}`,
+      objects,
+      ...(stdout.trim() === "" ? {} : { artifact: { name: "exec.txt", contentType: "text/plain", data: stdout } }),
+    };
+  },
+});
