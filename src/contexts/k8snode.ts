@@ -19,7 +19,7 @@ import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
 import { defineContext } from "../plugins/define.ts";
 import { abortWith } from "../clients/kubernetes.ts";
-import { NAMESPACE_FIELDS, POD_NAME_FIELDS } from "../actionners/kubernetes/_target.ts";
+import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 /** Deadline of one gathering (pod and node reads, retries included). */
 export const K8SNODE_TIMEOUT_MS = 3000;
@@ -50,7 +50,7 @@ export function nodeContext(node: V1Node): Record<string, string> {
 
 /** The name of the node the event's pod runs on; the event's hostname when there is no scheduled pod. */
 async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<string> {
-  const pod = firstField(event, POD_NAME_FIELDS);
+  const pod = podNameOf(event);
   const namespace = firstField(event, NAMESPACE_FIELDS);
   if (pod !== undefined && namespace !== undefined) {
     try {

@@ -20,7 +20,7 @@ import { firstField } from "../events/fields.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
 import { abortWith } from "../clients/kubernetes.ts";
-import { NAMESPACE_FIELDS, POD_NAME_FIELDS } from "../actionners/kubernetes/_target.ts";
+import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 export const COMPONENT = "kestrel";
 export const MESSAGE_LIMIT_BYTES = 1024;
@@ -30,13 +30,38 @@ const DEFAULT_NAMESPACE = "default";
 interface Subject {
   readonly namespace: string;
   readonly pod?: string;
+  /** The object acted on when it is not a pod (kubernetes:delete's `{resource, name, namespace}`). */
+  readonly object?: V1ObjectReference;
 }
 
-/** The pod and namespace the notification is about: its objects first, then the Falco event's fields. */
+/** apiVersion and kind of the resources an action may name in `objects.resource`. */
+const RESOURCE_KINDS: Readonly<Record<string, readonly [apiVersion: string, kind: string, namespaced: boolean]>> = {
+  namespaces: ["v1", "Namespace", false],
+  configmaps: ["v1", "ConfigMap", true],
+  secrets: ["v1", "Secret", true],
+  services: ["v1", "Service", true],
+  serviceaccounts: ["v1", "ServiceAccount", true],
+  deployments: ["apps/v1", "Deployment", true],
+  daemonsets: ["apps/v1", "DaemonSet", true],
+  statefulsets: ["apps/v1", "StatefulSet", true],
+  replicasets: ["apps/v1", "ReplicaSet", true],
+  roles: ["rbac.authorization.k8s.io/v1", "Role", true],
+  clusterroles: ["rbac.authorization.k8s.io/v1", "ClusterRole", false],
+};
+
+/** What the notification is about: its objects first, then the Falco event's fields. */
 export function subjectOf(n: Notification): Subject {
-  const pod = n.objects["pod"] || firstField(n.event, POD_NAME_FIELDS);
+  const pod = n.objects["pod"] || podNameOf(n.event);
   const namespace = n.objects["namespace"] || firstField(n.event, NAMESPACE_FIELDS) || DEFAULT_NAMESPACE;
-  return pod === undefined ? { namespace } : { namespace, pod };
+  if (pod !== undefined) return { namespace, pod };
+  const kind = RESOURCE_KINDS[n.objects["resource"] ?? ""];
+  const name = n.objects["name"];
+  if (kind !== undefined && name) {
+    const [apiVersion, k, namespaced] = kind;
+    const object = namespaced ? { apiVersion, kind: k, name, namespace } : { apiVersion, kind: k, name };
+    return { namespace: namespaced ? namespace : DEFAULT_NAMESPACE, object };
+  }
+  return { namespace };
 }
 
 /** `text` cut to at most `max` UTF-8 bytes, on a character boundary, ending with "…" when cut. */
@@ -66,11 +91,11 @@ export function eventBody(n: Notification, subject: Subject, uid: string | undef
   const involvedObject: V1ObjectReference =
     subject.pod !== undefined
       ? { apiVersion: "v1", kind: "Pod", namespace: subject.namespace, name: subject.pod, ...(uid === undefined ? {} : { uid }) }
-      : { apiVersion: "v1", kind: "Node", name: n.event.hostname };
+      : (subject.object ?? { apiVersion: "v1", kind: "Node", name: n.event.hostname });
   return {
     apiVersion: "v1",
     kind: "Event",
-    metadata: { generateName: `${COMPONENT}-`, namespace: subject.pod !== undefined ? subject.namespace : DEFAULT_NAMESPACE },
+    metadata: { generateName: `${COMPONENT}-`, namespace: subject.pod !== undefined || subject.object !== undefined ? subject.namespace : DEFAULT_NAMESPACE },
     involvedObject,
     type: n.status === "failure" ? "Warning" : "Normal",
     reason: `${COMPONENT}:${what}:${n.status}`.slice(0, FIELD_LIMIT),

@@ -126,9 +126,9 @@ export function streamExec(kube: KubeClient, req: StreamExecRequest): Promise<As
       socket.on("close", () =>
         stop("failed", new KestrelError("ERR_KUBERNETES", `${what}: the connection closed without an exit status`, { retryable: true })),
       );
-      socket.on("error", (err) => stop("failed", kubeError(plainError(err), what)));
+      socket.on("error", (err) => stop("failed", kubeError(err, what)));
     })
-    .catch((err: unknown) => stop("failed", kubeError(plainError(err), `run ${what}`)));
+    .catch((err: unknown) => stop("failed", kubeError(err, `run ${what}`)));
 
   const iterator: AsyncIterableIterator<Uint8Array> = {
     [Symbol.asyncIterator]() {
@@ -165,11 +165,4 @@ export function streamExec(kube: KubeClient, req: StreamExecRequest): Promise<As
     },
   };
   return started.promise.then(() => iterator);
-}
-
-/** The WebSocket library rejects a refused upgrade with an ErrorEvent (not an Error): keep its message. */
-function plainError(err: unknown): unknown {
-  if (err instanceof Error || err === null || typeof err !== "object") return err;
-  const message = (err as { message?: unknown }).message;
-  return typeof message === "string" ? new Error(message) : err;
 }

@@ -1,11 +1,13 @@
 // What the kubernetes, calico and cilium actionners act on, read from the event as Talon does: the pod is
 // the first of k8s.pod.name, ka.target.pod.name, ka.target.name; its namespace k8s.ns.name, then
-// ka.target.namespace. A missing field is a failure before any API call.
+// ka.target.namespace. Unlike Talon, ka.target.name counts as a pod only when the audit event's target is
+// a pod (ka.target.resource is "pods" or absent): a ConfigMap named "web" is not the pod "web". A missing
+// field is a failure before any API call.
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { abortWith, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
-import { firstField } from "../../events/fields.ts";
+import { fieldText, firstField } from "../../events/fields.ts";
 
 export const POD_NAME_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
 export const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
@@ -18,9 +20,20 @@ export interface PodTarget {
   readonly namespace: string;
 }
 
+const DIRECT_POD_FIELDS = ["k8s.pod.name", "ka.target.pod.name"] as const;
+const AUDIT_TARGET_NAME = ["ka.target.name"] as const;
+
+/** The event's pod name, if it names one (see the file comment for ka.target.name). */
+export function podNameOf(event: FalcoEvent): string | undefined {
+  const direct = firstField(event, DIRECT_POD_FIELDS);
+  if (direct !== undefined && direct !== "") return direct;
+  const resource = fieldText(event.outputFields["ka.target.resource"]);
+  return resource === undefined || resource === "pods" ? firstField(event, AUDIT_TARGET_NAME) : undefined;
+}
+
 /** The event's pod; throws ERR_PREFLIGHT naming the fields when the event has none. */
 export function podTargetOf(event: FalcoEvent): PodTarget {
-  const pod = firstField(event, POD_NAME_FIELDS);
+  const pod = podNameOf(event);
   const namespace = firstField(event, NAMESPACE_FIELDS);
   if (pod === undefined || pod === "") {
     throw new KestrelError("ERR_PREFLIGHT", `the event names no pod (${POD_NAME_FIELDS.join(", ")})`);
