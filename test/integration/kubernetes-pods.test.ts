@@ -25,6 +25,13 @@ const RULES = `
       actionner: kubernetes:terminate
       parameters: { ignore_daemonsets: true, ignore_standalone_pods: true }
 
+- rule: Terminate unless StatefulSet
+  match: { rules: [Terminate unless StatefulSet] }
+  actions:
+    - action: Terminate, sparing StatefulSets
+      actionner: kubernetes:terminate
+      parameters: { ignore_statefulsets: true }
+
 - rule: Terminate keeping 2
   match: { rules: [Terminate keeping 2] }
   actions:
@@ -196,6 +203,22 @@ describe("Kubernetes actionners against the API test server", () => {
       assert.equal(standalone.status, "ignored");
       assert.match(standalone.output ?? "", /standalone/);
       assert.notEqual(pod("shop", "lonely"), undefined);
+    });
+
+    it("spares a StatefulSet pod with ignore_statefulsets, and applies min_healthy_replicas to StatefulSets", async () => {
+      kubeApi.addNode("node-t4");
+      const db = kubeApi.addStatefulSet("shop", "db", { replicas: 3, readyReplicas: 3, node: "node-t4" });
+      const first = db.pods[0]!.metadata.name as string;
+      const spared = await act("Terminate unless StatefulSet", { "k8s.ns.name": "shop", "k8s.pod.name": first });
+      assert.equal(spared.status, "ignored");
+      assert.match(spared.output ?? "", /it belongs to the StatefulSet 'db'/);
+      assert.notEqual(pod("shop", first), undefined);
+
+      const cache = kubeApi.addStatefulSet("shop", "cache", { replicas: 3, readyReplicas: 2, node: "node-t4" });
+      const readyPod = cache.pods.find((p) => isReady(p))!.metadata.name as string;
+      const kept = await act("Terminate keeping 2", { "k8s.ns.name": "shop", "k8s.pod.name": readyPod });
+      assert.equal(kept.status, "ignored", kept.error);
+      assert.notEqual(pod("shop", readyPod), undefined);
     });
 
     it("min_healthy_replicas 2: ignored when terminating would leave 1 ready replica, done when it leaves 2", async () => {
@@ -417,6 +440,19 @@ describe("Kubernetes actionners against the API test server", () => {
       assert.equal(body.status, "success", body.error);
       assert.equal(body.output, "the namespace 'doomed' has been deleted");
       assert.equal(kubeApi.get("v1", "Namespace", undefined, "doomed"), undefined);
+    });
+
+    it("deletes a Role and a ClusterRole (rbac.authorization.k8s.io)", async () => {
+      kubeApi.addNamespace("rbac");
+      kubeApi.create({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "too-much", namespace: "rbac" }, rules: [] });
+      kubeApi.create({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "wildcard" }, rules: [] });
+      const role = await act("Delete", { "ka.target.resource": "roles", "ka.target.name": "too-much", "ka.target.namespace": "rbac" });
+      assert.equal(role.status, "success", role.error);
+      assert.equal(kubeApi.get("rbac.authorization.k8s.io/v1", "Role", "rbac", "too-much"), undefined);
+      const cluster = await act("Delete", { "ka.target.resource": "clusterroles", "ka.target.name": "wildcard" });
+      assert.equal(cluster.status, "success", cluster.error);
+      assert.equal(cluster.output, "the clusterrole 'wildcard' has been deleted");
+      assert.equal(kubeApi.get("rbac.authorization.k8s.io/v1", "ClusterRole", undefined, "wildcard"), undefined);
     });
 
     it("fails before any call for an unsupported resource, and on a gone target without deleting", async () => {

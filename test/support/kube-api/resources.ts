@@ -67,6 +67,8 @@ export const RESOURCES: readonly ResourceType[] = [
   r("coordination.k8s.io", "v1", "leases", "Lease", true, { createOnUpdate: true }),
   r("events.k8s.io", "v1", "events", "Event", true, { shortNames: ["ev"], createOnUpdate: true }),
   r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, { shortNames: ["netpol"] }),
+  r("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
+  r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
   r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, { shortNames: ["pdb"], subresources: ["status"] }),
   r("crd.projectcalico.org", "v1", "globalnetworkpolicies", "GlobalNetworkPolicy", false, { custom: true }),
   r("crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy", true, { custom: true }),
