@@ -4,7 +4,7 @@ import type { Notification } from "../plugins/types.ts";
 
 export interface TalonPayload {
   time: string;
-  message: "action" | "output";
+  message: "action" | "output" | "event";
   status: string;
   rule: string;
   event: string;

@@ -105,10 +105,15 @@ export interface Output<P extends ParamsSchema = ParamsSchema> extends PluginInf
   write(artifact: Artifact, ctx: OutputContext<P>): Promise<OutputResult>;
 }
 
-/** What notifiers receive: the result of one action or of one artifact write. */
+/**
+ * What notifiers receive: the result of one action or of one artifact write, or (kind "event") a matched
+ * Falco event that a rule without actions routes to its notifiers. An "event" notification has status
+ * "success", empty `action` and `actionner`, the event's output as `output`, and no objects; notifiers
+ * present it by the event's priority (colour, severity), results by their status.
+ */
 export interface Notification {
-  /** "action" for an action result, "output" for an artifact write (Talon's `message`). */
-  readonly kind: "action" | "output";
+  /** "action" for an action result, "output" for an artifact write (Talon's `message`), "event" for an event. */
+  readonly kind: "action" | "output" | "event";
   readonly status: ActionStatus;
   readonly rule: string;
   readonly action: string;
