@@ -9,6 +9,7 @@ import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
 import { Engine } from "./engine/engine.ts";
 import { Notifications } from "./engine/notify.ts";
+import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./engine/notify-filter.ts";
 import { errorMessage, KestrelError } from "./errors.ts";
 import { buildIntake } from "./ingest/http.ts";
 import { Metrics } from "./observability/metrics.ts";
@@ -93,11 +94,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const clients = options.clients ?? createClientsFor(config, ruleSet);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
-  const notifications = new Notifications({
-    instances: await createNotifiers(config, ruleSet, registries, clients, log),
-    defaults: config.default_notifiers,
-    observer,
-  });
+  const instances = await createNotifiers(config, ruleSet, registries, clients, log);
+  const filters = new Map<string, NotificationFilter>();
+  for (const name of instances.keys()) {
+    const settings = deliverySettings.safeParse(pick(config.notifiers[name] ?? {}, DELIVERY_KEYS));
+    if (settings.success) filters.set(name, notificationFilter(settings.data));
+  }
+  const notifications = new Notifications({ instances, defaults: config.default_notifiers, observer, filters });
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(config.deduplication.time_window_seconds),
@@ -136,4 +139,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       return closing;
     },
   };
+}
+
+function pick(obj: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
 }

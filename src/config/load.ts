@@ -3,6 +3,7 @@
 // then each notifier's settings with that notifier's own schema) and returns a deep-frozen Config.
 // Every problem is collected as a Diagnostic with file:line:col (or `env:NAME` for env vars) before
 // returning; the config is undefined when any of them is an error.
+import { DELIVERY_KEYS, deliverySettings } from "../engine/notify-filter.ts";
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { type ErrorCode, errorMessage } from "../errors.ts";
@@ -48,7 +49,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadConfig
 export function configEnvVars(registries: Registries): { name: string; key: string }[] {
   const out = configLeaves().map((l) => ({ name: l.env, key: l.path.join(".") }));
   for (const n of registries.notifiers.list()) {
-    for (const key of Object.keys(n.params.shape)) {
+    for (const key of [...Object.keys(n.params.shape), ...DELIVERY_KEYS]) {
       out.push({ name: notifierEnvName(pluginId(n), key), key: `notifiers.${pluginId(n)}.${key}` });
     }
   }
@@ -223,7 +224,8 @@ class Loading {
     for (const leaf of configLeaves()) this.#setFromEnv(raw, leaf.path, leaf.env, leaf.schema);
     for (const n of this.registries.notifiers.list()) {
       const id = pluginId(n);
-      for (const [key, schema] of Object.entries(n.params.shape as Record<string, AnySchema>)) {
+      const shapes = { ...(n.params.shape as Record<string, AnySchema>), ...(deliverySettings.shape as Record<string, AnySchema>) };
+      for (const [key, schema] of Object.entries(shapes)) {
         this.#setFromEnv(raw, ["notifiers", id, key], notifierEnvName(id, key), schema);
       }
     }
@@ -304,9 +306,11 @@ class Loading {
     const at: YamlPath = ["notifiers", name];
     const known = Object.keys(notifier.params.shape);
     const input: Obj = {};
+    const delivery: Obj = {};
     let unknown = false;
     for (const [key, v] of Object.entries(settings)) {
       if (known.includes(key)) input[key] = v;
+      else if (DELIVERY_KEYS.includes(key)) delivery[key] = v;
       else {
         unknown = true;
         const shown = this.#writtenKey([...at, key]);
@@ -317,8 +321,14 @@ class Loading {
         );
       }
     }
+    const filters = deliverySettings.safeParse(delivery);
+    if (!filters.success) {
+      this.#reportIssues(filters.error.issues, at, "ERR_PARAMS_INVALID");
+      unknown = true;
+    }
     const parsed = notifier.params.safeParse(input);
-    if (parsed.success) return unknown ? undefined : (parsed.data as Obj);
+    // The common filters (min_priority, on_status) travel with the notifier's own settings.
+    if (parsed.success) return unknown || !filters.success ? undefined : { ...(parsed.data as Obj), ...filters.data };
     const missing = parsed.error.issues.filter((i) => i.code === "invalid_type" && valueAt(input, i.path) === undefined);
     if (!required && missing.length === parsed.error.issues.length) {
       const list = missing.map((i) => `"${pathText(i.path)}"`).join(", ");

@@ -26,7 +26,7 @@ const nonNegative = z
   .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)], { error: "must be a number ≥ 0" })
   .pipe(z.number().min(0, "must be a number ≥ 0"));
 /** A list written as a YAML sequence or as a comma-separated string (env vars, `RULES_FILES=a.yaml,b.yaml`). */
-const stringList = z.union([z.array(z.string()), z.string().transform((s) => splitList(s))], {
+export const stringList = z.union([z.array(z.string()), z.string().transform((s) => splitList(s))], {
   error: "must be a list of strings (or a comma-separated string)",
 });
 

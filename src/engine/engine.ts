@@ -155,6 +155,7 @@ export class Engine {
   async #runRules(job: EventJob): Promise<void> {
     this.#observer.queueDepth(this.#scheduler.queued);
     for (const rule of job.rules) {
+      if (rule.actions.length === 0) this.#routeEvent(job, rule);
       for (const action of rule.actions) {
         const failed = await runAction(this.#env, job, rule, action);
         // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
@@ -164,6 +165,22 @@ export class Engine {
       }
       if (rule.stopAfter) break;
     }
+  }
+
+  /** A rule without actions sends the event itself to its notifiers (Kestrel as an alert router). */
+  #routeEvent(job: EventJob, rule: CompiledRule): void {
+    this.#env.notifications.route(rule.notifiers, {
+      kind: "event",
+      status: "success",
+      rule: rule.name,
+      action: "",
+      actionner: "",
+      output: job.event.output,
+      objects: {},
+      event: job.event,
+      traceId: job.traceId,
+      time: new Date(),
+    });
   }
 
   /** Stops accepting, waits for queued and running actions up to `deadlineMs`, then cancels the rest. */

@@ -3,6 +3,7 @@
 // failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
+import { type NotificationFilter, passes } from "./notify-filter.ts";
 import type { EngineObserver } from "./observer.ts";
 
 export interface DeliveryPolicy {
@@ -128,6 +129,7 @@ export class Notifications {
   readonly #queues = new Map<string, NotifierQueue>();
   readonly #defaults: readonly string[];
   readonly #observer: EngineObserver;
+  readonly #filters: ReadonlyMap<string, NotificationFilter>;
   readonly #stop = new AbortController();
 
   constructor(options: {
@@ -135,8 +137,11 @@ export class Notifications {
     defaults: readonly string[];
     observer: EngineObserver;
     policy?: DeliveryPolicy;
+    /** Per notifier: min_priority / on_status (none: everything). */
+    filters?: ReadonlyMap<string, NotificationFilter>;
   }) {
     this.#defaults = options.defaults;
+    this.#filters = options.filters ?? new Map();
     this.#observer = options.observer;
     for (const [name, instance] of options.instances) {
       this.#queues.set(name, new NotifierQueue(name, instance, options.policy ?? defaultDeliveryPolicy, options.observer, this.#stop.signal));
@@ -149,12 +154,19 @@ export class Notifications {
     for (const name of ruleNotifiers) if (!this.#defaults.includes(name)) this.#send(name, n);
   }
 
+  /** Sends to exactly these notifiers (a rule routing its events; the defaults are for results). */
+  route(notifiers: readonly string[], n: Notification): void {
+    for (const name of new Set(notifiers)) this.#send(name, n);
+  }
+
   #send(name: string, n: Notification): void {
     const q = this.#queues.get(name);
     if (q === undefined) {
       this.#observer.notificationFinished(name, n, "failure", new KestrelError("ERR_NOTIFY", `notifier "${name}" is not configured`));
       return;
     }
+    const filter = this.#filters.get(name);
+    if (filter !== undefined && !passes(filter, n)) return; // the notifier's own choice, not a failure
     q.push(n);
   }
 

@@ -162,8 +162,14 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
     onlyError(`- action: A\n  description: no actionner\n${oneAction("")}`, /^missing actionner: neither the action nor its action block "A" sets 'actionner'$/);
   });
 
+  it("a rule with notifiers and no actions routes its events (Kestrel); with neither it is an error", () => {
+    const ruleSet = valid("- rule: Route\n  match: {rules: [Terminal shell in container]}\n  notifiers: [webhook]\n");
+    assert.equal(ruleSet.rules[0]!.actions.length, 0);
+    assert.deepEqual(ruleSet.rules[0]!.notifiers, ["webhook"]);
+  });
+
   it("a rule without actions, and an action without a name, are errors", () => {
-    onlyError("- rule: R\n  match: {}\n", /^no action specified$/);
+    onlyError("- rule: R\n  match: {}\n", /^no action specified \(nor notifiers to route the events to\)$/);
     onlyError("- rule: R\n  match: {}\n  actions:\n    - actionner: kubernetes:delete\n", /^action without a name$/);
   });
 

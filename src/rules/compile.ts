@@ -52,8 +52,12 @@ function oncePerPlace(diagnostics: readonly Diagnostic[]): Diagnostic[] {
 function compileRule(rule: RuleSpec, index: number, env: ActionEnv): IndexedRule | undefined {
   const subject: Subject = { rule: rule.name };
   const start = env.diagnostics.length;
-  if (rule.actions.length === 0) {
-    env.diagnostics.push(diagnosticAtLoc(rule.fieldAt.get("actions") ?? rule.at, "error", "ERR_RULES_INVALID", "no action specified", subject));
+  // A rule without actions is Kestrel's alert routing: its matched events go to its notifiers. Without
+  // notifiers either, it would do nothing (Talon's "no action specified").
+  if (rule.actions.length === 0 && rule.notifiers.length === 0) {
+    env.diagnostics.push(
+      diagnosticAtLoc(rule.fieldAt.get("actions") ?? rule.at, "error", "ERR_RULES_INVALID", "no action specified (nor notifiers to route the events to)", subject),
+    );
   }
   checkNotifiers(rule, env, subject);
   const { match, problems } = compileMatch(rule.match);
