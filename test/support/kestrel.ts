@@ -66,3 +66,19 @@ export async function eventually(check: () => boolean, timeoutMs = 5000, what = 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Waits for an async condition (a receiver's state, a metric); `what` names it in the timeout error. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** kestrel_notifications_total{notifier, status} as scraped from /metrics (0 when absent). */
+export async function notificationsTotal(kestrel: { url: string }, notifier: string, status: string): Promise<number> {
+  const text = await (await fetch(`${kestrel.url}/metrics`)).text();
+  const m = new RegExp(`kestrel_notifications_total\\{notifier="${notifier}",status="${status}"\\} (\\d+)`).exec(text);
+  return m === null ? 0 : Number(m[1]);
+}

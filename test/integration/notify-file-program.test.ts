@@ -1,0 +1,126 @@
+// The file and program notifiers through the running server, and SIGUSR1 sent to a real `kestrel server`
+// process: the file is reopened after a logrotate-style move and the keep_alive program restarted.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { falcoEvent } from "../support/events.ts";
+import { eventually, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/kestrel.js");
+
+const RULES = `
+- rule: Act
+  match: { rules: [Terminal shell in container] }
+  actions:
+    - action: Ok
+      actionner: local:command
+      parameters: { command: ["/bin/true"] }
+`;
+
+async function lines(file: string): Promise<string[]> {
+  try {
+    return (await readFile(file, "utf8")).split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+async function metric(k: RunningKestrel, notifier: string, status: string): Promise<number> {
+  const text = await (await fetch(`${k.url}/metrics`)).text();
+  const m = new RegExp(`kestrel_notifications_total\\{notifier="${notifier}",status="${status}"\\} (\\d+)`).exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+describe("file and program notifiers through the server", () => {
+  const running: RunningKestrel[] = [];
+  after(async () => {
+    for (const k of running) await k.close();
+  });
+
+  it("file: one JSON line per result, flushed by close", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-notify-file-"));
+    const filename = join(dir, "events.txt");
+    const k = await startKestrel({ rules: RULES, config: `default_notifiers: [file]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n` });
+    running.push(k);
+    for (let i = 0; i < 3; i++) await k.post(falcoEvent());
+    await until(async () => (await lines(filename)).length === 3, "3 lines");
+    const body = JSON.parse((await lines(filename))[0]!) as Record<string, unknown>;
+    assert.equal(body["rule"], "Act");
+    assert.equal(body["actionner"], "local:command");
+    assert.equal(body["status"], "success");
+    assert.equal(await metric(k, "file", "success"), 3);
+  });
+
+  it("program: keep_alive false runs one process per result; a failing program is counted", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-notify-program-"));
+    const out = join(dir, "out.txt");
+    const k = await startKestrel({
+      rules: `${RULES}  notifiers: [program]\n`,
+      config: `notifiers:\n  program:\n    program: "cat >> ${out}; echo pid=$$ >> ${out}; test ! -e ${dir}/fail"\n    format: text\n`,
+    });
+    running.push(k);
+    await k.post(falcoEvent());
+    await k.post(falcoEvent());
+    await until(async () => (await lines(out)).filter((l) => l.startsWith("pid=")).length === 2, "two processes");
+    const l = await lines(out);
+    assert.equal(new Set(l.filter((x) => x.startsWith("pid="))).size, 2, "a process per result");
+    assert.equal(l.filter((x) => / Success rule=Act /.test(x)).length, 2);
+    await writeFile(join(dir, "fail"), "");
+    await k.post(falcoEvent());
+    await eventually(() => k.logs.some((x) => x["msg"] === "notification failed" && x["notifier"] === "program"), 5000, "failure");
+    assert.equal(await metric(k, "program", "failure"), 1);
+    assert.equal(await metric(k, "program", "success"), 2);
+  });
+});
+
+describe("SIGUSR1 to a kestrel server process", () => {
+  let child: ChildProcessWithoutNullStreams | undefined;
+  after(() => {
+    child?.kill("SIGKILL");
+  });
+
+  it("reopens the file after a move and restarts the keep_alive program", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-sigusr1-"));
+    const filename = join(dir, "events.txt");
+    const out = join(dir, "program.txt");
+    const config = join(dir, "config.yaml");
+    const rules = join(dir, "rules.yaml");
+    await writeFile(
+      config,
+      `listen_address: 127.0.0.1\nlisten_port: 0\ndefault_notifiers: [file, program]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n  program:\n    program: "echo start >> ${out}; exec cat >> ${out}"\n    keep_alive: true\n`,
+    );
+    await writeFile(rules, RULES);
+    const proc = spawn(process.execPath, [BIN, "server", "-c", config, "-r", rules], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "", LOG_FORMAT: "json" } });
+    child = proc;
+    const logs: string[] = [];
+    let buffer = "";
+    proc.stdout.on("data", (c: Buffer) => {
+      buffer += c.toString("utf8");
+      const parts = buffer.split("\n");
+      buffer = parts.pop() ?? "";
+      logs.push(...parts);
+    });
+    await eventually(() => logs.some((l) => l.includes("Kestrel is listening")), 10_000, "listening");
+    const { url } = JSON.parse(logs.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
+    const post = () => fetch(`${url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent() });
+
+    await post();
+    await until(async () => (await lines(filename)).length === 1 && (await lines(out)).length === 2, "first line in both");
+    await rename(filename, `${filename}.1`);
+    proc.kill("SIGUSR1");
+    await eventually(() => logs.some((l) => l.includes("SIGUSR1: reopening the output file")), 5000, "reopen log");
+    await post();
+    await until(async () => (await lines(filename)).length === 1, "a new file at filename");
+    assert.equal((await lines(`${filename}.1`)).length, 1, "the moved file got no new line");
+    await until(async () => (await lines(out)).filter((l) => l === "start").length === 2, "program restarted");
+    await until(async () => (await lines(out)).filter((l) => l.startsWith("{")).length === 2, "both lines through the program");
+
+    const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0, "SIGUSR1 did not kill the server; it still stops cleanly");
+  });
+});
