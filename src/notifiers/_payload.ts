@@ -50,6 +50,11 @@ export function talonPayload(n: Notification): TalonPayload {
   return p;
 }
 
+/** The line a Falco-style channel writes for a notification (no trailing newline). */
+export function formatLine(n: Notification, format: "json" | "text"): string {
+  return format === "json" ? JSON.stringify(talonPayload(n)) : textLine(n);
+}
+
 /** One line of text, Falco-style: `<time>: <Status> <rule> › <action> (<actionner>) …`. */
 export function textLine(n: Notification): string {
   const parts = [`${n.time.toISOString()}: ${titleCase(n.status)} rule=${quote(n.rule)} action=${quote(n.action)} actionner=${n.actionner}`];

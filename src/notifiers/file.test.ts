@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import pino from "pino";
 import { KestrelError } from "../errors.ts";
 import { makeNotification } from "../../test/support/notification.ts";
-import file, { LineFile, onReopen, reopenOutputs } from "./file.ts";
+import { onReopen, reopenOutputs } from "./_reopen.ts";
+import file, { LineFile } from "./file.ts";
 
 const ctx = { clients: {} as never, log: pino({ enabled: false }) };
 const signal = new AbortController().signal;

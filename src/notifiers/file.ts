@@ -6,40 +6,8 @@ import { appendFile, type FileHandle, open } from "node:fs/promises";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
-import type { Notification } from "../plugins/types.ts";
-import { talonPayload, textLine } from "./_payload.ts";
-
-// ---- SIGUSR1: one process-wide handler, shared by the file and program notifiers ----
-
-const reopeners = new Set<() => void>();
-
-function onSigusr1(): void {
-  reopenOutputs();
-}
-
-/** What the SIGUSR1 handler does: every live file and program notifier reopens its file or restarts its
- * program. Exported so that tests (and an embedding application) can trigger it without a signal. */
-export function reopenOutputs(): void {
-  for (const reopen of [...reopeners]) reopen();
-}
-
-/** Registers `reopen` to run on SIGUSR1; the process listener exists once, while anything is registered.
- * Returns the function that unregisters it. */
-export function onReopen(reopen: () => void): () => void {
-  if (reopeners.size === 0) process.on("SIGUSR1", onSigusr1);
-  reopeners.add(reopen);
-  return () => {
-    if (!reopeners.delete(reopen)) return;
-    if (reopeners.size === 0) process.off("SIGUSR1", onSigusr1);
-  };
-}
-
-/** The line a Falco-style channel writes for a notification (no trailing newline). */
-export function formatLine(n: Notification, format: "json" | "text"): string {
-  return format === "json" ? JSON.stringify(talonPayload(n)) : textLine(n);
-}
-
-// ---- the notifier ----
+import { formatLine } from "./_payload.ts";
+import { onReopen } from "./_reopen.ts";
 
 /** Errors worth trying again: the disk or the file table may free up; a bad path or permission will not. */
 const TRANSIENT = new Set(["ENOSPC", "EAGAIN", "EMFILE", "ENFILE", "EIO", "EBUSY", "EINTR", "EDQUOT"]);

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { KestrelError } from "../errors.ts";
 import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
-import { talonPayload, textLine } from "./_payload.ts";
+import { formatLine } from "./_payload.ts";
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
@@ -51,7 +51,7 @@ export function lokiLabels(n: Notification): Record<string, string> {
 
 /** The push API body: one stream holding one entry, timestamped with the result's time in nanoseconds. */
 export function lokiBody(n: Notification, format: "json" | "text"): string {
-  const line = format === "json" ? JSON.stringify(talonPayload(n)) : textLine(n);
+  const line = formatLine(n, format);
   const ns = (BigInt(n.time.getTime()) * 1_000_000n).toString();
   return JSON.stringify({ streams: [{ stream: lokiLabels(n), values: [[ns, line]] }] });
 }

@@ -7,7 +7,7 @@ import pino from "pino";
 import { KestrelError } from "../errors.ts";
 import { eventually } from "../../test/support/kestrel.ts";
 import { makeNotification } from "../../test/support/notification.ts";
-import { reopenOutputs } from "./file.ts";
+import { reopenOutputs } from "./_reopen.ts";
 import program, { KeptProgram } from "./program.ts";
 
 const ctx = { clients: {} as never, log: pino({ enabled: false }) };

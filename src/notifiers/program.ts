@@ -8,7 +8,8 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
-import { formatLine, onReopen } from "./file.ts";
+import { formatLine } from "./_payload.ts";
+import { onReopen } from "./_reopen.ts";
 
 const STDERR_TAIL = 2048;
 

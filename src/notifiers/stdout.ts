@@ -2,7 +2,7 @@
 // like Falco's stdout channel. Useful on a laptop and as the quick start's visible result.
 import { z } from "zod";
 import { defineNotifier } from "../plugins/define.ts";
-import { talonPayload, textLine } from "./_payload.ts";
+import { formatLine } from "./_payload.ts";
 
 export default defineNotifier({
   name: "stdout",
@@ -19,7 +19,7 @@ notifiers:
     const out = process.stdout;
     return {
       async send(n) {
-        const line = settings.format === "json" ? JSON.stringify(talonPayload(n)) : textLine(n);
+        const line = formatLine(n, settings.format);
         if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once("drain", resolve));
       },
       async close() {

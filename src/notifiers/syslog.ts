@@ -12,7 +12,7 @@ import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
-import { formatLine } from "./file.ts";
+import { formatLine } from "./_payload.ts";
 
 export const FACILITIES = {
   kern: 0,
