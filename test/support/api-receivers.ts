@@ -1,88 +1,9 @@
 // Recording HTTP servers on 127.0.0.1 that answer like Slack's incoming webhooks and PagerDuty's Events
 // API v2: they validate the body as those APIs do and answer with their status codes and bodies. Answers
 // can be scripted (429 with Retry-After, 500, …) for the next requests.
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type Answer, type ApiReceiver, startRecordingServer } from "./receiver.ts";
 
-export interface ApiRequest {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  /** What the receiver answered. */
-  status: number;
-  answer: string;
-}
-
-export interface Answer {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-  /** Answer this late (a slow or hanging API). */
-  delayMs?: number;
-}
-
-export interface ApiReceiver {
-  readonly url: string;
-  readonly requests: ApiRequest[];
-  /** Answers for the next requests, in order; after them the API's own answer. */
-  script(...answers: Answer[]): void;
-  waitFor(count: number, timeoutMs?: number): Promise<ApiRequest[]>;
-  close(): Promise<void>;
-}
-
-type Respond = (req: { method: string; url: string; headers: IncomingHttpHeaders; body: string }) => Answer;
-
-async function startApiReceiver(respond: Respond): Promise<ApiReceiver> {
-  const requests: ApiRequest[] = [];
-  const scripted: Answer[] = [];
-  let waiters: (() => void)[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const r = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
-      const answer = scripted.shift() ?? respond(r);
-      requests.push({ ...r, status: answer.status, answer: answer.body ?? "" });
-      for (const w of waiters) w();
-      const reply = () => {
-        res.writeHead(answer.status, answer.headers ?? {});
-        res.end(answer.body ?? "");
-      };
-      if (answer.delayMs === undefined) reply();
-      else setTimeout(reply, answer.delayMs);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(...answers) {
-      scripted.push(...answers);
-    },
-    waitFor(count, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (requests.length < count) return;
-          clearTimeout(timer);
-          waiters = waiters.filter((w) => w !== check);
-          resolve(requests);
-        };
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((w) => w !== check);
-          reject(new Error(`expected ${count} requests, got ${requests.length} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(check);
-        check();
-      });
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+export type { Answer, ApiReceiver, ApiRequest } from "./receiver.ts";
 
 const text = (status: number, body: string, headers: Record<string, string> = {}): Answer => ({
   status,
@@ -92,7 +13,7 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
 
 /** Slack incoming webhook: 200 `ok`; 400 `invalid_payload` for bad JSON, `no_text` without text or attachments. */
 export function startSlackReceiver(): Promise<ApiReceiver> {
-  return startApiReceiver((req) => {
+  return startRecordingServer((req) => {
     if (req.method !== "POST") return text(405, "invalid_method");
     let body: unknown;
     try {
@@ -119,7 +40,7 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 /** PagerDuty Events API v2 (`POST /v2/enqueue`): 202 `{status: "success", message, dedup_key}`; 400 for an invalid event. */
 export function startPagerDutyReceiver(): Promise<ApiReceiver> {
   let n = 0;
-  return startApiReceiver((req) => {
+  return startRecordingServer((req) => {
     if (req.method !== "POST" || req.url !== "/v2/enqueue") return json(404, { status: "not found" });
     let e: Record<string, unknown>;
     try {

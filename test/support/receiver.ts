@@ -1,42 +1,57 @@
-// A real HTTP server on 127.0.0.1 that records the requests it gets, standing in for webhook-style
-// receivers. Its answers can be scripted (status codes, delays) to exercise retries and slow receivers.
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+// Real HTTP servers on 127.0.0.1 that record the requests they get: a generic one (startRecordingServer,
+// answering as the caller's API would) and a webhook-style receiver built on it. Answers can be scripted
+// (status codes, delays) to exercise retries and slow receivers.
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface RecordedRequest {
+export interface ApiRequest {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** What the receiver answered. */
+  status: number;
+  answer: string;
 }
 
-export interface Receiver {
+export interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Answer this late (a slow or hanging API). */
+  delayMs?: number;
+}
+
+export interface ApiReceiver {
   readonly url: string;
-  readonly requests: RecordedRequest[];
-  /** Status codes (and optional headers) for the next requests, in order; 200 after they run out. */
-  script(...answers: (number | { status: number; headers?: Record<string, string>; delayMs?: number })[]): void;
-  /** Resolves when at least `count` requests arrived; rejects after `timeoutMs`. */
-  waitFor(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  readonly requests: ApiRequest[];
+  /** Answers for the next requests, in order; after them the API's own answer. */
+  script(...answers: Answer[]): void;
+  waitFor(count: number, timeoutMs?: number): Promise<ApiRequest[]>;
   close(): Promise<void>;
 }
 
-export async function startReceiver(): Promise<Receiver> {
-  const requests: RecordedRequest[] = [];
-  const answers: { status: number; headers?: Record<string, string>; delayMs?: number }[] = [];
+export type Respond = (req: { method: string; url: string; headers: IncomingHttpHeaders; body: string }) => Answer;
+
+/** A recording server that answers with `respond` (an API's own answer) unless answers were scripted. */
+export async function startRecordingServer(respond: Respond): Promise<ApiReceiver> {
+  const requests: ApiRequest[] = [];
+  const scripted: Answer[] = [];
   let waiters: (() => void)[] = [];
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      const r = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const answer = scripted.shift() ?? respond(r);
+      requests.push({ ...r, status: answer.status, answer: answer.body ?? "" });
       for (const w of waiters) w();
-      const answer = answers.shift() ?? { status: 200 };
       const reply = () => {
-        res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
-        res.end("{}");
+        res.writeHead(answer.status, answer.headers ?? {});
+        res.end(answer.body ?? "");
       };
-      if (answer.delayMs) setTimeout(reply, answer.delayMs);
-      else reply();
+      if (answer.delayMs === undefined) reply();
+      else setTimeout(reply, answer.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -44,17 +59,16 @@ export async function startReceiver(): Promise<Receiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    script(...list) {
-      for (const a of list) answers.push(typeof a === "number" ? { status: a } : a);
+    script(...answers) {
+      scripted.push(...answers);
     },
     waitFor(count, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          if (requests.length >= count) {
-            clearTimeout(timer);
-            waiters = waiters.filter((w) => w !== check);
-            resolve(requests);
-          }
+          if (requests.length < count) return;
+          clearTimeout(timer);
+          waiters = waiters.filter((w) => w !== check);
+          resolve(requests);
         };
         const timer = setTimeout(() => {
           waiters = waiters.filter((w) => w !== check);
@@ -68,5 +82,38 @@ export async function startReceiver(): Promise<Receiver> {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+export type RecordedRequest = ApiRequest;
+
+export interface Receiver {
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** Status codes (and optional headers) for the next requests, in order; 200 after they run out. */
+  script(...answers: (number | { status: number; headers?: Record<string, string>; delayMs?: number })[]): void;
+  /** Resolves when at least `count` requests arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  close(): Promise<void>;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** A webhook-style receiver: answers 200 `{}` unless told otherwise. */
+export async function startReceiver(): Promise<Receiver> {
+  const server = await startRecordingServer(() => ({ status: 200, headers: JSON_HEADERS, body: "{}" }));
+  return {
+    url: server.url,
+    requests: server.requests,
+    script(...list) {
+      server.script(
+        ...list.map((a): Answer => {
+          const { status, headers, delayMs } = typeof a === "number" ? { status: a, headers: undefined, delayMs: undefined } : a;
+          return { status, headers: { ...JSON_HEADERS, ...headers }, body: "{}", ...(delayMs ? { delayMs } : {}) };
+        }),
+      );
+    },
+    waitFor: (count, timeoutMs) => server.waitFor(count, timeoutMs),
+    close: () => server.close(),
   };
 }
