@@ -18,6 +18,7 @@ import {
   NetworkingV1Api,
   Observable,
   type ObservableMiddleware,
+  setHeaderOptions,
   type V1Status,
 } from "@kubernetes/client-node";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -93,9 +94,10 @@ export function createKubeClient(config: KubeConfig): KubeClient {
 
 /**
  * Per-call options for client-node's typed APIs that hand `signal` to the underlying fetch, so a deadline
- * or a shutdown cancels the HTTP request itself instead of leaving it running.
+ * or a shutdown cancels the HTTP request itself instead of leaving it running; with `contentType`, the
+ * patch strategy (client-node's typed patch calls default to JSON Patch).
  */
-export function abortWith(signal: AbortSignal): ConfigurationOptions {
+export function requestOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions {
   const middleware: ObservableMiddleware = {
     pre: (request) => {
       request.setSignal(signal);
@@ -103,7 +105,8 @@ export function abortWith(signal: AbortSignal): ConfigurationOptions {
     },
     post: (response) => new Observable(Promise.resolve(response)),
   };
-  return { middleware: [middleware], middlewareMergeStrategy: "append" };
+  const options: ConfigurationOptions = { middleware: [middleware], middlewareMergeStrategy: "append" };
+  return contentType === undefined ? options : setHeaderOptions("Content-Type", contentType, options);
 }
 
 /** The API's reason and message from a Status body (client-node hands the raw text). */

@@ -18,7 +18,7 @@ import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
 import { defineContext } from "../plugins/define.ts";
-import { abortWith } from "../clients/kubernetes.ts";
+import { requestOptions } from "../clients/kubernetes.ts";
 import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 /** Deadline of one gathering (pod and node reads, retries included). */
@@ -55,7 +55,7 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
   if (pod !== undefined && namespace !== undefined) {
     try {
       const found = await kubeCall(`read the pod '${pod}' in the namespace '${namespace}'`, { signal }, () =>
-        kube.core.readNamespacedPod({ name: pod, namespace }, abortWith(signal)),
+        kube.core.readNamespacedPod({ name: pod, namespace }, requestOptions(signal)),
       );
       if (found.spec?.nodeName) return found.spec.nodeName;
     } catch (err) {
@@ -68,7 +68,7 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
 
 async function gatherNode(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<Record<string, string>> {
   const name = await nodeNameOf(kube, event, signal);
-  const node = await kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, abortWith(signal)));
+  const node = await kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, requestOptions(signal)));
   return nodeContext(node);
 }
 

@@ -19,7 +19,7 @@ import { errorMessage, KestrelError } from "../errors.ts";
 import { firstField } from "../events/fields.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
-import { abortWith } from "../clients/kubernetes.ts";
+import { requestOptions } from "../clients/kubernetes.ts";
 import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 export const COMPONENT = "kestrel";
@@ -114,7 +114,7 @@ export function eventBody(n: Notification, subject: Subject, uid: string | undef
 async function podUid(kube: KubeClient, subject: Subject, signal: AbortSignal): Promise<string | undefined> {
   if (subject.pod === undefined) return undefined;
   const pod = await kubeCall(`read the pod '${subject.pod}' in the namespace '${subject.namespace}'`, { signal, attempts: 1 }, () =>
-    kube.core.readNamespacedPod({ name: subject.pod!, namespace: subject.namespace }, abortWith(signal)),
+    kube.core.readNamespacedPod({ name: subject.pod!, namespace: subject.namespace }, requestOptions(signal)),
   );
   return pod.metadata?.uid;
 }
@@ -137,7 +137,7 @@ notifiers:
     const post = (body: CoreV1Event, namespace: string, signal: AbortSignal): Promise<CoreV1Event> =>
       // One attempt: the notification queue retries what kubeError marks retryable (409, 429, 5xx, resets).
       kubeCall(`create an event in the namespace '${namespace}'`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedEvent({ namespace, body: { ...body, metadata: { ...body.metadata, namespace } } }, abortWith(signal)),
+        kube.core.createNamespacedEvent({ namespace, body: { ...body, metadata: { ...body.metadata, namespace } } }, requestOptions(signal)),
       );
     return {
       async send(n, signal) {

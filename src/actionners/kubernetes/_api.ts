@@ -1,7 +1,7 @@
 // Helpers for calls to the Kubernetes API shared by the network policy actionners, the k8sevents notifier
 // and the k8snode context: the read-modify-write of an object (GET, then create, or replace with the resourceVersion that was read).
 import { ApiException } from "@kubernetes/client-node";
-import { abortWith, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { requestOptions, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
 
 /** Labels Kestrel puts on the objects it creates. */
@@ -84,7 +84,7 @@ export function upsertCustom<T extends { metadata?: Metadata }>(
   resource: CustomResource,
   o: { namespace: string; name: string; what: string; signal: AbortSignal; build(existing: T | undefined): T },
 ): Promise<"created" | "updated"> {
-  const options = abortWith(o.signal);
+  const options = requestOptions(o.signal);
   const at = { ...resource, namespace: o.namespace };
   return upsert<T>({
     what: o.what,

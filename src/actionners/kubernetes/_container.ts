@@ -4,18 +4,10 @@
 // k8s.container.name or container.name), else the pod's first container. The pod is read once per action
 // run: preflight and run share the context object, so run reuses what preflight read.
 import { randomBytes } from "node:crypto";
-import {
-  type ConfigurationOptions,
-  Observable,
-  type ObservableMiddleware,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1EphemeralContainer,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import { PatchStrategy, type V1EphemeralContainer, type V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, type KubeClient, requestOptions } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
@@ -103,19 +95,6 @@ function checkRunning(pod: V1Pod, target: PodTarget, container: string): void {
   }
 }
 
-/** Options for one API call: the action's signal aborts the HTTP request itself; optional Content-Type. */
-export function callOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions<ObservableMiddleware> {
-  const withSignal: ObservableMiddleware = {
-    pre: (request) => {
-      request.setSignal(signal);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  const options: ConfigurationOptions<ObservableMiddleware> = { middleware: [withSignal], middlewareMergeStrategy: "append" };
-  return contentType === undefined ? options : setHeaderOptions("Content-Type", contentType, options);
-}
-
 /** Removes ANSI escape sequences (colours, cursor moves) from command output, as Talon does. */
 export function stripAnsi(text: string): string {
   return text.replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g, "");
@@ -149,7 +128,7 @@ export async function startEphemeralContainer(
   await kubeCall(`add ${where}`, { signal }, () =>
     kube.core.patchNamespacedPodEphemeralcontainers(
       { name: target.pod, namespace: target.namespace, body: { spec: { ephemeralContainers: [container] } } },
-      callOptions(signal, PatchStrategy.StrategicMergePatch),
+      requestOptions(signal, PatchStrategy.StrategicMergePatch),
     ),
   );
   const deadline = Date.now() + timeoutMs;

@@ -6,11 +6,11 @@
 import { PatchStrategy, type V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import type { Actionner, ActionContext } from "../../plugins/types.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
-import { apiOptions, nodeNameOf, readNode } from "./_workload.ts";
+import { nodeNameOf, readNode } from "./_workload.ts";
 
 type Field = "labels" | "annotations";
 
@@ -88,7 +88,7 @@ export function defineMetadataActionner(spec: MetadataActionner): Actionner {
       const target = podTargetOf(ctx.event);
       const { node } = checked.get(ctx) ?? (await check(ctx as ActionContext));
       const body = mergePatch(spec.field, valuesOf(ctx.params));
-      const options = apiOptions(signal, PatchStrategy.MergePatch);
+      const options = requestOptions(signal, PatchStrategy.MergePatch);
       const objects: Record<string, string> = { pod: target.pod, namespace: target.namespace };
       if (node !== undefined) {
         await kubeCall(`${spec.verb} the node '${node}'`, { signal }, () => kube.core.patchNode({ name: node, body }, options));

@@ -6,12 +6,11 @@ import { type ConfigurationOptions, type ObservableMiddleware, RbacAuthorization
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import type { KubeClient } from "../../clients/kubernetes.ts";
-import { kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { apiOptions } from "./_workload.ts";
 
 type Options = ConfigurationOptions<ObservableMiddleware>;
 type Call = (kube: KubeClient, name: string, namespace: string, options: Options) => Promise<unknown>;
@@ -168,12 +167,12 @@ export default defineActionner({
   async preflight({ event, clients, signal }) {
     const t = targetOf(event);
     const kube = kubernetesOf(clients);
-    await kubeCall(`read ${describe(t)}`, { signal }, () => t.kind.read(kube, t.name, t.namespace, apiOptions(signal)));
+    await kubeCall(`read ${describe(t)}`, { signal }, () => t.kind.read(kube, t.name, t.namespace, requestOptions(signal)));
   },
   async run({ event, clients, signal }) {
     const t = targetOf(event);
     const kube = kubernetesOf(clients);
-    await kubeCall(`delete ${describe(t)}`, { signal }, () => t.kind.remove(kube, t.name, t.namespace, apiOptions(signal)));
+    await kubeCall(`delete ${describe(t)}`, { signal }, () => t.kind.remove(kube, t.name, t.namespace, requestOptions(signal)));
     const objects: Record<string, string> = { resource: t.resource, name: t.name };
     if (t.kind.namespaced) objects["namespace"] = t.namespace;
     return { output: `${describe(t)} has been deleted`, objects };

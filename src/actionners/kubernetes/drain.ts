@@ -7,11 +7,11 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import type { KubeClient } from "../../clients/kubernetes.ts";
-import { kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf } from "./_target.ts";
-import { apiOptions, cordonNode, minHealthyReplicasParam, nodeOfEventPod, RemovalPolicy } from "./_workload.ts";
+import { cordonNode, minHealthyReplicasParam, nodeOfEventPod, RemovalPolicy } from "./_workload.ts";
 
 /** Pause between two tries of an eviction refused by a PodDisruptionBudget, and between two checks of the pods left. */
 const RETRY_MS = 500;
@@ -78,7 +78,7 @@ function keyOf(pod: V1Pod): string {
 
 async function podsOn(kube: KubeClient, node: string, signal: AbortSignal, attempts?: number): Promise<V1Pod[]> {
   const list = await kubeCall(`list the pods of the node '${node}'`, { signal, ...(attempts === undefined ? {} : { attempts }) }, () =>
-    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, apiOptions(signal)),
+    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, requestOptions(signal)),
   );
   return list.items.filter((p) => p.spec?.nodeName === node);
 }
@@ -98,7 +98,7 @@ async function evict(kube: KubeClient, pod: V1Pod, deadline: number | undefined,
   for (let attempt = 1; ; attempt++) {
     try {
       await kubeCall(`evict ${label(pod)}`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedPodEviction({ name, namespace, body }, apiOptions(signal)),
+        kube.core.createNamespacedPodEviction({ name, namespace, body }, requestOptions(signal)),
       );
       return;
     } catch (err) {

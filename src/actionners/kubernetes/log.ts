@@ -2,9 +2,9 @@
 // containers in turn and keeps the first non-empty log). Without an output the lines are appended to the
 // result, as Talon does; with one they are stored there.
 import { z } from "zod";
-import { kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { callOptions, containerParam, podContainerOf } from "./_container.ts";
+import { containerParam, podContainerOf } from "./_container.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 /** A guard against a container writing enormous lines: the log is read up to this size. */
@@ -45,7 +45,7 @@ export default defineActionner({
     const text = await kubeCall(`read the logs of ${where}`, { signal }, () =>
       kube.core.readNamespacedPodLog(
         { name: target.pod, namespace: target.namespace, container, tailLines: p.tail_lines > 0 ? p.tail_lines : 20, limitBytes: MAX_LOG_BYTES },
-        callOptions(signal),
+        requestOptions(signal),
       ),
     );
     return {

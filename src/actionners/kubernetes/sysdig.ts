@@ -16,10 +16,10 @@
 // follows the runtime named in the pod's container IDs (containerd or CRI-O).
 import { BatchV1Api, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall, type KubeClient, requestOptions } from "../../clients/kubernetes.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { callOptions, podContainerOf, randomName } from "./_container.ts";
+import { podContainerOf, randomName } from "./_container.ts";
 import { streamExec } from "./_stream.ts";
 import { POD_REQUIRED_FIELDS, type PodTarget } from "./_target.ts";
 
@@ -78,7 +78,7 @@ export default defineActionner({
     const name = randomName("kestrel-sysdig");
     const cleanup = once(() => deleteJob(batch, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)));
     await kubeCall(`create the Job '${name}' in the namespace '${target.namespace}'`, { signal, attempts: 1 }, () =>
-      batch.createNamespacedJob({ namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) }, callOptions(signal)),
+      batch.createNamespacedJob({ namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) }, requestOptions(signal)),
     );
     try {
       const capturePod = await waitForJobPod(kube, target.namespace, name, signal);
@@ -172,7 +172,7 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (let attempt = 0; ; attempt++) {
     const list = await kubeCall(`list the pods of the Job '${job}'`, { signal }, () =>
-      kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` }, callOptions(signal)),
+      kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` }, requestOptions(signal)),
     );
     const pod = list.items[0];
     const status = pod?.status?.containerStatuses?.find((s) => s.name === CONTAINER);
@@ -191,7 +191,7 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
 async function deleteJob(batch: BatchV1Api, namespace: string, name: string): Promise<void> {
   const signal = AbortSignal.timeout(10_000);
   await kubeCall(`delete the Job '${name}'`, { signal }, () =>
-    batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 }, callOptions(signal)),
+    batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 }, requestOptions(signal)),
   );
 }
 
