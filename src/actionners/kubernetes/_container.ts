@@ -11,7 +11,7 @@ import { kubeCall, type KubeClient, requestOptions } from "../../clients/kuberne
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
-import type { ActionContext } from "../../plugins/types.ts";
+import type { ActionContext, ActionResult } from "../../plugins/types.ts";
 import { type PodTarget, podTargetOf, readPod } from "./_target.ts";
 
 /** Event fields naming the container the event came from, in order. */
@@ -93,6 +93,41 @@ function checkRunning(pod: V1Pod, target: PodTarget, container: string): void {
   if (why !== undefined) {
     throw new KestrelError("ERR_PREFLIGHT", `the container '${container}' of ${podText(target)} is not running (${why})`);
   }
+}
+
+/** Stdout of kubernetes:exec and :script kept for the result; the rest is cut. */
+const MAX_SHELL_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * Runs a shell (`command`, with `stdin` for a script) in the chosen container and turns the outcome into the
+ * action's result: a non-zero exit is a failure carrying the end of stderr; stdout, ANSI codes stripped as
+ * Talon does, becomes the artifact `artifactName` when not empty. `what` names it ("the command").
+ */
+export async function runShellAction(
+  placement: PodContainer,
+  run: { command: readonly string[]; stdin?: string; what: string; artifactName: string; signal: AbortSignal },
+): Promise<ActionResult> {
+  const { kube, target, container } = placement;
+  const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
+  const res = await kube.exec({
+    namespace: target.namespace,
+    pod: target.pod,
+    container,
+    command: run.command,
+    ...(run.stdin === undefined ? {} : { stdin: run.stdin }),
+    maxOutputBytes: MAX_SHELL_OUTPUT_BYTES,
+    signal: run.signal,
+  });
+  if (res.exitCode !== 0) {
+    const stderr = res.stderr.trim().slice(-1000);
+    throw new KestrelError("ERR_ACTION", `${run.what} exited with code ${res.exitCode} in ${where}${stderr === "" ? "" : `: ${stderr}`}`);
+  }
+  const stdout = stripAnsi(res.stdout.toString("utf8"));
+  return {
+    output: `${run.what} has been run in ${where}`,
+    objects: { pod: target.pod, namespace: target.namespace, container },
+    ...(stdout.trim() === "" ? {} : { artifact: { name: run.artifactName, contentType: "text/plain", data: stdout } }),
+  };
 }
 
 /** Removes ANSI escape sequences (colours, cursor moves) from command output, as Talon does. */

@@ -5,14 +5,10 @@
 // `command` are shell-quoted, so a file name such as `/tmp/x; rm -rf /` stays one argument. The command's
 // stdout (ANSI codes stripped, as Talon) is the artifact: without an output it is appended to the result.
 import { z } from "zod";
-import { KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { containerParam, podContainerOf, stripAnsi } from "./_container.ts";
+import { containerParam, podContainerOf, runShellAction } from "./_container.ts";
 import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
-
-/** Stdout kept for the result; the rest is cut. */
-const MAX_OUTPUT_BYTES = 64 * 1024;
 
 const params = z.strictObject({
   command: z
@@ -51,26 +47,7 @@ export default defineActionner({
   },
   async run(ctx) {
     const { params: p, signal } = ctx;
-    const { kube, target, container } = await podContainerOf(ctx, { requested: p.container, mustRun: true });
-    const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
-    const objects = { pod: target.pod, namespace: target.namespace, container };
-    const res = await kube.exec({
-      namespace: target.namespace,
-      pod: target.pod,
-      container,
-      command: [p.shell, "-c", p.command],
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      signal,
-    });
-    if (res.exitCode !== 0) {
-      const stderr = res.stderr.trim().slice(-1000);
-      throw new KestrelError("ERR_ACTION", `the command exited with code ${res.exitCode} in ${where}${stderr === "" ? "" : `: ${stderr}`}`);
-    }
-    const stdout = stripAnsi(res.stdout.toString("utf8"));
-    return {
-      output: `the command has been run in ${where}`,
-      objects,
-      ...(stdout.trim() === "" ? {} : { artifact: { name: "exec.txt", contentType: "text/plain", data: stdout } }),
-    };
+    const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
+    return runShellAction(placement, { command: [p.shell, "-c", p.command], what: "the command", artifactName: "exec.txt", signal });
   },
 });

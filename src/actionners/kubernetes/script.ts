@@ -10,11 +10,9 @@ import { actionVariables } from "../../engine/context.ts";
 import { compileTemplate, renderTemplate } from "../../engine/template.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { containerParam, podContainerOf, stripAnsi } from "./_container.ts";
+import { containerParam, podContainerOf, runShellAction } from "./_container.ts";
 import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
-
-const MAX_OUTPUT_BYTES = 64 * 1024;
 
 const params = z.strictObject({
   script: z
@@ -65,28 +63,10 @@ export default defineActionner({
   },
   async run(ctx) {
     const { params: p, signal } = ctx;
-    const { kube, target, container } = await podContainerOf(ctx, { requested: p.container, mustRun: true });
-    const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
+    const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
     const script = p.script ?? (await scriptFromFile(p.file ?? "", ctx.event, ctx.context, ctx.traceId));
-    const res = await kube.exec({
-      namespace: target.namespace,
-      pod: target.pod,
-      container,
-      command: [p.shell, "-s"],
-      stdin: script.endsWith("\n") ? script : `${script}\n`,
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      signal,
-    });
-    if (res.exitCode !== 0) {
-      const stderr = res.stderr.trim().slice(-1000);
-      throw new KestrelError("ERR_ACTION", `the script exited with code ${res.exitCode} in ${where}${stderr === "" ? "" : `: ${stderr}`}`);
-    }
-    const stdout = stripAnsi(res.stdout.toString("utf8"));
-    return {
-      output: `the script has been run in ${where}`,
-      objects: { pod: target.pod, namespace: target.namespace, container },
-      ...(stdout.trim() === "" ? {} : { artifact: { name: "script.txt", contentType: "text/plain", data: stdout } }),
-    };
+    const stdin = script.endsWith("\n") ? script : `${script}\n`;
+    return runShellAction(placement, { command: [p.shell, "-s"], stdin, what: "the script", artifactName: "script.txt", signal });
   },
 });
 
