@@ -11,7 +11,8 @@ import { createClients } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import type { Artifact } from "../../plugins/types.ts";
-import localFile, { artifactFileName, neutralise } from "./file.ts";
+import { artifactFileName, neutralise } from "../_artifact.ts";
+import localFile from "./file.ts";
 
 const NOW = new Date("2024-12-30T14:37:27.505Z");
 

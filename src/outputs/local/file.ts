@@ -7,13 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineOutput } from "../../plugins/define.ts";
-import type { Artifact } from "../../plugins/types.ts";
+import { artifactFileName, artifactSource, discard } from "../_artifact.ts";
 
 const params = z.strictObject({
   destination: z
@@ -21,50 +20,6 @@ const params = z.strictObject({
     .min(1, "must name a folder")
     .describe("folder the files are written to (it must exist); event values (${…}) are not allowed here"),
 });
-
-/** Longest file name written, in bytes (file systems allow 255). */
-const MAX_NAME_BYTES = 240;
-
-/** One component of a file name, with everything that could leave the folder replaced by `_`. */
-export function neutralise(part: string): string {
-  const safe = part.replace(/[/\\\u0000-\u001f\u007f]/g, "_");
-  return /^\.+$/.test(safe) ? "_".repeat(safe.length) : safe;
-}
-
-/** Talon's time prefix, `2006-01-02T15-04-05Z`, in UTC (Talon prints local time with a literal Z). */
-function timestamp(now: Date): string {
-  return now.toISOString().slice(0, 19).replaceAll(":", "-") + "Z";
-}
-
-/**
- * The file name of an artifact, built like Talon's object key: `<time>_<namespace>_<pod>_<name>` when the
- * action names a pod, else `<time>_<hostname>_<name>`, else the sorted object values (except `file`) joined
- * with `_`, then `_<name>`. Each part is neutralised, so the result is always one plain file name.
- */
-export function artifactFileName(name: string, objects: Readonly<Record<string, string>>, now: Date): string {
-  let parts: string[];
-  if (objects["namespace"] && objects["pod"]) parts = [objects["namespace"], objects["pod"]];
-  else if (objects["hostname"]) parts = [objects["hostname"]];
-  else {
-    parts = Object.entries(objects)
-      .filter(([k, v]) => k !== "file" && v !== "")
-      .map(([, v]) => v)
-      .sort();
-  }
-  const full = [timestamp(now), ...parts, name === "" ? "artifact" : name].map(neutralise).join("_");
-  return shorten(full);
-}
-
-/** Cuts the middle of a name longer than MAX_NAME_BYTES, keeping its start (time, pod) and end (extension). */
-function shorten(name: string): string {
-  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
-  const chars = Array.from(name);
-  let head = chars.slice(0, 120);
-  let tail = chars.slice(-100);
-  while (Buffer.byteLength(head.join("")) > 130) head = head.slice(0, -1);
-  while (Buffer.byteLength(tail.join("")) > 100) tail = tail.slice(1);
-  return `${head.join("")}_${tail.join("")}`;
-}
 
 /** `name`, or `name-1.ext`, `name-2.ext`… for the first one not present in `dir`. */
 async function freeName(dir: string, name: string): Promise<string> {
@@ -78,51 +33,6 @@ async function freeName(dir: string, name: string): Promise<string> {
       return candidate;
     }
   }
-}
-
-function isAsyncIterable(data: Artifact["data"]): data is AsyncIterable<Uint8Array> {
-  return typeof data !== "string" && !(data instanceof Uint8Array);
-}
-
-/** Tells a streamed artifact that nobody will read it, so that its producer (an exec) stops at once. */
-async function discard(data: Artifact["data"]): Promise<void> {
-  if (!isAsyncIterable(data)) return;
-  try {
-    await data[Symbol.asyncIterator]().return?.();
-  } catch {
-    // the producer's own failure does not matter any more
-  }
-}
-
-/** The iterator, with each `next` given up when the signal aborts (a stalled producer cannot hold the write). */
-function abortable(iterator: AsyncIterator<Uint8Array>, signal: AbortSignal): AsyncIterableIterator<Uint8Array> {
-  const wrapped: AsyncIterableIterator<Uint8Array> = {
-    [Symbol.asyncIterator]: () => wrapped,
-    next: () =>
-      new Promise((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason);
-        if (signal.aborted) {
-          onAbort();
-          return;
-        }
-        signal.addEventListener("abort", onAbort, { once: true });
-        iterator.next().then(
-          (r) => {
-            signal.removeEventListener("abort", onAbort);
-            resolve(r);
-          },
-          (e: unknown) => {
-            signal.removeEventListener("abort", onAbort);
-            reject(e);
-          },
-        );
-      }),
-    return: async () => {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-  };
-  return wrapped;
 }
 
 export default defineOutput({
@@ -162,19 +72,14 @@ export default defineOutput({
       await discard(artifact.data);
       throw new KestrelError("ERR_OUTPUT", `cannot write in the folder '${dir}': ${errorMessage(err)}`, { cause: err });
     }
-    const { data } = artifact;
-    const iterator = isAsyncIterable(data) ? data[Symbol.asyncIterator]() : undefined;
-    const source =
-      iterator === undefined
-        ? Readable.from([typeof data === "string" ? Buffer.from(data, "utf8") : (data as Uint8Array)])
-        : abortable(iterator, ctx.signal);
+    const { source, stop } = artifactSource(artifact.data, ctx.signal);
     let path: string;
     try {
       await pipeline(source, handle.createWriteStream(), { signal: ctx.signal });
       path = await freeName(dir, name);
       await rename(partial, path);
     } catch (err) {
-      if (iterator !== undefined) Promise.resolve(iterator.return?.()).catch(() => {});
+      stop();
       await handle.close().catch(() => {});
       await rm(partial, { force: true });
       if (err instanceof KestrelError) throw err;
