@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { KestrelError } from "../errors.ts";
 import { fieldText } from "../events/fields.ts";
+import { PRIORITIES, priorityLevel } from "../events/priority.ts";
 import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import { titleCase } from "./_payload.ts";
@@ -60,8 +61,39 @@ const hostPorts = z
   .union([z.string().transform((s) => s.split(",").map((u) => u.trim()).filter((u) => u !== "")), z.array(z.string())])
   .pipe(z.array(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })).min(1, "at least one Alertmanager URL is needed"));
 
+/** A drop-count threshold: more drops than `value` make the alert at least `level` (0 Emergency … 7 Debug). */
+export interface DropThreshold {
+  value: number;
+  level: number;
+}
+
+const priorityName = z.string().transform((name, ctx) => {
+  const level = priorityLevel(name.trim());
+  if (level < 0) {
+    ctx.addIssue({ code: "custom", message: `"${name.trim()}" is not a Falco priority (${PRIORITIES.join(", ")})` });
+    return z.NEVER;
+  }
+  return level;
+});
+
+/**
+ * `10000:critical, 1000:critical, …` (Falcosidekick's form) or a mapping `{10000: critical}`, sorted from the
+ * highest value down. The default is Falcosidekick's documented one (its code default has a typo that leaves a
+ * single threshold).
+ */
+const dropThresholds = pairs
+  .pipe(z.record(z.string().regex(/^\d+$/, "must be a number of dropped events"), priorityName))
+  .transform((map): DropThreshold[] =>
+    Object.entries(map)
+      .map(([value, level]) => ({ value: Number(value), level }))
+      .sort((a, b) => b.value - a.value),
+  );
+
 export interface AlertmanagerSettings {
   endpoint: string;
+  drop_event_thresholds: readonly DropThreshold[];
+  /** Level for drops above zero below every threshold. */
+  drop_event_default_priority: number;
   expires_after: number;
   generator_url?: string | undefined;
   extra_labels: Record<string, string>;
@@ -69,11 +101,33 @@ export interface AlertmanagerSettings {
   custom_severity_map: Record<string, string>;
 }
 
+/**
+ * Falco's own "syscall event drop" alerts carry drop counters (`n_drops`, `n_drops_buffer_total`, …). Like
+ * Falcosidekick, each becomes a bucket label (`>1000`, or `0`) instead of an ever-changing number that would
+ * make every alert unique, and the alert's priority is raised to the threshold's: no drops is at least
+ * Warning, drops below every threshold take the default priority.
+ */
+function dropLabel(count: number, s: AlertmanagerSettings): { label: string; level: number } {
+  if (count === 0) return { label: "0", level: 4 };
+  for (const t of s.drop_event_thresholds) if (count > t.value) return { label: `>${t.value}`, level: t.level };
+  return { label: String(count), level: s.drop_event_default_priority };
+}
+
 export function alertFor(n: Notification, s: AlertmanagerSettings): PostableAlert {
   const e = n.event;
   const labels: Record<string, string> = {};
+  let level = e.priorityLevel;
   for (const [key, value] of Object.entries(e.outputFields)) {
     if (key.startsWith("n_evts")) continue;
+    if (key.startsWith("n_drop")) {
+      const count = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+      if ((typeof count === "number" && Number.isInteger(count) && count >= 0) || typeof count === "bigint") {
+        const drop = dropLabel(Number(count), s);
+        labels[labelName(key)] = drop.label;
+        level = Math.min(level, drop.level);
+      }
+      continue;
+    }
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "bigint") continue;
     const name = labelName(key);
     if (name !== "") labels[name] = fieldText(value)!;
@@ -84,8 +138,9 @@ export function alertFor(n: Notification, s: AlertmanagerSettings): PostableAler
   labels["eventsource"] = e.source;
   if (e.hostname !== "") labels["hostname"] = e.hostname;
   if (e.tags.length > 0) labels["tags"] = [...e.tags].sort().join(",");
-  labels["priority"] = e.priority;
-  labels["severity"] = s.custom_severity_map[e.priority] ?? DEFAULT_SEVERITY[e.priority] ?? "information";
+  const priority = PRIORITIES[level]!;
+  labels["priority"] = priority;
+  labels["severity"] = s.custom_severity_map[priority] ?? DEFAULT_SEVERITY[priority] ?? "information";
   // Kestrel's own: which response rule sent it and, for results, what was done and how it went.
   labels["kestrel_rule"] = n.rule;
   if (n.kind !== "event") {
@@ -136,6 +191,12 @@ export default defineNotifier({
     custom_severity_map: pairs.describe(
       "severity label per Falco priority (Warning: major, …); default critical for Emergency/Alert/Critical, warning for Error/Warning, information below",
     ),
+    drop_event_thresholds: dropThresholds
+      .prefault("10000:critical, 1000:critical, 100:critical, 10:warning, 1:warning")
+      .describe("Falco's drop alerts: n_drop* counters above a threshold become the label >threshold and raise the priority (count:priority, …)"),
+    drop_event_default_priority: priorityName
+      .prefault("Critical")
+      .describe("priority of a drop alert whose counters are above 0 but below every threshold"),
     custom_headers: z.record(z.string(), z.coerce.string()).default({}).describe("extra HTTP headers (for example Authorization)"),
     timeout_seconds: z.number().positive().default(10).describe("deadline of one request (Kestrel addition)"),
   }),

@@ -124,6 +124,12 @@ function sendError(what: string, err: unknown, retryable = true): KestrelError {
   return new KestrelError("ERR_NOTIFY", `syslog: ${what}: ${errorMessage(err)}`, { cause: err, retryable });
 }
 
+/** Node's codes for a server certificate that does not verify (OpenSSL's X509 errors, the host name check). */
+function isCertificateError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? "";
+  return code === "ERR_TLS_CERT_ALTNAME_INVALID" || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
+}
+
 interface Transport {
   send(message: string, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -251,7 +257,8 @@ class StreamTransport implements Transport {
     try {
       socket = await this.#connect();
     } catch (err) {
-      throw sendError(`cannot connect to ${this.#where()}`, err);
+      // A certificate that does not verify will not verify on a retry either.
+      throw sendError(`cannot connect to ${this.#where()}`, err, !isCertificateError(err));
     }
     if (socket.writableLength > this.#s.max_buffer_bytes) {
       throw new KestrelError("ERR_NOTIFY", `syslog: ${socket.writableLength} bytes are waiting for ${this.#where()}`, { retryable: true });

@@ -9,7 +9,7 @@ export default defineNotifier({
   params: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).describe("URL of the endpoint"),
     http_method: z.enum(["POST", "PUT", "PATCH"]).default("POST").describe("HTTP method"),
-    user_agent: z.string().default("Kestrel").describe("User-Agent header"),
+    user_agent: z.string().default("Falco-Talon").describe("User-Agent header (Talon's default, so receivers that check it keep working)"),
     content_type: z.string().default("application/json; charset=utf-8").describe("Content-Type header"),
     custom_headers: z.record(z.string(), z.coerce.string()).default({}).describe("extra HTTP headers (for example Authorization)"),
     timeout_seconds: z.number().positive().default(10).describe("deadline of one request (Kestrel addition)"),

@@ -1,11 +1,13 @@
 // The syslog notifier through the running server against a real rsyslogd: facility, severity, app name,
 // msgid and body as rsyslog parsed them, over UDP (RFC 5424), TCP (RFC 3164, octet counting) and a Unix
-// stream socket (LF framing); failures counted when the server is gone.
+// stream socket (LF framing); failures counted when the server is gone. TLS (RFC 5425) against a node:tls
+// receiver: verified with ca_file, refused without it, reconnected after the server drops the connection.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
+import { startTlsSyslogReceiver, type TlsSyslogReceiver } from "../support/syslog-tls.ts";
 
 const RULES = `
 - rule: Act
@@ -100,5 +102,58 @@ describe("syslog notifier against rsyslog", () => {
     await eventually(() => k.logs.filter((l) => l["msg"] === "notification failed").length >= 5, 15_000, "failures");
     assert.equal(await metric(k, "failure"), 5);
     assert.equal(await metric(k, "success"), 0);
+  });
+});
+
+describe("syslog notifier over TLS", () => {
+  let receiver: TlsSyslogReceiver;
+  const running: RunningKestrel[] = [];
+  before(async () => {
+    receiver = await startTlsSyslogReceiver();
+  });
+  after(async () => {
+    for (const k of running) await k.close();
+    await receiver.close();
+  });
+
+  async function kestrel(settings: string): Promise<RunningKestrel> {
+    const k = await startKestrel({ rules: RULES, config: `default_notifiers: [syslog]\nnotifiers:\n  syslog:\n${settings}` });
+    running.push(k);
+    return k;
+  }
+
+  it("verifies the server with ca_file, sends octet-counted RFC 5424 messages, and reconnects after a drop", async () => {
+    const k = await kestrel(`    transport: tls\n    host: localhost\n    port: ${receiver.port}\n    ca_file: ${receiver.caFile}\n    app_name: kestrel-tls\n    facility: auth\n`);
+    const res = await k.post(falcoEvent({ priority: "Critical" }));
+    const { trace_id } = (await res.json()) as { trace_id: string };
+    await eventually(() => receiver.messages.length >= 1, 5000, "the first message");
+    const first = receiver.messages[0]!;
+    // <PRI> = auth (4) * 8 + crit (2) = 34; MSGID is the notification kind.
+    assert.match(first.text, /^<34>1 \d{4}-\d{2}-\d{2}T\S+ \S+ kestrel-tls \d+ action - \{/);
+    const body = JSON.parse(first.text.slice(first.text.indexOf("{"))) as Record<string, unknown>;
+    assert.equal(body["rule"], "Act");
+    assert.equal(body["status"], "success");
+    assert.equal(body["trace_id"], trace_id);
+
+    receiver.dropConnections();
+    await k.post(falcoEvent({ rule: "Failing rule", priority: "Debug" }));
+    await eventually(() => receiver.messages.length >= 2, 10_000, "the message after the drop");
+    const second = receiver.messages[1]!;
+    assert.notEqual(second.connection, first.connection, "a new TLS connection");
+    assert.match(second.text, /^<35>1 /, "auth (4) * 8 + err (3): a failed result");
+    assert.equal(await metric(k, "success"), 2);
+  });
+
+  it("refuses a server whose certificate it cannot verify, without retrying, and counts the failure", async () => {
+    const handshakes = receiver.handshakeFailures;
+    const k = await kestrel(`    transport: tls\n    host: localhost\n    port: ${receiver.port}\n    timeout_seconds: 2\n`);
+    const res = await k.post(falcoEvent());
+    const { trace_id } = (await res.json()) as { trace_id: string };
+    await eventually(() => k.logs.some((l) => l["msg"] === "notification failed" && l["trace_id"] === trace_id), 10_000, "the failure");
+    const failure = k.logs.find((l) => l["msg"] === "notification failed")!;
+    assert.match(String(failure["error"]), /certificate/i);
+    assert.equal(await metric(k, "failure"), 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(receiver.handshakeFailures - handshakes, 1, "a certificate error is not retried");
   });
 });

@@ -45,6 +45,10 @@ describe("webhook delivery", () => {
     assert.equal(await metric("failure"), 0);
     const bodies = receiver.requests.map((r) => r.body);
     assert.equal(new Set(bodies).size, 1, "the same notification is sent again");
+    // Talon's documented defaults: a receiver written for Talon sees the same request.
+    assert.equal(receiver.requests[0]!.method, "POST");
+    assert.equal(receiver.requests[0]!.headers["user-agent"], "Falco-Talon");
+    assert.equal(receiver.requests[0]!.headers["content-type"], "application/json; charset=utf-8");
   });
 
   it("does not retry a 400, and counts and logs the failure with its trace id", async () => {

@@ -2,12 +2,10 @@
 // self-signed certificate made by openssl in a temporary directory, authentication checked, every mail
 // recorded raw, and scriptable answers (4xx/5xx) for the next mails. Also a small MIME reader, so tests
 // can check headers and decoded bodies of what nodemailer really sent.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { SMTPServer } from "smtp-server";
+import { selfSignedCertificate } from "./tls.ts";
 
 export interface ReceivedMail {
   from: string;
@@ -31,20 +29,15 @@ export interface SmtpTestServer {
 }
 
 export async function startSmtpServer(options: { user: string; password: string; implicitTls?: boolean }): Promise<SmtpTestServer> {
-  const dir = mkdtempSync(join(tmpdir(), "kestrel-smtp-"));
-  const keyFile = join(dir, "key.pem");
-  const caFile = join(dir, "cert.pem");
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", caFile, "-days", "2",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ], { stdio: "ignore" });
+  const certificate = selfSignedCertificate("kestrel-smtp-");
+  const { dir, certFile: caFile } = certificate;
   const mails: ReceivedMail[] = [];
   const codes: number[] = [];
   let authFailures = 0;
   let attempts = 0;
   const server = new SMTPServer({
-    key: readFileSync(keyFile),
-    cert: readFileSync(caFile),
+    key: certificate.key,
+    cert: certificate.cert,
     secure: options.implicitTls ?? false,
     authMethods: ["PLAIN", "LOGIN"],
     logger: false,
