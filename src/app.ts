@@ -12,6 +12,8 @@ import { Notifications } from "./engine/notify.ts";
 import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./engine/notify-filter.ts";
 import { errorMessage, KestrelError } from "./errors.ts";
 import { buildIntake } from "./ingest/http.ts";
+import { createGuard } from "./ingest/guard.ts";
+import { intakeTlsOptions } from "./ingest/tls.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
 import type { Registries } from "./plugins/registries.ts";
@@ -113,7 +115,25 @@ export async function createApp(options: AppOptions): Promise<App> {
     workers: config.workers,
     actionTimeoutMs: config.action_timeout_seconds * 1000,
   });
-  const intake = buildIntake({ engine, metrics, observer, bodyLimit: config.body_limit_bytes });
+  const tls = intakeTlsOptions(config.tls);
+  const guard = createGuard(
+    {
+      tokens: config.auth.tokens,
+      tokensFile: config.auth.tokens_file,
+      eventsPerSecond: config.limits.events_per_second,
+      burst: config.limits.burst,
+    },
+    (err) => observer.problem("auth.tokens_file could not be re-read; the previous tokens stay in force", err),
+  );
+  const intake = buildIntake({
+    engine,
+    metrics,
+    observer,
+    bodyLimit: config.body_limit_bytes,
+    tls,
+    guard,
+    headersTimeoutMs: config.limits.header_timeout_seconds * 1000,
+  });
   let closing: Promise<boolean> | undefined;
 
   return {
@@ -125,11 +145,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       await intake.listen({ host: config.listen_address, port: config.listen_port });
       const addr = intake.server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-      return `http://${host}:${addr.port}`;
+      return `${tls === undefined ? "http" : "https"}://${host}:${addr.port}`;
     },
     close() {
       closing ??= (async () => {
         const deadline = config.shutdown_timeout_seconds * 1000;
+        guard?.close();
         const intakeClosed = intake.close();
         const drained = await engine.drain(deadline);
         await intakeClosed;

@@ -24,13 +24,17 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   if (config.deduplication.leader_election) {
     log.warn("deduplication.leader_election is set: this build deduplicates in memory, per process");
   }
-  const url = await app.listen();
-  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] }, "Kestrel is listening");
-  if (config.listen_address !== "127.0.0.1" && config.listen_address !== "::1" && config.listen_address !== "localhost") {
-    log.warn({ listen_address: config.listen_address }, "the intake accepts events from the network without authentication");
+  const authenticated = config.auth.tokens.length > 0 || config.auth.tokens_file !== "" || config.tls.client_ca_file !== "";
+  if (!authenticated && !isLoopback(config.listen_address)) {
+    log.warn(
+      { listen_address: config.listen_address, listen_port: config.listen_port },
+      "SECURITY: the intake accepts events from the network without authentication: anyone who can reach it can trigger actions. Set auth.tokens (or auth.tokens_file) or tls.client_ca_file, or listen on 127.0.0.1",
+    );
   }
 
-  await new Promise<void>((resolve) => {
+  // The signal handlers are in place before the intake listens: a supervisor may stop Kestrel as soon as
+  // it sees it ready.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
@@ -44,4 +48,11 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+  const url = await app.listen();
+  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] }, "Kestrel is listening");
+  await stopped;
+}
+
+function isLoopback(address: string): boolean {
+  return address === "localhost" || address === "::1" || /^127\.\d+\.\d+\.\d+$/.test(address);
 }

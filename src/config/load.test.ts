@@ -382,6 +382,12 @@ describe("loadConfig: environment variables", () => {
       "ACTION_TIMEOUT_SECONDS",
       "SHUTDOWN_TIMEOUT_SECONDS",
       "BODY_LIMIT_BYTES",
+      "TLS_CERT_FILE",
+      "TLS_KEY_FILE",
+      "TLS_CLIENT_CA_FILE",
+      "AUTH_TOKENS",
+      "AUTH_TOKENS_FILE",
+      "LIMITS_EVENTS_PER_SECOND",
       "NOTIFIERS_WEBHOOK_URL",
       "NOTIFIERS_WEBHOOK_HTTP_METHOD",
       "NOTIFIERS_STDOUT_FORMAT",
@@ -542,6 +548,31 @@ describe("loadConfig: notifiers", () => {
       absent.diagnostics.map((d) => [d.line, d.column, d.code, d.message]),
       [[2, 5, "ERR_PARAMS_INVALID", 'notifier "webhook" has no settings: notifiers.webhook needs "url"']],
     );
+  });
+});
+
+describe("loadConfig: securing the intake", () => {
+  test("off by default: no TLS, no tokens, no rate limit", async () => {
+    const { config } = await load(undefined);
+    assert.ok(config);
+    assert.deepEqual(config.tls, { cert_file: "", key_file: "", client_ca_file: "" });
+    assert.deepEqual(config.auth, { tokens: [], tokens_file: "" });
+    assert.deepEqual(config.limits, { events_per_second: 0, burst: 0, header_timeout_seconds: 10 });
+  });
+
+  test("a certificate without its key, or a client CA without a server certificate, is an error at its line", async () => {
+    const half = await load("listen_port: 2803\ntls:\n  cert_file: /etc/kestrel/tls.crt\n");
+    assert.equal(half.config, undefined);
+    assert.match(formatDiagnostic(errors(half.diagnostics)[0]!), /:3:\d+: error .*tls\.key_file.*cert_file and key_file go together/);
+    const ca = await load("tls:\n  client_ca_file: /etc/kestrel/ca.crt\n");
+    assert.match(formatDiagnostic(errors(ca.diagnostics)[0]!), /tls\.client_ca_file.*mutual TLS needs/);
+  });
+
+  test("tokens from the file or from env, comma-separated", async () => {
+    const { config } = await load("auth:\n  tokens: [a, b]\n", { AUTH_TOKENS: "x,y", LIMITS_EVENTS_PER_SECOND: "50" });
+    assert.ok(config);
+    assert.deepEqual(config.auth.tokens, ["x", "y"]);
+    assert.equal(config.limits.events_per_second, 50);
   });
 });
 

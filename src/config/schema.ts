@@ -99,8 +99,14 @@ export const configSchema = z.strictObject({
     .prefault({}),
   gcp: z
     .strictObject({
+      /** A file path (Talon read this value as the JSON content itself: a bug). */
       credentials_path: z.string().optional(),
+      /** Unused, as in Talon. */
       region: z.string().optional(),
+      /** Kestrel addition: the Cloud Storage endpoint ("" = https://storage.googleapis.com), e.g. a private endpoint. */
+      storage_endpoint: z.string().default(""),
+      /** Kestrel addition: the Cloud Functions API base URL ("" = https://cloudfunctions.googleapis.com). */
+      functions_endpoint: z.string().default(""),
     })
     .prefault({}),
   minio: z
@@ -125,6 +131,41 @@ export const configSchema = z.strictObject({
   shutdown_timeout_seconds: nonNegative.default(30),
   /** Request body limit of the intake, in bytes. */
   body_limit_bytes: positiveInt.default(1024 * 1024),
+  /** HTTPS on the intake; with client_ca_file, only clients with a certificate signed by that CA (mutual TLS). */
+  tls: z
+    .strictObject({
+      cert_file: z.string().default(""),
+      key_file: z.string().default(""),
+      client_ca_file: z.string().default(""),
+    })
+    .prefault({})
+    .check((ctx) => {
+      const t = ctx.value;
+      if ((t.cert_file === "") !== (t.key_file === "")) {
+        ctx.issues.push({ code: "custom", input: t, path: [t.cert_file === "" ? "cert_file" : "key_file"], message: "cert_file and key_file go together" });
+      }
+      if (t.client_ca_file !== "" && t.cert_file === "") {
+        ctx.issues.push({ code: "custom", input: t, path: ["client_ca_file"], message: "mutual TLS needs the server's own cert_file and key_file" });
+      }
+    }),
+  /** Bearer tokens that may post events (Authorization: Bearer <token>); none = no authentication. */
+  auth: z
+    .strictObject({
+      tokens: stringList.default([]),
+      /** A file with one token per line (a mounted Secret); re-read when it changes. */
+      tokens_file: z.string().default(""),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Events per second one client address may post (token bucket); 0 = no limit. Over it: 429. */
+      events_per_second: nonNegative.default(0),
+      /** Events a client may post at once above its rate (default: one second's worth). */
+      burst: nonNegative.default(0),
+      /** Time a client has to send the request headers (slowloris). */
+      header_timeout_seconds: nonNegative.default(10),
+    })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -28,11 +28,12 @@ export interface OutputRecord {
   readonly error?: unknown;
 }
 
-export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method";
+export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited";
 
 export interface EngineObserver {
   eventReceived(event: FalcoEvent, traceId: string): void;
-  eventRejected(reason: RejectReason, detail: string): void;
+  /** `client` is the remote address, when the rejection is about who sent the request. */
+  eventRejected(reason: RejectReason, detail: string, client?: string): void;
   eventDuplicate(event: FalcoEvent, traceId: string): void;
   ruleMatched(event: FalcoEvent, traceId: string, rule: CompiledRule): void;
   /** An action is handed to its actionner; `waitedSeconds` is the time since the event was received. */

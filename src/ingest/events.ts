@@ -10,12 +10,14 @@ import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
 import { type EventError, parseEvent } from "../events/parse.ts";
+import type { IntakeGuard } from "./guard.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export interface EventRouteOptions {
   engine: Engine;
   observer: EngineObserver;
   bodyLimit: number;
+  guard?: IntakeGuard | undefined;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -23,7 +25,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
 export type EventRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function eventRoute(options: EventRouteOptions): EventRequestHandler {
-  const { engine, observer, bodyLimit } = options;
+  const { engine, observer, bodyLimit, guard } = options;
 
   const answer = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     if (res.headersSent) return;
@@ -71,6 +73,15 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
   };
 
   return (req, res) => {
+    if (guard !== undefined) {
+      const refused = guard.check(req);
+      if (refused !== undefined) {
+        observer.eventRejected(refused.reason, refused.message, req.socket.remoteAddress);
+        answer(res, refused.status, JSON.stringify({ error: refused.message }), refused.headers);
+        req.resume(); // the body is not read, but the connection stays usable
+        return;
+      }
+    }
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > bodyLimit) {
       tooLarge(req, res);

@@ -2,34 +2,43 @@
 // any other path, takes one event through the event route (./events.ts), served by node:http directly;
 // fastify serves the rest: /healthz, /metrics, and 405 for other methods. The app is built without
 // listening, for tests.
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { eventRoute } from "./events.ts";
+import type { IntakeGuard } from "./guard.ts";
 
 export interface IntakeOptions {
   engine: Engine;
   metrics: Metrics;
   observer: EngineObserver;
   bodyLimit: number;
+  /** Certificate and key (and client CA) when the intake speaks HTTPS. */
+  tls?: HttpsOptions | undefined;
+  /** Bearer tokens and rate limit for event posts. */
+  guard?: IntakeGuard | undefined;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs?: number;
   /** Extra readiness conditions (rules loaded, …); undefined when ready. */
   notReadyReason?: () => string | undefined;
 }
 
 export function buildIntake(options: IntakeOptions): FastifyInstance {
   const { engine, metrics, observer } = options;
-  const events = eventRoute({ engine, observer, bodyLimit: options.bodyLimit });
+  const events = eventRoute({ engine, observer, bodyLimit: options.bodyLimit, guard: options.guard });
   const app = Fastify({
     logger: false,
     serverFactory: (fastifyHandler) => {
-      const server = createServer((req, res) => (req.method === "POST" ? events(req, res) : fastifyHandler(req, res)));
+      const handler = (req: IncomingMessage, res: ServerResponse): void => (req.method === "POST" ? events(req, res) : fastifyHandler(req, res));
+      const server = options.tls === undefined ? createServer(handler) : createHttpsServer(options.tls, handler);
       // Falco's http_output (libcurl) and Falcosidekick keep connections alive: keep them longer than the
       // clients' own idle timeouts, but bound how long a request may take to arrive.
       server.keepAliveTimeout = 65_000;
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 10_000;
+      server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+      server.requestTimeout = Math.max(10_000, server.headersTimeout);
       return server;
     },
     return503OnClosing: true,

@@ -29,10 +29,12 @@ export class Observer implements EngineObserver {
     if (this.#printAllEvents) this.#logEvent(event, traceId, "event received");
   }
 
-  eventRejected(reason: RejectReason, detail: string): void {
+  eventRejected(reason: RejectReason, detail: string, client?: string): void {
     this.summary.rejected++;
     this.#metrics.rejected.inc({ reason });
-    this.#log.warn({ reason, error: detail }, "event rejected");
+    // Refusals that come in floods (a full queue, a client over its rate) are counted, and logged only at debug.
+    const level = reason === "overloaded" || reason === "rate_limited" ? "debug" : "warn";
+    if (this.#log.isLevelEnabled(level)) this.#log[level]({ reason, error: detail, client }, "event rejected");
   }
 
   eventDuplicate(event: FalcoEvent, traceId: string): void {

@@ -140,4 +140,32 @@ describe("kestrel server", () => {
       child.kill("SIGKILL");
     }
   });
+
+  it("warns loudly when it listens on the network without authentication, and not with tokens", async () => {
+    const start = async (env: Record<string, string>): Promise<string[]> => {
+      const child = spawn(process.execPath, [BIN, "server", "-c", "examples/config.yaml", "-r", "examples/rules.yaml"], {
+        cwd: ROOT,
+        env: { PATH: process.env["PATH"] ?? "", LISTEN_ADDRESS: "0.0.0.0", LISTEN_PORT: "0", LOG_FORMAT: "json", ...env },
+      });
+      const lines: string[] = [];
+      child.stdout.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n")));
+      try {
+        await waitForLine(child, /Kestrel is listening/, lines);
+        const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(`${code} ${signal}`)));
+        child.kill("SIGTERM");
+        assert.equal(await exited, "0 null", lines.join("\n"));
+        return lines;
+      } finally {
+        child.kill("SIGKILL");
+      }
+    };
+    const open = await start({});
+    const warning = open.find((l) => l.includes("SECURITY"));
+    assert.ok(warning, "a warning about the open intake");
+    assert.equal((JSON.parse(warning) as { level: string }).level, "warn");
+    assert.match(warning, /auth\.tokens/);
+    const closed = await start({ AUTH_TOKENS: "s3cret-token" });
+    assert.equal(closed.filter((l) => l.includes("SECURITY")).length, 0);
+    assert.ok(!closed.join("\n").includes("s3cret-token"), "the token is never printed");
+  });
 });

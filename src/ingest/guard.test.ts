@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { KestrelError } from "../errors.ts";
+import { createGuard, readTokensFile } from "./guard.ts";
+
+const request = (client: string, authorization?: string) =>
+  ({ headers: authorization === undefined ? {} : { authorization }, socket: { remoteAddress: client } }) as unknown as IncomingMessage;
+
+describe("intake guard", () => {
+  it("is absent when nothing is configured", () => {
+    assert.equal(createGuard({ tokens: [], tokensFile: "", eventsPerSecond: 0, burst: 0 }), undefined);
+  });
+
+  it("reads a tokens file: one per line, comments and blank lines ignored; a missing file names the setting", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-guard-"));
+    await writeFile(join(dir, "t"), "# rotated 2026-11-23\n  alpha  \n\nbeta\n");
+    assert.deepEqual(readTokensFile(join(dir, "t")), ["alpha", "beta"]);
+    assert.throws(() => readTokensFile(join(dir, "missing")), (e: unknown) => e instanceof KestrelError && /auth\.tokens_file/.test(e.message));
+    await writeFile(join(dir, "empty"), "# nothing yet\n");
+    assert.throws(() => createGuard({ tokens: [], tokensFile: join(dir, "empty"), eventsPerSecond: 0, burst: 0 }), /holds no token/);
+    assert.throws(() => createGuard({ tokens: [" "], tokensFile: "", eventsPerSecond: 0, burst: 0 }), /a token is empty/);
+  });
+
+  it("checks the token before the rate: a refused token does not use the client's budget", () => {
+    const guard = createGuard({ tokens: ["t0ken"], tokensFile: "", eventsPerSecond: 1, burst: 1 })!;
+    assert.equal(guard.check(request("10.0.0.1", "Bearer wrong"))?.status, 403);
+    assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined);
+    assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken"))?.status, 429);
+    guard.close();
+  });
+
+  it("forgets the oldest clients beyond 10,000 addresses, so memory stays bounded", () => {
+    const guard = createGuard({ tokens: [], tokensFile: "", eventsPerSecond: 0.001, burst: 1 })!;
+    assert.equal(guard.check(request("192.0.2.1")), undefined);
+    assert.equal(guard.check(request("192.0.2.1"))?.status, 429, "its one event is spent for 1000 s");
+    for (let i = 0; i < 10_000; i++) guard.check(request(`10.${i >> 8}.${i & 255}.1`));
+    assert.equal(guard.check(request("192.0.2.1")), undefined, "forgotten: a fresh bucket");
+    const wait = guard.check(request("192.0.2.1"));
+    assert.equal(wait?.status, 429);
+    assert.equal(wait.headers["retry-after"], "1000");
+  });
+});
