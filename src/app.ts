@@ -35,6 +35,11 @@ export interface App {
   readonly engine: Engine;
   readonly metrics: Metrics;
   readonly observer: Observer;
+  /**
+   * Replaces the rules: creates the clients and notifiers the new rules need first, then swaps atomically.
+   * Throws (and changes nothing) when one of them cannot be created.
+   */
+  applyRules(ruleSet: RuleSet): Promise<void>;
   /** Starts listening on `listen_address:listen_port` (port 0 = any free port); returns the URL. */
   listen(): Promise<string>;
   /** Stops the intake, drains the queue within the deadline, flushes notifiers. True when fully drained. */
@@ -67,10 +72,12 @@ export async function createNotifiers(
   registries: Registries,
   clients: Clients,
   log: Logger,
+  existing: ReadonlySet<string> = new Set(),
 ): Promise<Map<string, NotifierInstance>> {
   const names = new Set([...config.default_notifiers, ...ruleSet.notifierNames]);
   const instances = new Map<string, NotifierInstance>();
   for (const name of names) {
+    if (existing.has(name)) continue;
     const plugin = registries.notifiers.get(name);
     if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
     // loadConfig already validated the settings it holds; only a notifier named by the rules alone is
@@ -85,22 +92,29 @@ export async function createNotifiers(
     try {
       instances.set(name, await plugin.create(parsed.data, { clients, log: log.child({ notifier: name }) }));
     } catch (err) {
+      await Promise.allSettled([...instances.values()].map((i) => i.close?.())); // the ones already started
       throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" could not start: ${errorMessage(err)}`, { cause: err });
     }
   }
   return instances;
 }
 
+/** The notifier's own delivery filter (min_priority, on_status), when it has one. */
+function filterOf(config: Config, name: string): NotificationFilter | undefined {
+  const settings = deliverySettings.safeParse(pick(config.notifiers[name] ?? {}, DELIVERY_KEYS));
+  return settings.success ? notificationFilter(settings.data) : undefined;
+}
+
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, ruleSet, registries, log } = options;
-  const clients = options.clients ?? createClientsFor(config, ruleSet);
+  let clients = options.clients ?? createClientsFor(config, ruleSet);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const instances = await createNotifiers(config, ruleSet, registries, clients, log);
   const filters = new Map<string, NotificationFilter>();
   for (const name of instances.keys()) {
-    const settings = deliverySettings.safeParse(pick(config.notifiers[name] ?? {}, DELIVERY_KEYS));
-    if (settings.success) filters.set(name, notificationFilter(settings.data));
+    const filter = filterOf(config, name);
+    if (filter !== undefined) filters.set(name, filter);
   }
   const notifications = new Notifications({ instances, defaults: config.default_notifiers, observer, filters });
   const engine = new Engine({
@@ -141,6 +155,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     engine,
     metrics,
     observer,
+    async applyRules(next) {
+      // Everything the new rules need is created before the swap; if anything fails, nothing changes.
+      const needed = createClientsFor(config, next);
+      const merged: Clients = { ...needed, ...clients }; // clients already in use are kept (connections, caches)
+      const added = await createNotifiers(config, next, registries, merged, log, notifications.names);
+      for (const [name, instance] of added) notifications.add(name, instance, filterOf(config, name));
+      clients = merged;
+      engine.setRules(next, merged);
+    },
     async listen() {
       await intake.listen({ host: config.listen_address, port: config.listen_port });
       const addr = intake.server.address() as AddressInfo;

@@ -3,6 +3,7 @@ import { type App, createApp } from "../app.ts";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createRegistries } from "../plugins/registries.ts";
+import { RulesReloader } from "../reload.ts";
 import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
 
 export async function serverCommand(options: GlobalOptions): Promise<void> {
@@ -34,10 +35,15 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
 
   // The signal handlers are in place before the intake listens: a supervisor may stop Kestrel as soon as
   // it sees it ready.
+  const reloader = new RulesReloader({ files, app, registries, log, metrics: app.metrics });
+  const reload = (): void => void reloader.reload("SIGHUP");
+  process.on("SIGHUP", reload);
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
+      process.off("SIGHUP", reload);
+      reloader.close();
       log.info({ signal }, "stopping: no new events, draining queued actions");
       void app.close().then((drained) => {
         if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
@@ -49,7 +55,11 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
     process.on("SIGINT", stop);
   });
   const url = await app.listen();
-  log.info({ url, rules: ruleSet.rules.length, files, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] }, "Kestrel is listening");
+  if (config.watch_rules) await reloader.watch();
+  log.info(
+    { url, rules: ruleSet.rules.length, files, watch_rules: config.watch_rules, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] },
+    "Kestrel is listening",
+  );
   await stopped;
 }
 

@@ -66,7 +66,7 @@ export class Engine {
   readonly #dedup: DedupStore;
   readonly #observer: EngineObserver;
   readonly #scheduler: KeyedScheduler<EventJob>;
-  readonly #env: RunEnvironment;
+  #env: RunEnvironment;
   readonly #shutdown = new AbortController();
   readonly #queueSize: number;
   readonly #stallMs: number;
@@ -108,8 +108,12 @@ export class Engine {
     return this.#ruleSet;
   }
 
-  /** Swaps the rules atomically: events already queued keep the rules they matched. */
-  setRules(ruleSet: RuleSet): void {
+  /**
+   * Swaps the rules atomically: events already queued keep the rules they matched. `clients` (a superset of
+   * the current ones) comes with rules that need a client the previous rules did not.
+   */
+  setRules(ruleSet: RuleSet, clients?: Clients): void {
+    if (clients !== undefined) this.#env = { ...this.#env, clients };
     this.#ruleSet = ruleSet;
   }
 

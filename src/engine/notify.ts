@@ -129,7 +129,8 @@ export class Notifications {
   readonly #queues = new Map<string, NotifierQueue>();
   readonly #defaults: readonly string[];
   readonly #observer: EngineObserver;
-  readonly #filters: ReadonlyMap<string, NotificationFilter>;
+  readonly #filters: Map<string, NotificationFilter>;
+  readonly #policy: DeliveryPolicy;
   readonly #stop = new AbortController();
 
   constructor(options: {
@@ -141,11 +142,22 @@ export class Notifications {
     filters?: ReadonlyMap<string, NotificationFilter>;
   }) {
     this.#defaults = options.defaults;
-    this.#filters = options.filters ?? new Map();
+    this.#filters = new Map(options.filters ?? []);
     this.#observer = options.observer;
-    for (const [name, instance] of options.instances) {
-      this.#queues.set(name, new NotifierQueue(name, instance, options.policy ?? defaultDeliveryPolicy, options.observer, this.#stop.signal));
-    }
+    this.#policy = options.policy ?? defaultDeliveryPolicy;
+    for (const [name, instance] of options.instances) this.add(name, instance);
+  }
+
+  /** The notifiers that have a queue. */
+  get names(): ReadonlySet<string> {
+    return new Set(this.#queues.keys());
+  }
+
+  /** Adds a notifier (one that reloaded rules name for the first time). */
+  add(name: string, instance: NotifierInstance, filter?: NotificationFilter): void {
+    if (this.#queues.has(name)) throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" exists already`);
+    this.#queues.set(name, new NotifierQueue(name, instance, this.#policy, this.#observer, this.#stop.signal));
+    if (filter !== undefined) this.#filters.set(name, filter);
   }
 
   /** Sends to the default notifiers plus the rule's own (each once). Never throws, never waits. */

@@ -35,6 +35,7 @@ export class Metrics {
   readonly outputs: Counter<"target" | "status">;
   readonly duplicates: Counter;
   readonly rejected: Counter<"reason">;
+  readonly rulesReloads: Counter<"result">;
   readonly queueDepth: Gauge;
   readonly actionDuration: Histogram<"actionner">;
   readonly eventToAction: Histogram;
@@ -92,6 +93,7 @@ export class Metrics {
       },
     });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
+    this.rulesReloads = new Counter({ name: "kestrel_rules_reload_total", help: "Rules reloads (watch_rules, SIGHUP), by result", labelNames: ["result"], registers });
     const depth = () => this.#queueDepth;
     this.queueDepth = new Gauge({
       name: "kestrel_queue_depth",

@@ -168,4 +168,55 @@ describe("kestrel server", () => {
     assert.equal(closed.filter((l) => l.includes("SECURITY")).length, 0);
     assert.ok(!closed.join("\n").includes("s3cret-token"), "the token is never printed");
   });
+
+  it("reloads the rules when the file changes (watch_rules) and on SIGHUP, keeping the last good rules", async () => {
+    const rules = tempFile("rules.yaml", readFileSync(join(ROOT, "examples/rules.yaml"), "utf8"));
+    const child = spawn(process.execPath, [BIN, "server", "-c", "examples/config.yaml", "-r", rules], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "", LISTEN_PORT: "0", LOG_FORMAT: "json" },
+    });
+    const lines: string[] = [];
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const parts = buffer.split("\n");
+      buffer = parts.pop() ?? "";
+      lines.push(...parts);
+    });
+    const count = (msg: string) => lines.filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    const waitCount = async (msg: string, n: number) => {
+      const end = Date.now() + 10_000;
+      while (count(msg) < n) {
+        if (Date.now() > end) throw new Error(`no ${n}× "${msg}" in:\n${lines.join("\n")}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      const ready = JSON.parse(await waitForLine(child, /Kestrel is listening/, lines)) as { url: string; watch_rules: boolean };
+      assert.equal(ready.watch_rules, true);
+      let posted = 0;
+      const post = async (rule: string) => {
+        const body = JSON.stringify({ rule, priority: "Warning", output: `event ${++posted}`, output_fields: {}, source: "syscall", time: "2026-11-23T10:00:00.000000000Z" });
+        const res = await fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        return ((await res.json()) as { result: string }).result;
+      };
+      assert.equal(await post("Reloaded rule"), "unmatched");
+      writeFileSync(rules, `- rule: Reloaded\n  match: { rules: [Reloaded rule] }\n  actions:\n    - action: Note\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`);
+      await waitCount("rules reloaded", 1);
+      assert.equal(await post("Reloaded rule"), "queued");
+      writeFileSync(rules, "- rule: Broken\n  match: { rules: [Reloaded rule] }\n");
+      await waitCount("the new rules are invalid: the previous rules stay in force", 1);
+      assert.equal(await post("Reloaded rule"), "queued", "the last good rules");
+      child.kill("SIGHUP");
+      await waitCount("the new rules are invalid: the previous rules stay in force", 2);
+      const metrics = await (await fetch(`${ready.url}/metrics`)).text();
+      assert.match(metrics, /kestrel_rules_reload_total\{result="success"\} 1/);
+      assert.match(metrics, /kestrel_rules_reload_total\{result="failure"\} 2/);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

@@ -8,7 +8,8 @@ import { type App, createApp } from "../../src/app.ts";
 import type { Clients } from "../../src/clients/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { createRegistries } from "../../src/plugins/registries.ts";
+import { createRegistries, type Registries } from "../../src/plugins/registries.ts";
+import type { Logger } from "pino";
 import { loadRules } from "../../src/rules/index.ts";
 import { formatDiagnostic } from "../../src/yaml/source.ts";
 
@@ -16,6 +17,10 @@ export interface RunningKestrel {
   readonly app: App;
   readonly url: string;
   readonly logs: Record<string, unknown>[];
+  /** The rules file the server loaded (tests rewrite it to reload). */
+  readonly rulesFile: string;
+  readonly registries: Registries;
+  readonly log: Logger;
   post(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
   close(): Promise<boolean>;
 }
@@ -52,6 +57,9 @@ export async function startKestrel(options: { config?: string; rules: string; cl
     app,
     url,
     logs,
+    rulesFile,
+    registries,
+    log,
     post: (body, headers = {}, path = "/") =>
       fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body }),
     close: () => app.close(),
