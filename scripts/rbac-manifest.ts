@@ -26,5 +26,30 @@ subjects:
   - kind: ServiceAccount
     name: kestrel
     namespace: ${namespace}
+---
+# Leader election (deduplication.leader_election): the Lease in Kestrel's own namespace.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: kestrel-leader-election
+  namespace: ${namespace}
+rules:
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    verbs: ["create", "get", "update"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kestrel-leader-election
+  namespace: ${namespace}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: kestrel-leader-election
+subjects:
+  - kind: ServiceAccount
+    name: kestrel
+    namespace: ${namespace}
 `;
 }

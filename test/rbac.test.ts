@@ -17,7 +17,7 @@ describe("RBAC from plugin permissions", () => {
     const docs = parseAllDocuments(committed).map((d) => d.toJS() as { kind: string });
     assert.deepEqual(
       docs.map((d) => d.kind),
-      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"],
+      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
     );
   });
 

@@ -3,6 +3,8 @@ import { type App, createApp } from "../app.ts";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createRegistries } from "../plugins/registries.ts";
+import { startLeaderElection } from "../cluster/election.ts";
+import type { LeaderElector } from "../cluster/leader.ts";
 import { RulesReloader } from "../reload.ts";
 import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
 
@@ -22,9 +24,6 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
     log.fatal({ error: errorMessage(err) }, "cannot start");
     throw new ExitError(1);
   }
-  if (config.deduplication.leader_election) {
-    log.warn("deduplication.leader_election is set: this build deduplicates in memory, per process");
-  }
   const authenticated = config.auth.tokens.length > 0 || config.auth.tokens_file !== "" || config.tls.client_ca_file !== "";
   if (!authenticated && !isLoopback(config.listen_address)) {
     log.warn(
@@ -35,17 +34,22 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
 
   // The signal handlers are in place before the intake listens: a supervisor may stop Kestrel as soon as
   // it sees it ready.
+  let elector: LeaderElector | undefined;
+  let stopping = false;
   const reloader = new RulesReloader({ files, app, registries, log, metrics: app.metrics });
   const reload = (): void => void reloader.reload("SIGHUP");
   process.on("SIGHUP", reload);
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
+      stopping = true;
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
       process.off("SIGHUP", reload);
       reloader.close();
       log.info({ signal }, "stopping: no new events, draining queued actions");
-      void app.close().then((drained) => {
+      // The lease is released first, so that another replica leads while this one drains.
+      const released = elector?.stop() ?? Promise.resolve();
+      void Promise.all([released, app.close()]).then(([, drained]) => {
         if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
         process.stdout.write(app.observer.summary.format());
         resolve();
@@ -56,6 +60,9 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   });
   const url = await app.listen();
   if (config.watch_rules) await reloader.watch();
+  // Leader election runs alongside the intake; deduplication stays per replica in this mode (each replica
+  // acts on what it receives).
+  if (!stopping) elector = startLeaderElection(config, log, app.metrics);
   log.info(
     { url, rules: ruleSet.rules.length, files, watch_rules: config.watch_rules, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] },
     "Kestrel is listening",

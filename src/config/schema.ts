@@ -156,6 +156,25 @@ export const configSchema = z.strictObject({
       tokens_file: z.string().default(""),
     })
     .prefault({}),
+  /** Leader election (deduplication.leader_election): the Lease and its timing, as client-go's defaults. */
+  cluster: z
+    .strictObject({
+      lease_name: z.string().min(1).default("kestrel"),
+      /** Default: $NAMESPACE, else the service account's namespace, else "falco" (Talon's order). */
+      lease_namespace: z.string().default(""),
+      /** This replica's name in the lease. Default: $POD_NAME, else the host name (a pod's name). */
+      identity: z.string().default(""),
+      lease_duration_seconds: nonNegative.default(15),
+      renew_deadline_seconds: nonNegative.default(10),
+      retry_period_seconds: nonNegative.default(2),
+    })
+    .prefault({})
+    .check((ctx) => {
+      const c = ctx.value;
+      if (!(c.retry_period_seconds > 0 && c.retry_period_seconds < c.renew_deadline_seconds && c.renew_deadline_seconds < c.lease_duration_seconds)) {
+        ctx.issues.push({ code: "custom", input: c, path: ["renew_deadline_seconds"], message: "needs 0 < retry_period_seconds < renew_deadline_seconds < lease_duration_seconds" });
+      }
+    }),
   limits: z
     .strictObject({
       /** Events per second one client address may post (token bucket); 0 = no limit. Over it: 429. */

@@ -36,6 +36,7 @@ export class Metrics {
   readonly duplicates: Counter;
   readonly rejected: Counter<"reason">;
   readonly rulesReloads: Counter<"result">;
+  readonly leader: Gauge;
   readonly queueDepth: Gauge;
   readonly actionDuration: Histogram<"actionner">;
   readonly eventToAction: Histogram;
@@ -93,6 +94,7 @@ export class Metrics {
       },
     });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
+    this.leader = new Gauge({ name: "kestrel_leader", help: "1 when this replica holds the leader lease (deduplication.leader_election)", registers });
     this.rulesReloads = new Counter({ name: "kestrel_rules_reload_total", help: "Rules reloads (watch_rules, SIGHUP), by result", labelNames: ["result"], registers });
     const depth = () => this.#queueDepth;
     this.queueDepth = new Gauge({

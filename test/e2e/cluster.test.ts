@@ -1,0 +1,127 @@
+// Leader election between `kestrel server` processes through the Kubernetes API test server: one leads
+// (kestrel_leader 1, the Lease names it); SIGTERM releases the lease and another process leads at once;
+// SIGKILL (no release) hands over once the lease has not been renewed for its duration.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { eventually } from "../support/kestrel.ts";
+import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/kestrel.js");
+const LEASE_SECONDS = 2;
+
+interface Replica {
+  readonly name: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[];
+  url: string;
+}
+
+describe("leader election between kestrel processes", () => {
+  let api: KubeApiServer;
+  let dir: string;
+  const replicas: Replica[] = [];
+
+  before(async () => {
+    api = await startKubeApi();
+    api.addNamespace("security");
+    dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-cluster-"));
+    const kubeconfig = await api.writeKubeconfig(dir);
+    await writeFile(
+      join(dir, "config.yaml"),
+      `listen_address: 127.0.0.1
+listen_port: 0
+log_format: json
+kubeconfig: ${kubeconfig}
+watch_rules: false
+deduplication:
+  leader_election: true
+cluster:
+  lease_namespace: security
+  lease_duration_seconds: ${LEASE_SECONDS}
+  renew_deadline_seconds: 1.5
+  retry_period_seconds: 0.25
+`,
+    );
+    await writeFile(join(dir, "rules.yaml"), `- rule: Log\n  match: {}\n  dry_run: true\n  actions:\n    - action: a\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`);
+  });
+  after(async () => {
+    for (const r of replicas) r.child.kill("SIGKILL");
+    await api.close();
+  });
+
+  async function start(name: string): Promise<Replica> {
+    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "", POD_NAME: name },
+    });
+    const replica: Replica = { name, child, lines: [], url: "" };
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const parts = buffer.split("\n");
+      buffer = parts.pop() ?? "";
+      replica.lines.push(...parts);
+    });
+    child.stderr.on("data", (chunk: Buffer) => replica.lines.push(chunk.toString("utf8")));
+    await eventually(() => replica.lines.some((l) => l.includes("Kestrel is listening")), 15_000, `${name} to listen`);
+    replica.url = (JSON.parse(replica.lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
+    replicas.push(replica);
+    return replica;
+  }
+
+  async function leads(r: Replica): Promise<boolean> {
+    const text = await (await fetch(`${r.url}/metrics`)).text();
+    return /^kestrel_leader 1$/m.test(text);
+  }
+
+  async function waitLeader(r: Replica, timeoutMs: number): Promise<number> {
+    const started = Date.now();
+    while (!(await leads(r))) {
+      if (Date.now() - started > timeoutMs) throw new Error(`${r.name} did not lead within ${timeoutMs} ms:\n${r.lines.join("\n")}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return Date.now() - started;
+  }
+
+  const holder = () => (api.get("coordination.k8s.io/v1", "Lease", "security", "kestrel") as unknown as { spec: { holderIdentity: string } } | undefined)?.spec.holderIdentity;
+
+  it("one process leads; SIGTERM releases the lease and the other leads at once", async () => {
+    const a = await start("kestrel-a");
+    await waitLeader(a, 5000);
+    const b = await start("kestrel-b");
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(await leads(b), false, "a single leader");
+    assert.equal(holder(), "kestrel-a");
+    assert.ok(b.lines.some((l) => l.includes("leader election: new leader") && l.includes('"leader":"kestrel-a"')));
+
+    const exited = new Promise<number | null>((resolve) => a.child.once("exit", resolve));
+    const stoppedAt = Date.now();
+    a.child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    assert.ok(a.lines.some((l) => l.includes("leader election: lease released")));
+    await waitLeader(b, 5000);
+    assert.ok(Date.now() - stoppedAt < LEASE_SECONDS * 1000, `handed over in ${Date.now() - stoppedAt} ms, before the lease could expire`);
+    assert.equal(holder(), "kestrel-b");
+  });
+
+  it("after SIGKILL (no release), another process leads once the lease runs out", async () => {
+    const b = replicas.find((r) => r.name === "kestrel-b")!;
+    const c = await start("kestrel-c");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await leads(c), false);
+    const killedAt = Date.now();
+    b.child.kill("SIGKILL");
+    await waitLeader(c, 10_000);
+    const failover = Date.now() - killedAt;
+    assert.ok(failover >= (LEASE_SECONDS - 0.5) * 1000, `waited for the lease to run out (${failover} ms)`);
+    assert.ok(failover < LEASE_SECONDS * 1000 + 2000, `failover in ${failover} ms`);
+    assert.equal(holder(), "kestrel-c");
+    const lease = api.get("coordination.k8s.io/v1", "Lease", "security", "kestrel") as unknown as { spec: { leaseTransitions: number } };
+    assert.equal(lease.spec.leaseTransitions, 2);
+  });
+});
