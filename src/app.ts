@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
+import { type AwsUses, createAwsClients } from "./clients/aws.ts";
+import { createGcpClient } from "./clients/gcp.ts";
 import { createKubeClient, loadKubeConfig } from "./clients/kubernetes.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
@@ -59,10 +61,31 @@ export function needsKubernetes(config: Config, ruleSet: RuleSet): boolean {
   return ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.some((c) => KUBERNETES_CONTEXTS.includes(c))));
 }
 
+/** What of AWS the rules use (aws:* and minio:* plugins, the aws context); undefined when nothing. */
+export function awsUses(ruleSet: RuleSet): AwsUses | undefined {
+  const uses: AwsUses = {
+    aws: ruleSet.categories.has("aws"),
+    minio: ruleSet.categories.has("minio"),
+    metadata: ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.includes("aws"))),
+  };
+  return uses.aws || uses.minio || uses.metadata ? uses : undefined;
+}
+
+/** Checks the aws.* and minio.* settings the rules need and verifies the AWS credentials (once, with STS). */
+async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Promise<void> {
+  const uses = awsUses(ruleSet);
+  if (uses === undefined || clients.aws === undefined) return;
+  const identity = await clients.aws.prepare(uses);
+  if (identity !== undefined) log.info({ aws_identity: identity }, "AWS credentials verified");
+}
+
 /** The clients the rules and notifiers need; a cluster that cannot be reached by config is an error now. */
 export function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Clients {
-  if (!needsKubernetes(config, ruleSet)) return createClients();
-  return createClients({ kubernetes: createKubeClient(loadKubeConfig(config.kubeconfig, env)) });
+  const kubernetes = needsKubernetes(config, ruleSet) ? createKubeClient(loadKubeConfig(config.kubeconfig, env)) : undefined;
+  // Credentials are read and checked now: a bad gcp.credentials_path stops the start.
+  const gcp = ruleSet.categories.has("gcp") ? createGcpClient(config.gcp, { env }) : undefined;
+  const aws = awsUses(ruleSet) === undefined ? undefined : createAwsClients({ aws: config.aws, minio: config.minio, env });
+  return createClients({ ...(kubernetes === undefined ? {} : { kubernetes }), ...(gcp === undefined ? {} : { gcp }), ...(aws === undefined ? {} : { aws }) });
 }
 
 /** Creates the notifiers the configuration and the rules name, each from its validated settings. */
@@ -108,6 +131,7 @@ function filterOf(config: Config, name: string): NotificationFilter | undefined 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, ruleSet, registries, log } = options;
   let clients = options.clients ?? createClientsFor(config, ruleSet);
+  await prepareAws(clients, ruleSet, log);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const instances = await createNotifiers(config, ruleSet, registries, clients, log);
@@ -159,6 +183,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       // Everything the new rules need is created before the swap; if anything fails, nothing changes.
       const needed = createClientsFor(config, next);
       const merged: Clients = { ...needed, ...clients }; // clients already in use are kept (connections, caches)
+      await prepareAws(merged, next, log);
       const added = await createNotifiers(config, next, registries, merged, log, notifications.names);
       for (const [name, instance] of added) notifications.add(name, instance, filterOf(config, name));
       clients = merged;

@@ -17,6 +17,7 @@ export const errorCodes = {
   ERR_TARGET_GONE: "the object the action targets does not exist (any more)",
   ERR_FORBIDDEN: "the API refused the request: Kestrel lacks a permission",
   ERR_KUBERNETES: "a Kubernetes API call failed",
+  ERR_AWS: "an AWS (or MinIO) API call failed",
   ERR_CLIENT_MISSING: "the client a plugin needs was not created (no cluster or cloud configured)",
   ERR_OVERLOADED: "the engine queue is full",
   ERR_SHUTTING_DOWN: "the engine is shutting down",

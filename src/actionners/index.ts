@@ -14,6 +14,8 @@ import kubernetesSysdig from "./kubernetes/sysdig.ts";
 import kubernetesTcpdump from "./kubernetes/tcpdump.ts";
 import kubernetesTerminate from "./kubernetes/terminate.ts";
 import localCommand from "./local/command.ts";
+import awsLambda from "./aws/lambda.ts";
+import gcpFunction from "./gcp/function.ts";
 import calicoNetworkpolicy from "./calico/networkpolicy.ts";
 import ciliumNetworkpolicy from "./cilium/networkpolicy.ts";
 import type { Actionner } from "../plugins/types.ts";
@@ -33,6 +35,8 @@ export const actionners: readonly Actionner[] = [
   kubernetesTcpdump as Actionner,
   kubernetesSysdig as Actionner,
   localCommand as Actionner,
+  awsLambda as Actionner,
+  gcpFunction as Actionner,
   calicoNetworkpolicy as Actionner,
   ciliumNetworkpolicy as Actionner,
 ];

@@ -4,17 +4,25 @@
 import { KestrelError } from "../errors.ts";
 import { type HttpClient, httpRequest } from "./http.ts";
 import type { KubeClient } from "./kubernetes.ts";
+import type { GcpClient } from "./gcp.ts";
+import type { AwsClients } from "./aws.ts";
 
 export interface Clients {
   readonly http: HttpClient;
   /** Present when a loaded rule, notifier or context needs the cluster. */
   readonly kubernetes?: KubeClient;
+  /** Present when a loaded rule uses a gcp actionner or output. */
+  readonly gcp?: GcpClient;
+  /** Present when a loaded rule uses an aws or minio actionner or output, or the aws context. */
+  readonly aws?: AwsClients;
 }
 
 export function createClients(overrides: Partial<Clients> = {}): Clients {
   return {
     http: overrides.http ?? httpRequest,
     ...(overrides.kubernetes === undefined ? {} : { kubernetes: overrides.kubernetes }),
+    ...(overrides.gcp === undefined ? {} : { gcp: overrides.gcp }),
+    ...(overrides.aws === undefined ? {} : { aws: overrides.aws }),
   };
 }
 

@@ -1,0 +1,119 @@
+// What aws:s3 and minio:s3 share: the bucket and prefix parameters and their checks, the object key, and
+// the upload of an artifact as a stream. The key is the rule's prefix (never an event's: `${…}` is refused
+// there) followed by Talon's artifact name, whose parts from the event are neutralised by artifactFileName,
+// so no event value can add a path segment, a `..` or a leading `/` to the key.
+//
+// Differences from Talon: an empty prefix gives `<name>`, not `/<name>`; a prefix's empty, `.` and `..`
+// segments and control characters are refused when the rules are checked instead of being uploaded as is;
+// the artifact is streamed in parts (multipart upload) instead of being read whole into memory; its content
+// type is the producer's (application/octet-stream when it has none).
+import { Readable } from "node:stream";
+import { z } from "zod";
+import type { ObjectStore } from "../clients/aws.ts";
+import { KestrelError } from "../errors.ts";
+import type { Artifact, OutputContext, OutputResult } from "../plugins/types.ts";
+import { abortable, artifactFileName, discard, isAsyncIterable } from "./_artifact.ts";
+
+export const bucketParam = z
+  .string()
+  .min(1, "must name a bucket")
+  .describe("the bucket the artifacts go to (it must exist); event values (${…}) are not allowed here");
+
+export const prefixParam = z
+  .string()
+  .default("")
+  .describe("the folder of the keys in the bucket, e.g. falco/artifacts; event values (${…}) are not allowed here");
+
+/** S3 bucket names (3–63 characters; the legacy us-east-1 names may also hold capitals and `_`). */
+const BUCKET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{1,253}[a-zA-Z0-9]$/;
+/** Longest prefix in bytes: keys are at most 1024 bytes and the artifact's name may take 240 of them. */
+const MAX_PREFIX_BYTES = 700;
+
+/** Problems of a bucket and prefix, for `rules check`; none means both are usable as they are. */
+export function locationProblems(bucket: string, prefix: string): string[] {
+  const problems: string[] = [];
+  if (bucket.includes("${")) problems.push(`the bucket '${bucket}' cannot use variables: an event must not choose where artifacts go`);
+  else if (!BUCKET_NAME.test(bucket) || bucket.includes("..")) problems.push(`'${bucket}' is not a bucket name`);
+  if (prefix.includes("${")) problems.push(`the prefix '${prefix}' cannot use variables: an event must not choose where artifacts go`);
+  else {
+    const p = prefixProblem(prefix);
+    if (p !== undefined) problems.push(p);
+  }
+  return problems;
+}
+
+function prefixProblem(prefix: string): string | undefined {
+  if (/[\u0000-\u001f\u007f\\]/.test(prefix)) return `the prefix '${JSON.stringify(prefix).slice(1, -1)}' holds control characters or a backslash`;
+  if (prefix.split("/").some((s) => s === "." || s === "..")) return `the prefix '${prefix}' holds a '.' or '..' segment`;
+  if (Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) return `the prefix is longer than ${MAX_PREFIX_BYTES} bytes`;
+  return undefined;
+}
+
+/** `prefix/name` with the prefix's slashes normalised (`/logs/` → `logs/<name>`; `` → `<name>`). */
+export function objectKey(prefix: string, name: string): string {
+  const problem = prefixProblem(prefix);
+  if (problem !== undefined) throw new KestrelError("ERR_OUTPUT", problem);
+  // artifactFileName already makes this one plain name; checked again because a key is where it matters.
+  if (name === "" || name.includes("/") || /^\.+$/.test(name) || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new KestrelError("ERR_OUTPUT", `'${JSON.stringify(name).slice(1, -1)}' cannot be an object name`);
+  }
+  const folder = prefix
+    .split("/")
+    .filter((s) => s !== "")
+    .join("/");
+  return folder === "" ? name : `${folder}/${name}`;
+}
+
+export interface S3Location {
+  readonly bucket: string;
+  readonly prefix: string;
+  /** Added to the result's objects (Talon's aws:s3 reports the region). */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** Uploads the artifact under its Talon name; an upload that fails or is cut is a failure, never a success. */
+export async function uploadArtifact(store: () => ObjectStore, artifact: Artifact, ctx: OutputContext, where: S3Location): Promise<OutputResult> {
+  const problems = locationProblems(where.bucket, where.prefix);
+  if (problems.length > 0) {
+    await discard(artifact.data);
+    throw new KestrelError("ERR_OUTPUT", problems.join("; "));
+  }
+  let target: ObjectStore;
+  let key: string;
+  let name: string;
+  try {
+    target = store();
+    name = artifactFileName(artifact.name, ctx.objects, new Date());
+    key = objectKey(where.prefix, name);
+  } catch (err) {
+    await discard(artifact.data);
+    throw err;
+  }
+  const { data } = artifact;
+  let body: Uint8Array | Readable;
+  let stop = (): void => {};
+  if (isAsyncIterable(data)) {
+    const iterator = data[Symbol.asyncIterator]();
+    body = Readable.from(abortable(iterator, ctx.signal));
+    stop = () => void Promise.resolve(iterator.return?.()).catch(() => {});
+  } else {
+    body = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  }
+  try {
+    await target.upload({
+      bucket: where.bucket,
+      key,
+      body,
+      contentType: artifact.contentType ?? "application/octet-stream",
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return {
+    output: `the file '${name}' has been uploaded as the key '${key}' to the bucket '${where.bucket}'`,
+    location: `s3://${where.bucket}/${key}`,
+    objects: { file: name, bucket: where.bucket, prefix: where.prefix, key, ...where.extra },
+  };
+}

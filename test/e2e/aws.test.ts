@@ -1,0 +1,206 @@
+// `kestrel server` as a process with a config file and a rules file using aws:s3, minio:s3, aws:lambda and
+// the aws context, pointed at the AWS test servers only through the SDK's documented environment variables
+// (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL_STS, AWS_EC2_METADATA_SERVICE_ENDPOINT);
+// the static keys come from Talon's env vars (AWS_ACCESS_KEY, AWS_SECRET_KEY), the role from the file.
+// Checked: the start-up identity, the objects in s3rver, the Lambda invocation, the notified locations, a
+// clean SIGTERM; and a credential problem that stops the start with exit code 1, naming the setting.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type AccessKey, type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
+import { falcoEvent } from "../support/events.ts";
+import { eventually } from "../support/kestrel.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/kestrel.js");
+const PROFILE = { arn: "arn:aws:iam::123456789012:instance-profile/kestrel-e2e", id: "AIPAKESTRELE2E001" };
+
+const RULES = `
+- action: Record the process
+  actionner: local:command
+  additional_contexts: [aws]
+  parameters:
+    command: [/bin/echo, "\${PROC_NAME} on \${HOSTNAME} in \${AWS_REGION}"]
+
+- rule: Exfiltration
+  match:
+    rules: [Exfiltration]
+  actions:
+    - action: Record the process
+      output:
+        target: aws:s3
+        parameters: { bucket: evidence, prefix: falco/records, region: ${TEST_REGION} }
+    - action: Record the process for MinIO
+      actionner: local:command
+      parameters: { command: [/bin/echo, "\${K8S_POD_NAME}"] }
+      output:
+        target: minio:s3
+        parameters: { bucket: minio-evidence, prefix: /pods/ }
+    - action: Quarantine through Lambda
+      actionner: aws:lambda
+      additional_contexts: [aws]
+      parameters:
+        aws_lambda_name: quarantine
+        aws_lambda_alias_or_version: prod
+        aws_lambda_invocation_type: RequestResponse
+`;
+
+interface Body {
+  message: "action" | "output";
+  action: string;
+  status: string;
+  output?: string;
+  error?: string;
+  objects?: Record<string, string>;
+  location?: string;
+  output_target?: string;
+}
+
+function output(child: ChildProcessWithoutNullStreams): string[] {
+  const lines: string[] = [];
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8");
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    lines.push(...parts);
+  });
+  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
+  return lines;
+}
+
+describe("kestrel server with AWS and MinIO", () => {
+  let servers: AwsTestServers;
+  let receiver: Receiver;
+  let user: AccessKey;
+  let minioUser: AccessKey;
+  let role: string;
+  let dir: string;
+
+  const config = (externalId: string) => `listen_address: 127.0.0.1
+listen_port: 0
+log_format: json
+watch_rules: false
+default_notifiers: [webhook]
+notifiers:
+  webhook:
+    url: ${receiver.url}/hook
+aws:
+  region: ${TEST_REGION}
+  role_arn: ${role}
+  external_id: ${externalId}
+minio:
+  endpoint: ${new URL(servers.s3.url).host}
+  access_key: ${minioUser.accessKeyId}
+  secret_key: ${minioUser.secretAccessKey}
+  use_ssl: false
+`;
+  const start = (configFile: string): { child: ChildProcessWithoutNullStreams; lines: string[] } => {
+    const child = spawn(process.execPath, [BIN, "server", "-c", configFile, "-r", join(dir, "rules.yaml")], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        AWS_ACCESS_KEY: user.accessKeyId,
+        AWS_SECRET_KEY: user.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: servers.s3.url,
+        AWS_ENDPOINT_URL_LAMBDA: servers.lambda.url,
+        AWS_ENDPOINT_URL_STS: servers.sts.url,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: servers.imds.url,
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+        AWS_CONFIG_FILE: join(dir, "no-config"),
+      },
+    });
+    return { child, lines: output(child) };
+  };
+
+  before(async () => {
+    servers = await startAwsServers({
+      functions: [{ name: "quarantine", versions: ["12"], aliases: { prod: "12" }, handler: (e) => ({ isolated: (e as { context: Record<string, string> }).context["aws.region"] }) }],
+      imds: { instanceProfile: PROFILE },
+    });
+    receiver = await startReceiver();
+    user = servers.account.addUser("kestrel");
+    minioUser = servers.account.addUser("minio");
+    role = servers.account.addRole("kestrel-e2e", "e2e-external-id");
+    await servers.s3.createBucket("evidence");
+    await servers.s3.createBucket("minio-evidence");
+    dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-aws-"));
+    await writeFile(join(dir, "rules.yaml"), RULES);
+    await writeFile(join(dir, "config.yaml"), config("e2e-external-id"));
+    await writeFile(join(dir, "wrong.yaml"), config("not-the-external-id"));
+  });
+  after(async () => {
+    await receiver?.close();
+    await servers?.close();
+  });
+
+  it("stores artifacts in S3 and MinIO and invokes Lambda with the aws context, from one server process", async () => {
+    const { child, lines } = start(join(dir, "config.yaml"));
+    try {
+      await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 15_000, `the server to listen:\n${lines.join("\n")}`);
+      const verified = JSON.parse(lines.find((l) => l.includes("AWS credentials verified"))!) as { aws_identity: string };
+      assert.match(verified.aws_identity, /^arn:aws:sts::123456789012:assumed-role\/kestrel-e2e\/kestrel-[0-9a-f]{8}$/);
+      assert.equal(servers.sts.assumed.at(-1)!.accessKeyId, user.accessKeyId, "the role was assumed with AWS_ACCESS_KEY/AWS_SECRET_KEY");
+      assert.equal(servers.sts.assumed.at(-1)!.externalId, "e2e-external-id");
+
+      const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
+      const res = await fetch(`${ready.url}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }),
+      });
+      assert.equal(res.status, 200);
+      await eventually(() => receiver.requests.length >= 5, 15_000, `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`);
+      const bodies = receiver.requests.map((r) => JSON.parse(r.body) as Body);
+      for (const b of bodies) assert.equal(b.status, "success", `${b.action} (${b.message}): ${b.error}`);
+
+      const s3Out = bodies.find((b) => b.message === "output" && b.output_target === "aws:s3")!;
+      const s3Key = s3Out.objects!["Key"]!;
+      assert.match(s3Key, /^falco\/records\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_echo_command-output\.txt$/);
+      assert.equal(s3Out.location, `s3://evidence/${s3Key}`);
+      assert.equal((await servers.s3.object("evidence", s3Key))?.body.toString(), `curl on node-1 in ${TEST_REGION}\n`);
+      const s3Put = servers.s3.requests.find((r) => r.url.startsWith("/evidence/"))!;
+      assert.match(servers.account.key(s3Put.accessKeyId)!.arn, /assumed-role\/kestrel-e2e\//);
+
+      const minioOut = bodies.find((b) => b.message === "output" && b.output_target === "minio:s3")!;
+      const minioKey = minioOut.objects!["Key"]!;
+      assert.match(minioKey, /^pods\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_echo_command-output\.txt$/);
+      assert.equal(minioOut.location, `s3://minio-evidence/${minioKey}`);
+      assert.equal((await servers.s3.object("minio-evidence", minioKey))?.body.toString(), "../../../etc/web-7\n");
+      assert.equal(servers.s3.requests.find((r) => r.url.startsWith("/minio-evidence/"))!.accessKeyId, minioUser.accessKeyId);
+
+      const lambda = bodies.find((b) => b.message === "action" && b.action === "Quarantine through Lambda")!;
+      assert.equal(lambda.output, `the Lambda function 'quarantine' (version 12) has been invoked: {"isolated":"${TEST_REGION}"}`);
+      const invocation = servers.lambda.invocations.at(-1)!;
+      assert.equal(invocation.qualifier, "prod");
+      const payload = invocation.payload as { rule: string; output_fields: Record<string, unknown>; context: Record<string, string> };
+      assert.equal(payload.rule, "Exfiltration");
+      assert.equal(payload.output_fields["proc.name"], "curl");
+      assert.equal(payload.context["falco-talon.actionner"], "aws:lambda");
+      assert.equal(payload.context["aws.instance_profile_arn"], PROFILE.arn);
+      assert.equal(payload.context["aws.instance_profile_id"], PROFILE.id);
+      assert.match(servers.account.key(signer(servers.lambda.requests.at(-1)!.headers))!.arn, /assumed-role\/kestrel-e2e\//);
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("a role that cannot be assumed stops the start: exit code 1, the setting named", async () => {
+    const { child, lines } = start(join(dir, "wrong.yaml"));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.equal(code, 1);
+    const fatal = lines.find((l) => l.includes("cannot start"));
+    assert.ok(fatal !== undefined, lines.join("\n"));
+    assert.match(fatal, /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-e2e' \(aws\.role_arn with aws\.external_id\)/);
+    assert.match(fatal, /AccessDenied/);
+    assert.ok(!lines.some((l) => l.includes("Kestrel is listening")));
+  });
+});
