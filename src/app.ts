@@ -18,6 +18,7 @@ import { createGuard } from "./ingest/guard.ts";
 import { intakeTlsOptions } from "./ingest/tls.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
+import { createTelemetry } from "./observability/telemetry.ts";
 import type { Registries } from "./plugins/registries.ts";
 import type { NotifierInstance } from "./plugins/types.ts";
 import type { RuleSet } from "./rules/types.ts";
@@ -135,17 +136,20 @@ export async function createApp(options: AppOptions): Promise<App> {
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const instances = await createNotifiers(config, ruleSet, registries, clients, log);
+  // OpenTelemetry (otel.*): undefined when off, and the engine then reports to the observer alone.
+  const telemetry = createTelemetry(config.otel, { log, metrics });
+  const reporting = telemetry?.observer(observer) ?? observer;
   const filters = new Map<string, NotificationFilter>();
   for (const name of instances.keys()) {
     const filter = filterOf(config, name);
     if (filter !== undefined) filters.set(name, filter);
   }
-  const notifications = new Notifications({ instances, defaults: config.default_notifiers, observer, filters });
+  const notifications = new Notifications({ instances, defaults: config.default_notifiers, observer: reporting, filters });
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(config.deduplication.time_window_seconds),
     notifications,
-    observer,
+    observer: reporting,
     clients,
     contexts: registries.contexts,
     log,
@@ -203,6 +207,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         const drained = await engine.drain(deadline);
         await intakeClosed;
         await notifications.close(Math.min(deadline, 10_000));
+        await telemetry?.close(); // after the notifications: their spans go out too
         return drained;
       })();
       return closing;

@@ -580,7 +580,7 @@ describe("loadConfig: cluster (leader election timing)", () => {
   test("client-go's defaults, and the timings must nest", async () => {
     const { config } = await load(undefined);
     assert.ok(config);
-    assert.deepEqual(config.cluster, { lease_name: "kestrel", lease_namespace: "", identity: "", lease_duration_seconds: 15, renew_deadline_seconds: 10, retry_period_seconds: 2 });
+    assert.deepEqual(config.cluster, { nats_url: "", stream: "KESTREL_EVENTS", ack_wait_seconds: 30, max_deliver: 5, lease_name: "kestrel", lease_namespace: "", identity: "", lease_duration_seconds: 15, renew_deadline_seconds: 10, retry_period_seconds: 2 });
     const bad = await load("cluster:\n  lease_duration_seconds: 5\n  renew_deadline_seconds: 8\n");
     assert.equal(bad.config, undefined);
     assert.match(formatDiagnostic(errors(bad.diagnostics)[0]!), /cluster\.renew_deadline_seconds.*retry_period_seconds < renew_deadline_seconds < lease_duration_seconds/);

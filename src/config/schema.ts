@@ -86,6 +86,12 @@ export const configSchema = z.strictObject({
         .default("4317"),
       collector_use_insecure_grpc: looseBoolean.default(false),
       timeout: nonNegative.default(10),
+      // Kestrel additions. Talon speaks OTLP over gRPC only; OTLP/HTTP (protobuf) suits collectors behind
+      // an HTTP proxy or ingress (then collector_port is usually 4318).
+      protocol: z.enum(["grpc", "http/protobuf"], { error: 'must be "grpc" or "http/protobuf"' }).default("grpc"),
+      service_name: z.string().min(1, "must not be empty").default("kestrel"),
+      /** Seconds between two OTLP metric pushes (the OpenTelemetry SDK's default). */
+      metrics_interval: positiveInt.default(60),
     })
     .prefault({}),
   aws: z
@@ -159,6 +165,14 @@ export const configSchema = z.strictObject({
   /** Leader election (deduplication.leader_election): the Lease and its timing, as client-go's defaults. */
   cluster: z
     .strictObject({
+      /** NATS server(s) with JetStream (comma-separated): replicas share events, deduplication and work. */
+      nats_url: z.string().default(""),
+      /** JetStream stream holding the events (its subject is kestrel.<stream, lower case>). */
+      stream: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only").default("KESTREL_EVENTS"),
+      /** An event not acknowledged (nor kept by heartbeats) for this long is given to another replica. */
+      ack_wait_seconds: nonNegative.default(30),
+      /** Deliveries of one event at most (a replica dying each time on it does not loop forever). */
+      max_deliver: positiveInt.default(5),
       lease_name: z.string().min(1).default("kestrel"),
       /** Default: $NAMESPACE, else the service account's namespace, else "falco" (Talon's order). */
       lease_namespace: z.string().default(""),

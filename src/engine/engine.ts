@@ -136,16 +136,21 @@ export class Engine {
    * Takes one validated event. Throws KestrelError ERR_OVERLOADED when the queue is full and
    * ERR_SHUTTING_DOWN after drain() started: the caller answers 503, nothing is dropped silently.
    */
-  submit(event: FalcoEvent, traceId: string, receivedAt = performance.now()): SubmitOutcome {
+  submit(event: FalcoEvent, traceId: string, receivedAt = performance.now(), traceparent?: string): SubmitOutcome {
     if (!this.#accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
-    this.#observer.eventReceived(event, traceId);
+    this.#observer.eventReceived(event, traceId, traceparent);
     if (this.#dedup.enabled && this.#dedup.seen(dedupKey(event), Date.now())) {
       this.#observer.eventDuplicate(event, traceId);
+      this.#observer.eventFinished?.(event, traceId, "duplicate");
       return "duplicate";
     }
     const rules = this.#ruleSet.match(event);
-    if (rules.length === 0) return "unmatched";
+    if (rules.length === 0) {
+      this.#observer.eventFinished?.(event, traceId, "unmatched");
+      return "unmatched";
+    }
     if (this.#queued >= this.#queueSize) {
+      this.#observer.eventFinished?.(event, traceId, "overloaded");
       throw new KestrelError("ERR_OVERLOADED", `the queue is full (${this.#queueSize} events waiting)`, { retryable: true });
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
@@ -158,16 +163,20 @@ export class Engine {
 
   async #runRules(job: EventJob): Promise<void> {
     this.#observer.queueDepth(this.#scheduler.queued);
-    for (const rule of job.rules) {
-      if (rule.actions.length === 0) this.#routeEvent(job, rule);
-      for (const action of rule.actions) {
-        const failed = await runAction(this.#env, job, rule, action);
-        // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
-        // then the action's `continue` (or its actionner's default) decides.
-        if (failed && !action.ignoreErrors) break;
-        if (!action.continueAfter) break;
+    try {
+      for (const rule of job.rules) {
+        if (rule.actions.length === 0) this.#routeEvent(job, rule);
+        for (const action of rule.actions) {
+          const failed = await runAction(this.#env, job, rule, action);
+          // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
+          // then the action's `continue` (or its actionner's default) decides.
+          if (failed && !action.ignoreErrors) break;
+          if (!action.continueAfter) break;
+        }
+        if (rule.stopAfter) break;
       }
-      if (rule.stopAfter) break;
+    } finally {
+      this.#observer.eventFinished?.(job.event, job.traceId, "handled");
     }
   }
 

@@ -30,8 +30,17 @@ export interface OutputRecord {
 
 export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited";
 
+/** How the engine finished with an event: "handled" once its matched rules' actions have all run. */
+export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled";
+
 export interface EngineObserver {
-  eventReceived(event: FalcoEvent, traceId: string): void;
+  /** `traceparent` is the request's W3C header when it had one (tracing continues the caller's trace). */
+  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string): void;
+  /**
+   * The engine is done with an event received by eventReceived: at once when it is a duplicate, matches
+   * nothing or finds the queue full, else after its last action. Optional: only tracing needs it.
+   */
+  eventFinished?(event: FalcoEvent, traceId: string, outcome: EventOutcome): void;
   /** `client` is the remote address, when the rejection is about who sent the request. */
   eventRejected(reason: RejectReason, detail: string, client?: string): void;
   eventDuplicate(event: FalcoEvent, traceId: string): void;
@@ -39,6 +48,8 @@ export interface EngineObserver {
   /** An action is handed to its actionner; `waitedSeconds` is the time since the event was received. */
   actionDispatched(event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void;
   actionFinished(record: ActionRecord): void;
+  /** An additional context of an action (`additional_contexts`) was gathered, or failed. Optional. */
+  contextGathered?(event: FalcoEvent, traceId: string, action: CompiledAction, context: string, durationSeconds: number, error?: unknown): void;
   outputFinished(record: OutputRecord): void;
   notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown): void;
   queueDepth(depth: number): void;

@@ -94,9 +94,12 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
     for (const name of action.additionalContexts) {
       const provider = env.contexts.get(name);
       if (provider === undefined) throw new KestrelError("ERR_CONTEXT", `unknown context "${name}"`);
+      const started = performance.now();
       try {
         Object.assign(gathered, await provider.gather(input.event, { clients: env.clients, log: env.log, signal }));
+        env.observer.contextGathered?.(input.event, input.traceId, action, name, (performance.now() - started) / 1000);
       } catch (err) {
+        env.observer.contextGathered?.(input.event, input.traceId, action, name, (performance.now() - started) / 1000, err);
         throw new KestrelError("ERR_CONTEXT", `context "${name}": ${errorMessage(err)}`, { cause: err });
       }
     }

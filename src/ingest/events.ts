@@ -52,10 +52,12 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
       answer(res, 400, JSON.stringify(e.field === undefined ? { error: e.message } : { error: e.message, field: e.field }));
       return;
     }
-    const traceId = traceIdFrom(req.headers.traceparent);
+    const traceparent = req.headers.traceparent;
+    const traceId = traceIdFrom(traceparent);
     let result: string;
     try {
-      result = engine.submit(parsed.event, traceId, receivedAt);
+      // The header itself goes on (no parsing, no new string): only tracing, when enabled, reads it.
+      result = engine.submit(parsed.event, traceId, receivedAt, typeof traceparent === "string" ? traceparent : undefined);
     } catch (err) {
       if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
         observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);

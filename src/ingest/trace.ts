@@ -26,3 +26,24 @@ export function newTraceId(): string {
   offset += 16;
   return id;
 }
+
+const TRACEPARENT_PARTS = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface TraceParent {
+  readonly traceId: string;
+  /** The caller's span: the parent of Kestrel's `event` span. */
+  readonly spanId: string;
+  /** W3C trace flags (bit 0: sampled). */
+  readonly flags: number;
+}
+
+/**
+ * The parts of a valid W3C `traceparent` (version 00 or a later one; all-zero ids and version ff are
+ * invalid). Only tracing calls this, so the intake does not split the header when traces are off.
+ */
+export function parseTraceparent(header: string | undefined): TraceParent | undefined {
+  if (header === undefined) return undefined;
+  const m = TRACEPARENT_PARTS.exec(header.trim().toLowerCase());
+  if (m === null || m[1] === "ff" || m[2] === ZERO_TRACE || m[3] === "0000000000000000") return undefined;
+  return { traceId: m[2]!, spanId: m[3]!, flags: Number.parseInt(m[4]!, 16) };
+}

@@ -1,0 +1,92 @@
+// `kestrel server` as a process with OpenTelemetry on, exporting over OTLP/gRPC to the recording receiver:
+// an event is handled, SIGTERM stops the server, and the event's spans and the last metrics reached the
+// collector before the process exited 0 (the batch and push intervals had not elapsed: only the flush at
+// shutdown can have sent them).
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { falcoEvent } from "../support/events.ts";
+import { eventually } from "../support/kestrel.ts";
+import { startOtlpReceiver } from "../support/otlp.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/kestrel.js");
+
+function output(child: ChildProcessWithoutNullStreams): string[] {
+  const lines: string[] = [];
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8");
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    lines.push(...parts);
+  });
+  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
+  return lines;
+}
+
+describe("kestrel server with OpenTelemetry", () => {
+  it("exports the spans and metrics of an event on SIGTERM, before exiting 0", async () => {
+    const receiver = await startOtlpReceiver();
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-otel-"));
+    await writeFile(
+      join(dir, "config.yaml"),
+      `listen_address: 127.0.0.1
+listen_port: 0
+log_format: json
+otel:
+  traces_enabled: true
+  metrics_enabled: true
+  collector_endpoint: 127.0.0.1
+  collector_port: ${receiver.grpcPort}
+  collector_use_insecure_grpc: true
+  service_name: kestrel-e2e
+`,
+    );
+    await writeFile(
+      join(dir, "rules.yaml"),
+      `
+- rule: Record shells
+  match: { rules: [Terminal shell in container] }
+  actions:
+    - action: Echo
+      actionner: local:command
+      parameters: { command: [/bin/echo, hi] }
+`,
+    );
+    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "" },
+    });
+    const lines = output(child);
+    try {
+      await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 10_000, `the server to listen:\n${lines.join("\n")}`);
+      const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
+      assert.ok(lines.some((l) => l.includes("OpenTelemetry export enabled")));
+      const res = await fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent() });
+      assert.equal(res.status, 200);
+      const { trace_id } = (await res.json()) as { trace_id: string };
+      await eventually(() => lines.some((l) => l.includes('"action success"') && l.includes(trace_id)), 10_000, "the action's result");
+      assert.equal(receiver.spans.length, 0, "nothing exported before the shutdown (5 s batches)");
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+
+      const spans = receiver.spans.filter((s) => s.traceId === trace_id);
+      assert.deepEqual(spans.map((s) => s.name).sort(), ["action", "event", "match"]);
+      const ev = spans.find((s) => s.name === "event")!;
+      assert.equal(ev.attributes["kestrel.outcome"], "handled");
+      assert.equal(ev.resource["service.name"], "kestrel-e2e");
+      const events = receiver.latestMetric("kestrel_events");
+      assert.equal(events?.resource["service.name"], "kestrel-e2e");
+      assert.equal(events?.points[0]?.value, 1, "the last metrics push, at shutdown");
+    } finally {
+      child.kill("SIGKILL");
+      await receiver.close();
+    }
+  });
+});
