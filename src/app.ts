@@ -13,6 +13,7 @@ import { Engine } from "./engine/engine.ts";
 import { Notifications } from "./engine/notify.ts";
 import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./engine/notify-filter.ts";
 import { errorMessage, KestrelError } from "./errors.ts";
+import { openClusterMode } from "./cluster/mode.ts";
 import { buildIntake } from "./ingest/http.ts";
 import { createGuard } from "./ingest/guard.ts";
 import { intakeTlsOptions } from "./ingest/tls.ts";
@@ -145,9 +146,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (filter !== undefined) filters.set(name, filter);
   }
   const notifications = new Notifications({ instances, defaults: config.default_notifiers, observer: reporting, filters });
+  // With several replicas (cluster.nats_url), JetStream deduplicates across them: no per-process dedup.
+  const shared = config.cluster.nats_url !== "";
   const engine = new Engine({
     ruleSet,
-    dedup: new MemoryDedup(config.deduplication.time_window_seconds),
+    dedup: new MemoryDedup(shared ? 0 : config.deduplication.time_window_seconds),
     notifications,
     observer: reporting,
     clients,
@@ -157,6 +160,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     workers: config.workers,
     actionTimeoutMs: config.action_timeout_seconds * 1000,
   });
+  const cluster = shared ? await openClusterMode({ config, engine, observer: reporting, log }) : undefined;
   const tls = intakeTlsOptions(config.tls);
   const guard = createGuard(
     {
@@ -175,6 +179,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     tls,
     guard,
     headersTimeoutMs: config.limits.header_timeout_seconds * 1000,
+    persist: cluster?.submit,
+    notReadyReason: () => cluster?.notReadyReason(),
   });
   let closing: Promise<boolean> | undefined;
 
@@ -197,6 +203,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await intake.listen({ host: config.listen_address, port: config.listen_port });
       const addr = intake.server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+      cluster?.startWorkers();
       return `${tls === undefined ? "http" : "https"}://${host}:${addr.port}`;
     },
     close() {
@@ -204,7 +211,9 @@ export async function createApp(options: AppOptions): Promise<App> {
         const deadline = config.shutdown_timeout_seconds * 1000;
         guard?.close();
         const intakeClosed = intake.close();
-        const drained = await engine.drain(deadline);
+        // The cluster's workers stop taking events and wait for theirs (acknowledged when finished, given
+        // back when the deadline cancelled them) while the engine drains.
+        const [drained] = await Promise.all([engine.drain(deadline), cluster?.close()]);
         await intakeClosed;
         await notifications.close(Math.min(deadline, 10_000));
         await telemetry?.close(); // after the notifications: their spans go out too

@@ -117,6 +117,11 @@ export class Engine {
     this.#ruleSet = ruleSet;
   }
 
+  /** True once the drain deadline passed and the remaining actions were cancelled. */
+  get cancelled(): boolean {
+    return this.#shutdown.signal.aborted;
+  }
+
   /** Events waiting for a worker, those of the current turn included. */
   get #queued(): number {
     return this.#scheduler.queued + this.#pending.length;
@@ -159,6 +164,30 @@ export class Engine {
     if (this.#pending.length === 1) setImmediate(this.#flush);
     else if (this.#pending.length >= DISPATCH_BATCH) this.#flush();
     return "queued";
+  }
+
+  /**
+   * Runs an event taken from the cluster's shared queue (cluster.nats_url): matched against this replica's
+   * current rules, then its actions through the same per-target scheduler as submit(). Resolves once they
+   * finished, so that the event is acknowledged only then; false when no rule matches any more.
+   */
+  process(event: FalcoEvent, traceId: string, receivedAt: number): Promise<boolean> {
+    const rules = this.#ruleSet.match(event);
+    if (rules.length === 0) return Promise.resolve(false);
+    for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
+    return new Promise((resolve, reject) => {
+      const job: EventJob = {
+        key: targetKey(event, traceId),
+        event,
+        traceId,
+        receivedAt,
+        rules,
+        run: () => this.#runRules(job).finally(() => resolve(true)),
+      };
+      // The cluster's workers take one event each, so the scheduler is never full here; if it were, the
+      // event goes back to the stream rather than being dropped.
+      if (!this.#scheduler.push(job)) reject(new KestrelError("ERR_OVERLOADED", "the scheduler is full", { retryable: true }));
+    });
   }
 
   async #runRules(job: EventJob): Promise<void> {

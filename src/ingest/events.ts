@@ -6,8 +6,9 @@
 // without waiting for any action.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Engine } from "../engine/engine.ts";
+import type { Engine, SubmitOutcome } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
+import type { FalcoEvent } from "../events/event.ts";
 import { KestrelError } from "../errors.ts";
 import { type EventError, parseEvent } from "../events/parse.ts";
 import type { IntakeGuard } from "./guard.ts";
@@ -18,6 +19,8 @@ export interface EventRouteOptions {
   observer: EngineObserver;
   bodyLimit: number;
   guard?: IntakeGuard | undefined;
+  /** Several replicas (cluster.nats_url): the event is persisted in the shared stream before the answer. */
+  persist?: ((event: FalcoEvent, body: string, traceId: string, receivedAt: number, traceparent?: string) => Promise<SubmitOutcome>) | undefined;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -25,7 +28,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
 export type EventRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function eventRoute(options: EventRouteOptions): EventRequestHandler {
-  const { engine, observer, bodyLimit, guard } = options;
+  const { engine, observer, bodyLimit, guard, persist } = options;
 
   const answer = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     if (res.headersSent) return;
@@ -54,24 +57,40 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     }
     const traceparent = req.headers.traceparent;
     const traceId = traceIdFrom(traceparent);
-    let result: string;
-    try {
-      // The header itself goes on (no parsing, no new string): only tracing, when enabled, reads it.
-      result = engine.submit(parsed.event, traceId, receivedAt, typeof traceparent === "string" ? traceparent : undefined);
-    } catch (err) {
-      if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
-        observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);
-        const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
-        // A client kept alive on a server that is going away should reconnect (to another replica).
-        answer(res, 503, JSON.stringify({ error: err.message }), shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" });
-        return;
-      }
-      observer.problem("intake error", err);
-      answer(res, 500, '{"error":"internal error"}');
+    // The header itself goes on (no parsing, no new string): only tracing, when enabled, reads it.
+    const parent = typeof traceparent === "string" ? traceparent : undefined;
+    if (persist !== undefined) {
+      persist(parsed.event, body, traceId, receivedAt, parent).then(
+        (result) => accepted(res, result, traceId),
+        (err: unknown) => refused(res, err),
+      );
       return;
     }
+    let result: SubmitOutcome;
+    try {
+      result = engine.submit(parsed.event, traceId, receivedAt, parent);
+    } catch (err) {
+      refused(res, err);
+      return;
+    }
+    accepted(res, result, traceId);
+  };
+
+  const accepted = (res: ServerResponse, result: SubmitOutcome, traceId: string): void => {
     // The trace id is 32 hex digits and the result one of three words: nothing to escape.
     answer(res, 200, `{"result":"${result}","trace_id":"${traceId}"}`);
+  };
+
+  const refused = (res: ServerResponse, err: unknown): void => {
+    if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
+      observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);
+      const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
+      // A client kept alive on a server that is going away should reconnect (to another replica).
+      answer(res, 503, JSON.stringify({ error: err.message }), shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" });
+      return;
+    }
+    observer.problem("intake error", err);
+    answer(res, 500, '{"error":"internal error"}');
   };
 
   return (req, res) => {

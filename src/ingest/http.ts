@@ -8,7 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { eventRoute } from "./events.ts";
+import { type EventRouteOptions, eventRoute } from "./events.ts";
 import type { IntakeGuard } from "./guard.ts";
 
 export interface IntakeOptions {
@@ -20,6 +20,8 @@ export interface IntakeOptions {
   tls?: HttpsOptions | undefined;
   /** Bearer tokens and rate limit for event posts. */
   guard?: IntakeGuard | undefined;
+  /** Several replicas: events are persisted in the shared stream (see ./events.ts). */
+  persist?: EventRouteOptions["persist"];
   /** Time a client has to send its request headers. */
   headersTimeoutMs?: number;
   /** Extra readiness conditions (rules loaded, …); undefined when ready. */
@@ -28,7 +30,7 @@ export interface IntakeOptions {
 
 export function buildIntake(options: IntakeOptions): FastifyInstance {
   const { engine, metrics, observer } = options;
-  const events = eventRoute({ engine, observer, bodyLimit: options.bodyLimit, guard: options.guard });
+  const events = eventRoute({ engine, observer, bodyLimit: options.bodyLimit, guard: options.guard, persist: options.persist });
   const app = Fastify({
     logger: false,
     serverFactory: (fastifyHandler) => {

@@ -1,0 +1,123 @@
+// Three `kestrel server` processes sharing a real nats-server (cluster.nats_url): events posted to any of
+// them are acted on exactly once in all; a replica killed with SIGKILL in the middle of an action loses
+// nothing: the event is delivered again to another replica once the ack wait has passed, which runs it.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { falcoEvent } from "../support/events.ts";
+import { eventually } from "../support/kestrel.ts";
+import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/kestrel.js");
+
+interface Replica {
+  readonly name: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly logs: Record<string, unknown>[];
+  url: string;
+}
+
+const RULES = `
+- rule: Quick
+  match: { rules: [Terminal shell in container] }
+  actions:
+    - action: Quick action
+      actionner: local:command
+      parameters: { command: ["/bin/true"] }
+- rule: Slow
+  match: { rules: [Slow rule] }
+  actions:
+    - action: Slow action
+      actionner: local:command
+      parameters: { command: ["/bin/sleep", "3"] }
+`;
+
+describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason() }, () => {
+  let nats: NatsServer;
+  let dir: string;
+  const replicas: Replica[] = [];
+
+  before(async () => {
+    nats = await startNats();
+    dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-replicas-"));
+    await writeFile(
+      join(dir, "config.yaml"),
+      `listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nlog_level: debug\nwatch_rules: false\ncluster:\n  nats_url: ${nats.url}\n  ack_wait_seconds: 2\nworkers: 4\n`,
+    );
+    await writeFile(join(dir, "rules.yaml"), RULES);
+    for (const name of ["a", "b", "c"]) replicas.push(await start(name));
+  });
+  after(async () => {
+    for (const r of replicas) r.child.kill("SIGKILL");
+    await nats?.close();
+  });
+
+  async function start(name: string): Promise<Replica> {
+    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "" },
+    });
+    const replica: Replica = { name, child, logs: [], url: "" };
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const parts = buffer.split("\n");
+      buffer = parts.pop() ?? "";
+      for (const line of parts) {
+        try {
+          replica.logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // the exit summary
+        }
+      }
+    });
+    await eventually(() => replica.logs.some((l) => l["msg"] === "Kestrel is listening"), 15_000, `replica ${name} to listen`);
+    replica.url = String(replica.logs.find((l) => l["msg"] === "Kestrel is listening")!["url"]);
+    return replica;
+  }
+
+  const ran = (traceId: string) =>
+    replicas.flatMap((r) => r.logs.filter((l) => l["trace_id"] === traceId && l["msg"] === "action success").map(() => r.name));
+
+  async function post(r: Replica, body: string): Promise<string> {
+    const res = await fetch(`${r.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal(res.status, 200);
+    const answer = (await res.json()) as { result: string; trace_id: string };
+    assert.equal(answer.result, "queued");
+    return answer.trace_id;
+  }
+
+  it("acts on each event exactly once across the replicas", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await post(replicas[i % 3]!, falcoEvent()));
+    await eventually(() => ids.every((id) => ran(id).length >= 1), 15_000, "every event acted on");
+    await new Promise((r) => setTimeout(r, 2500)); // past the ack wait: nothing runs twice
+    for (const id of ids) assert.deepEqual(ran(id).length, 1, id);
+    const workers = new Set(ids.flatMap(ran));
+    assert.ok(workers.size >= 2, `the work is shared (${[...workers].join(", ")})`);
+  });
+
+  it("runs the event of a replica killed mid-action on another replica", async () => {
+    const traceId = await post(replicas[0]!, falcoEvent({ rule: "Slow rule" }));
+    await eventually(() => replicas.some((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started")), 10_000, "the slow action to start");
+    const victim = replicas.find((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started"))!;
+    const exited = new Promise((resolve) => victim.child.once("exit", resolve));
+    victim.child.kill("SIGKILL");
+    await exited;
+    await eventually(() => ran(traceId).length === 1, 20_000, "another replica to run the slow action");
+    const [runner] = ran(traceId);
+    assert.notEqual(runner, victim.name);
+    const rerun = replicas.find((r) => r.name === runner)!;
+    assert.ok(rerun.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "cluster: event delivered again (its replica stopped before finishing)"));
+
+    for (const r of replicas.filter((x) => x !== victim)) {
+      const done = new Promise<number | null>((resolve) => r.child.once("exit", resolve));
+      r.child.kill("SIGTERM");
+      assert.equal(await done, 0, `${r.name} exits 0`);
+    }
+  });
+});
