@@ -34,7 +34,8 @@ export interface ApiReceiver {
 export type Respond = (req: { method: string; url: string; headers: IncomingHttpHeaders; body: string }) => Answer;
 
 /** A recording server that answers with `respond` (an API's own answer) unless answers were scripted. */
-export async function startRecordingServer(respond: Respond): Promise<ApiReceiver> {
+/** `port` 0 (default) picks a free one; a given port brings a receiver back where it was (down then up). */
+export async function startRecordingServer(respond: Respond, port = 0): Promise<ApiReceiver> {
   const requests: ApiRequest[] = [];
   const scripted: Answer[] = [];
   let waiters: (() => void)[] = [];
@@ -54,10 +55,10 @@ export async function startRecordingServer(respond: Respond): Promise<ApiReceive
       else setTimeout(reply, answer.delayMs);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     requests,
     script(...answers) {
       scripted.push(...answers);
@@ -100,8 +101,8 @@ export interface Receiver {
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** A webhook-style receiver: answers 200 `{}` unless told otherwise. */
-export async function startReceiver(): Promise<Receiver> {
-  const server = await startRecordingServer(() => ({ status: 200, headers: JSON_HEADERS, body: "{}" }));
+export async function startReceiver(port = 0): Promise<Receiver> {
+  const server = await startRecordingServer(() => ({ status: 200, headers: JSON_HEADERS, body: "{}" }), port);
   return {
     url: server.url,
     requests: server.requests,
