@@ -44,8 +44,8 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   });
 
   it("refuses a duplicate id from any publisher within the window; each event reaches one consumer once", async () => {
-    const a = await JetStreamQueue.open(settings(nats.url, "DEDUP"), log);
-    const b = await JetStreamQueue.open(settings(nats.url, "DEDUP"), log);
+    // Replicas starting at the same moment race to create the stream and the consumer: all of them start.
+    const [a, b] = await Promise.all([JetStreamQueue.open(settings(nats.url, "DEDUP"), log), JetStreamQueue.open(settings(nats.url, "DEDUP"), log)]);
     assert.equal(await a.publish("event-1", "key-1", "t1", Date.now()), "queued");
     assert.equal(await b.publish("event-1 again", "key-1", "t1b", Date.now()), "duplicate", "same key from another replica");
     for (let i = 2; i <= 20; i++) await (i % 2 === 0 ? a : b).publish(`event-${i}`, `key-${i}`, `t${i}`, Date.now());

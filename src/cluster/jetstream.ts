@@ -202,6 +202,7 @@ async function ensureStream(jsm: JetStreamManager, s: JetStreamSettings): Promis
     }
   } catch (err) {
     if (!/stream not found/i.test(errorMessage(err))) throw err;
+    // Replicas starting together may both get here: JetStream accepts the same definition twice.
     await jsm.streams.add(config);
   }
 }
