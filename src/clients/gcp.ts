@@ -8,6 +8,7 @@
 // CredentialsFromJSON as if it were the JSON itself, a bug), else $GOOGLE_APPLICATION_CREDENTIALS, else
 // gcloud's application-default file, else the metadata server when running on Google Cloud. File problems
 // and "no credentials at all" are errors at start, naming the setting.
+import { untilAborted } from "../abort.ts";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -646,27 +647,3 @@ async function withRetries<T>(signal: AbortSignal, call: () => Promise<T>): Prom
   }
 }
 
-/** The work's result, or the signal's reason as soon as it aborts (for library calls that take no signal). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}

@@ -1,6 +1,7 @@
 // Runs one action of one matched rule for one event: context → templating → preflight → run (with a
 // deadline) → artifact to its output → notifications. Every outcome is reported to the observer and the
 // notifiers with its true status; nothing here throws.
+import { untilAborted } from "../abort.ts";
 import { performance } from "node:perf_hooks";
 import type { Clients } from "../clients/index.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -123,27 +124,7 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
 
 /** Rejects when the signal aborts, even if the plugin ignores its signal. */
 function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {}); // the plugin's own rejection is moot: the deadline already decided
-    return Promise.reject(abortError(signal, timeoutMs));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => {});
-      reject(abortError(signal, timeoutMs));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
+  return untilAborted(work, signal, (s) => abortError(s, timeoutMs));
 }
 
 function abortError(signal: AbortSignal, timeoutMs: number): KestrelError {

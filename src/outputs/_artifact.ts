@@ -1,6 +1,7 @@
 // What every output does with an artifact: name it like Talon names its objects, with every part that
 // comes from an event neutralised, and read its data as a stream that a deadline can cut.
 import { Readable } from "node:stream";
+import { untilAborted } from "../abort.ts";
 import type { Artifact } from "../plugins/types.ts";
 
 /** Longest file name written, in bytes (file systems allow 255). */
@@ -65,25 +66,7 @@ export async function discard(data: Artifact["data"]): Promise<void> {
 export function abortable(iterator: AsyncIterator<Uint8Array>, signal: AbortSignal): AsyncIterableIterator<Uint8Array> {
   const wrapped: AsyncIterableIterator<Uint8Array> = {
     [Symbol.asyncIterator]: () => wrapped,
-    next: () =>
-      new Promise((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason);
-        if (signal.aborted) {
-          onAbort();
-          return;
-        }
-        signal.addEventListener("abort", onAbort, { once: true });
-        iterator.next().then(
-          (r) => {
-            signal.removeEventListener("abort", onAbort);
-            resolve(r);
-          },
-          (e: unknown) => {
-            signal.removeEventListener("abort", onAbort);
-            reject(e);
-          },
-        );
-      }),
+    next: () => untilAborted(iterator.next(), signal),
     return: async () => {
       await iterator.return?.();
       return { value: undefined, done: true };

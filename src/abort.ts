@@ -1,0 +1,28 @@
+// Giving up on a promise when a signal aborts, for work that cannot be cancelled itself (a plugin that
+// ignores its signal, a library call that takes none): the caller moves on at the deadline, and the
+// work's own late rejection is swallowed, since the deadline already decided the outcome.
+
+/** The work's result, or a rejection with `reason(signal)` (default: the signal's reason) once it aborts. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: (signal: AbortSignal) => unknown = (s) => s.reason): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(reason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      work.catch(() => {});
+      reject(reason(signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
