@@ -34,12 +34,15 @@ export interface QueuedEvent {
   readonly traceId: string;
   /** Epoch milliseconds when the intake accepted it (on whichever replica). */
   readonly acceptedAt: number;
+  /** The original request's W3C traceparent, when it had one. */
+  readonly traceparent: string | undefined;
   /** Deliveries so far (1 the first time; more after a replica died or gave it back). */
   readonly deliveryCount: number;
 }
 
 const TRACE_HEADER = "Kestrel-Trace-Id";
 const ACCEPTED_HEADER = "Kestrel-Accepted-At";
+const TRACEPARENT_HEADER = "traceparent";
 
 /** Message ids are bounded digests of the dedup key (event text can be long). */
 export function messageId(dedupKey: string): string {
@@ -104,10 +107,11 @@ export class JetStreamQueue {
   }
 
   /** Persists an event; "duplicate" when JetStream already has one with the same id in its window. */
-  async publish(body: string, dedupKey: string | undefined, traceId: string, acceptedAt: number): Promise<"queued" | "duplicate"> {
+  async publish(body: string, dedupKey: string | undefined, traceId: string, acceptedAt: number, traceparent?: string): Promise<"queued" | "duplicate"> {
     const h = headers();
     h.set(TRACE_HEADER, traceId);
     h.set(ACCEPTED_HEADER, String(acceptedAt));
+    if (traceparent !== undefined) h.set(TRACEPARENT_HEADER, traceparent);
     try {
       const ack = await this.#js.publish(this.#s.subject, body, {
         headers: h,
@@ -155,6 +159,7 @@ export class JetStreamQueue {
       body: m.string(),
       traceId: m.headers?.get(TRACE_HEADER) ?? "",
       acceptedAt: Number(m.headers?.get(ACCEPTED_HEADER) ?? Date.now()),
+      traceparent: m.headers?.get(TRACEPARENT_HEADER) || undefined,
       deliveryCount: m.info.deliveryCount,
     };
     // Heartbeats keep the message ours while the actions run: no second replica starts the same event.

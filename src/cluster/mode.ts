@@ -52,13 +52,24 @@ export async function openClusterMode(options: { config: Config; engine: Engine;
     async submit(event, body, traceId, receivedAt, traceparent) {
       if (!accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
       observer.eventReceived(event, traceId, traceparent);
-      if (engine.ruleSet.match(event).length === 0) return "unmatched";
+      if (engine.ruleSet.match(event).length === 0) {
+        observer.eventFinished?.(event, traceId, "unmatched");
+        return "unmatched";
+      }
       const acceptedAt = Date.now() - (performance.now() - receivedAt);
-      const outcome = await queue.publish(body, dedup ? dedupKey(event) : undefined, traceId, Math.round(acceptedAt));
+      let outcome: "queued" | "duplicate";
+      try {
+        outcome = await queue.publish(body, dedup ? dedupKey(event) : undefined, traceId, Math.round(acceptedAt), traceparent);
+      } catch (err) {
+        observer.eventFinished?.(event, traceId, "overloaded");
+        throw err;
+      }
       if (outcome === "duplicate") {
         observer.eventDuplicate(event, traceId);
+        observer.eventFinished?.(event, traceId, "duplicate");
         return "duplicate";
       }
+      observer.eventFinished?.(event, traceId, "stored");
       return "queued";
     },
     startWorkers() {
@@ -69,7 +80,7 @@ export async function openClusterMode(options: { config: Config; engine: Engine;
         }
         // The receipt time on this replica's clock, so that receipt→dispatch covers the time in the stream.
         const receivedAt = performance.now() - Math.max(0, Date.now() - queued.acceptedAt);
-        await engine.process(event, queued.traceId, receivedAt);
+        await engine.process(event, queued.traceId, receivedAt, queued.traceparent);
         // Actions cut by the shutdown deadline did not finish: the event goes back to the stream.
         if (engine.cancelled) throw new KestrelError("ERR_SHUTTING_DOWN", "the actions were cancelled by the shutdown");
       });

@@ -171,9 +171,13 @@ export class Engine {
    * current rules, then its actions through the same per-target scheduler as submit(). Resolves once they
    * finished, so that the event is acknowledged only then; false when no rule matches any more.
    */
-  process(event: FalcoEvent, traceId: string, receivedAt: number): Promise<boolean> {
+  process(event: FalcoEvent, traceId: string, receivedAt: number, traceparent?: string): Promise<boolean> {
+    this.#observer.eventTaken?.(event, traceId, traceparent);
     const rules = this.#ruleSet.match(event);
-    if (rules.length === 0) return Promise.resolve(false);
+    if (rules.length === 0) {
+      this.#observer.eventFinished?.(event, traceId, "unmatched");
+      return Promise.resolve(false);
+    }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
     return new Promise((resolve, reject) => {
       const job: EventJob = {

@@ -31,7 +31,8 @@ export interface OutputRecord {
 export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited";
 
 /** How the engine finished with an event: "handled" once its matched rules' actions have all run. */
-export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled";
+/** "stored": persisted in the cluster's stream (cluster.nats_url), for a replica to act on. */
+export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled" | "stored";
 
 export interface EngineObserver {
   /** `traceparent` is the request's W3C header when it had one (tracing continues the caller's trace). */
@@ -40,6 +41,11 @@ export interface EngineObserver {
    * The engine is done with an event received by eventReceived: at once when it is a duplicate, matches
    * nothing or finds the queue full, else after its last action. Optional: only tracing needs it.
    */
+  /**
+   * An event taken from the cluster's stream on this replica (counted by the replica that received it, so
+   * not reported as received again); `traceparent` is the one of the original request, if any.
+   */
+  eventTaken?(event: FalcoEvent, traceId: string, traceparent?: string): void;
   eventFinished?(event: FalcoEvent, traceId: string, outcome: EventOutcome): void;
   /** `client` is the remote address, when the rejection is about who sent the request. */
   eventRejected(reason: RejectReason, detail: string, client?: string): void;

@@ -30,6 +30,11 @@ export class FanOutObserver implements EngineObserver {
     this.#guard(() => this.#extra.eventReceived(event, traceId, traceparent));
   }
 
+  eventTaken(event: FalcoEvent, traceId: string, traceparent?: string): void {
+    this.#main.eventTaken?.(event, traceId, traceparent);
+    this.#guard(() => this.#extra.eventTaken?.(event, traceId, traceparent));
+  }
+
   eventFinished(event: FalcoEvent, traceId: string, outcome: EventOutcome): void {
     this.#main.eventFinished?.(event, traceId, outcome);
     this.#guard(() => this.#extra.eventFinished?.(event, traceId, outcome));

@@ -197,6 +197,11 @@ export class Tracing implements EngineObserver {
     }
   }
 
+  /** With several replicas, the replica that runs the actions traces them under its own `event` span. */
+  eventTaken(event: FalcoEvent, traceId: string, traceparent?: string): void {
+    this.eventReceived(event, traceId, traceparent);
+  }
+
   eventFinished(event: FalcoEvent, _traceId: string, outcome: EventOutcome): void {
     const et = this.#events.get(event);
     if (et === undefined || !this.#open.has(et)) return;

@@ -2,10 +2,12 @@
 // acted on exactly once by one of them, a repeat sent to the other replica inside the window is a duplicate,
 // and while NATS is down the intake answers 503 (nothing accepted is lost), then recovers.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
 import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp.ts";
 
 const RULES = `
 - rule: Shells
@@ -91,5 +93,51 @@ describe("replicas through NATS JetStream", { skip: natsSkipReason() }, () => {
     }
     assert.equal(status, 200);
     await until(async () => (await actions(a)) + (await actions(b)) === before + 1, "the action after the restart", 15_000);
+  });
+});
+
+describe("replicas through NATS JetStream, traced", { skip: natsSkipReason() }, () => {
+  let nats: NatsServer;
+  let otlp: OtlpReceiver;
+  const replicas: RunningKestrel[] = [];
+  before(async () => {
+    nats = await startNats();
+    otlp = await startOtlpReceiver();
+    for (const name of ["intake", "worker"]) {
+      replicas.push(
+        await startKestrel({
+          rules: RULES,
+          config: `cluster:\n  nats_url: ${nats.url}\n  stream: TRACED\nworkers: ${name === "intake" ? 1 : 4}\notel:\n  traces_enabled: true\n  collector_endpoint: 127.0.0.1\n  collector_port: ${otlp.grpcPort}\n  collector_use_insecure_grpc: true\n  service_name: kestrel-${name}\n`,
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const r of replicas) await r.close();
+    await otlp?.close();
+    await nats?.close();
+  });
+
+  it("traces the event on the replica that stores it and on the one that acts on it, in the caller's trace", async () => {
+    const callerTrace = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const res = await replicas[0]!.post(falcoEvent(), { traceparent: `00-${callerTrace}-${callerSpan}-01` });
+    assert.equal(((await res.json()) as { trace_id: string }).trace_id, callerTrace);
+    await until(async () => (await actions(replicas[0]!)) + (await actions(replicas[1]!)) === 1, "the action");
+    for (const r of replicas) await r.close(); // flushes the spans
+    const spans = otlp.spans.filter((s) => s.traceId === callerTrace);
+    const events = spans.filter((s) => s.name === "event");
+    const stored = events.find((s) => s.attributes["kestrel.outcome"] === "stored");
+    const handled = events.find((s) => s.attributes["kestrel.outcome"] === "handled");
+    assert.ok(stored, "the intake's event span");
+    assert.equal(stored.resource["service.name"], "kestrel-intake");
+    assert.ok(handled, "the acting replica's event span");
+    for (const e of [stored, handled]) assert.equal(e.parentSpanId, callerSpan, "both under the caller's span");
+    const action = spans.find((s) => s.name === "action");
+    assert.ok(action, "the action span");
+    assert.equal(action.resource["service.name"], handled.resource["service.name"]);
+    const match = spans.find((s) => s.name === "match" && s.parentSpanId === handled.spanId);
+    assert.ok(match, "match under the acting replica's event");
+    assert.equal(action.parentSpanId, match.spanId);
   });
 });
