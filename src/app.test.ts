@@ -26,10 +26,10 @@ describe("needsKubernetes", () => {
     assert.equal(needsKubernetes(config(), ruleSet(["local"], [], ["k8snode"])), true);
   });
 
-  it("creates no client without a need, and names the kubeconfig setting when it is wrong", () => {
-    assert.equal(createClientsFor(config(), ruleSet(["local"]), {}).kubernetes, undefined);
-    assert.throws(
-      () => createClientsFor(config({ kubeconfig: "/nonexistent/kubeconfig" }), ruleSet(["kubernetes"]), {}),
+  it("creates no client without a need, and names the kubeconfig setting when it is wrong", async () => {
+    assert.equal((await createClientsFor(config(), ruleSet(["local"]), {})).kubernetes, undefined);
+    await assert.rejects(
+      createClientsFor(config({ kubeconfig: "/nonexistent/kubeconfig" }), ruleSet(["kubernetes"]), {}),
       (e: unknown) => e instanceof KestrelError && e.code === "ERR_CONFIG_INVALID" && e.message.includes('kubeconfig "/nonexistent/kubeconfig"'),
     );
   });

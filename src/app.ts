@@ -4,8 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
-import { type AwsUses, createAwsClients } from "./clients/aws.ts";
-import { createGcpClient } from "./clients/gcp.ts";
+import type { AwsUses } from "./clients/aws.ts";
 import { createKubeClient, loadKubeConfig } from "./clients/kubernetes.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
@@ -13,13 +12,11 @@ import { Engine } from "./engine/engine.ts";
 import { Notifications } from "./engine/notify.ts";
 import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./engine/notify-filter.ts";
 import { errorMessage, KestrelError } from "./errors.ts";
-import { openClusterMode } from "./cluster/mode.ts";
 import { buildIntake } from "./ingest/http.ts";
 import { createGuard } from "./ingest/guard.ts";
 import { intakeTlsOptions } from "./ingest/tls.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
-import { createTelemetry } from "./observability/telemetry.ts";
 import type { Registries } from "./plugins/registries.ts";
 import type { NotifierInstance } from "./plugins/types.ts";
 import type { RuleSet } from "./rules/types.ts";
@@ -81,12 +78,15 @@ async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Prom
   if (identity !== undefined) log.info({ aws_identity: identity }, "AWS credentials verified");
 }
 
-/** The clients the rules and notifiers need; a cluster that cannot be reached by config is an error now. */
-export function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Clients {
+/**
+ * The clients the rules and notifiers need; a cluster or cloud that cannot be reached by config is an error
+ * now. The cloud client modules (and so their SDKs) are loaded only when a rule needs them.
+ */
+export async function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Promise<Clients> {
   const kubernetes = needsKubernetes(config, ruleSet) ? createKubeClient(loadKubeConfig(config.kubeconfig, env)) : undefined;
   // Credentials are read and checked now: a bad gcp.credentials_path stops the start.
-  const gcp = ruleSet.categories.has("gcp") ? createGcpClient(config.gcp, { env }) : undefined;
-  const aws = awsUses(ruleSet) === undefined ? undefined : createAwsClients({ aws: config.aws, minio: config.minio, env });
+  const gcp = ruleSet.categories.has("gcp") ? (await import("./clients/gcp.ts")).createGcpClient(config.gcp, { env }) : undefined;
+  const aws = awsUses(ruleSet) === undefined ? undefined : (await import("./clients/aws.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });
   return createClients({ ...(kubernetes === undefined ? {} : { kubernetes }), ...(gcp === undefined ? {} : { gcp }), ...(aws === undefined ? {} : { aws }) });
 }
 
@@ -132,13 +132,17 @@ function filterOf(config: Config, name: string): NotificationFilter | undefined 
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, ruleSet, registries, log } = options;
-  let clients = options.clients ?? createClientsFor(config, ruleSet);
+  let clients = options.clients ?? (await createClientsFor(config, ruleSet));
   await prepareAws(clients, ruleSet, log);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const instances = await createNotifiers(config, ruleSet, registries, clients, log);
   // OpenTelemetry (otel.*): undefined when off, and the engine then reports to the observer alone.
-  const telemetry = createTelemetry(config.otel, { log, metrics });
+  // OpenTelemetry and NATS are loaded only when configured: their SDKs cost startup time and memory.
+  const telemetry =
+    config.otel.traces_enabled || config.otel.metrics_enabled
+      ? (await import("./observability/telemetry.ts")).createTelemetry(config.otel, { log, metrics })
+      : undefined;
   const reporting = telemetry?.observer(observer) ?? observer;
   const filters = new Map<string, NotificationFilter>();
   for (const name of instances.keys()) {
@@ -160,7 +164,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     workers: config.workers,
     actionTimeoutMs: config.action_timeout_seconds * 1000,
   });
-  const cluster = shared ? await openClusterMode({ config, engine, observer: reporting, log }) : undefined;
+  const cluster = shared ? await (await import("./cluster/mode.ts")).openClusterMode({ config, engine, observer: reporting, log }) : undefined;
   const tls = intakeTlsOptions(config.tls);
   const guard = createGuard(
     {
@@ -191,7 +195,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     observer,
     async applyRules(next) {
       // Everything the new rules need is created before the swap; if anything fails, nothing changes.
-      const needed = createClientsFor(config, next);
+      const needed = await createClientsFor(config, next);
       const merged: Clients = { ...needed, ...clients }; // clients already in use are kept (connections, caches)
       await prepareAws(merged, next, log);
       const added = await createNotifiers(config, next, registries, merged, log, notifications.names);

@@ -1,9 +1,8 @@
-// The `kestrel` command line. Each command is a thin action in its own file.
+// The `kestrel` command line. Each command is a thin action in its own file, loaded when it runs: the
+// server and the plugins bring the cloud and Kubernetes SDKs, which `version` or `completion` do not need.
 import { Command, Option } from "commander";
 import { completionScript } from "./completion.ts";
-import { type ListKind, listCommand } from "./list.ts";
-import { rulesCheckCommand, rulesPrintCommand } from "./rules.ts";
-import { serverCommand } from "./server.ts";
+import type { ListKind } from "./list.ts";
 import { ExitError, type GlobalOptions } from "./shared.ts";
 import { version, versionCommand } from "./version.ts";
 
@@ -20,15 +19,18 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
 
-  program.command("server").description("start the server that receives Falco events").action((_o, cmd: Command) => serverCommand(globals(cmd)));
+  program.command("server").description("start the server that receives Falco events").action(async (_o, cmd: Command) => (await import("./server.ts")).serverCommand(globals(cmd)));
 
   const rules = program.command("rules").description("check or print the rules");
   rules
     .command("check")
     .description("validate the rules files; exit 1 with file:line:col diagnostics when invalid")
     .option("--strict", "treat warnings (unknown keys or parameters) as errors")
-    .action((o: { strict?: boolean }, cmd: Command) => rulesCheckCommand({ ...globals(cmd), strict: o.strict ?? false }));
-  rules.command("print").description("print the rules as merged from every file").action((_o, cmd: Command) => rulesPrintCommand(globals(cmd)));
+    .action(async (o: { strict?: boolean }, cmd: Command) => (await import("./rules.ts")).rulesCheckCommand({ ...globals(cmd), strict: o.strict ?? false }));
+  rules
+    .command("print")
+    .description("print the rules as merged from every file")
+    .action(async (_o, cmd: Command) => (await import("./rules.ts")).rulesPrintCommand(globals(cmd)));
 
   for (const kind of ["actionners", "outputs", "notifiers"] as const satisfies readonly ListKind[]) {
     program
@@ -37,7 +39,7 @@ export function buildProgram(): Command {
       .command("list")
       .description(`list the ${kind} with their parameters, permissions and an example`)
       .option("--json", "print JSON")
-      .action((o: { json?: boolean }) => listCommand(kind, o));
+      .action(async (o: { json?: boolean }) => (await import("./list.ts")).listCommand(kind, o));
   }
   program.command("version").description("print the version").action(versionCommand);
   program

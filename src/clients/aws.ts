@@ -18,7 +18,6 @@ import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { Clients } from "./index.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 
 export interface AwsSettings {
@@ -118,13 +117,6 @@ export interface AwsClients {
   prepare(uses: AwsUses): Promise<string | undefined>;
 }
 
-/** The AWS clients, or a clear error when none were created (which rules check prevents). */
-export function awsOf(clients: Clients): AwsClients {
-  if (clients.aws === undefined) {
-    throw new KestrelError("ERR_CLIENT_MISSING", "no AWS client: Kestrel was started without rules that use AWS or MinIO");
-  }
-  return clients.aws;
-}
 
 // ---- settings ------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 // CredentialsFromJSON as if it were the JSON itself, a bug), else $GOOGLE_APPLICATION_CREDENTIALS, else
 // gcloud's application-default file, else the metadata server when running on Google Cloud. File problems
 // and "no credentials at all" are errors at start, naming the setting.
+import { FUNCTION_LOCATION, FUNCTION_NAME } from "./gcp-names.ts";
 import { untilAborted } from "../abort.ts";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -18,7 +19,6 @@ import { pipeline } from "node:stream/promises";
 import { type File, Storage } from "@google-cloud/storage";
 import { type AuthClient, gaxios, gcpMetadata, GoogleAuth, IdTokenClient, JWT } from "google-auth-library";
 import { type ErrorCode, errorMessage, KestrelError } from "../errors.ts";
-import type { Clients } from "./index.ts";
 
 export interface GcpSettings {
   readonly credentials_path?: string | undefined;
@@ -107,8 +107,6 @@ const CREDENTIAL_TYPES = new Set([
   "impersonated_service_account",
 ]);
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
-export const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
-export const FUNCTION_LOCATION = /^[a-z][a-z0-9-]{1,62}$/;
 
 interface ServiceAccountKey {
   readonly client_email: string;
@@ -123,13 +121,6 @@ type CredentialSource =
   | { readonly kind: "other"; readonly json: Record<string, unknown>; readonly label: string }
   | { readonly kind: "default"; readonly label: string };
 
-/** The Google Cloud client, or a clear error when none was created (which rules check prevents). */
-export function gcpOf(clients: Clients): GcpClient {
-  if (clients.gcp === undefined) {
-    throw new KestrelError("ERR_CLIENT_MISSING", "no Google Cloud client: Kestrel was started without the gcp settings these rules need");
-  }
-  return clients.gcp;
-}
 
 /**
  * Where the credentials come from. Reads and checks a key file now, so that a missing, unreadable or

@@ -9,7 +9,7 @@
 // values instead of failing; off EC2 the action fails at once with a clear error instead of waiting on the
 // SDK's retries.
 import { z } from "zod";
-import { awsOf } from "../clients/aws.ts";
+import { awsOf } from "../clients/index.ts";
 import { defineContext } from "../plugins/define.ts";
 
 export default defineContext({

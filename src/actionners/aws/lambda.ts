@@ -9,7 +9,7 @@
 // lambda:GetFunction is not needed); the function and its qualifier cannot come from an event (`${…}`
 // is refused there), since an event must not choose which code runs with Kestrel's identity.
 import { z } from "zod";
-import { awsOf } from "../../clients/aws.ts";
+import { awsOf } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import { eventToJSON } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";

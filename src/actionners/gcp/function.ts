@@ -6,7 +6,8 @@
 // passed it to time.Duration, i.e. nanoseconds), any 2xx counts as success (Talon: only 200), and the name
 // and location cannot come from the event, since they choose which code runs.
 import { z } from "zod";
-import { FUNCTION_LOCATION, FUNCTION_NAME, gcpOf } from "../../clients/gcp.ts";
+import { FUNCTION_LOCATION, FUNCTION_NAME } from "../../clients/gcp-names.ts";
+import { gcpOf } from "../../clients/index.ts";
 import { eventToJSON } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";
 

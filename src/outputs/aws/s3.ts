@@ -2,7 +2,7 @@
 // streamed in 8 MiB parts (multipart upload) so that a large capture is never held whole in memory. The
 // bucket's region is the output's `region`, else aws.region. The result's location is s3://bucket/key.
 import { z } from "zod";
-import { awsOf } from "../../clients/aws.ts";
+import { awsOf } from "../../clients/index.ts";
 import { defineOutput } from "../../plugins/define.ts";
 import { bucketParam, locationProblems, prefixParam, uploadArtifact } from "../_s3.ts";
 

@@ -5,7 +5,7 @@
 // so a large capture is never held whole in memory. Unlike Talon, which ignored the error of the final
 // write, a failed upload is a failure; and an existing object is never overwritten (a `-1` suffix is tried).
 import { z } from "zod";
-import { gcpOf } from "../../clients/gcp.ts";
+import { gcpOf } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import { defineOutput } from "../../plugins/define.ts";
 import { artifactFileName, artifactSource, discard, isAsyncIterable } from "../_artifact.ts";

@@ -2,7 +2,7 @@
 // with the same key, streaming and location (s3://bucket/key) as aws:s3. The client uses path-style
 // addressing, as MinIO expects.
 import { z } from "zod";
-import { awsOf } from "../../clients/aws.ts";
+import { awsOf } from "../../clients/index.ts";
 import { defineOutput } from "../../plugins/define.ts";
 import { bucketParam, locationProblems, prefixParam, uploadArtifact } from "../_s3.ts";
 
