@@ -35,6 +35,9 @@ class NotifierQueue {
   readonly #waiting: Notification[] = [];
   #running = 0;
   #idle: (() => void)[] = [];
+  /** Notifications refused by the full queue since the last one logged, and when that was. */
+  #refused = 0;
+  #lastRefusalLog = Number.NEGATIVE_INFINITY;
 
   constructor(name: string, instance: NotifierInstance, policy: DeliveryPolicy, observer: EngineObserver, signal: AbortSignal) {
     this.name = name;
@@ -46,7 +49,20 @@ class NotifierQueue {
 
   push(n: Notification): void {
     if (this.#waiting.length >= this.#policy.queueSize) {
-      const err = new KestrelError("ERR_NOTIFY", `notifier "${this.name}" has ${this.#policy.queueSize} notifications waiting`);
+      // Every refusal is counted; under a flood only one a second is logged, with how many came before it.
+      const now = performance.now();
+      this.#refused++;
+      if (now - this.#lastRefusalLog < 1000) {
+        this.#observer.notificationFinished(this.name, n, "failure", undefined, true);
+        return;
+      }
+      const more = this.#refused - 1;
+      this.#refused = 0;
+      this.#lastRefusalLog = now;
+      const err = new KestrelError(
+        "ERR_NOTIFY",
+        `notifier "${this.name}" has ${this.#policy.queueSize} notifications waiting${more > 0 ? ` (${more} more refused since the last report)` : ""}`,
+      );
       this.#observer.notificationFinished(this.name, n, "failure", err);
       return;
     }

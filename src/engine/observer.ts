@@ -57,7 +57,8 @@ export interface EngineObserver {
   /** An additional context of an action (`additional_contexts`) was gathered, or failed. Optional. */
   contextGathered?(event: FalcoEvent, traceId: string, action: CompiledAction, context: string, durationSeconds: number, error?: unknown): void;
   outputFinished(record: OutputRecord): void;
-  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown): void;
+  /** `quiet`: counted, not logged (a flood of notifications refused by a full queue is logged once a second). */
+  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown, quiet?: boolean): void;
   queueDepth(depth: number): void;
   /** A problem that is not about one event (a notifier that could not be created, …). */
   problem(message: string, error?: unknown): void;

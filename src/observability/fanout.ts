@@ -75,8 +75,8 @@ export class FanOutObserver implements EngineObserver {
     this.#guard(() => this.#extra.outputFinished(record));
   }
 
-  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown): void {
-    this.#main.notificationFinished(notifier, notification, status, error);
+  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown, quiet?: boolean): void {
+    this.#main.notificationFinished(notifier, notification, status, error, quiet);
     this.#guard(() => this.#extra.notificationFinished(notifier, notification, status, error));
   }
 

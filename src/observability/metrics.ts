@@ -47,7 +47,8 @@ export class Metrics {
   readonly #eventCells = new Map<string, Map<string, Map<string, Cell>>>();
   readonly #matchCells = new WeakMap<object, Map<string, Cell>>();
   readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
-  readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[] };
+  readonly #notificationCells = new Map<string, Map<string, Cell>>();
+  readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[], notifications: [] as Cell[] };
   #duplicates = 0;
   #queueDepth = 0;
 
@@ -81,7 +82,15 @@ export class Metrics {
         copyCells(this, cells.actions);
       },
     });
-    this.notifications = new Counter({ name: "kestrel_notifications_total", help: "Notifications delivered or failed", labelNames: ["notifier", "status"], registers });
+    this.notifications = new Counter({
+      name: "kestrel_notifications_total",
+      help: "Notifications delivered or failed",
+      labelNames: ["notifier", "status"],
+      registers,
+      collect() {
+        copyCells(this, cells.notifications);
+      },
+    });
     this.outputs = new Counter({ name: "kestrel_outputs_total", help: "Artifacts stored or failed", labelNames: ["target", "status"], registers });
     const duplicates = () => this.#duplicates;
     this.duplicates = new Counter({
@@ -188,6 +197,22 @@ export class Metrics {
       cell = { labels: { rule, action, actionner, status }, value: 0 };
       cells.set(status, cell);
       this.#cells.actions.push(cell);
+    }
+    cell.value++;
+  }
+
+  /** Counts a notification delivered or failed (one per notification and notifier: a hot path under load). */
+  countNotification(notifier: string, status: string): void {
+    let byStatus = this.#notificationCells.get(notifier);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.#notificationCells.set(notifier, byStatus);
+    }
+    let cell = byStatus.get(status);
+    if (cell === undefined) {
+      cell = { labels: { notifier, status }, value: 0 };
+      byStatus.set(status, cell);
+      this.#cells.notifications.push(cell);
     }
     cell.value++;
   }

@@ -88,8 +88,9 @@ export class Observer implements EngineObserver {
     else this.#log.info(fields, "artifact stored");
   }
 
-  notificationFinished(notifier: string, n: Notification, status: "success" | "failure", error?: unknown): void {
-    this.#metrics.notifications.inc({ notifier, status });
+  notificationFinished(notifier: string, n: Notification, status: "success" | "failure", error?: unknown, quiet = false): void {
+    this.#metrics.countNotification(notifier, status);
+    if (quiet) return;
     const fields = { trace_id: n.traceId, rule: n.rule, action: n.action, actionner: n.actionner, notifier, status };
     if (status === "failure") this.#log.error({ ...fields, error: errorMessage(error) }, "notification failed");
     else if (this.#log.isLevelEnabled("debug")) this.#log.debug(fields, "notification sent");

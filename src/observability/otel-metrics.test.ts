@@ -18,7 +18,7 @@ function counted(): Metrics {
   m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
   m.countDuplicate();
   m.setQueueDepth(4);
-  m.notifications.inc({ notifier: "webhook", status: "success" });
+  m.countNotification("webhook", "success");
   m.rejected.inc({ reason: "invalid" });
   // 0.003 → bucket ≤0.005; 0.2 → ≤0.25; 200 → +Inf.
   for (const v of [0.003, 0.2, 200]) m.actionDuration.observe({ actionner: "kubernetes:label" }, v);
