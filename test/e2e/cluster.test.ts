@@ -2,24 +2,16 @@
 // (kestrel_leader 1, the Lease names it); SIGTERM releases the lease and another process leads at once;
 // SIGKILL (no release) hands over once the lease has not been renewed for its duration.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { eventually } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 const LEASE_SECONDS = 2;
 
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly lines: string[];
-  url: string;
-}
+type Replica = KestrelProcess & { readonly name: string };
 
 describe("leader election between kestrel processes", () => {
   let api: KubeApiServer;
@@ -50,26 +42,12 @@ cluster:
     await writeFile(join(dir, "rules.yaml"), `- rule: Log\n  match: {}\n  dry_run: true\n  actions:\n    - action: a\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`);
   });
   after(async () => {
-    for (const r of replicas) r.child.kill("SIGKILL");
+    for (const r of replicas) r.kill();
     await api.close();
   });
 
   async function start(name: string): Promise<Replica> {
-    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", POD_NAME: name },
-    });
-    const replica: Replica = { name, child, lines: [], url: "" };
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      replica.lines.push(...parts);
-    });
-    child.stderr.on("data", (chunk: Buffer) => replica.lines.push(chunk.toString("utf8")));
-    await eventually(() => replica.lines.some((l) => l.includes("Kestrel is listening")), 15_000, `${name} to listen`);
-    replica.url = (JSON.parse(replica.lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
+    const replica = { name, ...(await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: { POD_NAME: name } })) };
     replicas.push(replica);
     return replica;
   }
@@ -99,10 +77,8 @@ cluster:
     assert.equal(holder(), "kestrel-a");
     assert.ok(b.lines.some((l) => l.includes("leader election: new leader") && l.includes('"leader":"kestrel-a"')));
 
-    const exited = new Promise<number | null>((resolve) => a.child.once("exit", resolve));
     const stoppedAt = Date.now();
-    a.child.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal(await a.stop(), 0);
     assert.ok(a.lines.some((l) => l.includes("leader election: lease released")));
     await waitLeader(b, 5000);
     assert.ok(Date.now() - stoppedAt < LEASE_SECONDS * 1000, `handed over in ${Date.now() - stoppedAt} ms, before the lease could expire`);
@@ -115,7 +91,7 @@ cluster:
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await leads(c), false);
     const killedAt = Date.now();
-    b.child.kill("SIGKILL");
+    b.kill();
     await waitLeader(c, 10_000);
     const failover = Date.now() - killedAt;
     assert.ok(failover >= (LEASE_SECONDS - 0.5) * 1000, `waited for the lease to run out (${failover} ms)`);

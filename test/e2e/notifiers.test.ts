@@ -5,7 +5,6 @@
 // default notifier, with the event's trace id; a second event is routed by a rule without actions to
 // Alertmanager and PagerDuty only. Then SIGTERM: the process drains and exits 0.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,14 +13,12 @@ import { alertmanagerSkipReason, type RunningAlertmanager, startAlertmanager } f
 import { type ApiReceiver, startPagerDutyReceiver, startSlackReceiver } from "../support/api-receivers.ts";
 import { type FakeElasticsearch, startFakeElasticsearch } from "../support/elasticsearch.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, until } from "../support/kestrel.ts";
+import { until } from "../support/kestrel.ts";
 import { type FakeLoki, startFakeLoki } from "../support/loki.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
 import { type SmtpTestServer, startSmtpServer } from "../support/smtp.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 
 const DEFAULTS = ["webhook", "slack", "smtp", "loki", "elasticsearch", "alertmanager", "pagerduty", "stdout", "file", "syslog", "program"];
 
@@ -49,8 +46,8 @@ describe("kestrel server with every notifier", { skip: alertmanagerSkipReason() 
   let amWebhook: Receiver;
   let rsyslog: Rsyslog;
   let dir: string;
-  let child: ChildProcessWithoutNullStreams;
-  const stdout: string[] = [];
+  let kestrel: KestrelProcess;
+  let stdout: string[];
   let url: string;
 
   before(async () => {
@@ -116,24 +113,13 @@ notifiers:
 `;
     await writeFile(join(dir, "config.yaml"), config);
     await writeFile(join(dir, "rules.yaml"), RULES);
-    child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "" },
-    });
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      stdout.push(...parts);
-    });
-    child.stderr.on("data", (chunk: Buffer) => stdout.push(chunk.toString("utf8")));
-    await eventually(() => stdout.some((l) => l.includes("Kestrel is listening")), 15_000, `the server to listen:\n${stdout.join("\n")}`);
-    url = (JSON.parse(stdout.find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
+    kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
+    stdout = kestrel.lines;
+    url = kestrel.url;
   });
 
   after(async () => {
-    child?.kill("SIGKILL");
+    kestrel?.kill();
     await Promise.allSettled([webhook, slack, pagerduty, loki, es, smtp, amWebhook].map((r) => r?.close()));
     await am?.stop();
     await rsyslog?.stop();
@@ -228,8 +214,6 @@ notifiers:
   });
 
   it("drains and exits 0 on SIGTERM", async () => {
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal(await kestrel.stop(), 0);
   });
 });

@@ -2,7 +2,6 @@
 // them are acted on exactly once in all; a replica killed with SIGKILL in the middle of an action loses
 // nothing: the event is delivered again to another replica once the ack wait has passed, which runs it.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,16 +9,10 @@ import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
 import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly logs: Record<string, unknown>[];
-  url: string;
-}
+type Replica = KestrelProcess & { readonly name: string };
 
 const RULES = `
 - rule: Quick
@@ -52,39 +45,19 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
     for (const name of ["a", "b", "c"]) replicas.push(await start(name));
   });
   after(async () => {
-    for (const r of replicas) r.child.kill("SIGKILL");
+    for (const r of replicas) r.kill();
     await nats?.close();
   });
 
   async function start(name: string): Promise<Replica> {
-    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "" },
-    });
-    const replica: Replica = { name, child, logs: [], url: "" };
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      for (const line of parts) {
-        try {
-          replica.logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // the exit summary
-        }
-      }
-    });
-    await eventually(() => replica.logs.some((l) => l["msg"] === "Kestrel is listening"), 15_000, `replica ${name} to listen`);
-    replica.url = String(replica.logs.find((l) => l["msg"] === "Kestrel is listening")!["url"]);
-    return replica;
+    return { name, ...(await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") })) };
   }
 
   const ran = (traceId: string) =>
     replicas.flatMap((r) => r.logs.filter((l) => l["trace_id"] === traceId && l["msg"] === "action success").map(() => r.name));
 
   async function post(r: Replica, body: string): Promise<string> {
-    const res = await fetch(`${r.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const res = await r.post(body);
     assert.equal(res.status, 200);
     const answer = (await res.json()) as { result: string; trace_id: string };
     assert.equal(answer.result, "queued");
@@ -105,19 +78,13 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
     const traceId = await post(replicas[0]!, falcoEvent({ rule: "Slow rule" }));
     await eventually(() => replicas.some((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started")), 10_000, "the slow action to start");
     const victim = replicas.find((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started"))!;
-    const exited = new Promise((resolve) => victim.child.once("exit", resolve));
-    victim.child.kill("SIGKILL");
-    await exited;
+    assert.equal(await victim.stop("SIGKILL"), null);
     await eventually(() => ran(traceId).length === 1, 20_000, "another replica to run the slow action");
     const [runner] = ran(traceId);
     assert.notEqual(runner, victim.name);
     const rerun = replicas.find((r) => r.name === runner)!;
     assert.ok(rerun.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "cluster: event delivered again (its replica stopped before finishing)"));
 
-    for (const r of replicas.filter((x) => x !== victim)) {
-      const done = new Promise<number | null>((resolve) => r.child.once("exit", resolve));
-      r.child.kill("SIGTERM");
-      assert.equal(await done, 0, `${r.name} exits 0`);
-    }
+    for (const r of replicas.filter((x) => x !== victim)) assert.equal(await r.stop(), 0, `${r.name} exits 0`);
   });
 });

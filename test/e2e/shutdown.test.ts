@@ -1,16 +1,12 @@
 // SIGTERM under load, as a process: the intake stops taking events, every event already accepted has its
 // actions run to the end within the shutdown deadline, the summary counts them all, and the exit code is 0.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually } from "../support/kestrel.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
+import { startKestrelProcess } from "../support/process.ts";
 
 describe("kestrel server stopped under load", () => {
   it("finishes every accepted event's actions before exiting 0", async () => {
@@ -20,29 +16,24 @@ describe("kestrel server stopped under load", () => {
       join(dir, "rules.yaml"),
       `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
     );
-    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "" } });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
     try {
-      await eventually(() => out.includes("Kestrel is listening"), 15_000, "the server to listen");
-      const url = (JSON.parse(out.split("\n").find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
-      const post = (i: number) =>
-        fetch(`${url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": `pod-${i}` } }) });
+      const post = (i: number) => kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": `pod-${i}` } }));
       const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => post(i)));
       assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([200]));
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
       const stoppedAt = Date.now();
-      child.kill("SIGTERM");
+      const exited = kestrel.stop();
       // Events sent during the drain are refused (503 or a closed connection), never accepted and dropped.
       await new Promise((r) => setTimeout(r, 100));
       const late = await post(99).then((r) => r.status, () => "refused");
       assert.ok(late === 503 || late === "refused", `late event: ${late}`);
       assert.equal(await exited, 0);
       assert.ok(Date.now() - stoppedAt >= 1000, "it waited for the queued actions (40 × 0.3 s on 4 workers)");
+      const out = kestrel.lines.join("\n");
       assert.match(out, /Events received: 40\b/);
       assert.match(out, /Actions by status:\s+success: 40\b/);
     } finally {
-      child.kill("SIGKILL");
+      kestrel.kill();
     }
   });
 });
