@@ -5,7 +5,6 @@
 // Checked: the start-up identity, the objects in s3rver, the Lambda invocation, the notified locations, a
 // clean SIGTERM; and a credential problem that stops the start with exit code 1, naming the setting.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { type AccessKey, type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
+import { spawnKestrel, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 const PROFILE = { arn: "arn:aws:iam::123456789012:instance-profile/kestrel-e2e", id: "AIPAKESTRELE2E001" };
 
 const RULES = `
@@ -60,19 +58,6 @@ interface Body {
   output_target?: string;
 }
 
-function output(child: ChildProcessWithoutNullStreams): string[] {
-  const lines: string[] = [];
-  let buffer = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    const parts = buffer.split("\n");
-    buffer = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
-  return lines;
-}
-
 describe("kestrel server with AWS and MinIO", () => {
   let servers: AwsTestServers;
   let receiver: Receiver;
@@ -99,23 +84,16 @@ minio:
   secret_key: ${minioUser.secretAccessKey}
   use_ssl: false
 `;
-  const start = (configFile: string): { child: ChildProcessWithoutNullStreams; lines: string[] } => {
-    const child = spawn(process.execPath, [BIN, "server", "-c", configFile, "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env["PATH"] ?? "",
-        AWS_ACCESS_KEY: user.accessKeyId,
-        AWS_SECRET_KEY: user.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: servers.s3.url,
-        AWS_ENDPOINT_URL_LAMBDA: servers.lambda.url,
-        AWS_ENDPOINT_URL_STS: servers.sts.url,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: servers.imds.url,
-        AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
-        AWS_CONFIG_FILE: join(dir, "no-config"),
-      },
-    });
-    return { child, lines: output(child) };
-  };
+  const env = (): Record<string, string> => ({
+    AWS_ACCESS_KEY: user.accessKeyId,
+    AWS_SECRET_KEY: user.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: servers.s3.url,
+    AWS_ENDPOINT_URL_LAMBDA: servers.lambda.url,
+    AWS_ENDPOINT_URL_STS: servers.sts.url,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: servers.imds.url,
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+    AWS_CONFIG_FILE: join(dir, "no-config"),
+  });
 
   before(async () => {
     servers = await startAwsServers({
@@ -139,20 +117,15 @@ minio:
   });
 
   it("stores artifacts in S3 and MinIO and invokes Lambda with the aws context, from one server process", async () => {
-    const { child, lines } = start(join(dir, "config.yaml"));
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: env() });
+    const { lines } = kestrel;
     try {
-      await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 15_000, `the server to listen:\n${lines.join("\n")}`);
       const verified = JSON.parse(lines.find((l) => l.includes("AWS credentials verified"))!) as { aws_identity: string };
       assert.match(verified.aws_identity, /^arn:aws:sts::123456789012:assumed-role\/kestrel-e2e\/kestrel-[0-9a-f]{8}$/);
       assert.equal(servers.sts.assumed.at(-1)!.accessKeyId, user.accessKeyId, "the role was assumed with AWS_ACCESS_KEY/AWS_SECRET_KEY");
       assert.equal(servers.sts.assumed.at(-1)!.externalId, "e2e-external-id");
 
-      const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
-      const res = await fetch(`${ready.url}/`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }),
-      });
+      const res = await kestrel.post(falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }));
       assert.equal(res.status, 200);
       await eventually(() => receiver.requests.length >= 5, 15_000, `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`);
       const bodies = receiver.requests.map((r) => JSON.parse(r.body) as Body);
@@ -185,18 +158,15 @@ minio:
       assert.equal(payload.context["aws.instance_profile_id"], PROFILE.id);
       assert.match(servers.account.key(signer(servers.lambda.requests.at(-1)!.headers))!.arn, /assumed-role\/kestrel-e2e\//);
 
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
+      assert.equal(await kestrel.stop(), 0);
     } finally {
-      child.kill("SIGKILL");
+      kestrel.kill();
     }
   });
 
   it("a role that cannot be assumed stops the start: exit code 1, the setting named", async () => {
-    const { child, lines } = start(join(dir, "wrong.yaml"));
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 1);
+    const { exited, lines } = spawnKestrel({ config: join(dir, "wrong.yaml"), rules: join(dir, "rules.yaml"), env: env() });
+    assert.equal(await exited, 1);
     const fatal = lines.find((l) => l.includes("cannot start"));
     assert.ok(fatal !== undefined, lines.join("\n"));
     assert.match(fatal, /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-e2e' \(aws\.role_arn with aws\.external_id\)/);

@@ -4,7 +4,6 @@
 // a command's output with gcp:gcs and a rule calling a function with gcp:function; the bucket, the function
 // and the webhook notifications are checked, then SIGTERM exits 0.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,10 +11,9 @@ import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
 import { eventually } from "../support/kestrel.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 
 interface Body {
   message: string;
@@ -28,25 +26,10 @@ interface Body {
   trace_id: string;
 }
 
-function output(child: ChildProcessWithoutNullStreams): string[] {
-  const lines: string[] = [];
-  let buffer = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    const parts = buffer.split("\n");
-    buffer = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
-  return lines;
-}
-
 describe("kestrel server with Google Cloud", () => {
   let fake: FakeGcp;
   let receiver: Receiver;
-  let child: ChildProcessWithoutNullStreams | undefined;
-  let lines: string[] = [];
-  let url = "";
+  let kestrel: KestrelProcess | undefined;
 
   before(async () => {
     fake = await startFakeGcp();
@@ -92,27 +75,21 @@ gcp:
         gcp_function_timeout: 10
 `,
     );
-    child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", GCP_FUNCTIONS_ENDPOINT: fake.functionsApiUrl },
-    });
-    lines = output(child);
-    await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 15_000, `the server to listen:\n${lines.join("\n")}`);
-    url = (JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
+    kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: { GCP_FUNCTIONS_ENDPOINT: fake.functionsApiUrl } });
   });
 
   after(async () => {
-    child?.kill("SIGKILL");
+    kestrel?.kill();
     await receiver?.close();
     await fake?.close();
   });
 
   async function post(rule: string, fields: Record<string, unknown>, count: number): Promise<Body[]> {
-    const res = await fetch(`${url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent({ rule, fields }) });
+    const res = await kestrel!.post(falcoEvent({ rule, fields }));
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, 15_000, `${count} notification(s) for ${rule}:\n${lines.join("\n")}`);
+    await eventually(() => mine().length >= count, 15_000, `${count} notification(s) for ${rule}:\n${kestrel!.lines.join("\n")}`);
     return mine();
   }
 
@@ -156,8 +133,6 @@ gcp:
   });
 
   it("drains and exits 0 on SIGTERM", async () => {
-    const exited = new Promise<number | null>((resolve) => child!.once("exit", resolve));
-    child!.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal(await kestrel!.stop(), 0);
   });
 });

@@ -3,7 +3,6 @@
 // plugin (the kubernetes, calico and cilium actionners, local:file, the k8snode context, the k8sevents
 // notifier) from its rules, each checked on the API store, the containers, the files and the notifications.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,23 +12,10 @@ import { gunzipSync } from "node:zlib";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 
-function output(child: ChildProcessWithoutNullStreams): string[] {
-  const lines: string[] = [];
-  let buffer = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    const parts = buffer.split("\n");
-    buffer = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
-  return lines;
-}
 
 describe("kestrel server with a kubeconfig", () => {
   it("terminates the pod of an event through the Kubernetes API", async () => {
@@ -50,27 +36,19 @@ describe("kestrel server with a kubeconfig", () => {
     );
     kubeApi.addNode("node-e2e");
     kubeApi.addPod("default", "shell-pod", { node: "node-e2e" });
-    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "" },
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), timeoutMs: 10_000 }).catch(async (err: unknown) => {
+      await kubeApi.close();
+      throw err;
     });
-    const lines = output(child);
+    const { lines } = kestrel;
     try {
-      await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 10_000, `the server to listen:\n${lines.join("\n")}`);
-      const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
-      const res = await fetch(`${ready.url}/`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: falcoEvent({ fields: { "k8s.ns.name": "default", "k8s.pod.name": "shell-pod" } }),
-      });
+      const res = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "default", "k8s.pod.name": "shell-pod" } }));
       assert.equal(res.status, 200);
       await eventually(() => kubeApi.get("v1", "Pod", "default", "shell-pod") === undefined, 10_000, "the pod to be deleted");
       await eventually(() => lines.some((l) => l.includes("the pod 'shell-pod' in the namespace 'default' has been terminated")), 5000, "the result log");
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
+      assert.equal(await kestrel.stop(), 0);
     } finally {
-      child.kill("SIGKILL");
+      kestrel.kill();
       await kubeApi.close();
     }
   });
@@ -229,7 +207,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   const EVIDENCE = randomBytes(64 * 1024);
   let kubeApi: KubeApiServer;
   let receiver: Receiver;
-  let child: ChildProcessWithoutNullStreams | undefined;
+  let kestrel: KestrelProcess | undefined;
   let lines: string[] = [];
   let dest: string;
   /** The trace id of each Falco rule's event, once posted. */
@@ -404,16 +382,12 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     );
     await writeFile(join(dir, "rules.yaml"), E2E_RULES(dest));
     seed();
-    child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "" },
-    });
-    lines = output(child);
-    await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 10_000, `the server to listen:\n${lines.join("\n")}`);
-    const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
+    kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), timeoutMs: 10_000 });
+    lines = kestrel.lines;
+    const running = kestrel;
     for (const e of events()) {
       const body = e.source === undefined ? falcoEvent({ rule: e.rule, fields: e.fields }) : falcoEvent({ rule: e.rule, fields: e.fields, source: e.source });
-      const posted = fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body }).then(async (res) => {
+      const posted = running.post(body).then(async (res) => {
         assert.equal(res.status, 200, `POST of "${e.rule}"`);
         return ((await res.json()) as { trace_id: string }).trace_id;
       });
@@ -423,7 +397,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   });
 
   after(async () => {
-    child?.kill("SIGKILL");
+    kestrel?.kill();
     await receiver?.close();
     await kubeApi?.close();
   });
@@ -562,9 +536,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
 
   it("has acted on every event, then drains and exits 0 on SIGTERM", async () => {
     for (const rule of traces.keys()) await notificationsOf(rule, ["E2E download", "E2E tcpdump", "E2E sysdig"].includes(rule) ? 2 : 1);
-    const exited = new Promise<number | null>((resolve) => child!.once("exit", resolve));
-    child!.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal(await kestrel!.stop(), 0);
     assert.match(lines.join("\n"), new RegExp(`Events received: ${traces.size}`));
   });
 });

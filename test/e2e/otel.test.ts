@@ -3,7 +3,6 @@
 // collector before the process exited 0 (the batch and push intervals had not elapsed: only the flush at
 // shutdown can have sent them).
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,22 +10,7 @@ import { describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
 import { startOtlpReceiver } from "../support/otlp.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
-
-function output(child: ChildProcessWithoutNullStreams): string[] {
-  const lines: string[] = [];
-  let buffer = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    const parts = buffer.split("\n");
-    buffer = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stderr.on("data", (chunk: Buffer) => lines.push(chunk.toString("utf8")));
-  return lines;
-}
+import { startKestrelProcess } from "../support/process.ts";
 
 describe("kestrel server with OpenTelemetry", () => {
   it("exports the spans and metrics of an event on SIGTERM, before exiting 0", async () => {
@@ -57,24 +41,17 @@ otel:
       parameters: { command: [/bin/echo, hi] }
 `,
     );
-    const child = spawn(process.execPath, [BIN, "server", "-c", join(dir, "config.yaml"), "-r", join(dir, "rules.yaml")], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "" },
-    });
-    const lines = output(child);
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), timeoutMs: 10_000 });
+    const { lines } = kestrel;
     try {
-      await eventually(() => lines.some((l) => l.includes("Kestrel is listening")), 10_000, `the server to listen:\n${lines.join("\n")}`);
-      const ready = JSON.parse(lines.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
       assert.ok(lines.some((l) => l.includes("OpenTelemetry export enabled")));
-      const res = await fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent() });
+      const res = await kestrel.post(falcoEvent());
       assert.equal(res.status, 200);
       const { trace_id } = (await res.json()) as { trace_id: string };
       await eventually(() => lines.some((l) => l.includes('"action success"') && l.includes(trace_id)), 10_000, "the action's result");
       assert.equal(receiver.spans.length, 0, "nothing exported before the shutdown (5 s batches)");
 
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
+      assert.equal(await kestrel.stop(), 0);
 
       const spans = receiver.spans.filter((s) => s.traceId === trace_id);
       assert.deepEqual(spans.map((s) => s.name).sort(), ["action", "event", "match"]);
@@ -85,7 +62,7 @@ otel:
       assert.equal(events?.resource["service.name"], "kestrel-e2e");
       assert.equal(events?.points[0]?.value, 1, "the last metrics push, at shutdown");
     } finally {
-      child.kill("SIGKILL");
+      kestrel.kill();
       await receiver.close();
     }
   });

@@ -32,11 +32,25 @@ export async function tempFiles(prefix: string, files: Record<string, string>): 
   return dir;
 }
 
-/**
- * Starts `kestrel server -c <config> -r <rules>` (paths) and waits until it listens. `env` is added to a PATH
- * of its own (nothing else is inherited, as on a clean machine).
- */
-export async function startKestrelProcess(options: { config: string; rules: string; env?: Record<string, string>; timeoutMs?: number }): Promise<KestrelProcess> {
+export interface SpawnedKestrel {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[];
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code (null when a signal ended the process). */
+  readonly exited: Promise<number | null>;
+  kill(): void;
+}
+
+export interface KestrelOptions {
+  /** Paths of the config and rules files. */
+  config: string;
+  rules: string;
+  /** Added to a PATH of its own: nothing else is inherited, as on a clean machine. */
+  env?: Record<string, string>;
+}
+
+/** Spawns `kestrel server -c <config> -r <rules>` and collects its output, without waiting for anything. */
+export function spawnKestrel(options: KestrelOptions): SpawnedKestrel {
   const child = spawn(process.execPath, [KESTREL_BIN, "server", "-c", options.config, "-r", options.rules], {
     cwd: ROOT,
     env: { PATH: process.env["PATH"] ?? "", ...options.env },
@@ -64,6 +78,12 @@ export async function startKestrelProcess(options: { config: string; rules: stri
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };
+  return { child, lines, logs, exited, kill };
+}
+
+/** Starts `kestrel server` (see spawnKestrel) and waits until it listens (JSON logs: log_format json). */
+export async function startKestrelProcess(options: KestrelOptions & { timeoutMs?: number }): Promise<KestrelProcess> {
+  const { child, lines, logs, exited, kill } = spawnKestrel(options);
   try {
     await eventually(() => logs.some((l) => l["msg"] === "Kestrel is listening") || child.exitCode !== null, options.timeoutMs ?? 15_000, "the server to listen");
   } catch (err) {
