@@ -21,17 +21,17 @@ describe("watchRuleFiles", () => {
     const file = join(dir, "rules.yaml");
     await writeFile(file, "- rule: a\n");
     let calls = 0;
-    const w = watchRuleFiles([file], () => calls++, { debounceMs: 50 });
+    const w = watchRuleFiles([file], () => calls++, { debounceMs: 300 });
     try {
       await settle(100);
       await writeFile(file, "- rule: b\n");
       await writeFile(file, "- rule: c\n"); // two writes, one change after the debounce
       await until(() => calls === 1, "the change");
-      await settle(200);
+      await settle(500);
       assert.equal(calls, 1);
       await utimes(file, new Date(), new Date());
       await writeFile(join(dir, "other.txt"), "x");
-      await settle(300);
+      await settle(600);
       assert.equal(calls, 1, "same contents: no reload");
     } finally {
       w.close();
