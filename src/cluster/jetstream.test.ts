@@ -73,7 +73,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   });
 
   it("delivers again an event whose replica vanished without acknowledging, and keeps one being worked on", async () => {
-    const s = settings(nats.url, "REDELIVER", { ackWaitMs: 600 });
+    const s = settings(nats.url, "REDELIVER", { ackWaitMs: 1000 });
     const producer = await JetStreamQueue.open(s, log);
     await producer.publish("crash", "crash", "crash", Date.now());
     await producer.publish("slow", "slow", "slow", Date.now());
@@ -84,15 +84,16 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
     assert.equal(taken?.headers?.get("Kestrel-Trace-Id"), "crash");
     await dying.close();
 
-    // A survivor: "slow" takes 2.5 ack waits; its heartbeats keep it from being delivered a second time.
+    // A survivor: "slow" takes 2.5 ack waits; its heartbeats (every third of one) keep it from being
+    // delivered a second time.
     const survivor = await JetStreamQueue.open(s, log);
     const deliveries: QueuedEvent[] = [];
     survivor.startWorkers(1, async (e) => {
       deliveries.push(e);
-      if (e.traceId === "slow") await new Promise((r) => setTimeout(r, 1500));
+      if (e.traceId === "slow") await new Promise((r) => setTimeout(r, 2500));
     });
     await until(() => deliveries.some((e) => e.traceId === "crash"), "the event of the vanished replica to come back");
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(
       deliveries.map((e) => [e.traceId, e.deliveryCount]),
       [
