@@ -5,14 +5,12 @@
 // Checked: the start-up identity, the objects in s3rver, the Lambda invocation, the notified locations, a
 // clean SIGTERM; and a credential problem that stops the start with exit code 1, naming the setting.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type AccessKey, type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually } from "../support/kestrel.ts";
-import { spawnKestrel, startKestrelProcess } from "../support/process.ts";
+import { eventually, type WebhookNotification } from "../support/kestrel.ts";
+import { spawnKestrel, startKestrelProcess, tempFiles } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
 const PROFILE = { arn: "arn:aws:iam::123456789012:instance-profile/kestrel-e2e", id: "AIPAKESTRELE2E001" };
@@ -46,17 +44,6 @@ const RULES = `
         aws_lambda_alias_or_version: prod
         aws_lambda_invocation_type: RequestResponse
 `;
-
-interface Body {
-  message: "action" | "output";
-  action: string;
-  status: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  output_target?: string;
-}
 
 describe("kestrel server with AWS and MinIO", () => {
   let servers: AwsTestServers;
@@ -106,10 +93,7 @@ minio:
     role = servers.account.addRole("kestrel-e2e", "e2e-external-id");
     await servers.s3.createBucket("evidence");
     await servers.s3.createBucket("minio-evidence");
-    dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-aws-"));
-    await writeFile(join(dir, "rules.yaml"), RULES);
-    await writeFile(join(dir, "config.yaml"), config("e2e-external-id"));
-    await writeFile(join(dir, "wrong.yaml"), config("not-the-external-id"));
+    dir = await tempFiles("kestrel-e2e-aws-", { "rules.yaml": RULES, "config.yaml": config("e2e-external-id"), "wrong.yaml": config("not-the-external-id") });
   });
   after(async () => {
     await receiver?.close();
@@ -128,7 +112,7 @@ minio:
       const res = await kestrel.post(falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }));
       assert.equal(res.status, 200);
       await eventually(() => receiver.requests.length >= 5, 15_000, `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`);
-      const bodies = receiver.requests.map((r) => JSON.parse(r.body) as Body);
+      const bodies = receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification);
       for (const b of bodies) assert.equal(b.status, "success", `${b.action} (${b.message}): ${b.error}`);
 
       const s3Out = bodies.find((b) => b.message === "output" && b.output_target === "aws:s3")!;
@@ -165,12 +149,17 @@ minio:
   });
 
   it("a role that cannot be assumed stops the start: exit code 1, the setting named", async () => {
-    const { exited, lines } = spawnKestrel({ config: join(dir, "wrong.yaml"), rules: join(dir, "rules.yaml"), env: env() });
-    assert.equal(await exited, 1);
-    const fatal = lines.find((l) => l.includes("cannot start"));
-    assert.ok(fatal !== undefined, lines.join("\n"));
-    assert.match(fatal, /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-e2e' \(aws\.role_arn with aws\.external_id\)/);
-    assert.match(fatal, /AccessDenied/);
-    assert.ok(!lines.some((l) => l.includes("Kestrel is listening")));
+    const kestrel = spawnKestrel({ config: join(dir, "wrong.yaml"), rules: join(dir, "rules.yaml"), env: env() });
+    const { lines } = kestrel;
+    try {
+      assert.equal(await kestrel.waitForExit(), 1);
+      const fatal = lines.find((l) => l.includes("cannot start"));
+      assert.ok(fatal !== undefined, lines.join("\n"));
+      assert.match(fatal, /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-e2e' \(aws\.role_arn with aws\.external_id\)/);
+      assert.match(fatal, /AccessDenied/);
+      assert.ok(!lines.some((l) => l.includes("Kestrel is listening")));
+    } finally {
+      kestrel.kill();
+    }
   });
 });

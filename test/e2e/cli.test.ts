@@ -1,16 +1,16 @@
 // The `kestrel` command line, run as a process: exit codes and output.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { KESTREL_BIN, startKestrelProcess } from "../support/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
 
 function kestrel(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", ...env } });
+  return spawnSync(process.execPath, [KESTREL_BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", ...env } });
 }
 
 function tempFile(name: string, text: string): string {
@@ -92,71 +92,38 @@ describe("kestrel lists, version and completion", () => {
   });
 });
 
-function waitForLine(child: ChildProcessWithoutNullStreams, pattern: RegExp, lines: string[], timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in:\n${lines.join("\n")}`)), timeoutMs);
-    const check = () => {
-      const line = lines.find((l) => pattern.test(l));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        child.stdout.off("data", check);
-        resolve(line);
-      }
-    };
-    child.stdout.on("data", check);
-    check();
-  });
-}
-
 describe("kestrel server", () => {
   it("serves the quick start: acts on an example event, then drains and prints a summary on SIGTERM", async () => {
-    const child = spawn(process.execPath, [BIN, "server", "-c", "examples/config.yaml", "-r", "examples/rules.yaml"], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", LISTEN_PORT: "0", LOG_FORMAT: "json" },
-    });
-    const lines: string[] = [];
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      lines.push(...parts);
-    });
+    const server = await startKestrelProcess({ config: "examples/config.yaml", rules: "examples/rules.yaml", env: { LISTEN_PORT: "0", LOG_FORMAT: "json" }, timeoutMs: 10_000 });
     try {
-      const ready = JSON.parse(await waitForLine(child, /Kestrel is listening/, lines)) as { url: string };
       const event = readFileSync(join(ROOT, "examples/events/terminal-shell.json"), "utf8");
-      const res = await fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: event });
+      const res = await server.post(event);
       assert.equal(res.status, 200);
-      const result = await waitForLine(child, /Success rule="Terminal shell in container"/, lines);
+      const result = await server.waitForLine(/Success rule="Terminal shell in container"/, 10_000);
       assert.match(result, /pod nginx-7c5ddbdf54-x2x9z of namespace default/);
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
-      const out = lines.join("\n") + buffer;
+      assert.equal(await server.stop(), 0);
+      const out = server.lines.join("\n");
       assert.match(out, /Events received: 1/);
       assert.match(out, /Terminal shell in container: 1/);
       assert.match(out, /success: 1/);
     } finally {
-      child.kill("SIGKILL");
+      server.kill();
     }
   });
 
   it("warns loudly when it listens on the network without authentication, and not with tokens", async () => {
     const start = async (env: Record<string, string>): Promise<string[]> => {
-      const child = spawn(process.execPath, [BIN, "server", "-c", "examples/config.yaml", "-r", "examples/rules.yaml"], {
-        cwd: ROOT,
-        env: { PATH: process.env["PATH"] ?? "", LISTEN_ADDRESS: "0.0.0.0", LISTEN_PORT: "0", LOG_FORMAT: "json", ...env },
+      const server = await startKestrelProcess({
+        config: "examples/config.yaml",
+        rules: "examples/rules.yaml",
+        env: { LISTEN_ADDRESS: "0.0.0.0", LISTEN_PORT: "0", LOG_FORMAT: "json", ...env },
+        timeoutMs: 10_000,
       });
-      const lines: string[] = [];
-      child.stdout.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n")));
       try {
-        await waitForLine(child, /Kestrel is listening/, lines);
-        const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(`${code} ${signal}`)));
-        child.kill("SIGTERM");
-        assert.equal(await exited, "0 null", lines.join("\n"));
-        return lines;
+        assert.equal(await server.stop(), 0, server.lines.join("\n"));
+        return server.lines;
       } finally {
-        child.kill("SIGKILL");
+        server.kill();
       }
     };
     const open = await start({});
@@ -171,33 +138,15 @@ describe("kestrel server", () => {
 
   it("reloads the rules when the file changes (watch_rules) and on SIGHUP, keeping the last good rules", async () => {
     const rules = tempFile("rules.yaml", readFileSync(join(ROOT, "examples/rules.yaml"), "utf8"));
-    const child = spawn(process.execPath, [BIN, "server", "-c", "examples/config.yaml", "-r", rules], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", LISTEN_PORT: "0", LOG_FORMAT: "json" },
-    });
-    const lines: string[] = [];
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      lines.push(...parts);
-    });
-    const count = (msg: string) => lines.filter((l) => l.includes(`"msg":"${msg}"`)).length;
-    const waitCount = async (msg: string, n: number) => {
-      const end = Date.now() + 10_000;
-      while (count(msg) < n) {
-        if (Date.now() > end) throw new Error(`no ${n}× "${msg}" in:\n${lines.join("\n")}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
+    const server = await startKestrelProcess({ config: "examples/config.yaml", rules, env: { LISTEN_PORT: "0", LOG_FORMAT: "json" }, timeoutMs: 10_000 });
+    const count = (msg: string) => server.logs.filter((l) => l["msg"] === msg).length;
+    const waitCount = (msg: string, n: number) => server.waitFor(() => count(msg) >= n, 10_000, `${n}× "${msg}"`);
     try {
-      const ready = JSON.parse(await waitForLine(child, /Kestrel is listening/, lines)) as { url: string; watch_rules: boolean };
-      assert.equal(ready.watch_rules, true);
+      assert.equal(server.listening["watch_rules"], true);
       let posted = 0;
       const post = async (rule: string) => {
         const body = JSON.stringify({ rule, priority: "Warning", output: `event ${++posted}`, output_fields: {}, source: "syscall", time: "2026-11-23T10:00:00.000000000Z" });
-        const res = await fetch(`${ready.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        const res = await server.post(body);
         return ((await res.json()) as { result: string }).result;
       };
       assert.equal(await post("Reloaded rule"), "unmatched");
@@ -207,16 +156,14 @@ describe("kestrel server", () => {
       writeFileSync(rules, "- rule: Broken\n  match: { rules: [Reloaded rule] }\n");
       await waitCount("the new rules are invalid: the previous rules stay in force", 1);
       assert.equal(await post("Reloaded rule"), "queued", "the last good rules");
-      child.kill("SIGHUP");
+      server.child.kill("SIGHUP");
       await waitCount("the new rules are invalid: the previous rules stay in force", 2);
-      const metrics = await (await fetch(`${ready.url}/metrics`)).text();
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /kestrel_rules_reload_total\{result="success"\} 1/);
       assert.match(metrics, /kestrel_rules_reload_total\{result="failure"\} 2/);
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
+      assert.equal(await server.stop(), 0);
     } finally {
-      child.kill("SIGKILL");
+      server.kill();
     }
   });
 });

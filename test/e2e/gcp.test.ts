@@ -8,23 +8,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { falcoEvent } from "../support/events.ts";
 import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
-import { eventually } from "../support/kestrel.ts";
+import { postForNotifications } from "../support/kestrel.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
-
-
-interface Body {
-  message: string;
-  status: string;
-  rule: string;
-  output?: string;
-  error?: string;
-  location?: string;
-  objects?: Record<string, string>;
-  trace_id: string;
-}
 
 describe("kestrel server with Google Cloud", () => {
   let fake: FakeGcp;
@@ -84,14 +71,8 @@ gcp:
     await fake?.close();
   });
 
-  async function post(rule: string, fields: Record<string, unknown>, count: number): Promise<Body[]> {
-    const res = await kestrel!.post(falcoEvent({ rule, fields }));
-    assert.equal(res.status, 200);
-    const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, 15_000, `${count} notification(s) for ${rule}:\n${kestrel!.lines.join("\n")}`);
-    return mine();
-  }
+  const post = (rule: string, fields: Record<string, unknown>, count: number) =>
+    postForNotifications(kestrel!, receiver, { rule, fields, count, timeoutMs: 15_000 }, () => kestrel!.lines.join("\n"));
 
   it("stores a command's output in the bucket under the prefix and notifies its gs:// location", async () => {
     const [action, stored] = await post("E2E gcs", { "k8s.pod.name": "web-9" }, 2);

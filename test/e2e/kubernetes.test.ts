@@ -10,12 +10,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { falcoEvent } from "../support/events.ts";
-import { eventually } from "../support/kestrel.ts";
+import { eventually, type WebhookNotification } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
-
-
 
 describe("kestrel server with a kubeconfig", () => {
   it("terminates the pod of an event through the Kubernetes API", async () => {
@@ -40,12 +38,11 @@ describe("kestrel server with a kubeconfig", () => {
       await kubeApi.close();
       throw err;
     });
-    const { lines } = kestrel;
     try {
       const res = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "default", "k8s.pod.name": "shell-pod" } }));
       assert.equal(res.status, 200);
       await eventually(() => kubeApi.get("v1", "Pod", "default", "shell-pod") === undefined, 10_000, "the pod to be deleted");
-      await eventually(() => lines.some((l) => l.includes("the pod 'shell-pod' in the namespace 'default' has been terminated")), 5000, "the result log");
+      await kestrel.waitForLine("the pod 'shell-pod' in the namespace 'default' has been terminated", 5000, "the result log");
       assert.equal(await kestrel.stop(), 0);
     } finally {
       kestrel.kill();
@@ -188,20 +185,6 @@ const E2E_RULES = (dest: string) => `
       parameters: { command: "echo \${NODE_HOSTNAME} \${NODE_TOPOLOGY_ZONE}" }
 `;
 
-interface Notified {
-  message: "action" | "output";
-  status: string;
-  rule: string;
-  action: string;
-  actionner: string;
-  output_target?: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  trace_id: string;
-}
-
 describe("kestrel server with a kubeconfig: every Kubernetes plugin in one process", () => {
   const NS = "e2e";
   const EVIDENCE = randomBytes(64 * 1024);
@@ -312,10 +295,10 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     });
   }
 
-  const notified = (): Notified[] => receiver.requests.map((r) => JSON.parse(r.body) as Notified);
+  const notified = (): WebhookNotification[] => receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification);
 
   /** The `count` webhook notifications of the event of `rule` (action first, then its output). */
-  async function notificationsOf(rule: string, count = 1): Promise<Notified[]> {
+  async function notificationsOf(rule: string, count = 1): Promise<WebhookNotification[]> {
     const traceId = await traces.get(rule)!;
     const mine = () => notified().filter((b) => b.trace_id === traceId);
     await eventually(() => mine().length >= count, 10_000, `${count} notification(s) for "${rule}":\n${lines.slice(-20).join("\n")}`);
@@ -333,7 +316,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   }
 
   /** The webhook says success (or `status`), and k8sevents recorded it as an Event on the pod. */
-  async function expectResult(rule: string, status: string, pod: string | undefined, outputs = 0): Promise<Notified[]> {
+  async function expectResult(rule: string, status: string, pod: string | undefined, outputs = 0): Promise<WebhookNotification[]> {
     const bodies = await notificationsOf(rule, 1 + outputs);
     for (const b of bodies) assert.equal(b.status, b.message === "action" ? status : "success", `${rule}: ${b.error ?? b.output}`);
     const evs = await k8sEventsOf(rule, 1 + outputs);

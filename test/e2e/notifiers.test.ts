@@ -15,8 +15,8 @@ import { type FakeElasticsearch, startFakeElasticsearch } from "../support/elast
 import { falcoEvent } from "../support/events.ts";
 import { until } from "../support/kestrel.ts";
 import { type FakeLoki, startFakeLoki } from "../support/loki.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
 import { type SmtpTestServer, startSmtpServer } from "../support/smtp.ts";
 
@@ -126,7 +126,7 @@ notifiers:
   });
 
   async function post(body: string): Promise<string> {
-    const res = await fetch(`${url}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const res = await kestrel.post(body);
     assert.equal(res.status, 200);
     return ((await res.json()) as { trace_id: string }).trace_id;
   }

@@ -3,22 +3,17 @@
 // collector before the process exited 0 (the batch and push intervals had not elapsed: only the flush at
 // shutdown can have sent them).
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually } from "../support/kestrel.ts";
 import { startOtlpReceiver } from "../support/otlp.ts";
-import { startKestrelProcess } from "../support/process.ts";
+import { startKestrelProcess, tempFiles } from "../support/process.ts";
 
 describe("kestrel server with OpenTelemetry", () => {
   it("exports the spans and metrics of an event on SIGTERM, before exiting 0", async () => {
     const receiver = await startOtlpReceiver();
-    const dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-otel-"));
-    await writeFile(
-      join(dir, "config.yaml"),
-      `listen_address: 127.0.0.1
+    const dir = await tempFiles("kestrel-e2e-otel-", {
+      "config.yaml": `listen_address: 127.0.0.1
 listen_port: 0
 log_format: json
 otel:
@@ -29,10 +24,7 @@ otel:
   collector_use_insecure_grpc: true
   service_name: kestrel-e2e
 `,
-    );
-    await writeFile(
-      join(dir, "rules.yaml"),
-      `
+      "rules.yaml": `
 - rule: Record shells
   match: { rules: [Terminal shell in container] }
   actions:
@@ -40,7 +32,7 @@ otel:
       actionner: local:command
       parameters: { command: [/bin/echo, hi] }
 `,
-    );
+    });
     const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), timeoutMs: 10_000 });
     const { lines } = kestrel;
     try {
@@ -48,7 +40,7 @@ otel:
       const res = await kestrel.post(falcoEvent());
       assert.equal(res.status, 200);
       const { trace_id } = (await res.json()) as { trace_id: string };
-      await eventually(() => lines.some((l) => l.includes('"action success"') && l.includes(trace_id)), 10_000, "the action's result");
+      await kestrel.waitForLine((l) => l.includes('"action success"') && l.includes(trace_id), 10_000, "the action's result");
       assert.equal(receiver.spans.length, 0, "nothing exported before the shutdown (5 s batches)");
 
       assert.equal(await kestrel.stop(), 0);

@@ -2,15 +2,12 @@
 // them are acted on exactly once in all; a replica killed with SIGKILL in the middle of an action loses
 // nothing: the event is delivered again to another replica once the ack wait has passed, which runs it.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
 import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
-import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
-
+import { type KestrelProcess, startKestrelProcess, tempFiles } from "../support/process.ts";
 
 type Replica = KestrelProcess & { readonly name: string };
 
@@ -36,12 +33,10 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
 
   before(async () => {
     nats = await startNats();
-    dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-replicas-"));
-    await writeFile(
-      join(dir, "config.yaml"),
-      `listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nlog_level: debug\nwatch_rules: false\ncluster:\n  nats_url: ${nats.url}\n  ack_wait_seconds: 2\nworkers: 4\n`,
-    );
-    await writeFile(join(dir, "rules.yaml"), RULES);
+    dir = await tempFiles("kestrel-e2e-replicas-", {
+      "config.yaml": `listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nlog_level: debug\nwatch_rules: false\ncluster:\n  nats_url: ${nats.url}\n  ack_wait_seconds: 2\nworkers: 4\n`,
+      "rules.yaml": RULES,
+    });
     for (const name of ["a", "b", "c"]) replicas.push(await start(name));
   });
   after(async () => {

@@ -1,21 +1,17 @@
 // SIGTERM under load, as a process: the intake stops taking events, every event already accepted has its
 // actions run to the end within the shutdown deadline, the summary counts them all, and the exit code is 0.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { startKestrelProcess } from "../support/process.ts";
+import { startKestrelProcess, tempFiles } from "../support/process.ts";
 
 describe("kestrel server stopped under load", () => {
   it("finishes every accepted event's actions before exiting 0", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-shutdown-"));
-    await writeFile(join(dir, "config.yaml"), "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 4\nshutdown_timeout_seconds: 30\nwatch_rules: false\n");
-    await writeFile(
-      join(dir, "rules.yaml"),
-      `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
-    );
+    const dir = await tempFiles("kestrel-e2e-shutdown-", {
+      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 4\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
+      "rules.yaml": `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
+    });
     const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
     try {
       const post = (i: number) => kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": `pod-${i}` } }));

@@ -22,7 +22,7 @@ import type { OutputContext } from "../../src/plugins/types.ts";
 import { loadRules } from "../../src/rules/index.ts";
 import { type AccessKey, type AwsTestServers, credentialScope, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -85,16 +85,6 @@ const RULES = `
       parameters: { aws_lambda_name: slow }
 `;
 
-interface Body {
-  message: "action" | "output";
-  status: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  trace_id: string;
-}
-
 describe("AWS plugins through the server", () => {
   let servers: AwsTestServers;
   let kubeApi: KubeApiServer;
@@ -105,14 +95,8 @@ describe("AWS plugins through the server", () => {
   let role: string;
   let config: string;
 
-  async function act(k: RunningKestrel, rule: string, fields: Record<string, unknown>, count: number, timeoutMs = 15_000): Promise<Body[]> {
-    const res = await k.post(falcoEvent({ rule, fields }));
-    assert.equal(res.status, 200);
-    const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, timeoutMs, `${count} notification(s) for ${rule}`);
-    return mine();
-  }
+  const act = (k: RunningKestrel, rule: string, fields: Record<string, unknown>, count: number, timeoutMs = 15_000) =>
+    postForNotifications(k, receiver, { rule, fields, count, timeoutMs });
 
   before(async () => {
     servers = await startAwsServers({

@@ -18,7 +18,7 @@ import type { FalcoEvent } from "../../src/events/event.ts";
 import gcs from "../../src/outputs/gcp/gcs.ts";
 import { falcoEvent } from "../support/events.ts";
 import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { eventually, notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -70,17 +70,6 @@ const RULES = `
       parameters: { gcp_function_name: ghost, gcp_function_location: us-central1 }
 `;
 
-interface Body {
-  message: "action" | "output";
-  status: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  output_target?: string;
-  trace_id: string;
-}
-
 describe("gcp:gcs and gcp:function in the server", () => {
   let fake: FakeGcp;
   let receiver: Receiver;
@@ -89,14 +78,8 @@ describe("gcp:gcs and gcp:function in the server", () => {
   let dir: string;
   const gcpConfig = () => `gcp:\n  credentials_path: ${keyPath}\n  storage_endpoint: ${fake.storageUrl}\n  functions_endpoint: ${fake.functionsApiUrl}\n`;
 
-  async function act(via: RunningKestrel, rule: string, count: number, fields: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<Body[]> {
-    const res = await via.post(falcoEvent({ rule, fields }));
-    assert.equal(res.status, 200);
-    const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, timeoutMs, `${count} notification(s) for ${rule}`);
-    return mine();
-  }
+  const act = (via: RunningKestrel, rule: string, count: number, fields: Record<string, unknown> = {}, timeoutMs = 15_000) =>
+    postForNotifications(via, receiver, { rule, fields, count, timeoutMs });
 
   before(async () => {
     fake = await startFakeGcp();
@@ -281,7 +264,7 @@ describe("gcp:gcs with artifacts from Kubernetes", () => {
     kubeApi.setFile("shop", "web-3", "app", "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
     const res = await kestrel.post(falcoEvent({ rule: "Download", fields: { "k8s.ns.name": "shop", "k8s.pod.name": "web-3", "fd.name": "/data/../../etc/passwd" } }));
     const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
+    const mine = () => notificationsOf(receiver, trace_id);
     await eventually(() => mine().length >= 2, 15_000, "the download and its upload");
     const output = mine().find((b) => b.message === "output")!;
     assert.equal(output.status, "success", output.error);

@@ -10,17 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type TestPki, testPki } from "../support/tls.ts";
-
-const RULES = `
-- rule: Act
-  match: { rules: [Terminal shell in container] }
-  actions:
-    - action: Ok
-      actionner: local:command
-      parameters: { command: ["/bin/true"] }
-`;
 
 interface Answer {
   status: number;
@@ -78,7 +69,7 @@ describe("intake over HTTPS with mutual TLS", () => {
   before(async () => {
     pki = testPki();
     kestrel = await startKestrel({
-      rules: RULES,
+      rules: ACT_OK_RULES,
       config: `tls:\n  cert_file: ${pki.server.certFile}\n  key_file: ${pki.server.keyFile}\n  client_ca_file: ${pki.caFile}\n`,
     });
   });
@@ -113,7 +104,7 @@ describe("intake with bearer tokens", () => {
     tokensFile = join(dir, "tokens");
     await writeFile(tokensFile, "# one token per line\nfile-token-1\n\n");
     kestrel = await startKestrel({
-      rules: RULES,
+      rules: ACT_OK_RULES,
       config: `auth:\n  tokens: [inline-token-AAAA]\n  tokens_file: ${tokensFile}\n`,
     });
   });
@@ -174,7 +165,7 @@ describe("intake with bearer tokens", () => {
 describe("intake rate limit per client", () => {
   let kestrel: RunningKestrel;
   before(async () => {
-    kestrel = await startKestrel({ rules: RULES, config: "limits:\n  events_per_second: 0.5\n  burst: 4\n" });
+    kestrel = await startKestrel({ rules: ACT_OK_RULES, config: "limits:\n  events_per_second: 0.5\n  burst: 4\n" });
   });
   after(async () => {
     await kestrel.close();

@@ -13,7 +13,7 @@ import { gunzipSync } from "node:zlib";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { eventually, notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { CAPTURE_COMMANDS } from "../support/kube-api/capture.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
@@ -72,16 +72,6 @@ const rules = (dest: string) => `
       output: { target: local:file, parameters: { destination: ${dest} } }
 `;
 
-interface Body {
-  message: "action" | "output";
-  status: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  trace_id: string;
-}
-
 describe("capture actionners streamed to local:file", () => {
   let kubeApi: KubeApiServer;
   let kestrel: RunningKestrel;
@@ -90,14 +80,8 @@ describe("capture actionners streamed to local:file", () => {
   /** The Job controller and kubelet of the test: pods for kestrel-sysdig Jobs, running unless told otherwise. */
   let jobPod: { waiting?: string } = {};
 
-  async function act(rule: string, fields: Record<string, unknown>, count: number, via: RunningKestrel = kestrel): Promise<Body[]> {
-    const res = await via.post(falcoEvent({ rule, fields }));
-    assert.equal(res.status, 200);
-    const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, 15_000, `${count} notification(s) for ${rule}`);
-    return mine();
-  }
+  const act = (rule: string, fields: Record<string, unknown>, count: number, via: RunningKestrel = kestrel) =>
+    postForNotifications(via, receiver, { rule, fields, count, timeoutMs: 15_000 });
   const files = async () => (await readdir(dest)).filter((f) => !f.startsWith("."));
 
   before(async () => {
@@ -169,7 +153,7 @@ describe("capture actionners streamed to local:file", () => {
       assert.deepEqual(argvs, [["cat", "--", INJECTION]]);
       assert.equal(Buffer.from(kubeApi.getFile("shop", "dl-2", "app", "/etc/important") ?? []).toString(), "keep me");
       await new Promise((r) => setTimeout(r, 50));
-      assert.equal(receiver.requests.filter((r) => (JSON.parse(r.body) as Body).trace_id === action!.trace_id).length, 1, "no output notification");
+      assert.equal(notificationsOf(receiver, action!.trace_id).length, 1, "no output notification");
       assert.deepEqual(await files(), before);
     });
 
@@ -261,11 +245,11 @@ describe("capture actionners streamed to local:file", () => {
       );
       assert.ok(running() !== undefined, "the capture was still running");
       await eventually(
-        () => receiver.requests.some((r) => (JSON.parse(r.body) as Body).trace_id === trace_id && (JSON.parse(r.body) as Body).message === "output"),
+        () => notificationsOf(receiver, trace_id).some((b) => b.message === "output"),
         10_000,
         "the output notification",
       );
-      const out = receiver.requests.map((r) => JSON.parse(r.body) as Body).find((b) => b.trace_id === trace_id && b.message === "output")!;
+      const out = notificationsOf(receiver, trace_id).find((b) => b.message === "output")!;
       assert.equal(out.status, "success", out.error);
       const pcap = await readFile(new URL(out.location!));
       assert.ok(pcap.length > streamed, `${pcap.length} > ${streamed}`);

@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
-import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { eventually, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -82,17 +81,6 @@ const rules = (logDir: string) => `
         parameters: { destination: ${logDir} }
 `;
 
-interface Body {
-  message: "action" | "output";
-  status: string;
-  rule: string;
-  output?: string;
-  error?: string;
-  objects?: Record<string, string>;
-  location?: string;
-  trace_id: string;
-}
-
 describe("kubernetes:exec, script and log against the API test server", () => {
   let kubeApi: KubeApiServer;
   let kestrel: RunningKestrel;
@@ -100,14 +88,8 @@ describe("kubernetes:exec, script and log against the API test server", () => {
   let logDir: string;
 
   /** POSTs an event and resolves with the `count` notifications of its trace. */
-  async function act(rule: string, fields: Record<string, unknown>, count = 1, via: RunningKestrel = kestrel): Promise<Body[]> {
-    const res = await via.post(falcoEvent({ rule, fields }));
-    assert.equal(res.status, 200);
-    const { trace_id } = (await res.json()) as { trace_id: string };
-    const mine = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).filter((b) => b.trace_id === trace_id);
-    await eventually(() => mine().length >= count, 10_000, `${count} notification(s) for ${rule}`);
-    return mine();
-  }
+  const act = (rule: string, fields: Record<string, unknown>, count = 1, via: RunningKestrel = kestrel) =>
+    postForNotifications(via, receiver, { rule, fields, count, timeoutMs: 10_000 });
   const execsIn = (pod: string) => kubeApi.execLog.filter((e) => e.pod === pod);
 
   before(async () => {

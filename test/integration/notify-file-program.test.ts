@@ -1,25 +1,13 @@
 // The file and program notifiers through the running server, and SIGUSR1 sent to a real `kestrel server`
 // process: the file is reopened after a logrotate-style move and the keep_alive program restarted.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtemp, readFile, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/kestrel.js");
-
-const RULES = `
-- rule: Act
-  match: { rules: [Terminal shell in container] }
-  actions:
-    - action: Ok
-      actionner: local:command
-      parameters: { command: ["/bin/true"] }
-`;
+import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 
 async function lines(file: string): Promise<string[]> {
   try {
@@ -44,7 +32,7 @@ describe("file and program notifiers through the server", () => {
   it("file: one JSON line per result, flushed by close", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kestrel-notify-file-"));
     const filename = join(dir, "events.txt");
-    const k = await startKestrel({ rules: RULES, config: `default_notifiers: [file]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n` });
+    const k = await startKestrel({ rules: ACT_OK_RULES, config: `default_notifiers: [file]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n` });
     running.push(k);
     for (let i = 0; i < 3; i++) await k.post(falcoEvent());
     await until(async () => (await lines(filename)).length === 3, "3 lines");
@@ -59,7 +47,7 @@ describe("file and program notifiers through the server", () => {
     const dir = await mkdtemp(join(tmpdir(), "kestrel-notify-program-"));
     const out = join(dir, "out.txt");
     const k = await startKestrel({
-      rules: `${RULES}  notifiers: [program]\n`,
+      rules: `${ACT_OK_RULES}  notifiers: [program]\n`,
       config: `notifiers:\n  program:\n    program: "cat >> ${out}; echo pid=$$ >> ${out}; test ! -e ${dir}/fail"\n    format: text\n`,
     });
     running.push(k);
@@ -78,9 +66,9 @@ describe("file and program notifiers through the server", () => {
 });
 
 describe("SIGUSR1 to a kestrel server process", () => {
-  let child: ChildProcessWithoutNullStreams | undefined;
+  let kestrel: KestrelProcess | undefined;
   after(() => {
-    child?.kill("SIGKILL");
+    kestrel?.kill();
   });
 
   it("reopens the file after a move and restarts the keep_alive program", async () => {
@@ -93,34 +81,22 @@ describe("SIGUSR1 to a kestrel server process", () => {
       config,
       `listen_address: 127.0.0.1\nlisten_port: 0\ndefault_notifiers: [file, program]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n  program:\n    program: "echo start >> ${out}; exec cat >> ${out}"\n    keep_alive: true\n`,
     );
-    await writeFile(rules, RULES);
-    const proc = spawn(process.execPath, [BIN, "server", "-c", config, "-r", rules], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "", LOG_FORMAT: "json" } });
-    child = proc;
-    const logs: string[] = [];
-    let buffer = "";
-    proc.stdout.on("data", (c: Buffer) => {
-      buffer += c.toString("utf8");
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      logs.push(...parts);
-    });
-    await eventually(() => logs.some((l) => l.includes("Kestrel is listening")), 10_000, "listening");
-    const { url } = JSON.parse(logs.find((l) => l.includes("Kestrel is listening"))!) as { url: string };
-    const post = () => fetch(`${url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent() });
+    await writeFile(rules, ACT_OK_RULES);
+    const proc = await startKestrelProcess({ config, rules, env: { LOG_FORMAT: "json" }, timeoutMs: 10_000 });
+    kestrel = proc;
+    const post = () => proc.post(falcoEvent());
 
     await post();
     await until(async () => (await lines(filename)).length === 1 && (await lines(out)).length === 2, "first line in both");
     await rename(filename, `${filename}.1`);
-    proc.kill("SIGUSR1");
-    await eventually(() => logs.some((l) => l.includes("SIGUSR1: reopening the output file")), 5000, "reopen log");
+    proc.child.kill("SIGUSR1");
+    await proc.waitForLine("SIGUSR1: reopening the output file", 5000, "reopen log");
     await post();
     await until(async () => (await lines(filename)).length === 1, "a new file at filename");
     assert.equal((await lines(`${filename}.1`)).length, 1, "the moved file got no new line");
     await until(async () => (await lines(out)).filter((l) => l === "start").length === 2, "program restarted");
     await until(async () => (await lines(out)).filter((l) => l.startsWith("{")).length === 2, "both lines through the program");
 
-    const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
-    proc.kill("SIGTERM");
-    assert.equal(await exited, 0, "SIGUSR1 did not kill the server; it still stops cleanly");
+    assert.equal(await proc.stop(), 0, "SIGUSR1 did not kill the server; it still stops cleanly");
   });
 });

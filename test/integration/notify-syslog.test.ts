@@ -5,18 +5,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
 import { startTlsSyslogReceiver, type TlsSyslogReceiver } from "../support/syslog-tls.ts";
 
-const RULES = `
-- rule: Act
-  match: { rules: [Terminal shell in container] }
-  actions:
-    - action: Ok
-      actionner: local:command
-      parameters: { command: ["/bin/true"] }
-- rule: Fail
+const RULES = `${ACT_OK_RULES}- rule: Fail
   match: { rules: [Failing rule] }
   actions:
     - action: Broken

@@ -1,5 +1,7 @@
 // Starts a real Kestrel (config and rules loaded from files by the real loaders, intake listening on
-// 127.0.0.1 on a free port) and captures its JSON log lines.
+// 127.0.0.1 on a free port) and captures its JSON log lines; and what tests of a running Kestrel share:
+// waiting, the metrics and webhook notifications it produced, a rule that acts on the default event.
+import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +14,7 @@ import { createRegistries, type Registries } from "../../src/plugins/registries.
 import type { Logger } from "pino";
 import { loadRules } from "../../src/rules/index.ts";
 import { formatDiagnostic } from "../../src/yaml/source.ts";
+import { falcoEvent } from "./events.ts";
 
 export interface RunningKestrel {
   readonly app: App;
@@ -90,3 +93,54 @@ export async function notificationsTotal(kestrel: { url: string }, notifier: str
   const m = new RegExp(`kestrel_notifications_total\\{notifier="${notifier}",status="${status}"\\} (\\d+)`).exec(text);
   return m === null ? 0 : Number(m[1]);
 }
+
+/** A webhook notification's body (the webhook notifier's payload): the fields the tests read. */
+export interface WebhookNotification {
+  message: "action" | "output";
+  status: string;
+  rule: string;
+  action: string;
+  actionner: string;
+  output?: string;
+  output_target?: string;
+  error?: string;
+  objects?: Record<string, string>;
+  location?: string;
+  trace_id: string;
+}
+
+/** The webhook notifications a receiver got for the trace `traceId`, in the order they came. */
+export function notificationsOf(receiver: { readonly requests: readonly { body: string }[] }, traceId: string): WebhookNotification[] {
+  return receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification).filter((b) => b.trace_id === traceId);
+}
+
+/**
+ * POSTs a Falco event for `rule` (with `fields`) to `via`, which must answer 200, and resolves with the webhook
+ * notifications of its trace once `receiver` has at least `count` of them; `detail` is added to the timeout error.
+ */
+export async function postForNotifications(
+  via: { post(body: string): Promise<Response> },
+  receiver: { readonly requests: readonly { body: string }[] },
+  event: { rule: string; fields: Record<string, unknown>; count: number; timeoutMs: number },
+  detail?: () => string,
+): Promise<WebhookNotification[]> {
+  const res = await via.post(falcoEvent({ rule: event.rule, fields: event.fields }));
+  assert.equal(res.status, 200);
+  const { trace_id } = (await res.json()) as { trace_id: string };
+  try {
+    await eventually(() => notificationsOf(receiver, trace_id).length >= event.count, event.timeoutMs, `${event.count} notification(s) for ${event.rule}`);
+  } catch (err) {
+    throw detail === undefined ? err : new Error(`${(err as Error).message}:\n${detail()}`);
+  }
+  return notificationsOf(receiver, trace_id);
+}
+
+/** Rules for the default test event (falcoEvent()): the rule "Act" runs one action, "Ok" (local:command /bin/true), which succeeds. */
+export const ACT_OK_RULES = `
+- rule: Act
+  match: { rules: [Terminal shell in container] }
+  actions:
+    - action: Ok
+      actionner: local:command
+      parameters: { command: ["/bin/true"] }
+`;
