@@ -8,6 +8,9 @@ declare module "autocannon" {
     headers?: Record<string, string>;
     body?: string | Buffer;
     onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>) => void;
+    /** Called each time this request is built, just before it is sent (and once when a connection is created,
+     * for its first request); `context` is the connection's, the one onResponse then receives. */
+    setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest | undefined;
   }
 
   /** One connection. `_doRequest` and `destroyed` are internals (used to pace requests evenly). */
