@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { AutocannonClient } from "autocannon";
 
@@ -88,10 +89,37 @@ export function removeTmpDir(dir: string): void {
   tmpDirs.delete(dir);
 }
 
-/** `node <args>` in the repository root, output kept (last 64 KiB), VmRSS sampled every 250 ms. */
+// ---- CPU pinning ------------------------------------------------------------------------------------------
+
+/**
+ * BENCH_PIN=1: the servers under test run on CPU 0 and this process, the load generator, on CPU 1 (needs 2
+ * CPUs and `taskset`). Off by default. Pinned, the bare server's rate repeats within 2-3 % from run to run
+ * (unpinned, ±20 % on a 2-CPU VM), which helps when comparing two versions of Kestrel; but each request
+ * then crosses CPUs and the bare server no longer reaches 100 % of its CPU (about 92 %, with autocannon at
+ * 80 % of its own), so its rate is partly the load generator's limit and the ratio flatters Kestrel.
+ */
+export const PIN: { server: string; generator: string } | undefined = (() => {
+  if (process.env["BENCH_PIN"] !== "1") return undefined;
+  if (os.cpus().length < 2) throw new Error("BENCH_PIN=1 needs 2 CPUs or more");
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore", timeout: 2000 });
+    return { server: "0", generator: "1" };
+  } catch {
+    throw new Error("BENCH_PIN=1: taskset could not pin this process to CPU 1");
+  }
+})();
+
+/** How the run was pinned, for the log and the results. */
+export function pinning(): string {
+  return PIN === undefined ? "unpinned" : `servers pinned to CPU ${PIN.server}, load generator to CPU ${PIN.generator}`;
+}
+
+/** `node <args>` in the repository root (on PIN.server), output kept (last 64 KiB), VmRSS sampled every 250 ms. */
 export function startChild(name: string, args: string[]): Child {
   installCleanup();
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  // taskset execs node: the child's PID is node's.
+  const [command, argv] = PIN === undefined ? [process.execPath, args] : ["taskset", ["-c", PIN.server, process.execPath, ...args]];
+  const proc = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: process.env });
   if (proc.pid === undefined) throw new Error(`${name}: could not start`);
   const pid = proc.pid;
   let out = "";

@@ -11,7 +11,8 @@
 //
 // Environment: BENCH_SECONDS (per measured phase, default 10), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONNECTIONS (default 50), BENCH_RULES (default 100), BENCH_EVENTS (distinct bodies, default 1000),
-// BENCH_SEED (default 42), BENCH_PACING (smooth | autocannon, default smooth; see bench/README.md).
+// BENCH_SEED (default 42), BENCH_PACING (smooth | autocannon, default smooth; see bench/README.md), BENCH_PIN
+// (1: servers on CPU 0, load generator on CPU 1; see bench/lib.ts).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -37,6 +38,7 @@ import {
   type Samples,
   settle,
   smoothPacer,
+  pinning,
   startChild,
   startKestrel,
   startWatchdog,
@@ -199,7 +201,7 @@ async function main(): Promise<number> {
   writeFileSync(rulesFile, rules.yaml);
 
   const avgBytes = bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / bodies.length;
-  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections`);
+  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}`);
   log(`${EVENTS} distinct events (avg ${Math.round(avgBytes)} bytes) from ${corpus.length} Falco rules; ${RULES} dry-run rules; seed ${SEED}`);
   log(`each phase: ${WARMUP_SECONDS} s warm-up (not measured) + ${SECONDS} s measured; pacing at half rate: ${PACING}`);
 
@@ -220,6 +222,7 @@ async function main(): Promise<number> {
       warmupSeconds: WARMUP_SECONDS,
       seed: SEED,
       pacing: PACING,
+      pinning: pinning(),
       loadGenerator: "autocannon 9 (in the benchmark process)",
       kestrel: kestrelConfig,
     },

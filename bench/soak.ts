@@ -44,6 +44,7 @@ import {
   n0,
   n2,
   pacer,
+  pinning,
   procCpuSeconds,
   procStatus,
   removeTmpDir,
@@ -448,7 +449,7 @@ async function main(): Promise<number> {
   };
 
   const loadAverage = os.loadavg();
-  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections; load average ${loadAverage.map((v) => v.toFixed(2)).join(" ")}`);
+  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}; load average ${loadAverage.map((v) => v.toFixed(2)).join(" ")}`);
   log(`${EVENTS} distinct events, ${RULES} dry-run rules + 1 routing rule (seed ${SEED}): per event ${(expect.reduce((a, e) => a + e.actions, 0) / EVENTS).toFixed(2)} actions, ${(expect.reduce((a, e) => a + e.notifications, 0) / EVENTS).toFixed(2)} notifications, ${((100 * expect.filter((e) => e.matched).length) / EVENTS).toFixed(0)} % matched`);
   log(`slow notifier: ${NOTIFIER} at ${receiver.url}, answering after ${NOTIFIER_DELAY_MS} ms (Kestrel: ${NOTIFIER_QUEUE} queued, ${NOTIFIER_CONCURRENCY} at a time)`);
   log(`phases: ${WARMUP_SECONDS} s warm-up + ${MAX_SECONDS} s at full speed, then ${LOAD_SHARE * 100} % of that rate for ${SECONDS} s; budget ${Math.round(BUDGET_MS / 1000)} s`);
@@ -472,6 +473,7 @@ async function main(): Promise<number> {
       notifierDelayMs: NOTIFIER_DELAY_MS,
       seed: SEED,
       pacing: PACING,
+      pinning: pinning(),
       loadGenerator: "autocannon 9 (in the benchmark process)",
       kestrel: kestrelConfig,
     },

@@ -17,7 +17,7 @@ import type { CompiledRule, RuleSet } from "../rules/types.ts";
 import { type DedupStore, dedupKey } from "./dedup.ts";
 import type { Notifications } from "./notify.ts";
 import type { EngineObserver } from "./observer.ts";
-import { runAction, type RunEnvironment } from "./run-action.ts";
+import { type RunEnvironment, reportDryRun, runAction } from "./run-action.ts";
 import { type Job, KeyedScheduler } from "./scheduler.ts";
 
 export interface EngineOptions {
@@ -200,7 +200,8 @@ export class Engine {
       for (const rule of job.rules) {
         if (rule.actions.length === 0) this.#routeEvent(job, rule);
         for (const action of rule.actions) {
-          const failed = await runAction(this.#env, job, rule, action);
+          // A dry run runs nothing: reported synchronously, without a promise per action.
+          const failed = rule.dryRun ? reportDryRun(this.#env, job, rule, action) : await runAction(this.#env, job, rule, action);
           // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
           // then the action's `continue` (or its actionner's default) decides.
           if (failed && !action.ignoreErrors) break;

@@ -37,9 +37,10 @@ const INLINE_ARTIFACT_LIMIT = 64 * 1024;
 
 /** Runs the action; resolves to true when it failed. */
 export async function runAction(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction): Promise<boolean> {
+  if (rule.dryRun) return reportDryRun(env, input, rule, action);
   const started = performance.now();
   env.observer.actionDispatched(input.event, input.traceId, rule, action, (started - input.receivedAt) / 1000);
-  const finish = (status: ActionStatus | "dry_run", output: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
+  const finish = (status: ActionStatus, output: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
     env.observer.actionFinished({
       event: input.event,
       traceId: input.traceId,
@@ -53,10 +54,6 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
     });
   };
 
-  if (rule.dryRun) {
-    finish("dry_run", "dry run: the action was not executed", {});
-    return false;
-  }
 
   const deadline = AbortSignal.timeout(env.actionTimeoutMs);
   const signal = AbortSignal.any([deadline, env.shutdown]);
@@ -87,6 +84,30 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
   }
   return false;
 }
+
+/**
+ * A dry run: nothing runs, the observer hears that the action was dispatched and not executed. Synchronous,
+ * so that the engine reports the actions of a dry-run rule without a promise per action. Returns false (not
+ * a failure).
+ */
+export function reportDryRun(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction): false {
+  const started = performance.now();
+  env.observer.actionDispatched(input.event, input.traceId, rule, action, (started - input.receivedAt) / 1000);
+  env.observer.actionFinished({
+    event: input.event,
+    traceId: input.traceId,
+    rule,
+    action,
+    status: "dry_run",
+    output: "dry run: the action was not executed",
+    objects: NO_OBJECTS,
+    error: undefined,
+    durationSeconds: (performance.now() - started) / 1000,
+  });
+  return false;
+}
+
+const NO_OBJECTS: Readonly<Record<string, string>> = Object.freeze({});
 
 async function buildContext(env: RunEnvironment, input: RunInput, action: CompiledAction, signal: AbortSignal): Promise<ActionContext> {
   let context = action.context;

@@ -1,7 +1,8 @@
 // Every Prometheus metric Kestrel exposes is declared here. Labels stay bounded: rule, action and actionner
 // names come from the loaded rules; Falco rule names come from events (attacker-controllable), so their
 // number is capped and the rest is counted under "other". Never pod names, output text or keys.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { FastHistogram } from "./histogram.ts";
 
 export const FALCO_RULE_LABEL_LIMIT = 500;
 
@@ -38,8 +39,8 @@ export class Metrics {
   readonly rulesReloads: Counter<"result">;
   readonly leader: Gauge;
   readonly queueDepth: Gauge;
-  readonly actionDuration: Histogram<"actionner">;
-  readonly eventToAction: Histogram;
+  readonly actionDuration: FastHistogram<"actionner">;
+  readonly eventToAction: FastHistogram;
   readonly #falcoRules = new Set<string>();
   readonly #sources = new Set<string>();
   // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
@@ -114,14 +115,14 @@ export class Metrics {
         this.set(depth());
       },
     });
-    this.actionDuration = new Histogram({
+    this.actionDuration = new FastHistogram({
       name: "kestrel_action_duration_seconds",
       help: "Time an action took, preflight included",
       labelNames: ["actionner"],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
-    this.eventToAction = new Histogram({
+    this.eventToAction = new FastHistogram({
       name: "kestrel_event_to_action_seconds",
       help: "Time from the receipt of an event to the dispatch of one of its actions",
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
