@@ -40,6 +40,10 @@ describe("parseEvent", () => {
     const plain = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.time":1735573264268296715,"user.uid":-9007199254740993}}');
     assert.equal(plain.event.outputFields["evt.time"], 1735573264268296715n);
     assert.equal(plain.event.outputFields["user.uid"], -9007199254740993n);
+    // Keys that are found by their own text: empty, only a prefix of another key, spaced around the colon.
+    const odd = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.timex":1,"":9007199254740993,"evt.time"\n:\t1735573264268296715}}');
+    assert.equal(odd.event.outputFields[""], 9007199254740993n);
+    assert.equal(odd.event.outputFields["evt.time"], 1735573264268296715n);
   });
 
   it("accepts keys in any order and in Talon's capitalised form", () => {
