@@ -26,3 +26,17 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: (
     );
   });
 }
+
+/** Resolves after `ms`, or as soon as the signal aborts (never rejects): a backoff that a shutdown cuts short. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -5,7 +5,6 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
 import type { AwsUses } from "./clients/aws.ts";
-import { createKubeClient, loadKubeConfig } from "./clients/kubernetes.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
 import { Engine } from "./engine/engine.ts";
@@ -80,10 +79,11 @@ async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Prom
 
 /**
  * The clients the rules and notifiers need; a cluster or cloud that cannot be reached by config is an error
- * now. The cloud client modules (and so their SDKs) are loaded only when a rule needs them.
+ * now. The client modules (and so their SDKs: client-node, AWS, Google Cloud) are loaded only when a rule,
+ * notifier or context needs them.
  */
 export async function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Promise<Clients> {
-  const kubernetes = needsKubernetes(config, ruleSet) ? createKubeClient(loadKubeConfig(config.kubeconfig, env)) : undefined;
+  const kubernetes = needsKubernetes(config, ruleSet) ? (await import("./clients/kubernetes.ts")).kubeClientFor(config.kubeconfig, env) : undefined;
   // Credentials are read and checked now: a bad gcp.credentials_path stops the start.
   const gcp = ruleSet.categories.has("gcp") ? (await import("./clients/gcp.ts")).createGcpClient(config.gcp, { env }) : undefined;
   const aws = awsUses(ruleSet) === undefined ? undefined : (await import("./clients/aws.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });

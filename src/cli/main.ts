@@ -17,6 +17,15 @@ export function buildProgram(): Command {
     .option("-c, --config <file>", "configuration file (default /etc/kestrel/config.yaml when it exists)")
     .option("-r, --rules <file>", "rules file, repeatable; later files append to and override earlier ones", collect)
     .showHelpAfterError();
+  // A reader that stops early (`kestrel actionners list | head`) closes the pipe: the output ends there, it
+  // is not a crash. The server is left out: its log goes to stdout, and a closed pipe must not skip the drain.
+  program.hook("preAction", (_program, action) => {
+    if (action.name() === "server") return;
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+      process.exit(process.exitCode ?? 0);
+    });
+  });
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
 
   program.command("server").description("start the server that receives Falco events").action(async (_o, cmd: Command) => (await import("./server.ts")).serverCommand(globals(cmd)));

@@ -33,8 +33,8 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   }
 
   // The signal handlers are in place before the intake listens: a supervisor may stop Kestrel as soon as
-  // it sees it ready.
-  let elector: LeaderElector | undefined;
+  // it sees it ready. A stop while leader election starts (it loads the Kubernetes client) waits for it.
+  let election: Promise<LeaderElector | undefined> = Promise.resolve(undefined);
   let stopping = false;
   const reloader = new RulesReloader({ files, app, registries, log, metrics: app.metrics });
   const reload = (): void => void reloader.reload("SIGHUP");
@@ -48,7 +48,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
       reloader.close();
       log.info({ signal }, "stopping: no new events, draining queued actions");
       // The lease is released first, so that another replica leads while this one drains.
-      const released = elector?.stop() ?? Promise.resolve();
+      const released = election.then((elector) => elector?.stop());
       void Promise.all([released, app.close()]).then(([, drained]) => {
         if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
         process.stdout.write(app.observer.summary.format());
@@ -62,7 +62,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   if (config.watch_rules) await reloader.watch();
   // Leader election runs alongside the intake; deduplication stays per replica in this mode (each replica
   // acts on what it receives).
-  if (!stopping) elector = startLeaderElection(config, log, app.metrics);
+  if (!stopping) election = startLeaderElection(config, log, app.metrics);
   log.info(
     { url, rules: ruleSet.rules.length, files, watch_rules: config.watch_rules, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] },
     "Kestrel is listening",

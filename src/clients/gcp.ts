@@ -9,7 +9,7 @@
 // gcloud's application-default file, else the metadata server when running on Google Cloud. File problems
 // and "no credentials at all" are errors at start, naming the setting.
 import { FUNCTION_LOCATION, FUNCTION_NAME } from "./gcp-names.ts";
-import { untilAborted } from "../abort.ts";
+import { sleepUnlessAborted, untilAborted } from "../abort.ts";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -624,15 +624,7 @@ async function withRetries<T>(signal: AbortSignal, call: () => Promise<T>): Prom
       const e = err instanceof KestrelError ? err : undefined;
       if (e === undefined || !e.retryable || attempt >= 3 || signal.aborted) throw err;
       const wait = e.retryAfterSeconds !== undefined ? Math.min(e.retryAfterSeconds * 1000, 10_000) : delay * (0.5 + Math.random());
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, wait);
-        function done(): void {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        signal.addEventListener("abort", done, { once: true });
-      });
+      await sleepUnlessAborted(wait, signal);
       delay *= 2;
     }
   }

@@ -4,7 +4,7 @@
 // none of their SDKs (types only), so the plugins that use them load without them.
 import { KestrelError } from "../errors.ts";
 import { type HttpClient, httpRequest } from "./http.ts";
-import type { KubeClient } from "./kubernetes.ts";
+import type { KubeClient } from "./kubernetes-calls.ts";
 import type { GcpClient } from "./gcp.ts";
 import type { AwsClients } from "./aws.ts";
 

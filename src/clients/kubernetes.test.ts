@@ -5,9 +5,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ApiException } from "@kubernetes/client-node";
+import { ApiException, PatchStrategy } from "@kubernetes/client-node";
 import { KestrelError } from "../errors.ts";
-import { exitCodeOf, kubeCall, kubeError, loadKubeConfig } from "./kubernetes.ts";
+import { loadKubeConfig } from "./kubernetes.ts";
+import { exitCodeOf, isApiException, kubeCall, kubeError, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "./kubernetes-calls.ts";
 
 const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", reason, message, code });
@@ -84,6 +85,19 @@ describe("kubeCall", () => {
       (e: unknown) => e instanceof KestrelError && e.retryable,
     );
     assert.equal(calls, 2);
+  });
+});
+
+describe("what plugins use without loading client-node", () => {
+  it("names the patch content types as client-node's PatchStrategy does", () => {
+    assert.equal(MERGE_PATCH, PatchStrategy.MergePatch);
+    assert.equal(STRATEGIC_MERGE_PATCH, PatchStrategy.StrategicMergePatch);
+  });
+
+  it("recognises client-node's ApiException by its shape, and no other error", () => {
+    assert.equal(isApiException(apiError(404, "NotFound", "gone")), true);
+    assert.equal(isApiException(Object.assign(new Error("refused"), { code: "ECONNREFUSED" })), false);
+    assert.equal(isApiException({ code: 404, body: "", headers: {} }), false);
   });
 });
 

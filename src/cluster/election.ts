@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { createKubeClient, loadKubeConfig } from "../clients/kubernetes.ts";
+import type { KubeClient } from "../clients/kubernetes-calls.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -30,11 +30,17 @@ export function replicaIdentity(config: Config, env: NodeJS.ProcessEnv): string 
   return config.cluster.identity || env["POD_NAME"] || hostname();
 }
 
-export function startLeaderElection(config: Config, log: Logger, metrics: Metrics, env: NodeJS.ProcessEnv = process.env): LeaderElector | undefined {
+export async function startLeaderElection(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LeaderElector | undefined> {
   if (!config.deduplication.leader_election) return undefined;
-  let kube: ReturnType<typeof createKubeClient>;
+  const { kubeClientFor } = await import("../clients/kubernetes.ts");
+  let kube: KubeClient;
   try {
-    kube = createKubeClient(loadKubeConfig(config.kubeconfig, env));
+    kube = kubeClientFor(config.kubeconfig, env);
   } catch (err) {
     log.warn({ error: errorMessage(err) }, "deduplication.leader_election is on but no cluster can be reached: this replica runs alone");
     return undefined;

@@ -6,9 +6,8 @@
 // down before its lease can expire, and a leader that stops releases the lease so that another takes over
 // at once. Singleton duties (creating shared resources) run on the leader only.
 import type { V1Lease } from "@kubernetes/client-node";
-import { V1MicroTime } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { type KubeClient, kubeError, requestOptions } from "../clients/kubernetes.ts";
+import { type KubeClient, kubeError } from "../clients/kubernetes-calls.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface LeaderElectionSettings {
@@ -86,7 +85,7 @@ export class LeaderElector {
   async #tryAcquireOrRenew(): Promise<void> {
     const now = Date.now();
     const { namespace, name } = this.#s;
-    const options = requestOptions(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#s.retryPeriodMs * 2)]));
+    const options = this.#kube.requestOptions(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#s.retryPeriodMs * 2)]));
     try {
       let lease: V1Lease;
       try {
@@ -120,7 +119,7 @@ export class LeaderElector {
   /** The lease written by this replica: renewed, or taken over (new acquireTime, one more transition). */
   #record(current: V1Lease | undefined, now: number): V1Lease {
     const mine = current?.spec?.holderIdentity === this.#s.identity;
-    const time = new V1MicroTime(now);
+    const time = this.#kube.microTime(now);
     return {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
@@ -186,9 +185,9 @@ export class LeaderElector {
         {
           name: this.#s.name,
           namespace: this.#s.namespace,
-          body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new V1MicroTime() } },
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: this.#kube.microTime() } },
         },
-        requestOptions(AbortSignal.timeout(this.#s.retryPeriodMs * 2)),
+        this.#kube.requestOptions(AbortSignal.timeout(this.#s.retryPeriodMs * 2)),
       );
       this.#log.info({ lease: `${this.#s.namespace}/${this.#s.name}` }, "leader election: lease released");
     } catch (err) {

@@ -13,12 +13,11 @@
 import type { V1Node } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../clients/index.ts";
-import { type KubeClient, kubeCall } from "../clients/kubernetes.ts";
+import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
 import { defineContext } from "../plugins/define.ts";
-import { requestOptions } from "../clients/kubernetes.ts";
 import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 /** Deadline of one gathering (pod and node reads, retries included). */
@@ -55,7 +54,7 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
   if (pod !== undefined && namespace !== undefined) {
     try {
       const found = await kubeCall(`read the pod '${pod}' in the namespace '${namespace}'`, { signal }, () =>
-        kube.core.readNamespacedPod({ name: pod, namespace }, requestOptions(signal)),
+        kube.core.readNamespacedPod({ name: pod, namespace }, kube.requestOptions(signal)),
       );
       if (found.spec?.nodeName) return found.spec.nodeName;
     } catch (err) {
@@ -68,7 +67,7 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
 
 async function gatherNode(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<Record<string, string>> {
   const name = await nodeNameOf(kube, event, signal);
-  const node = await kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, requestOptions(signal)));
+  const node = await kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, kube.requestOptions(signal)));
   return nodeContext(node);
 }
 

@@ -1,6 +1,7 @@
 // Delivers notifications to notifiers without ever blocking the engine: each notifier has its own bounded
 // queue and concurrency, a deadline per attempt, and retries with backoff and jitter for retryable
 // failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
+import { sleepUnlessAborted } from "../abort.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
 import { type NotificationFilter, passes } from "./notify-filter.ts";
@@ -101,7 +102,7 @@ class NotifierQueue {
           this.#observer.notificationFinished(this.name, n, "failure", err);
           return;
         }
-        await sleep(this.#backoff(attempt, err), this.#signal);
+        await sleepUnlessAborted(this.#backoff(attempt, err), this.#signal);
       }
     }
   }
@@ -128,18 +129,6 @@ class NotifierQueue {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 export class Notifications {
   readonly #queues = new Map<string, NotifierQueue>();

@@ -11,15 +11,14 @@
 // must be a qualified name and reportingInstance, action and reason at most 128 characters; message at
 // most 1024 bytes. The reason is free text in core/v1, so `kestrel:<actionner>:<status>` is accepted.
 import { hostname } from "node:os";
-import { type CoreV1Event, V1MicroTime, type V1ObjectReference } from "@kubernetes/client-node";
+import type { CoreV1Event, V1MicroTime, V1ObjectReference } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../clients/index.ts";
-import { type KubeClient, kubeCall } from "../clients/kubernetes.ts";
+import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { firstField } from "../events/fields.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
-import { requestOptions } from "../clients/kubernetes.ts";
 import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 export const COMPONENT = "kestrel";
@@ -86,7 +85,7 @@ export function eventMessage(n: Notification): string {
   return truncateBytes(lines.join("\n").replaceAll("\r\n", "\n"), MESSAGE_LIMIT_BYTES);
 }
 
-export function eventBody(n: Notification, subject: Subject, uid: string | undefined, instance: string): CoreV1Event {
+export function eventBody(n: Notification, subject: Subject, uid: string | undefined, instance: string, eventTime: V1MicroTime): CoreV1Event {
   const what = n.kind === "output" && n.target !== undefined ? n.target : n.actionner;
   const involvedObject: V1ObjectReference =
     subject.pod !== undefined
@@ -106,7 +105,7 @@ export function eventBody(n: Notification, subject: Subject, uid: string | undef
     reportingInstance: instance.slice(0, FIELD_LIMIT),
     firstTimestamp: n.time,
     lastTimestamp: n.time,
-    eventTime: new V1MicroTime(n.time.getTime()),
+    eventTime,
     count: 1,
   };
 }
@@ -114,7 +113,7 @@ export function eventBody(n: Notification, subject: Subject, uid: string | undef
 async function podUid(kube: KubeClient, subject: Subject, signal: AbortSignal): Promise<string | undefined> {
   if (subject.pod === undefined) return undefined;
   const pod = await kubeCall(`read the pod '${subject.pod}' in the namespace '${subject.namespace}'`, { signal, attempts: 1 }, () =>
-    kube.core.readNamespacedPod({ name: subject.pod!, namespace: subject.namespace }, requestOptions(signal)),
+    kube.core.readNamespacedPod({ name: subject.pod!, namespace: subject.namespace }, kube.requestOptions(signal)),
   );
   return pod.metadata?.uid;
 }
@@ -137,7 +136,7 @@ notifiers:
     const post = (body: CoreV1Event, namespace: string, signal: AbortSignal): Promise<CoreV1Event> =>
       // One attempt: the notification queue retries what kubeError marks retryable (409, 429, 5xx, resets).
       kubeCall(`create an event in the namespace '${namespace}'`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedEvent({ namespace, body: { ...body, metadata: { ...body.metadata, namespace } } }, requestOptions(signal)),
+        kube.core.createNamespacedEvent({ namespace, body: { ...body, metadata: { ...body.metadata, namespace } } }, kube.requestOptions(signal)),
       );
     return {
       async send(n, signal) {
@@ -149,7 +148,7 @@ notifiers:
           // The pod may be gone (the action terminated it): the event still names it.
           log.debug({ trace_id: n.traceId, err: errorMessage(err) }, "k8sevents: the pod's uid could not be read");
         }
-        const body = eventBody(n, subject, uid, instance);
+        const body = eventBody(n, subject, uid, instance, kube.microTime(n.time.getTime()));
         const namespace = body.metadata.namespace!;
         try {
           await post(body, namespace, signal);

@@ -1,16 +1,26 @@
 // The `kestrel` command line, run as a process: exit codes and output.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { type ModuleTrace, moduleTrace } from "../support/module-trace.ts";
 import { KESTREL_BIN, startKestrelProcess } from "../support/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 function kestrel(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [KESTREL_BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", ...env } });
+}
+
+/** The client libraries (≈ 0.5 s and 85 MB for client-node) are loaded only when a rule needs their client. */
+const CLIENT_LIBRARIES = ["/node_modules/@kubernetes/client-node/", "/node_modules/@aws-sdk/", "/node_modules/@google-cloud/"];
+
+/** The client libraries the traced process loaded, after a check that the trace works. */
+function clientLibrariesLoaded(trace: ModuleTrace): string[] {
+  assert.ok(trace.loaded("/src/cli/main.ts").length > 0, "the module trace records what the process loads");
+  return CLIENT_LIBRARIES.filter((library) => trace.loaded(library).length > 0);
 }
 
 function tempFile(name: string, text: string): string {
@@ -20,10 +30,12 @@ function tempFile(name: string, text: string): string {
 }
 
 describe("kestrel rules check", () => {
-  it("accepts the example rules", () => {
-    const r = kestrel(["rules", "check", "-r", "examples/rules.yaml"]);
+  it("accepts the example rules, without loading a client library", () => {
+    const trace = moduleTrace();
+    const r = kestrel(["rules", "check", "-r", "examples/rules.yaml"], trace.env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /rules valid: 3 rules/);
+    assert.deepEqual(clientLibrariesLoaded(trace), []);
   });
 
   it("exits 1 with compiler-style file:line:col diagnostics", () => {
@@ -65,8 +77,21 @@ describe("kestrel rules print", () => {
 });
 
 describe("kestrel lists, version and completion", () => {
+  it("stops quietly with exit code 0 when the reader closes the pipe (kestrel actionners list | head)", async () => {
+    for (const args of [["actionners", "list"], ["rules", "print", "-r", "examples/rules.yaml"]]) {
+      const child = spawn(process.execPath, [KESTREL_BIN, ...args], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy(); // the reader is gone before the first write: that write fails with EPIPE
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      assert.equal(code, 0, `${args.join(" ")}: ${stderr}`);
+      assert.equal(stderr, "");
+    }
+  });
+
   it("lists actionners and notifiers with parameters and examples", () => {
-    const a = kestrel(["actionners", "list"]);
+    const trace = moduleTrace();
+    const a = kestrel(["actionners", "list"], trace.env);
     assert.equal(a.status, 0, a.stderr);
     assert.match(a.stdout, /--- local:command ---/);
     assert.match(a.stdout, /name: command/);
@@ -75,6 +100,7 @@ describe("kestrel lists, version and completion", () => {
     const webhook = list.find((p) => p.name === "webhook")!;
     assert.ok(webhook.parameters.some((p) => p.name === "url" && p.required));
     assert.equal(kestrel(["outputs", "list"]).status, 0);
+    assert.deepEqual(clientLibrariesLoaded(trace), [], "listing the plugins loads no client library");
   });
 
   it("prints the version and a completion script", () => {
@@ -94,7 +120,9 @@ describe("kestrel lists, version and completion", () => {
 
 describe("kestrel server", () => {
   it("serves the quick start: acts on an example event, then drains and prints a summary on SIGTERM", async () => {
-    const server = await startKestrelProcess({ config: "examples/config.yaml", rules: "examples/rules.yaml", env: { LISTEN_PORT: "0", LOG_FORMAT: "json" }, timeoutMs: 10_000 });
+    const trace = moduleTrace();
+    const env = { LISTEN_PORT: "0", LOG_FORMAT: "json", ...trace.env };
+    const server = await startKestrelProcess({ config: "examples/config.yaml", rules: "examples/rules.yaml", env, timeoutMs: 10_000 });
     try {
       const event = readFileSync(join(ROOT, "examples/events/terminal-shell.json"), "utf8");
       const res = await server.post(event);
@@ -106,6 +134,7 @@ describe("kestrel server", () => {
       assert.match(out, /Events received: 1/);
       assert.match(out, /Terminal shell in container: 1/);
       assert.match(out, /success: 1/);
+      assert.deepEqual(clientLibrariesLoaded(trace), [], "rules with local actionners only load no client library");
     } finally {
       server.kill();
     }

@@ -12,12 +12,14 @@ import { gunzipSync } from "node:zlib";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, type WebhookNotification } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
+import { moduleTrace } from "../support/module-trace.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
 describe("kestrel server with a kubeconfig", () => {
-  it("terminates the pod of an event through the Kubernetes API", async () => {
+  it("terminates the pod of an event through the Kubernetes API (client-node loaded for it)", async () => {
     const kubeApi = await startKubeApi();
+    const trace = moduleTrace();
     const dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-k8s-"));
     const kubeconfig = await kubeApi.writeKubeconfig(dir);
     await writeFile(join(dir, "config.yaml"), `listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nkubeconfig: ${kubeconfig}\n`);
@@ -34,7 +36,7 @@ describe("kestrel server with a kubeconfig", () => {
     );
     kubeApi.addNode("node-e2e");
     kubeApi.addPod("default", "shell-pod", { node: "node-e2e" });
-    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), timeoutMs: 10_000 }).catch(async (err: unknown) => {
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: trace.env, timeoutMs: 10_000 }).catch(async (err: unknown) => {
       await kubeApi.close();
       throw err;
     });
@@ -44,6 +46,8 @@ describe("kestrel server with a kubeconfig", () => {
       await eventually(() => kubeApi.get("v1", "Pod", "default", "shell-pod") === undefined, 10_000, "the pod to be deleted");
       await kestrel.waitForLine("the pod 'shell-pod' in the namespace 'default' has been terminated", 5000, "the result log");
       assert.equal(await kestrel.stop(), 0);
+      // The library is loaded lazily (cli.test.ts checks that rules without Kubernetes never load it).
+      assert.notDeepEqual(trace.loaded("/node_modules/@kubernetes/client-node/"), [], "the Kubernetes client library was loaded");
     } finally {
       kestrel.kill();
       await kubeApi.close();

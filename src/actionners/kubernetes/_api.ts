@@ -1,14 +1,13 @@
 // Helpers for calls to the Kubernetes API shared by the network policy actionners, the k8sevents notifier
 // and the k8snode context: the read-modify-write of an object (GET, then create, or replace with the resourceVersion that was read).
-import { ApiException } from "@kubernetes/client-node";
-import { requestOptions, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { isApiException, type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 
 /** Labels Kestrel puts on the objects it creates. */
 export const MANAGED_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/managed-by": "kestrel" };
 
 export function isNotFound(err: unknown): boolean {
-  return err instanceof ApiException && err.code === 404;
+  return isApiException(err) && err.code === 404;
 }
 
 export interface Metadata {
@@ -84,7 +83,7 @@ export function upsertCustom<T extends { metadata?: Metadata }>(
   resource: CustomResource,
   o: { namespace: string; name: string; what: string; signal: AbortSignal; build(existing: T | undefined): T },
 ): Promise<"created" | "updated"> {
-  const options = requestOptions(o.signal);
+  const options = kube.requestOptions(o.signal);
   const at = { ...resource, namespace: o.namespace };
   return upsert<T>({
     what: o.what,

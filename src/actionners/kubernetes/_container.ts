@@ -4,10 +4,10 @@
 // k8s.container.name or container.name), else the pod's first container. The pod is read once per action
 // run: preflight and run share the context object, so run reuses what preflight read.
 import { randomBytes } from "node:crypto";
-import { PatchStrategy, type V1EphemeralContainer, type V1Pod } from "@kubernetes/client-node";
+import type { V1EphemeralContainer, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall, type KubeClient, requestOptions } from "../../clients/kubernetes.ts";
+import { kubeCall, type KubeClient, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
@@ -163,7 +163,7 @@ export async function startEphemeralContainer(
   await kubeCall(`add ${where}`, { signal }, () =>
     kube.core.patchNamespacedPodEphemeralcontainers(
       { name: target.pod, namespace: target.namespace, body: { spec: { ephemeralContainers: [container] } } },
-      requestOptions(signal, PatchStrategy.StrategicMergePatch),
+      kube.requestOptions(signal, STRATEGIC_MERGE_PATCH),
     ),
   );
   const deadline = Date.now() + timeoutMs;

@@ -3,10 +3,10 @@
 // level node), and ONE JSON merge patch per action: {"metadata":{"labels":{"a":"b","gone":null}}}.
 // Talon first UPDATEs an object that has no labels at all with a dummy entry, then sends one JSON Patch to
 // set and another to remove; a merge patch does both at once, on any object.
-import { PatchStrategy, type V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { kubeCall, MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import type { Actionner, ActionContext } from "../../plugins/types.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
@@ -88,7 +88,7 @@ export function defineMetadataActionner(spec: MetadataActionner): Actionner {
       const target = podTargetOf(ctx.event);
       const { node } = checked.get(ctx) ?? (await check(ctx as ActionContext));
       const body = mergePatch(spec.field, valuesOf(ctx.params));
-      const options = requestOptions(signal, PatchStrategy.MergePatch);
+      const options = kube.requestOptions(signal, MERGE_PATCH);
       const objects: Record<string, string> = { pod: target.pod, namespace: target.namespace };
       if (node !== undefined) {
         await kubeCall(`${spec.verb} the node '${node}'`, { signal }, () => kube.core.patchNode({ name: node, body }, options));

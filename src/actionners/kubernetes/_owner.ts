@@ -8,7 +8,7 @@
 // selector applies the policy to every pod of the namespace.
 import type { V1LabelSelector } from "@kubernetes/client-node";
 import { kubernetesOf } from "../../clients/index.ts";
-import { requestOptions, kubeCall } from "../../clients/kubernetes.ts";
+import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 import type { ActionContext } from "../../plugins/types.ts";
 import { ownerOf, podTargetOf, readPod } from "./_target.ts";
@@ -47,7 +47,7 @@ async function resolve(ctx: ActionContext): Promise<PolicyTarget> {
   const { pod: podName, namespace } = podTargetOf(ctx.event);
   const pod = await readPod(kube, { pod: podName, namespace }, ctx.signal);
   const owner = ownerOf(pod);
-  const options = requestOptions(ctx.signal);
+  const options = kube.requestOptions(ctx.signal);
   let ownerKind = "Pod";
   let name = podName;
   let selector: V1LabelSelector | undefined;

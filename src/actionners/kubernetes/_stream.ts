@@ -9,8 +9,8 @@
 // failure after that (non-zero exit, cut connection, deadline) is thrown by the iterator, so the output
 // that consumes it fails and says why. Closing the iterator early (the output failed) closes the exec.
 import { Writable } from "node:stream";
-import { Exec, type V1Status } from "@kubernetes/client-node";
-import { exitCodeOf, type KubeClient, kubeError } from "../../clients/kubernetes.ts";
+import type { V1Status } from "@kubernetes/client-node";
+import { exitCodeOf, type KubeClient, kubeError } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 
 const HIGH_WATER = 2 * 1024 * 1024;
@@ -114,7 +114,7 @@ export function streamExec(kube: KubeClient, req: StreamExecRequest): Promise<As
     }
   };
 
-  new Exec(kube.config)
+  kube.execApi
     .exec(req.namespace, req.pod, req.container, [...req.command], stdout, stderrSink, null, false, onStatus)
     .then((ws) => {
       socket = ws as unknown as Socket;

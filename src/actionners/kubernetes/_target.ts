@@ -4,7 +4,7 @@
 // a pod (ka.target.resource is "pods" or absent): a ConfigMap named "web" is not the pod "web". A missing
 // field is a failure before any API call.
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
-import { requestOptions, type KubeClient, kubeCall } from "../../clients/kubernetes.ts";
+import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { fieldText, firstField } from "../../events/fields.ts";
@@ -47,7 +47,7 @@ export function podTargetOf(event: FalcoEvent): PodTarget {
 /** GETs the pod; a missing pod is ERR_TARGET_GONE. */
 export function readPod(kube: KubeClient, target: PodTarget, signal: AbortSignal): Promise<V1Pod> {
   return kubeCall(`read the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
-    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }, requestOptions(signal)),
+    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }, kube.requestOptions(signal)),
   );
 }
 

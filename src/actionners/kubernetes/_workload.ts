@@ -1,9 +1,9 @@
 // What terminate, label, annotation, cordon and drain share: the node a pod runs on, and the decision
 // whether a pod may be removed (ignore_daemonsets, ignore_statefulsets, ignore_standalone_pods,
 // min_healthy_replicas, which applies to pods of ReplicaSets and StatefulSets).
-import { PatchStrategy, type V1Node, type V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { type KubeClient, kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { kubernetesOf } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import type { ActionContext } from "../../plugins/types.ts";
@@ -20,7 +20,7 @@ export function nodeNameOf(pod: V1Pod, target: PodTarget): string {
 
 /** GETs the node; a missing node is ERR_TARGET_GONE. */
 export function readNode(kube: KubeClient, name: string, signal: AbortSignal): Promise<V1Node> {
-  return kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, requestOptions(signal)));
+  return kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, kube.requestOptions(signal)));
 }
 
 /** The name of the (existing) node the event's pod runs on. */
@@ -35,7 +35,7 @@ export async function nodeOfEventPod(ctx: Pick<ActionContext, "clients" | "event
 /** Marks the node unschedulable. */
 export function cordonNode(kube: KubeClient, node: string, signal: AbortSignal): Promise<unknown> {
   return kubeCall(`cordon the node '${node}'`, { signal }, () =>
-    kube.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, requestOptions(signal, PatchStrategy.StrategicMergePatch)),
+    kube.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, kube.requestOptions(signal, STRATEGIC_MERGE_PATCH)),
   );
 }
 
@@ -162,8 +162,8 @@ export class RemovalPolicy {
     const what = `read the ${kind} '${name}' in the namespace '${namespace}'`;
     const obj =
       kind === "ReplicaSet"
-        ? await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedReplicaSet({ name, namespace }, requestOptions(signal)))
-        : await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedStatefulSet({ name, namespace }, requestOptions(signal)));
+        ? await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedReplicaSet({ name, namespace }, this.#kube.requestOptions(signal)))
+        : await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedStatefulSet({ name, namespace }, this.#kube.requestOptions(signal)));
     const desired = obj.spec?.replicas ?? 1;
     const ready = obj.status?.readyReplicas ?? 0;
     return { controller: `${kind} '${name}'`, ready, desired, required: requiredReady(this.#min!, desired), removed: 0 };

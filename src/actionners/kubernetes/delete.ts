@@ -2,11 +2,10 @@
 // ka.target.namespace), for the resources Talon supports. Namespaces and ClusterRoles are cluster-scoped
 // and need no ka.target.namespace. The object is read first, so a gone or unsupported target fails before
 // anything is deleted.
-import { type ConfigurationOptions, type ObservableMiddleware, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import type { ConfigurationOptions, ObservableMiddleware } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import type { KubeClient } from "../../clients/kubernetes.ts";
-import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
@@ -21,16 +20,6 @@ interface Kind {
   readonly namespaced: boolean;
   readonly read: Call;
   readonly remove: Call;
-}
-
-const rbacClients = new WeakMap<KubeClient, RbacAuthorizationV1Api>();
-function rbac(kube: KubeClient): RbacAuthorizationV1Api {
-  let api = rbacClients.get(kube);
-  if (api === undefined) {
-    api = kube.config.makeApiClient(RbacAuthorizationV1Api);
-    rbacClients.set(kube, api);
-  }
-  return api;
 }
 
 /** The resources kubernetes:delete handles, by their plural name as in ka.target.resource. */
@@ -92,14 +81,14 @@ const KINDS: Readonly<Record<string, Kind>> = {
   roles: {
     group: "rbac.authorization.k8s.io",
     namespaced: true,
-    read: (k, name, namespace, o) => rbac(k).readNamespacedRole({ name, namespace }, o),
-    remove: (k, name, namespace, o) => rbac(k).deleteNamespacedRole({ name, namespace }, o),
+    read: (k, name, namespace, o) => k.rbac.readNamespacedRole({ name, namespace }, o),
+    remove: (k, name, namespace, o) => k.rbac.deleteNamespacedRole({ name, namespace }, o),
   },
   clusterroles: {
     group: "rbac.authorization.k8s.io",
     namespaced: false,
-    read: (k, name, _ns, o) => rbac(k).readClusterRole({ name }, o),
-    remove: (k, name, _ns, o) => rbac(k).deleteClusterRole({ name }, o),
+    read: (k, name, _ns, o) => k.rbac.readClusterRole({ name }, o),
+    remove: (k, name, _ns, o) => k.rbac.deleteClusterRole({ name }, o),
   },
 };
 
@@ -167,12 +156,12 @@ export default defineActionner({
   async preflight({ event, clients, signal }) {
     const t = targetOf(event);
     const kube = kubernetesOf(clients);
-    await kubeCall(`read ${describe(t)}`, { signal }, () => t.kind.read(kube, t.name, t.namespace, requestOptions(signal)));
+    await kubeCall(`read ${describe(t)}`, { signal }, () => t.kind.read(kube, t.name, t.namespace, kube.requestOptions(signal)));
   },
   async run({ event, clients, signal }) {
     const t = targetOf(event);
     const kube = kubernetesOf(clients);
-    await kubeCall(`delete ${describe(t)}`, { signal }, () => t.kind.remove(kube, t.name, t.namespace, requestOptions(signal)));
+    await kubeCall(`delete ${describe(t)}`, { signal }, () => t.kind.remove(kube, t.name, t.namespace, kube.requestOptions(signal)));
     const objects: Record<string, string> = { resource: t.resource, name: t.name };
     if (t.kind.namespaced) objects["namespace"] = t.namespace;
     return { output: `${describe(t)} has been deleted`, objects };

@@ -6,8 +6,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import type { KubeClient } from "../../clients/kubernetes.ts";
-import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf } from "./_target.ts";
@@ -78,7 +77,7 @@ function keyOf(pod: V1Pod): string {
 
 async function podsOn(kube: KubeClient, node: string, signal: AbortSignal, attempts?: number): Promise<V1Pod[]> {
   const list = await kubeCall(`list the pods of the node '${node}'`, { signal, ...(attempts === undefined ? {} : { attempts }) }, () =>
-    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, requestOptions(signal)),
+    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, kube.requestOptions(signal)),
   );
   return list.items.filter((p) => p.spec?.nodeName === node);
 }
@@ -98,7 +97,7 @@ async function evict(kube: KubeClient, pod: V1Pod, deadline: number | undefined,
   for (let attempt = 1; ; attempt++) {
     try {
       await kubeCall(`evict ${label(pod)}`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedPodEviction({ name, namespace, body }, requestOptions(signal)),
+        kube.core.createNamespacedPodEviction({ name, namespace, body }, kube.requestOptions(signal)),
       );
       return;
     } catch (err) {

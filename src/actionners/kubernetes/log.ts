@@ -2,7 +2,7 @@
 // containers in turn and keeps the first non-empty log). Without an output the lines are appended to the
 // result, as Talon does; with one they are stored there.
 import { z } from "zod";
-import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf } from "./_container.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
@@ -45,7 +45,7 @@ export default defineActionner({
     const text = await kubeCall(`read the logs of ${where}`, { signal }, () =>
       kube.core.readNamespacedPodLog(
         { name: target.pod, namespace: target.namespace, container, tailLines: p.tail_lines > 0 ? p.tail_lines : 20, limitBytes: MAX_LOG_BYTES },
-        requestOptions(signal),
+        kube.requestOptions(signal),
       ),
     );
     return {

@@ -9,7 +9,6 @@ import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } 
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { requestOptions } from "../../clients/kubernetes.ts";
 import { MANAGED_LABELS, upsert } from "./_api.ts";
 import { type Cidr, cidrList, contains, namespaceList, parseCidr, remoteIpOf, uniqueCidrs } from "./_net.ts";
 import { policyTargetOf } from "./_owner.ts";
@@ -88,7 +87,7 @@ networking.k8s.io/networkpolicies: get, create, update`,
     const remote = p.deny_remote_ip ? remoteIpOf(ctx.event) : undefined;
     const target = await policyTargetOf(ctx);
     const { name, namespace } = target;
-    const options = requestOptions(signal);
+    const options = kube.requestOptions(signal);
     const outcome = await upsert<V1NetworkPolicy>({
       what: `create or update the networkpolicy '${name}' in the namespace '${namespace}'`,
       signal,

@@ -14,9 +14,9 @@
 // (argv, no shell; the filter is `container.id in (<12-char ids of the pod's containers>)` for scope pod),
 // then stream `cat -- /tmp/sysdig.scap.gz` to the output. Unlike Talon (containerd only), the CRI socket
 // follows the runtime named in the pod's container IDs (containerd or CRI-O).
-import { BatchV1Api, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { kubeCall, type KubeClient, requestOptions } from "../../clients/kubernetes.ts";
+import { kubeCall, type KubeClient } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName } from "./_container.ts";
@@ -74,11 +74,10 @@ export default defineActionner({
     if (p.scope === "pod" && ids.length === 0) {
       throw new KestrelError("ERR_PREFLIGHT", `the pod '${target.pod}' in the namespace '${target.namespace}' reports no container IDs to filter on`);
     }
-    const batch = kube.config.makeApiClient(BatchV1Api);
     const name = randomName("kestrel-sysdig");
-    const cleanup = once(() => deleteJob(batch, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)));
+    const cleanup = once(() => deleteJob(kube, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)));
     await kubeCall(`create the Job '${name}' in the namespace '${target.namespace}'`, { signal, attempts: 1 }, () =>
-      batch.createNamespacedJob({ namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) }, requestOptions(signal)),
+      kube.batch.createNamespacedJob({ namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) }, kube.requestOptions(signal)),
     );
     try {
       const capturePod = await waitForJobPod(kube, target.namespace, name, signal);
@@ -172,7 +171,7 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (let attempt = 0; ; attempt++) {
     const list = await kubeCall(`list the pods of the Job '${job}'`, { signal }, () =>
-      kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` }, requestOptions(signal)),
+      kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` }, kube.requestOptions(signal)),
     );
     const pod = list.items[0];
     const status = pod?.status?.containerStatuses?.find((s) => s.name === CONTAINER);
@@ -188,10 +187,10 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
 }
 
 /** Deletes the Job and its pod, on its own deadline (the action's may have passed). */
-async function deleteJob(batch: BatchV1Api, namespace: string, name: string): Promise<void> {
+async function deleteJob(kube: KubeClient, namespace: string, name: string): Promise<void> {
   const signal = AbortSignal.timeout(10_000);
   await kubeCall(`delete the Job '${name}'`, { signal }, () =>
-    batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 }, requestOptions(signal)),
+    kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 }, kube.requestOptions(signal)),
   );
 }
 

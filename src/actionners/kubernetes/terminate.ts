@@ -5,7 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall, requestOptions } from "../../clients/kubernetes.ts";
+import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
 import { minHealthyReplicasParam, RemovalPolicy } from "./_workload.ts";
@@ -66,7 +66,7 @@ export default defineActionner({
     await kubeCall(`terminate the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
       kube.core.deleteNamespacedPod(
         { name: target.pod, namespace: target.namespace, gracePeriodSeconds: p.grace_period_seconds },
-        requestOptions(signal),
+        kube.requestOptions(signal),
       ),
     );
     return { output: `the pod '${target.pod}' in the namespace '${target.namespace}' has been terminated`, objects };
