@@ -87,31 +87,18 @@ function restoreIntegers(text: string, fields: Record<string, unknown>): boolean
 
 /** The exact integer written after `"key":` in the text, when it rounds to `rounded`. */
 function exactInteger(text: string, key: string, rounded: number): bigint | undefined {
-  // The key itself is searched for and its quotes and colon checked around it: no needle string is built
-  // per event. Field names are plain ASCII in practice; one that needs escaping is looked for as spelled in JSON.
-  const spelled = key.includes('"') || key.includes("\\") ? JSON.stringify(key).slice(1, -1) : key;
-  // (at < length: indexOf of an empty key would return the end of the text forever.)
-  for (let at = text.indexOf(spelled); at !== -1 && at < text.length; at = text.indexOf(spelled, at + 1)) {
-    // Not a key: no opening quote, or an escaped quote inside another string (the text of the output).
-    if (text.charCodeAt(at - 1) !== 34 || text.charCodeAt(at - 2) === 92) continue;
-    let i = at + spelled.length;
-    if (text.charCodeAt(i) !== 34) continue;
-    i = skipSpace(text, i + 1);
-    if (text.charCodeAt(i) !== 58) continue; // ":"
-    const start = skipSpace(text, i + 1);
+  // Field names are plain ASCII in practice; one that needs escaping is looked for in its JSON spelling.
+  const needle = key.includes('"') || key.includes("\\") ? `${JSON.stringify(key)}:` : `"${key}":`;
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+    if (text.charCodeAt(at - 1) === 92) continue; // an escaped quote inside another string
+    let start = at + needle.length;
+    while (text.charCodeAt(start) === 32) start++;
     let end = text.charCodeAt(start) === 45 ? start + 1 : start; // "-"
     while (end < text.length && isDigit(text.charCodeAt(end))) end++;
     const digits = text.slice(start, end);
     if (digits.length > 1 && Number(digits) === rounded) return BigInt(digits);
   }
   return undefined;
-}
-
-/** The index of the first character at or after `i` that is not JSON whitespace. */
-function skipSpace(text: string, i: number): number {
-  let c = text.charCodeAt(i);
-  while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++i);
-  return i;
 }
 
 function isDigit(c: number): boolean {
