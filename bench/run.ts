@@ -1,15 +1,17 @@
 // `npm run bench`: the load benchmark, in one run.
-//  1. A bare node:http server (bench/bare-server.ts: read body, JSON.parse, 200) in a child process, driven
-//     at full speed by autocannon: the baseline events/s of HTTP + JSON on this machine.
-//  2. Kestrel (`node bin/kestrel.js server`, 100 generated dry-run rules, dedup off, log level warn) in a
-//     child process, driven with the same load: its max events/s and the ratio to the baseline.
+//  1. A bare node:http server (bench/bare-server.ts: read body, JSON.parse, 200) and Kestrel (`node
+//     bin/kestrel.js server`, 100 generated dry-run rules, dedup off, log level warn), each in a child
+//     process, both warmed up.
+//  2. BENCH_ROUNDS rounds: each server in turn driven at full speed by autocannon for BENCH_SECONDS (the
+//     order alternates from round to round). The ratio is the median of the rounds' ratios: the two servers
+//     are measured seconds apart, so a slow spell of the machine weighs on both instead of on one.
 //  3. Kestrel again at HALF its max rate, evenly paced; /metrics read before and after gives the
 //     receipt→dispatch latency (kestrel_event_to_action_seconds) p50/p99 for that phase only.
 //  4. Peak RSS of both servers (VmHWM, plus VmRSS sampled every 250 ms), errors and non-2xx answers.
 // Prints a table, writes bench/results/latest.json. Targets print PASS/FAIL; the exit code is 0 either way
 // (it is a measurement, not a gate), 1 only when the benchmark itself could not run.
 //
-// Environment: BENCH_SECONDS (per measured phase, default 10), BENCH_WARMUP_SECONDS (default 2),
+// Environment: BENCH_SECONDS (per measured phase, default 5), BENCH_ROUNDS (default 5), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONNECTIONS (default 50), BENCH_RULES (default 100), BENCH_EVENTS (distinct bodies, default 1000),
 // BENCH_SEED (default 42), BENCH_PACING (smooth | autocannon, default smooth; see bench/README.md), BENCH_PIN
 // (1: servers on CPU 0, load generator on CPU 1; see bench/lib.ts).
@@ -52,7 +54,8 @@ import { generateRules } from "./rules.ts";
 
 // ---- settings -------------------------------------------------------------------------------------------
 
-const SECONDS = envNumber("BENCH_SECONDS", 10, 1, 300);
+const SECONDS = envNumber("BENCH_SECONDS", 5, 1, 300);
+const ROUNDS = Math.round(envNumber("BENCH_ROUNDS", 5, 1, 20));
 const WARMUP_SECONDS = envNumber("BENCH_WARMUP_SECONDS", 2, 0, 60);
 const CONNECTIONS = Math.round(envNumber("BENCH_CONNECTIONS", 50, 1, 1000));
 const RULES = Math.round(envNumber("BENCH_RULES", 100, 1, 100_000));
@@ -62,7 +65,7 @@ const PACING = process.env["BENCH_PACING"] === "autocannon" ? "autocannon" : "sm
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
 /** The whole run must end within this; a watchdog kills the children and exits otherwise. */
-const BUDGET_MS = (4 * (SECONDS + WARMUP_SECONDS) + 180) * 1000;
+const BUDGET_MS = (2 * (2 * ROUNDS * SECONDS + 2 * WARMUP_SECONDS + 2 * SECONDS) + 180) * 1000;
 
 // ---- load -------------------------------------------------------------------------------------------------
 
@@ -203,7 +206,7 @@ async function main(): Promise<number> {
   const avgBytes = bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / bodies.length;
   log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}`);
   log(`${EVENTS} distinct events (avg ${Math.round(avgBytes)} bytes) from ${corpus.length} Falco rules; ${RULES} dry-run rules; seed ${SEED}`);
-  log(`each phase: ${WARMUP_SECONDS} s warm-up (not measured) + ${SECONDS} s measured; pacing at half rate: ${PACING}`);
+  log(`${WARMUP_SECONDS} s warm-up (not measured) per server, then ${ROUNDS} rounds of ${SECONDS} s at max rate per server, then ${2 * SECONDS} s of Kestrel at half rate (${PACING} pacing)`);
 
   const kestrelConfig = benchKestrelConfig();
   const report: Record<string, unknown> = {
@@ -219,6 +222,7 @@ async function main(): Promise<number> {
       averageEventBytes: avgBytes,
       connections: CONNECTIONS,
       durationSeconds: SECONDS,
+      rounds: ROUNDS,
       warmupSeconds: WARMUP_SECONDS,
       seed: SEED,
       pacing: PACING,
@@ -235,40 +239,54 @@ async function main(): Promise<number> {
   let latency: ReturnType<typeof latencySummary> | undefined;
   let latencyAtMax: ReturnType<typeof latencySummary> | undefined;
   let kestrelRss: { vmHwm: number; sampled: number; prometheus: number } | undefined;
+  let roundRatios: number[] = [];
 
   try {
-    // ---- 1. bare node:http ----
+    // ---- 1. both servers, warmed up ----
     const barePort = await freePort();
     const bareChild = startChild("bare server", ["bench/bare-server.ts", String(barePort)]);
     const bareUrl = `http://127.0.0.1:${barePort}`;
     await waitReady(bareChild, `${bareUrl}/healthz`, 10_000);
-    log(`bare node:http server (pid ${bareChild.pid}) at ${bareUrl}: warm-up`);
-    if (WARMUP_SECONDS > 0) await load(bareUrl, bodies, bareChild.pid, WARMUP_SECONDS);
-    log(`bare: max rate for ${SECONDS} s`);
-    bare = await load(bareUrl, bodies, bareChild.pid, SECONDS);
-    const bareStatus = procStatus(bareChild.pid);
-    bareRss = { vmHwm: bareStatus?.vmHwm ?? 0, sampled: bareChild.peakSampledRss() };
-    log(`bare: ${n0(bare.eventsPerSecond)} events/s`);
-    await stopChild(bareChild);
-
-    // ---- 2. Kestrel at max rate ----
-    const port = await freePort();
-    kestrelConfig.listen_port = port;
+    kestrelConfig.listen_port = await freePort();
     const { child: kestrel, base, startupMs } = await startKestrel(kestrelConfig, configFile, rulesFile);
-    log(`Kestrel (pid ${kestrel.pid}) ready at ${base} in ${Math.round(startupMs)} ms: warm-up`);
     (report["config"] as Record<string, unknown>)["kestrelStartupMs"] = startupMs;
-    if (WARMUP_SECONDS > 0) await load(base, bodies, kestrel.pid, WARMUP_SECONDS);
+    log(`bare node:http server (pid ${bareChild.pid}) at ${bareUrl}; Kestrel (pid ${kestrel.pid}) at ${base}, ready in ${Math.round(startupMs)} ms: warm-up`);
+    if (WARMUP_SECONDS > 0) {
+      await load(bareUrl, bodies, bareChild.pid, WARMUP_SECONDS);
+      await load(base, bodies, kestrel.pid, WARMUP_SECONDS);
+    }
+
+    // ---- 2. max rate, in rounds ----
     const m0 = await settle(base);
-    log(`Kestrel: max rate for ${SECONDS} s`);
-    kestrelMax = await load(base, bodies, kestrel.pid, SECONDS);
+    const bareRounds: LoadResult[] = [];
+    const kestrelRounds: LoadResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const runBare = async () => bareRounds.push(await load(bareUrl, bodies, bareChild.pid, SECONDS));
+      const runKestrel = async () => {
+        kestrelRounds.push(await load(base, bodies, kestrel.pid, SECONDS));
+        await settle(base);
+      };
+      // Alternating which goes first cancels a steady drift of the machine's speed.
+      if (round % 2 === 1) await runBare().then(runKestrel);
+      else await runKestrel().then(runBare);
+      const b = bareRounds.at(-1)!.eventsPerSecond;
+      const k = kestrelRounds.at(-1)!.eventsPerSecond;
+      log(`round ${round}/${ROUNDS}: bare ${n0(b)} events/s, Kestrel ${n0(k)} events/s, ratio ${n2(k / b)}`);
+    }
     const m1 = await settle(base);
     latencyAtMax = latencySummary(histogramDelta(histogram(m1, E2A), histogram(m0, E2A)));
-    log(`Kestrel: ${n0(kestrelMax.eventsPerSecond)} events/s`);
+    roundRatios = kestrelRounds.map((k, i) => k.eventsPerSecond / bareRounds[i]!.eventsPerSecond);
+    bare = combine(bareRounds);
+    kestrelMax = combine(kestrelRounds);
+    report["rounds"] = { bare: bareRounds, kestrel: kestrelRounds, ratios: roundRatios };
+    const bareStatus = procStatus(bareChild.pid);
+    bareRss = { vmHwm: bareStatus?.vmHwm ?? 0, sampled: bareChild.peakSampledRss() };
+    await stopChild(bareChild);
 
     // ---- 3. Kestrel at half its max rate ----
     const half = kestrelMax.eventsPerSecond / 2;
-    log(`Kestrel: ${n0(half)} events/s (half max, ${PACING} pacing) for ${SECONDS} s`);
-    kestrelHalf = await load(base, bodies, kestrel.pid, SECONDS, half);
+    log(`Kestrel: ${n0(half)} events/s (half max, ${PACING} pacing) for ${2 * SECONDS} s`);
+    kestrelHalf = await load(base, bodies, kestrel.pid, 2 * SECONDS, half);
     const m2 = await settle(base);
     latency = latencySummary(histogramDelta(histogram(m2, E2A), histogram(m1, E2A)));
     log(`Kestrel: achieved ${n0(kestrelHalf.eventsPerSecond)} events/s; receipt→dispatch p99 ${n2(latency.p99Ms)} ms`);
@@ -289,7 +307,8 @@ async function main(): Promise<number> {
   }
 
   // ---- report ----
-  const ratio = bare !== undefined && kestrelMax !== undefined ? kestrelMax.eventsPerSecond / bare.eventsPerSecond : Number.NaN;
+  // The median of the rounds' ratios (each round measures both servers within seconds of each other).
+  const ratio = roundRatios.length === ROUNDS ? median(roundRatios) : Number.NaN;
   const p99 = latency?.p99Ms ?? Number.NaN;
   const verdict = (ok: boolean, measured: boolean): string => (measured ? (ok ? "PASS" : "FAIL") : "NOT MEASURED");
   const targets = {
@@ -314,8 +333,8 @@ async function main(): Promise<number> {
   const lines = [
     "",
     row("", "bare node:http", `Kestrel, ${RULES} rules`, "Kestrel, half rate"),
-    row("events/s", n0(bare?.eventsPerSecond), n0(kestrelMax?.eventsPerSecond), n0(kestrelHalf?.eventsPerSecond)),
-    row("responses (measured phase)", n0(bare?.responses), n0(kestrelMax?.responses), n0(kestrelHalf?.responses)),
+    row(`events/s (${ROUNDS} rounds of ${SECONDS} s)`, n0(bare?.eventsPerSecond), n0(kestrelMax?.eventsPerSecond), n0(kestrelHalf?.eventsPerSecond)),
+    row("responses (measured phases)", n0(bare?.responses), n0(kestrelMax?.responses), n0(kestrelHalf?.responses)),
     row("HTTP latency p50 / p99 (ms)", lat(bare), lat(kestrelMax), lat(kestrelHalf)),
     row("errors / timeouts / non-2xx", errs(bare), errs(kestrelMax), errs(kestrelHalf)),
     row("matched (queued) / unmatched", "-", qu(kestrelMax), qu(kestrelHalf)),
@@ -326,13 +345,48 @@ async function main(): Promise<number> {
     row("machine CPU % (all cores)", n0(bare?.machineCpuPercent), n0(kestrelMax?.machineCpuPercent), n0(kestrelHalf?.machineCpuPercent)),
     row("peak RSS (VmHWM)", mb(bareRss?.vmHwm), mb(kestrelRss?.vmHwm), ""),
     "",
-    `ratio Kestrel / bare max events/s: ${n2(ratio)}   target ${targets.ratio.target}: ${targets.ratio.result}`,
+    `ratio Kestrel / bare max events/s (median of ${ROUNDS} rounds: ${roundRatios.map(n2).join(", ")}): ${n2(ratio)}   target ${targets.ratio.target}: ${targets.ratio.result}`,
     `receipt→dispatch p99 at half max rate (${n0(kestrelHalf?.targetEventsPerSecond)} events/s target): ${n2(p99)} ms   target ${targets.p99ReceiptToDispatchMs.target} ms: ${targets.p99ReceiptToDispatchMs.result}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 
   log(`written ${writeResults("latest.json", report)}`);
   return exitCode;
+}
+
+/** The rounds of one server as one result: counts summed, rates and CPU shares over the summed time, latency of the median round. */
+function combine(rounds: readonly LoadResult[]): LoadResult {
+  const seconds = rounds.reduce((t, r) => t + r.seconds, 0);
+  const total = (f: (r: LoadResult) => number): number => rounds.reduce((t, r) => t + f(r), 0);
+  const weighted = (f: (r: LoadResult) => number): number => total((r) => f(r) * r.seconds) / seconds;
+  const statusCodes: Record<string, number> = {};
+  for (const r of rounds) for (const [code, n] of Object.entries(r.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const byRate = [...rounds].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return {
+    seconds,
+    responses: total((r) => r.responses),
+    eventsPerSecond: total((r) => r.responses) / seconds,
+    errors: total((r) => r.errors),
+    timeouts: total((r) => r.timeouts),
+    non2xx: total((r) => r.non2xx),
+    statusCodes,
+    latencyMs: byRate[Math.floor(byRate.length / 2)]!.latencyMs,
+    results: {
+      queued: total((r) => r.results.queued),
+      duplicate: total((r) => r.results.duplicate),
+      unmatched: total((r) => r.results.unmatched),
+      other: total((r) => r.results.other),
+    },
+    serverCpuPercent: weighted((r) => r.serverCpuPercent),
+    loadGeneratorCpuPercent: weighted((r) => r.loadGeneratorCpuPercent),
+    machineCpuPercent: weighted((r) => r.machineCpuPercent),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function lat(r: LoadResult | undefined): string {
