@@ -44,6 +44,11 @@ describe("parseEvent", () => {
     const odd = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.timex":1,"":9007199254740993,"evt.time"\n:\t1735573264268296715}}');
     assert.equal(odd.event.outputFields[""], 9007199254740993n);
     assert.equal(odd.event.outputFields["evt.time"], 1735573264268296715n);
+    // A key the text search cannot find as such (an escaped newline in it): the body is parsed again, exactly.
+    const escaped = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"a\\nb":9007199254740993,"n":1}}').event;
+    assert.equal(escaped.outputFields["a\nb"], 9007199254740993n);
+    assert.equal(escaped.outputFields["n"], 1);
+    assert.equal(escaped.outputFields, escaped.outputFields, "the exact fields are computed once");
   });
 
   it("accepts keys in any order and in Talon's capitalised form", () => {

@@ -1,7 +1,7 @@
 // Validation of a Falco alert body (Falco's http_output, Falcosidekick's webhook/Talon output).
 // Hand-written rather than schema-driven: this runs for every event and must stay allocation-light.
 import type { FalcoEvent, FieldValue } from "./event.ts";
-import { PRIORITIES, priorityLevel } from "./priority.ts";
+import { PRIORITIES, type Priority, priorityLevel } from "./priority.ts";
 
 /** Why an event was rejected: HTTP intake answers 400 with `{ error, field }`. */
 export class EventError extends Error {
@@ -47,26 +47,35 @@ export function parseJson(text: string): unknown {
 
 /**
  * Parses an event body. A reviver costs a callback per value (5x slower than JSON.parse), so the body is
- * parsed plainly and the few integers beyond 2^53 of `output_fields` (evt.time, in every Falco alert) get
- * their exact digits back from the text. Anything the repair cannot vouch for is parsed again with the
- * reviver.
+ * parsed plainly. The few integers beyond 2^53 of `output_fields` (evt.time, in every Falco alert) get their
+ * exact digits back from the text when the fields are first read (ReceivedEvent): most events match no rule
+ * and nothing reads their fields. Elsewhere, anything unsafe makes the body be parsed again with the reviver.
  */
-function parseBody(text: string): unknown {
+function parseBody(text: string): { value: unknown; fields: object | undefined } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { value, fields: undefined };
   const top = value as Record<string, unknown>;
+  let fields: object | undefined;
   for (const key in top) {
     const v = top[key];
     if (v === null || typeof v !== "object") continue;
-    const exact = key === "output_fields" && !Array.isArray(v) ? restoreIntegers(text, v as Record<string, unknown>) : !hasUnsafeInteger(v);
-    if (!exact) return parseJson(text);
+    if (key === "output_fields" && !Array.isArray(v)) fields = v;
+    else if (hasUnsafeInteger(v)) return { value: parseJson(text), fields: undefined };
   }
-  return value;
+  return { value, fields };
+}
+
+/** `fields` (parsed plainly from `text`) with the exact value of its integers beyond 2^53. */
+function exactFields(text: string, fields: Record<string, FieldValue>): Record<string, FieldValue> {
+  if (restoreIntegers(text, fields as Record<string, unknown>)) return fields;
+  // The repair could not vouch for a value: the whole body again, with the reviver (its "output_fields"
+  // key is the one the plain parse gave these fields from).
+  return (parseJson(text) as Record<string, Record<string, FieldValue>>)["output_fields"]!;
 }
 
 /** Gives the unsafe integers among the fields their exact value; false when one cannot be vouched for. */
@@ -123,11 +132,15 @@ export function stripOutputPrefix(output: string): string {
 /** Parses and validates one Falco alert from an HTTP body. */
 export function parseEvent(body: string): ParsedEvent {
   if (body.length === 0) throw new EventError("body is empty: send one Falco event as JSON");
-  return validateEvent(parseBody(body));
+  const { value, fields } = parseBody(body);
+  return validateEvent(value, fields === undefined ? undefined : { text: body, fields });
 }
 
-/** Validates a decoded JSON value as a Falco alert. */
-export function validateEvent(value: unknown): ParsedEvent {
+/**
+ * Validates a decoded JSON value as a Falco alert. `plain`: the `output_fields` object that was parsed from
+ * `text` without the exact value of its unsafe integers (parseEvent), given them on first read.
+ */
+export function validateEvent(value: unknown, plain?: { text: string; fields: object }): ParsedEvent {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new EventError(`a Falco event must be a JSON object, got ${describe(value)}`);
   }
@@ -196,21 +209,82 @@ export function validateEvent(value: unknown): ParsedEvent {
   const fields = hasFields ? (outputFields as Record<string, FieldValue>) : EMPTY_FIELDS;
 
   const outputText = hasOutput ? (output as string) : "";
-  const event: FalcoEvent = {
-    uuid: uuidText === "" ? undefined : uuidText,
-    output: outputText,
-    message: typeof message === "string" && message !== "" ? message : stripOutputPrefix(outputText),
-    priority: PRIORITIES[level]!,
-    priorityLevel: level,
+  const event = new ReceivedEvent(
+    uuidText === "" ? undefined : uuidText,
+    outputText,
+    typeof message === "string" && message !== "" ? message : undefined,
+    level,
     rule,
-    time: timeText,
+    timeText,
     // Talon's default when Falco sends no source; Falco ≥ 0.32 always sends one.
-    source: sourceText === "" ? "syscall" : sourceText,
-    hostname: hostnameText,
-    tags: tagList,
-    outputFields: fields,
-  };
+    sourceText === "" ? "syscall" : sourceText,
+    hostnameText,
+    tagList,
+    fields,
+    plain !== undefined && plain.fields === outputFields ? plain.text : undefined,
+  );
   return { event, droppedContext };
+}
+
+/**
+ * A validated alert. What only some events need is computed when first read: the exact digits of the
+ * fields' integers beyond 2^53 (a search of the body per such field) and `message` (a regular expression
+ * over the output). An unmatched event without deduplication needs neither.
+ */
+class ReceivedEvent implements FalcoEvent {
+  readonly uuid: string | undefined;
+  readonly output: string;
+  readonly priority: Priority;
+  readonly priorityLevel: number;
+  readonly rule: string;
+  readonly time: string;
+  readonly source: string;
+  readonly hostname: string;
+  readonly tags: readonly string[];
+  #fields: Readonly<Record<string, FieldValue>>;
+  /** The body the fields were parsed from, until their unsafe integers have their exact value. */
+  #text: string | undefined;
+  #message: string | undefined;
+
+  constructor(
+    uuid: string | undefined,
+    output: string,
+    message: string | undefined,
+    priorityLevel: number,
+    rule: string,
+    time: string,
+    source: string,
+    hostname: string,
+    tags: readonly string[],
+    fields: Readonly<Record<string, FieldValue>>,
+    text: string | undefined,
+  ) {
+    this.uuid = uuid;
+    this.output = output;
+    this.#message = message;
+    this.priority = PRIORITIES[priorityLevel]!;
+    this.priorityLevel = priorityLevel;
+    this.rule = rule;
+    this.time = time;
+    this.source = source;
+    this.hostname = hostname;
+    this.tags = tags;
+    this.#fields = fields;
+    this.#text = text;
+  }
+
+  get outputFields(): Readonly<Record<string, FieldValue>> {
+    if (this.#text !== undefined) {
+      this.#fields = exactFields(this.#text, this.#fields as Record<string, FieldValue>);
+      this.#text = undefined;
+    }
+    return this.#fields;
+  }
+
+  get message(): string {
+    if (this.#message === undefined) this.#message = stripOutputPrefix(this.output);
+    return this.#message;
+  }
 }
 
 const EMPTY_FIELDS: Readonly<Record<string, FieldValue>> = Object.freeze({});
