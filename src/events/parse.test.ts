@@ -55,6 +55,9 @@ describe("parseEvent", () => {
     const { event } = parseEvent('{"Rule":"Test Label","output_fields":{"k8s.pod.name":"test"},"priority":"warning","output":"Test"}');
     assert.equal(event.rule, "Test Label");
     assert.equal(event.priority, "Warning");
+    // The capitalised fields keep their big integers exact too; numbers elsewhere do not matter (ignored keys).
+    const capitalised = parseEvent('{"Rule":"r","Priority":"Notice","Output_Fields":{"evt.time":1735573264268296715},"extra":[9007199254740993]}');
+    assert.equal(capitalised.event.outputFields["evt.time"], 1735573264268296715n);
   });
 
   it("normalises priorities case-insensitively with the info alias", () => {
