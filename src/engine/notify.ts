@@ -129,7 +129,6 @@ class NotifierQueue {
   }
 }
 
-
 export class Notifications {
   readonly #queues = new Map<string, NotifierQueue>();
   readonly #defaults: readonly string[];

@@ -35,9 +35,8 @@ export interface RunInput {
 /** Inline artifacts larger than this are not copied into notifications. */
 const INLINE_ARTIFACT_LIMIT = 64 * 1024;
 
-/** Runs the action; resolves to true when it failed. */
+/** Runs the action of a rule that is not a dry run (those go to reportDryRun); resolves to true when it failed. */
 export async function runAction(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction): Promise<boolean> {
-  if (rule.dryRun) return reportDryRun(env, input, rule, action);
   const started = performance.now();
   env.observer.actionDispatched(input.event, input.traceId, rule, action, (started - input.receivedAt) / 1000);
   const finish = (status: ActionStatus, output: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
@@ -53,7 +52,6 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
       durationSeconds: (performance.now() - started) / 1000,
     });
   };
-
 
   const deadline = AbortSignal.timeout(env.actionTimeoutMs);
   const signal = AbortSignal.any([deadline, env.shutdown]);
