@@ -20,6 +20,12 @@ export function envNumber(name: string, fallback: number, min: number, max: numb
   return v;
 }
 
+/** What both load benchmarks take from the environment alike (see bench/README.md). */
+export const CONNECTIONS = Math.round(envNumber("BENCH_CONNECTIONS", 50, 1, 1000));
+export const RULES = Math.round(envNumber("BENCH_RULES", 100, 1, 100_000));
+export const EVENTS = Math.round(envNumber("BENCH_EVENTS", 1000, 1, 100_000));
+export const PACING: "smooth" | "autocannon" = process.env["BENCH_PACING"] === "autocannon" ? "autocannon" : "smooth";
+
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

@@ -23,7 +23,9 @@ import { defaultSeed, generateEventRecords, loadCorpus } from "./events.ts";
 import {
   addTmpDir,
   benchKestrelConfig,
+  CONNECTIONS,
   E2A,
+  EVENTS,
   envNumber,
   freePort,
   histogram,
@@ -34,13 +36,15 @@ import {
   mb,
   n0,
   n2,
+  PACING,
+  pinning,
   procCpuSeconds,
   procStatus,
+  RULES,
   removeTmpDir,
   type Samples,
   settle,
   smoothPacer,
-  pinning,
   startChild,
   startKestrel,
   startWatchdog,
@@ -57,11 +61,7 @@ import { generateRules } from "./rules.ts";
 const SECONDS = envNumber("BENCH_SECONDS", 5, 1, 300);
 const ROUNDS = Math.round(envNumber("BENCH_ROUNDS", 5, 1, 20));
 const WARMUP_SECONDS = envNumber("BENCH_WARMUP_SECONDS", 2, 0, 60);
-const CONNECTIONS = Math.round(envNumber("BENCH_CONNECTIONS", 50, 1, 1000));
-const RULES = Math.round(envNumber("BENCH_RULES", 100, 1, 100_000));
-const EVENTS = Math.round(envNumber("BENCH_EVENTS", 1000, 1, 100_000));
 const SEED = defaultSeed();
-const PACING = process.env["BENCH_PACING"] === "autocannon" ? "autocannon" : "smooth";
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
 /** The whole run must end within this; a watchdog kills the children and exits otherwise. */

@@ -32,7 +32,9 @@ import { defaultSeed, generateEventRecords, loadCorpus } from "./events.ts";
 import {
   addTmpDir,
   benchKestrelConfig,
+  CONNECTIONS,
   E2A,
+  EVENTS,
   envNumber,
   freePort,
   histogram,
@@ -43,10 +45,12 @@ import {
   metrics,
   n0,
   n2,
+  PACING,
   pacer,
   pinning,
   procCpuSeconds,
   procStatus,
+  RULES,
   removeTmpDir,
   type Samples,
   sleep,
@@ -66,11 +70,7 @@ const SECONDS = envNumber("BENCH_SOAK_SECONDS", 60, 5, 3600);
 const MAX_SECONDS = envNumber("BENCH_SOAK_MAX_SECONDS", 5, 1, 60);
 const WARMUP_SECONDS = envNumber("BENCH_SOAK_WARMUP_SECONDS", 5, 0, 60);
 const NOTIFIER_DELAY_MS = envNumber("BENCH_SOAK_NOTIFIER_DELAY_MS", 200, 0, 10_000);
-const CONNECTIONS = Math.round(envNumber("BENCH_CONNECTIONS", 50, 1, 1000));
-const RULES = Math.round(envNumber("BENCH_RULES", 100, 1, 100_000));
-const EVENTS = Math.round(envNumber("BENCH_EVENTS", 1000, 1, 100_000));
 const SEED = defaultSeed();
-const PACING = process.env["BENCH_PACING"] === "autocannon" ? "autocannon" : "smooth";
 const LOAD_SHARE = 0.8;
 /** RSS is flat when the last window's average is at most this much above the first window's. */
 const RSS_GROWTH_LIMIT = 0.2;
