@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PRIORITIES } from "../events/priority.ts";
 import { describe, it } from "node:test";
 import { FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
 
@@ -11,8 +12,8 @@ describe("Metrics", () => {
     const m = new Metrics({ defaultMetrics: false });
     const rule = {};
     const action = {};
-    m.countEvent("Terminal shell in container", "Notice", "syscall");
-    m.countEvent("Terminal shell in container", "Notice", "syscall");
+    m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
+    m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
     m.countMatch(rule, "Shell", "Terminal shell in container");
     m.countAction(action, "Shell", "Label", "kubernetes:label", "success");
     m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
@@ -29,9 +30,27 @@ describe("Metrics", () => {
     assert.equal(await m.exposition(), text);
   });
 
+  it("counts one Falco rule name by source and priority, the first source and the others alike", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const count = (priority: string, source: string): void => m.countEvent("Same name", PRIORITIES.indexOf(priority as never), source);
+    count("Notice", "syscall");
+    count("Notice", "k8s_audit");
+    count("Warning", "k8s_audit");
+    count("Notice", "syscall");
+    count("Warning", "syscall");
+    count("Notice", "k8s_audit");
+    const lines = samples(await m.exposition(), "kestrel_events_total").sort();
+    assert.deepEqual(lines, [
+      'kestrel_events_total{falco_rule="Same name",priority="Notice",source="k8s_audit"} 2',
+      'kestrel_events_total{falco_rule="Same name",priority="Notice",source="syscall"} 2',
+      'kestrel_events_total{falco_rule="Same name",priority="Warning",source="k8s_audit"} 1',
+      'kestrel_events_total{falco_rule="Same name",priority="Warning",source="syscall"} 1',
+    ]);
+  });
+
   it("bounds the label values that come from events", async () => {
     const m = new Metrics({ defaultMetrics: false });
-    for (let i = 0; i < FALCO_RULE_LABEL_LIMIT + 100; i++) m.countEvent(`rule ${i}`, "Warning", `source ${i % (SOURCE_LABEL_LIMIT + 10)}`);
+    for (let i = 0; i < FALCO_RULE_LABEL_LIMIT + 100; i++) m.countEvent(`rule ${i}`, PRIORITIES.indexOf("Warning"), `source ${i % (SOURCE_LABEL_LIMIT + 10)}`);
     const lines = samples(await m.exposition(), "kestrel_events_total");
     const rules = new Set(lines.map((l) => /falco_rule="([^"]*)"/.exec(l)![1]));
     const sources = new Set(lines.map((l) => /source="([^"]*)"/.exec(l)![1]));

@@ -2,6 +2,7 @@
 // names come from the loaded rules; Falco rule names come from events (attacker-controllable), so their
 // number is capped and the rest is counted under "other". Never pod names, output text or keys.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { PRIORITIES } from "../events/priority.ts";
 import { FastHistogram } from "./histogram.ts";
 
 export const FALCO_RULE_LABEL_LIMIT = 500;
@@ -19,6 +20,20 @@ function bounded(seen: Set<string>, value: string, limit: number): string {
 interface Cell {
   readonly labels: Record<string, string>;
   value: number;
+}
+
+/** The events counted for one Falco rule label: by priority level for the first source seen, else by source. */
+interface FalcoRuleCells {
+  readonly label: string;
+  source: string | undefined;
+  readonly byLevel: (Cell | undefined)[];
+  otherSources: Map<string, (Cell | undefined)[]> | undefined;
+  /** The matches of this Falco rule, by compiled rule. */
+  matches: WeakMap<object, Cell> | undefined;
+}
+
+function newFalcoRuleCells(label: string): FalcoRuleCells {
+  return { label, source: undefined, byLevel: [], otherSources: undefined, matches: undefined };
 }
 
 /** Writes the cells into a counter at scrape time; cells with the same labels (rules reloaded) add up. */
@@ -41,12 +56,12 @@ export class Metrics {
   readonly queueDepth: Gauge;
   readonly actionDuration: FastHistogram<"actionner">;
   readonly eventToAction: FastHistogram;
-  readonly #falcoRules = new Set<string>();
+  /** The Falco rule names admitted as label values (FALCO_RULE_LABEL_LIMIT), with their event cells. */
+  readonly #byFalcoRule = new Map<string, FalcoRuleCells>();
+  #otherFalcoRule: FalcoRuleCells | undefined;
   readonly #sources = new Set<string>();
   // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
   // the label set on every inc(), even on a labelled child, which costs more than the rest of matching.
-  readonly #eventCells = new Map<string, Map<string, Map<string, Cell>>>();
-  readonly #matchCells = new WeakMap<object, Map<string, Cell>>();
   readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
   readonly #notificationCells = new Map<string, Map<string, Cell>>();
   readonly #cells = { events: [] as Cell[], matches: [] as Cell[], actions: [] as Cell[], notifications: [] as Cell[] };
@@ -133,31 +148,52 @@ export class Metrics {
 
   /** Bounded label value for a Falco rule name seen in an event. */
   falcoRuleLabel(name: string): string {
-    return bounded(this.#falcoRules, name, FALCO_RULE_LABEL_LIMIT);
+    return this.#falcoRuleCells(name).label;
   }
 
-  /** Counts an accepted event. */
-  countEvent(falcoRule: string, priority: string, source: string): void {
-    const ruleLabel = this.falcoRuleLabel(falcoRule);
-    const sourceLabel = bounded(this.#sources, source, SOURCE_LABEL_LIMIT);
-    // Nested maps rather than one joined key: no string is built (and hashed) per event.
-    let byPriority = this.#eventCells.get(ruleLabel);
-    if (byPriority === undefined) {
-      byPriority = new Map();
-      this.#eventCells.set(ruleLabel, byPriority);
-    }
-    let bySource = byPriority.get(priority);
-    if (bySource === undefined) {
-      bySource = new Map();
-      byPriority.set(priority, bySource);
-    }
-    let cell = bySource.get(sourceLabel);
-    if (cell === undefined) {
-      cell = { labels: { falco_rule: ruleLabel, priority, source: sourceLabel }, value: 0 };
-      bySource.set(sourceLabel, cell);
-      this.#cells.events.push(cell);
-    }
+  /** Counts an accepted event (`priorityLevel`: 0 = Emergency … 7 = Debug). */
+  countEvent(falcoRule: string, priorityLevel: number, source: string): void {
+    const cells = this.#falcoRuleCells(falcoRule);
+    // One map lookup per event in the usual case: a Falco rule has one source, so its cells by priority
+    // level sit in an array; another source (a name reused across plugins) has its own array.
+    const byLevel = source === cells.source ? cells.byLevel : this.#byLevelOf(cells, source);
+    const cell = byLevel[priorityLevel] ?? this.#newEventCell(cells.label, byLevel, priorityLevel, source);
     cell.value++;
+  }
+
+  /** The cells of a Falco rule name: its own while fewer than the limit were seen, else those of "other". */
+  #falcoRuleCells(name: string): FalcoRuleCells {
+    const known = this.#byFalcoRule.get(name);
+    if (known !== undefined) return known;
+    if (this.#byFalcoRule.size >= FALCO_RULE_LABEL_LIMIT || name.length > 128) {
+      this.#otherFalcoRule ??= newFalcoRuleCells("other");
+      return this.#otherFalcoRule;
+    }
+    const cells = newFalcoRuleCells(name);
+    this.#byFalcoRule.set(name, cells);
+    return cells;
+  }
+
+  #byLevelOf(cells: FalcoRuleCells, source: string): (Cell | undefined)[] {
+    if (cells.source === undefined) {
+      cells.source = source;
+      return cells.byLevel;
+    }
+    cells.otherSources ??= new Map();
+    let byLevel = cells.otherSources.get(source);
+    if (byLevel === undefined) {
+      byLevel = [];
+      cells.otherSources.set(source, byLevel);
+    }
+    return byLevel;
+  }
+
+  #newEventCell(falcoRule: string, byLevel: (Cell | undefined)[], level: number, source: string): Cell {
+    const priority = PRIORITIES[level] ?? "Debug";
+    const cell: Cell = { labels: { falco_rule: falcoRule, priority, source: bounded(this.#sources, source, SOURCE_LABEL_LIMIT) }, value: 0 };
+    byLevel[level] = cell;
+    this.#cells.events.push(cell);
+    return cell;
   }
 
   /** Records the queue depth (read at scrape time: it changes twice per queued event). */
@@ -171,16 +207,12 @@ export class Metrics {
 
   /** Counts a triggered rule; `owner` is the compiled rule object the cells hang off. */
   countMatch(owner: object, rule: string, falcoRule: string): void {
-    let cells = this.#matchCells.get(owner);
-    if (cells === undefined) {
-      cells = new Map();
-      this.#matchCells.set(owner, cells);
-    }
-    const label = this.falcoRuleLabel(falcoRule);
-    let cell = cells.get(label);
+    const cells = this.#falcoRuleCells(falcoRule);
+    cells.matches ??= new WeakMap();
+    let cell = cells.matches.get(owner);
     if (cell === undefined) {
-      cell = { labels: { rule, falco_rule: label }, value: 0 };
-      cells.set(label, cell);
+      cell = { labels: { rule, falco_rule: cells.label }, value: 0 };
+      cells.matches.set(owner, cell);
       this.#cells.matches.push(cell);
     }
     cell.value++;

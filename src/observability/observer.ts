@@ -25,7 +25,7 @@ export class Observer implements EngineObserver {
 
   eventReceived(event: FalcoEvent, traceId: string): void {
     this.summary.events++;
-    this.#metrics.countEvent(event.rule, event.priority, event.source);
+    this.#metrics.countEvent(event.rule, event.priorityLevel, event.source);
     if (this.#printAllEvents) this.#logEvent(event, traceId, "event received");
   }
 

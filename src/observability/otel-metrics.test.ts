@@ -1,6 +1,7 @@
 // The OTLP form of Kestrel's Prometheus metrics: names, attributes, values and histogram buckets, read from
 // the registry /metrics serves, and their way through the SDK's periodic reader to an exporter.
 import assert from "node:assert/strict";
+import { PRIORITIES } from "../events/priority.ts";
 import { describe, it } from "node:test";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, type MetricData } from "@opentelemetry/sdk-metrics";
@@ -11,8 +12,8 @@ function counted(): Metrics {
   const m = new Metrics({ defaultMetrics: false });
   const rule = {};
   const action = {};
-  m.countEvent("Terminal shell in container", "Notice", "syscall");
-  m.countEvent("Terminal shell in container", "Notice", "syscall");
+  m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
+  m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
   m.countMatch(rule, "Shell", "Terminal shell in container");
   m.countAction(action, "Shell", "Label", "kubernetes:label", "success");
   m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
@@ -95,7 +96,7 @@ describe("OtelMetrics", () => {
       timeoutMs: 10_000,
     });
     await otel.forceFlush();
-    metrics.countEvent("Terminal shell in container", "Notice", "syscall"); // counted after the first push
+    metrics.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall"); // counted after the first push
     await otel.forceFlush();
     const pushes = exporter.getMetrics();
     assert.equal(pushes.length, 2);

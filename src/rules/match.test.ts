@@ -175,6 +175,27 @@ describe("match: Kestrel's additions", () => {
     assert.equal(triggers({ output_fields: ["__proto__={}"] }, E_A), false);
   });
 
+  it("a big integer read by a condition before anything read the fields compares exactly", () => {
+    // parseEvent parses plainly and gives a field its exact digits when a condition reads it.
+    const body = '{"rule":"R","priority":"Notice","output_fields":{"evt.time":1704119847505989596,"proc.pid":4294967297000000001,"k":"v"}}';
+    const exact = (condition: string): boolean => triggers({ output_fields: [condition] }, parseEvent(body).event);
+    assert.equal(exact("evt.time=1704119847505989596"), true);
+    assert.equal(exact("evt.time=1704119847505989597"), false);
+    assert.equal(exact("evt.time!=1704119847505989597"), true);
+    assert.equal(exact("proc.pid=4294967297000000001, k=v"), true);
+    const e = parseEvent(body).event;
+    assert.equal(triggers({ output_fields: ["k=v"] }, e), true);
+    assert.equal(e.outputFields["evt.time"], 1704119847505989596n);
+    assert.equal(e.outputFields["proc.pid"], 4294967297000000001n);
+  });
+
+  it("keys named like Object.prototype members are fields when the event sends them", () => {
+    const e = parseEvent('{"rule":"R","priority":"Notice","output_fields":{"constructor":"x","__proto__":"y"}}').event;
+    assert.equal(triggers({ output_fields: ["constructor=x"] }, e), true);
+    assert.equal(triggers({ output_fields: ["__proto__=y"] }, e), true);
+    assert.equal(triggers({ output_fields: ["toString!=z"] }, e), true);
+  });
+
   it("precomputes the rule names without duplicates", () => {
     const { match } = compileMatch({ rules: ["A", "B", "A"], priority: "", source: "", tags: [], outputFields: [] });
     assert.deepEqual(match.rules, ["A", "B"]);

@@ -3,6 +3,7 @@
 // output_fields and tags items are alternatives whose own parts must all hold.
 import type { FalcoEvent, FieldValue } from "../events/event.ts";
 import { fieldText } from "../events/fields.ts";
+import { eventField } from "../events/parse.ts";
 import { parseOutputFieldsItem, parseTagsItem } from "./conditions.ts";
 import { inRange, type LevelRange, parsePriorityFilter } from "./priority.ts";
 import type { MatchSpec } from "./types.ts";
@@ -18,8 +19,6 @@ export interface FieldCondition {
   readonly number: number | undefined;
   /** The value as an exact integer, to compare with 64-bit fields kept as bigint. */
   readonly bigint: bigint | undefined;
-  /** The key names an Object.prototype member (`constructor`): read it as an own property only. */
-  readonly inherited: boolean;
 }
 
 export interface CompiledMatch {
@@ -77,7 +76,7 @@ export function fieldCondition(key: string, negate: boolean, text: string): Fiel
   let bigint: bigint | undefined;
   if (INTEGER.test(text)) bigint = BigInt(text);
   else if (number !== undefined && Number.isSafeInteger(number)) bigint = BigInt(number);
-  return { key, negate, text, isNull: text === "<nil>" || text === "<NA>", number, bigint, inherited: key in Object.prototype };
+  return { key, negate, text, isNull: text === "<nil>" || text === "<NA>", number, bigint };
 }
 
 /** Every criterion except the Falco rule name. */
@@ -85,7 +84,7 @@ export function matchesCriteria(m: CompiledMatch, event: FalcoEvent): boolean {
   if (m.source !== "" && event.source !== m.source) return false;
   if (!inRange(m.priority, event.priorityLevel)) return false;
   if (m.tagGroups.length > 0 && !anyTagGroup(m.tagGroups, event.tags)) return false;
-  if (m.fieldGroups.length > 0 && !anyFieldGroup(m.fieldGroups, event.outputFields)) return false;
+  if (m.fieldGroups.length > 0 && !anyFieldGroup(m.fieldGroups, event)) return false;
   return true;
 }
 
@@ -106,15 +105,15 @@ function allTags(group: readonly string[], tags: readonly string[]): boolean {
   return true;
 }
 
-function anyFieldGroup(groups: readonly (readonly FieldCondition[])[], fields: Readonly<Record<string, FieldValue>>): boolean {
-  for (let g = 0; g < groups.length; g++) if (allConditions(groups[g]!, fields)) return true;
+function anyFieldGroup(groups: readonly (readonly FieldCondition[])[], event: FalcoEvent): boolean {
+  for (let g = 0; g < groups.length; g++) if (allConditions(groups[g]!, event)) return true;
   return false;
 }
 
-function allConditions(group: readonly FieldCondition[], fields: Readonly<Record<string, FieldValue>>): boolean {
+function allConditions(group: readonly FieldCondition[], event: FalcoEvent): boolean {
   for (let i = 0; i < group.length; i++) {
     const c = group[i]!;
-    const value = c.inherited && !Object.hasOwn(fields, c.key) ? undefined : fields[c.key];
+    const value = eventField(event, c.key);
     if (c.negate) {
       // `!=` holds when the field is absent, as in Talon.
       if (value !== undefined && equals(value, c)) return false;
