@@ -186,7 +186,11 @@ export class Engine {
         traceId,
         receivedAt,
         rules,
-        run: () => this.#runRules(job).finally(() => resolve(true)),
+        run: () => {
+          const running = this.#runRules(job);
+          if (running === undefined) resolve(true);
+          return running?.finally(() => resolve(true));
+        },
       };
       // The cluster's workers take one event each, so the scheduler is never full here; if it were, the
       // event goes back to the stream rather than being dropped.
@@ -194,24 +198,50 @@ export class Engine {
     });
   }
 
-  async #runRules(job: EventJob): Promise<void> {
+  /**
+   * Runs the matched rules' actions in order. Dry runs and rules without actions are reported at once, so
+   * an event whose rules run nothing finishes synchronously (no promise); from the first action that
+   * really runs, the rest continues asynchronously (#runRulesFrom).
+   */
+  #runRules(job: EventJob): Promise<void> | undefined {
     this.#observer.queueDepth(this.#scheduler.queued);
+    let running: Promise<void> | undefined;
     try {
-      for (const rule of job.rules) {
-        if (rule.actions.length === 0) this.#routeEvent(job, rule);
-        for (const action of rule.actions) {
-          // A dry run runs nothing: reported synchronously, without a promise per action.
-          const failed = rule.dryRun ? reportDryRun(this.#env, job, rule, action) : await runAction(this.#env, job, rule, action);
-          // Talon's semantics: an error stops the rule's remaining actions unless ignore_errors;
-          // then the action's `continue` (or its actionner's default) decides.
-          if (failed && !action.ignoreErrors) break;
-          if (!action.continueAfter) break;
-        }
-        if (rule.stopAfter) break;
-      }
+      running = this.#runRulesFrom(job, 0, 0);
+      return running;
     } finally {
-      this.#observer.eventFinished?.(job.event, job.traceId, "handled");
+      if (running === undefined) this.#observer.eventFinished?.(job.event, job.traceId, "handled");
+      else running.finally(() => this.#observer.eventFinished?.(job.event, job.traceId, "handled")).catch(() => {});
     }
+  }
+
+  /**
+   * Talon's semantics, from action `a` of rule `r` on: an error stops the rule's remaining actions unless
+   * ignore_errors; then the action's `continue` (or its actionner's default) decides; a rule with
+   * `continue: false` stops the later rules.
+   */
+  #runRulesFrom(job: EventJob, r: number, a: number): Promise<void> | undefined {
+    for (; r < job.rules.length; r++, a = 0) {
+      const rule = job.rules[r]!;
+      if (a === 0 && rule.actions.length === 0) this.#routeEvent(job, rule);
+      for (; a < rule.actions.length; a++) {
+        const action = rule.actions[a]!;
+        if (!rule.dryRun) return this.#runActionThenRest(job, r, a);
+        const failed = reportDryRun(this.#env, job, rule, action);
+        if ((failed && !action.ignoreErrors) || !action.continueAfter) break;
+      }
+      if (rule.stopAfter) break;
+    }
+    return undefined;
+  }
+
+  async #runActionThenRest(job: EventJob, r: number, a: number): Promise<void> {
+    const rule = job.rules[r]!;
+    const action = rule.actions[a]!;
+    const failed = await runAction(this.#env, job, rule, action);
+    const ruleDone = (failed && !action.ignoreErrors) || !action.continueAfter || a + 1 === rule.actions.length;
+    if (ruleDone && rule.stopAfter) return;
+    await this.#runRulesFrom(job, ruleDone ? r + 1 : r, ruleDone ? 0 : a + 1);
   }
 
   /** A rule without actions sends the event itself to its notifiers (Kestrel as an alert router). */

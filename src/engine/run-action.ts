@@ -100,7 +100,7 @@ export function reportDryRun(env: RunEnvironment, input: RunInput, rule: Compile
     output: "dry run: the action was not executed",
     objects: NO_OBJECTS,
     error: undefined,
-    durationSeconds: (performance.now() - started) / 1000,
+    durationSeconds: 0, // nothing ran
   });
   return false;
 }

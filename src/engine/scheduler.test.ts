@@ -39,6 +39,32 @@ describe("KeyedScheduler", () => {
     assert.ok(log.indexOf("end a1") < log.indexOf("start a2"));
   });
 
+  it("takes jobs that finish synchronously in the same order, with async ones and throwing ones among them", async () => {
+    const log: string[] = [];
+    const errors: unknown[] = [];
+    const releases: (() => void)[] = [];
+    const s = new KeyedScheduler({ capacity: 100_000, concurrency: 2, onError: (e) => errors.push(e) });
+    const sync = (key: string, id: string) => ({ key, run: () => void log.push(id) });
+    s.push({ key: "a", run: () => new Promise<void>((r) => releases.push(() => r(log.push("a-async") as never))) });
+    s.push(sync("a", "a1")); // waits for a-async: same key
+    s.push(sync("b", "b1")); // runs at once, within the concurrency left
+    s.push({ key: "b", run: () => { throw new Error("sync boom"); } });
+    s.push(sync("b", "b2"));
+    assert.deepEqual(log, ["b1", "b2"]);
+    assert.equal(errors.length, 1);
+    assert.equal(s.running, 1);
+    releases.shift()!();
+    await s.idle();
+    assert.deepEqual(log, ["b1", "b2", "a-async", "a1"]);
+    // A long run of synchronous jobs for one key neither recurses nor stalls.
+    for (let i = 0; i < 50_000; i++) s.push(sync("c", `c${i}`));
+    await s.idle();
+    assert.equal(log.length, 4 + 50_000);
+    assert.equal(log.at(-1), "c49999");
+    assert.equal(s.queued, 0);
+    assert.equal(s.running, 0);
+  });
+
   it("refuses work beyond its capacity instead of dropping it", () => {
     const s = new KeyedScheduler({ capacity: 2, concurrency: 1, onError: () => {} });
     const never = { key: "k", run: () => new Promise<void>(() => {}) };

@@ -5,7 +5,8 @@ import { performance } from "node:perf_hooks";
 
 export interface Job {
   readonly key: string;
-  run(): Promise<void>;
+  /** Runs the job: a promise while it works, nothing when it finished synchronously. */
+  run(): Promise<void> | undefined;
 }
 
 export class KeyedScheduler<J extends Job> {
@@ -20,6 +21,7 @@ export class KeyedScheduler<J extends Job> {
   /** performance.now() of the last job start or end: with work waiting, a queue that stops moving is stalled. */
   #lastProgress = performance.now();
   #idleWaiters: (() => void)[] = [];
+  #pumping = false;
   readonly #onError: (err: unknown, job: J) => void;
 
   constructor(options: { capacity: number; concurrency: number; onError: (err: unknown, job: J) => void }) {
@@ -69,29 +71,52 @@ export class KeyedScheduler<J extends Job> {
   }
 
   #pump(): void {
-    while (this.#running < this.#concurrency && this.#readyHead < this.#ready.length) {
-      const key = this.#ready[this.#readyHead++]!;
-      if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
-        this.#ready.splice(0, this.#readyHead);
-        this.#readyHead = 0;
+    // A job that finishes synchronously calls #finished, and so #pump, from inside this loop: the loop
+    // in progress takes the next job instead of a nested one.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#running < this.#concurrency && this.#readyHead < this.#ready.length) {
+        const key = this.#ready[this.#readyHead++]!;
+        if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+          this.#ready.splice(0, this.#readyHead);
+          this.#readyHead = 0;
+        }
+        const lane = this.#lanes.get(key)!;
+        const job = lane.shift()!;
+        this.#queued--;
+        this.#running++;
+        this.#lastProgress = performance.now();
+        this.#start(key, job);
       }
-      const lane = this.#lanes.get(key)!;
-      const job = lane.shift()!;
-      this.#queued--;
-      this.#running++;
-      this.#lastProgress = performance.now();
-      void this.#execute(key, job);
+    } finally {
+      this.#pumping = false;
     }
   }
 
-  async #execute(key: string, job: J): Promise<void> {
+  #start(key: string, job: J): void {
+    let running: Promise<void> | undefined;
     try {
-      await job.run();
+      running = job.run();
     } catch (err) {
       this.#onError(err, job);
     }
+    if (running === undefined) {
+      this.#finished(key);
+      return;
+    }
+    running.then(
+      () => this.#finished(key, true),
+      (err: unknown) => {
+        this.#onError(err, job);
+        this.#finished(key, true);
+      },
+    );
+  }
+
+  #finished(key: string, later = false): void {
     this.#running--;
-    this.#lastProgress = performance.now();
+    if (later) this.#lastProgress = performance.now(); // a job done at once made its progress at its start
     const lane = this.#lanes.get(key)!;
     if (lane.length === 0) this.#lanes.delete(key);
     else this.#ready.push(key); // back of the line: other keys get their turn first

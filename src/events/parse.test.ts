@@ -66,6 +66,13 @@ describe("parseEvent", () => {
     assert.equal(parseEvent('{"rule":"r","priority":"EMERGENCY","output":"x"}').event.priorityLevel, 0);
   });
 
+  it("accepts RFC 3339 times as Falco and Falcosidekick write them, and keeps them as sent", () => {
+    for (const time of ["2024-12-30T15:41:04.268296715Z", "2024-12-30T15:41:04.2682967Z", "2024-12-30T15:41:04Z", "2024-12-30t15:41:04.268296715z", "2024-12-30T16:41:04.268296715+01:00"]) {
+      const { event } = parseEvent(JSON.stringify({ rule: "r", priority: "Notice", output: "x", time }));
+      assert.equal(event.time, time);
+    }
+  });
+
   it("defaults the source to syscall, keeps the uuid and drops a client-sent context", () => {
     const parsed = parseEvent('{"rule":"r","priority":"Debug","output":"x","uuid":"6f0c7c0e","context":{"falco-talon.rule":"forged"}}');
     assert.equal(parsed.event.source, "syscall");
@@ -94,6 +101,10 @@ describe("parseEvent", () => {
     rejects('{"rule":"r","priority":"Warning","output_fields":[1]}', "output_fields", /must be an object/);
     rejects('{"rule":"r","priority":"Warning","output":"x","time":1700000000}', "time", /must be a string/);
     rejects('{"rule":"r","priority":"Warning","output":"x","time":"yesterday"}', "time", /RFC 3339/);
+    // Falco's 30-character shape with one character off is not taken on its length alone.
+    for (const time of ["2024-12-30T15:41:04.26829671xZ", "2024-12-30T15:41:04.268296715X", "2024-12-30 15:41:04:268296715Z"]) {
+      rejects(`{"rule":"r","priority":"Warning","output":"x","time":"${time}"}`, "time", /RFC 3339/);
+    }
   });
 });
 

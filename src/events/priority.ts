@@ -20,13 +20,19 @@ byLowerName.set("info", 6);
 
 /** The level (0 = Emergency … 7 = Debug) of a priority name, or -1 when it is not one. */
 export function priorityLevel(name: string): number {
-  const exact = EXACT.get(name);
-  if (exact !== undefined) return exact;
-  return byLowerName.get(name.toLowerCase()) ?? -1;
+  // Falco always emits the canonical spelling: compared first, without lower-casing (hot path).
+  switch (name) {
+    case "Emergency": return 0;
+    case "Alert": return 1;
+    case "Critical": return 2;
+    case "Error": return 3;
+    case "Warning": return 4;
+    case "Notice": return 5;
+    case "Informational": return 6;
+    case "Debug": return 7;
+    default: return byLowerName.get(name.toLowerCase()) ?? -1;
+  }
 }
-
-// Falco always emits the canonical spelling; look that up without lower-casing first (hot path).
-const EXACT = new Map<string, number>(PRIORITIES.map((p, i) => [p, i]));
 
 export function priorityName(level: number): Priority {
   const p = PRIORITIES[level];

@@ -3,8 +3,8 @@
 // Wildcard rules that select on tags are gated by a tag index: an event's tags light up the tag groups
 // they complete, and a gated rule is tested only when one of its groups is complete. With 1,000 rules of
 // which 140 are wildcards, this keeps matching from testing every wildcard rule against every event.
-// Candidates come out in rules order (both lists are sorted by index and merged on the fly). The gate
-// only prunes: each candidate is still tested on all its criteria.
+// Candidates come out in rules order (both lists are sorted by index and merged), computed once per Falco
+// rule name and tags. The gate only prunes: each candidate is still tested on all its criteria.
 import type { FalcoEvent } from "../events/event.ts";
 import type { CompiledRule, RuleSet } from "./types.ts";
 
@@ -16,6 +16,24 @@ export interface IndexedRule {
   readonly falcoRules: readonly string[];
   /** `match.tags`: alternatives, each a set of tags that must all be present (empty: any tags). */
   readonly tagGroups: readonly (readonly string[])[];
+}
+
+/** Falco rule names from events (not named by any rule) whose candidates are kept; beyond, computed per event. */
+const MAX_CACHED_NAMES = 4096;
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+/** The rules worth testing for one Falco rule name, as computed for the last tags seen with it. */
+interface Candidates {
+  readonly named: readonly CompiledRule[];
+  tags: readonly string[] | undefined;
+  candidates: readonly CompiledRule[];
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A group's tags are bits of one 32-bit word; a rule with a larger group is simply not gated. */
@@ -112,26 +130,59 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
   const slots = Int32Array.from(gateSlots);
   const gate = gatedGroups.length > 0 ? new TagGate(gatedGroups) : undefined;
 
-  /** The rules of `named` and the wildcards (each sorted by index) that match, in index order. */
-  const matchEvent = (named: readonly CompiledRule[], event: FalcoEvent): readonly CompiledRule[] => {
-    gate?.open(event.tags);
-    let out: CompiledRule[] | undefined;
+  /** The rules of `named` and the wildcards worth testing for these tags (each sorted by index), in index order. */
+  const candidatesFor = (named: readonly CompiledRule[], tags: readonly string[]): readonly CompiledRule[] => {
+    if (wildcards.length === 0) return named;
+    if (named.length === 0 && gate === undefined) return wildcards;
+    gate?.open(tags);
+    const out: CompiledRule[] = [];
     let i = 0;
     let j = 0;
     while (i < named.length || j < wildcards.length) {
-      let next: CompiledRule;
       if (j === wildcards.length || (i < named.length && named[i]!.index < wildcardIndex[j]!)) {
-        next = named[i++]!;
+        out.push(named[i++]!);
       } else {
         const slot = slots[j]!;
-        next = wildcards[j++]!;
-        if (slot >= 0 && !gate!.isOpen(slot)) continue;
+        const wildcard = wildcards[j++]!;
+        if (slot < 0 || gate!.isOpen(slot)) out.push(wildcard);
       }
-      if (!next.matches(event)) continue;
-      if (out === undefined) out = [next];
-      else out.push(next);
     }
     gate?.reset();
+    return out;
+  };
+
+  // The candidates depend only on the Falco rule name and the tags, and a Falco rule sends the same tags
+  // every time: they are kept per name with the tags they were computed for, and reused while the tags
+  // are the same. Names come from events, so at most MAX_CACHED_NAMES are kept besides the rules' own.
+  const byNameCache = new Map<string, Candidates>();
+  for (const [name, named] of byName) byNameCache.set(name, { named, tags: undefined, candidates: NONE });
+  let extraNames = 0;
+  const tagsMatter = gate !== undefined;
+
+  const candidates = (event: FalcoEvent): readonly CompiledRule[] => {
+    let entry = byNameCache.get(event.rule);
+    if (entry === undefined) {
+      if (extraNames >= MAX_CACHED_NAMES) return candidatesFor(NONE, event.tags);
+      entry = { named: NONE, tags: undefined, candidates: NONE };
+      byNameCache.set(event.rule, entry);
+      extraNames++;
+    }
+    if (entry.tags === undefined || (tagsMatter && !sameTags(entry.tags, event.tags))) {
+      entry.candidates = candidatesFor(entry.named, event.tags);
+      entry.tags = tagsMatter ? [...event.tags] : NO_TAGS;
+    }
+    return entry.candidates;
+  };
+
+  const matchEvent = (event: FalcoEvent): readonly CompiledRule[] => {
+    const list = candidates(event);
+    let out: CompiledRule[] | undefined;
+    for (let k = 0; k < list.length; k++) {
+      const rule = list[k]!;
+      if (!rule.matches(event)) continue;
+      if (out === undefined) out = [rule];
+      else out.push(rule);
+    }
     return out ?? NONE;
   };
 
@@ -140,6 +191,6 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
     rules,
     notifierNames: new Set(rules.flatMap((r) => r.notifiers)),
     categories,
-    match: (event) => matchEvent(byName.get(event.rule) ?? NONE, event),
+    match: matchEvent,
   };
 }
