@@ -59,6 +59,8 @@ export class Metrics {
   /** The Falco rule names admitted as label values (FALCO_RULE_LABEL_LIMIT), with their event cells. */
   readonly #byFalcoRule = new Map<string, FalcoRuleCells>();
   #otherFalcoRule: FalcoRuleCells | undefined;
+  #lastFalcoRule = "";
+  #lastFalcoRuleCells: FalcoRuleCells | undefined;
   readonly #sources = new Set<string>();
   // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
   // the label set on every inc(), even on a labelled child, which costs more than the rest of matching.
@@ -163,8 +165,15 @@ export class Metrics {
 
   /** The cells of a Falco rule name: its own while fewer than the limit were seen, else those of "other". */
   #falcoRuleCells(name: string): FalcoRuleCells {
-    const known = this.#byFalcoRule.get(name);
-    if (known !== undefined) return known;
+    // The matches of an event are counted right after the event itself: the same name, looked up once.
+    if (name === this.#lastFalcoRule && this.#lastFalcoRuleCells !== undefined) return this.#lastFalcoRuleCells;
+    const cells = this.#byFalcoRule.get(name) ?? this.#admitFalcoRule(name);
+    this.#lastFalcoRule = name;
+    this.#lastFalcoRuleCells = cells;
+    return cells;
+  }
+
+  #admitFalcoRule(name: string): FalcoRuleCells {
     if (this.#byFalcoRule.size >= FALCO_RULE_LABEL_LIMIT || name.length > 128) {
       this.#otherFalcoRule ??= newFalcoRuleCells("other");
       return this.#otherFalcoRule;

@@ -83,8 +83,8 @@ describe("routing events to notifiers, and notifier filters", () => {
     // Once all four actions finished (their notifications are decided then), and a later notification
     // arrived, the two dropped ones never will.
     const marker = await post("Fail", "Critical");
-    const summary = filtered.app.observer.summary.actionsByStatus;
-    await eventually(() => (summary.get("success") ?? 0) === 1 && (summary.get("failure") ?? 0) === 3);
+    const byStatus = (status: string): number => filtered.app.observer.summary.actionsByStatus.get(status) ?? 0;
+    await eventually(() => byStatus("success") === 1 && byStatus("failure") === 3);
     await eventually(() => bodies().some((b) => b.trace_id === marker));
     const traces = new Set(bodies().map((b) => b.trace_id));
     assert.equal(traces.has(successCritical), false, "success is filtered out by on_status");
