@@ -1,7 +1,11 @@
 // `npm run bench:match`: micro-benchmark of event parsing and rule matching, in process, no HTTP.
 // Loads K generated rules (default 1000) with the project's rules loader, parses generated Falco events
 // with the intake's parser, then times `ruleSet.match(event)` over all events for a fixed number of passes
-// after a warm-up. Prints events/s and ns/event and writes bench/results/match-latest.json.
+// after a warm-up. Then the whole path of an event after HTTP, through a real app (createApp, the
+// benchmark's Kestrel configuration): parse, engine.submit (counters, matching, queueing) and the dispatch
+// of the dry-run actions, yielding to the event loop every 100 events as the intake does between requests.
+// It moves far less from run to run than `npm run bench`, so it is the one to compare two versions of the
+// engine with. Prints events/s and ns/event and writes bench/results/match-latest.json.
 //
 // Environment: BENCH_MATCH_RULES (comma-separated rule counts, default "1000"), BENCH_MATCH_EVENTS
 // (distinct events, default 5000), BENCH_MATCH_PASSES (timed passes over all events, default 40),
@@ -9,12 +13,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import pino from "pino";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/config/load.ts";
 import type { FalcoEvent } from "../src/events/event.ts";
 import { parseEvent } from "../src/events/parse.ts";
+import { newTraceId } from "../src/ingest/trace.ts";
 import { createRegistries } from "../src/plugins/registries.ts";
 import { loadRules } from "../src/rules/index.ts";
 import type { RuleSet } from "../src/rules/types.ts";
 import { defaultSeed, generateEvents, loadCorpus } from "./events.ts";
+import { benchKestrelConfig } from "./lib.ts";
 import { generateRules } from "./rules.ts";
 
 function envInt(name: string, fallback: number, min = 1): number {
@@ -48,6 +57,43 @@ function time(perPass: number, pass: () => number): Timing & { sink: number } {
   const ns = Number(process.hrtime.bigint() - start);
   const operations = perPass * passes;
   return { passes, operations, seconds: ns / 1e9, opsPerSecond: (operations * 1e9) / ns, nsPerOp: ns / operations, sink };
+}
+
+/** time() for a pass that yields to the event loop. */
+async function timeAsync(perPass: number, pass: () => Promise<number>): Promise<Timing & { sink: number }> {
+  let sink = 0;
+  for (let i = 0; i < warmup; i++) sink += await pass();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < passes; i++) sink += await pass();
+  const ns = Number(process.hrtime.bigint() - start);
+  const operations = perPass * passes;
+  return { passes, operations, seconds: ns / 1e9, opsPerSecond: (operations * 1e9) / ns, nsPerOp: ns / operations, sink };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Parse + submit + dispatch of every body through a real app with `rulesFile`; resolves once all were dispatched. */
+async function timeEngine(bodies: readonly string[], rulesFile: string, dir: string) {
+  const configFile = join(dir, "config.json");
+  writeFileSync(configFile, JSON.stringify(benchKestrelConfig()));
+  const registries = createRegistries();
+  const { config, diagnostics } = await loadConfig({ file: configFile, env: {}, registries, requireFile: true });
+  const { ruleSet } = await loadRules([rulesFile], registries, { strict: true });
+  if (config === undefined || ruleSet === undefined) throw new Error(`the benchmark configuration does not load: ${JSON.stringify(diagnostics)}`);
+  const app = await createApp({ config, ruleSet, registries, log: pino({ level: "warn" }), defaultMetrics: false });
+  try {
+    return await timeAsync(bodies.length, async () => {
+      let queued = 0;
+      for (let i = 0; i < bodies.length; i++) {
+        if (app.engine.submit(parseEvent(bodies[i]!).event, newTraceId()) === "queued") queued++;
+        if (i % 100 === 99) await turn();
+      }
+      await turn();
+      return queued;
+    });
+  } finally {
+    await app.close();
+  }
 }
 
 function fmt(n: number, digits = 0): string {
@@ -106,9 +152,11 @@ async function main(): Promise<void> {
         for (const body of bodies) n += ruleSet.match(parseEvent(body).event).length;
         return n;
       });
+      const engine = await timeEngine(bodies, join(dir, `rules-${count}.yaml`), dir);
       const label = `${count} rules`;
       console.log(`match, ${label.padEnd(19)} ${fmt(match.opsPerSecond).padStart(12)} events/s  ${fmt(match.nsPerOp).padStart(8)} ns/event`);
       console.log(`parse+match, ${label.padEnd(13)} ${fmt(both.opsPerSecond).padStart(12)} events/s  ${fmt(both.nsPerOp).padStart(8)} ns/event`);
+      console.log(`parse+engine, ${label.padEnd(12)} ${fmt(engine.opsPerSecond).padStart(12)} events/s  ${fmt(engine.nsPerOp).padStart(8)} ns/event`);
       console.log(
         `  ${ruleSet.rules.length} rules loaded in ${fmt(loadMs)} ms (${unnamed} without match.rules, ${warnings} warnings); ` +
           `${fmt((100 * matchedEvents) / events.length, 1)} % of events match, ${fmt(matchedRules / events.length, 2)} rules/event`,
@@ -121,6 +169,7 @@ async function main(): Promise<void> {
         matchedRulesPerEvent: matchedRules / events.length,
         match: { ...match, sink: undefined },
         parseAndMatch: { ...both, sink: undefined },
+        parseSubmitDispatch: { ...engine, sink: undefined },
       });
     }
   } finally {
