@@ -130,6 +130,7 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
       accept(req, res, (chunks === undefined ? first : Buffer.concat(chunks, size)).toString("utf8"));
     });
     // A client that goes away mid-body has nothing to be answered; the request is simply not an event.
-    req.on("error", () => {});
+    // No 'error' listener: an IncomingMessage emits 'error' only when one is attached (node:http keeps
+    // that for compatibility), and one more listener per request is measurable at this rate.
   };
 }

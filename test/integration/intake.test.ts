@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
@@ -245,6 +246,28 @@ describe("HTTP intake to actions and notifications", () => {
     const empty = await kestrel.post("");
     assert.equal(empty.status, 400);
     assert.match(((await empty.json()) as { error: string }).error, /body is empty/);
+  });
+
+  it("forgets a client that goes away in the middle of a body, and keeps serving", async () => {
+    const before = kestrel.app.observer.summary.events;
+    const { port } = new URL(kestrel.url);
+    for (const hangUp of ["end", "reset"] as const) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(port), "127.0.0.1", () => {
+          socket.write('POST / HTTP/1.1\r\nHost: kestrel\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"rule":"half');
+          setTimeout(() => {
+            if (hangUp === "reset") socket.resetAndDestroy();
+            else socket.destroy();
+            resolve();
+          }, 50);
+        });
+        socket.on("error", reject);
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the server sees the hang-ups
+    const after = await kestrel.post(falcoEvent({ rule: "Unknown Falco rule" }));
+    assert.equal(after.status, 200);
+    assert.equal(kestrel.app.observer.summary.events, before + 1, "the half bodies are not events");
   });
 
   it("reports health and valid Prometheus metrics", async () => {
