@@ -146,6 +146,23 @@ describe("engine execution semantics", () => {
     assert.equal(sent.length, 0);
   });
 
+  it("keeps rules order and `continue` across dry runs, notify-only rules and actions that really run", async () => {
+    // Dry runs and rules without actions are reported synchronously; from the first real action on, the
+    // rest runs asynchronously: the order and the stops must not depend on which is which.
+    const sent = await run([
+      rule("Dry", [action(fake("d1", true)), action(fake("d2", true))], { dryRun: true }),
+      { ...rule("Route", []), notifiers: ["recorder"] },
+      rule("Real", [action(fake("a", true)), action(fake("b", true, "fail"), { ignoreErrors: true }), action(fake("c", false)), action(fake("never", true))]),
+      rule("Dry, then stop", [action(fake("d3", true))], { dryRun: true, stop: true }),
+      rule("After the stop", [action(fake("z", true))]),
+    ]);
+    assert.deepEqual(calls, ["a:", "b:", "c:"]);
+    assert.deepEqual(
+      sent.map((n) => `${n.rule}/${n.kind}/${n.status}`),
+      ["Route/event/success", "Real/action/success", "Real/action/failure", "Real/action/success"],
+    );
+  });
+
   it("reports an ignored action as ignored, not success", async () => {
     const sent = await run([rule("R", [action(fake("terminate", true, "ignored"))])]);
     assert.equal(sent[0]?.status, "ignored");

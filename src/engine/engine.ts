@@ -208,11 +208,10 @@ export class Engine {
     let running: Promise<void> | undefined;
     try {
       running = this.#runRulesFrom(job, 0, 0);
-      return running;
     } finally {
-      if (running === undefined) this.#observer.eventFinished?.(job.event, job.traceId, "handled");
-      else running.finally(() => this.#observer.eventFinished?.(job.event, job.traceId, "handled")).catch(() => {});
+      if (running === undefined) this.#observer.eventFinished?.(job.event, job.traceId, "handled"); // done, or threw
     }
+    return running?.finally(() => this.#observer.eventFinished?.(job.event, job.traceId, "handled"));
   }
 
   /**
@@ -227,8 +226,8 @@ export class Engine {
       for (; a < rule.actions.length; a++) {
         const action = rule.actions[a]!;
         if (!rule.dryRun) return this.#runActionThenRest(job, r, a);
-        const failed = reportDryRun(this.#env, job, rule, action);
-        if ((failed && !action.ignoreErrors) || !action.continueAfter) break;
+        reportDryRun(this.#env, job, rule, action); // a dry run never fails: only `continue` decides
+        if (!action.continueAfter) break;
       }
       if (rule.stopAfter) break;
     }
