@@ -133,6 +133,22 @@ describe("RuleSet.match", () => {
     }
   });
 
+  it("matches events whose name or tags are too large to keep, as any other", () => {
+    const set = ruleSetOf(rule("tagged", '{tags: ["a, b"]}') + rule("named", "{rules: [Shell]}") + rule("any", "{}"));
+    const names = (rule: string, tags: string[]) =>
+      set.match(parseEvent(JSON.stringify({ rule, priority: "Notice", output: "x", tags })).event).map((r) => r.name);
+    const long = "x".repeat(10_000);
+    const many = Array.from({ length: 500 }, (_, i) => `t${i}`);
+    for (let round = 0; round < 2; round++) {
+      assert.deepEqual(names(long, ["a", "b"]), ["tagged", "any"]);
+      assert.deepEqual(names(long, ["a"]), ["any"]);
+      assert.deepEqual(names("Shell", [...many, "a", "b"]), ["tagged", "named", "any"]);
+      assert.deepEqual(names("Shell", many), ["named", "any"]);
+      assert.deepEqual(names("Shell", ["a", long, "b"]), ["tagged", "named", "any"]);
+      assert.deepEqual(names("Shell", ["a", long]), ["named", "any"]);
+    }
+  });
+
   it("keeps matching events of more Falco rule names than it keeps candidates for", () => {
     const set = ruleSetOf(rule("tagged", '{tags: ["a, b"]}') + rule("any", "{}"));
     for (let i = 0; i < 5000; i++) {

@@ -18,8 +18,21 @@ export interface IndexedRule {
   readonly tagGroups: readonly (readonly string[])[];
 }
 
-/** Falco rule names from events (not named by any rule) whose candidates are kept; beyond, computed per event. */
+/**
+ * Bounds on what the candidates cache keeps from events (attacker-controlled: a 1 MiB body may hold one
+ * huge name or thousands of tags): Falco rule names not named by any rule, their length, and the tags
+ * kept per name. Beyond them, candidates are computed for the event and not kept.
+ */
 const MAX_CACHED_NAMES = 4096;
+const MAX_CACHED_NAME_LENGTH = 256;
+const MAX_CACHED_TAGS = 64;
+const MAX_CACHED_TAG_LENGTH = 128;
+
+function smallTags(tags: readonly string[]): boolean {
+  if (tags.length > MAX_CACHED_TAGS) return false;
+  for (let i = 0; i < tags.length; i++) if (tags[i]!.length > MAX_CACHED_TAG_LENGTH) return false;
+  return true;
+}
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
@@ -162,16 +175,25 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
   const candidates = (event: FalcoEvent): readonly CompiledRule[] => {
     let entry = byNameCache.get(event.rule);
     if (entry === undefined) {
-      if (extraNames >= MAX_CACHED_NAMES) return candidatesFor(NONE, event.tags);
+      if (extraNames >= MAX_CACHED_NAMES || event.rule.length > MAX_CACHED_NAME_LENGTH) return candidatesFor(NONE, event.tags);
       entry = { named: NONE, tags: undefined, candidates: NONE };
       byNameCache.set(event.rule, entry);
       extraNames++;
     }
-    if (entry.tags === undefined || (tagsMatter && !sameTags(entry.tags, event.tags))) {
-      entry.candidates = candidatesFor(entry.named, event.tags);
-      entry.tags = tagsMatter ? [...event.tags] : NO_TAGS;
+    if (!tagsMatter) {
+      if (entry.tags === undefined) {
+        entry.candidates = candidatesFor(entry.named, NO_TAGS);
+        entry.tags = NO_TAGS;
+      }
+      return entry.candidates;
     }
-    return entry.candidates;
+    if (entry.tags !== undefined && sameTags(entry.tags, event.tags)) return entry.candidates;
+    const computed = candidatesFor(entry.named, event.tags);
+    if (smallTags(event.tags)) {
+      entry.candidates = computed;
+      entry.tags = [...event.tags];
+    }
+    return computed;
   };
 
   const matchEvent = (event: FalcoEvent): readonly CompiledRule[] => {
