@@ -91,7 +91,7 @@ function build(rules: CompiledRule[], timeoutMs: number, sent: Notification[], s
     actionTimeoutMs: timeoutMs,
     ...(stallMs === undefined ? {} : { stallMs }),
   });
-  return { engine, notifications };
+  return { engine, notifications, observer };
 }
 
 async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notification[]> {
@@ -161,6 +161,23 @@ describe("engine execution semantics", () => {
       sent.map((n) => `${n.rule}/${n.kind}/${n.status}`),
       ["Route/event/success", "Real/action/success", "Real/action/failure", "Real/action/success"],
     );
+  });
+
+  it("process() (the cluster's shared queue) settles once the event's actions are done, whatever happened", async () => {
+    const { event } = parseEvent('{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}');
+    calls.length = 0;
+    const real = build([rule("Real", [action(fake("a", true))])], 5000, []);
+    assert.equal(await real.engine.process(event, "t1", performance.now()), true);
+    assert.deepEqual(calls, ["a:"]);
+    const dry = build([rule("Dry", [action(fake("d", true))], { dryRun: true })], 5000, []);
+    assert.equal(await dry.engine.process(event, "t2", performance.now()), true);
+    // A failure in the synchronous part (here the observer) must not leave the event unacknowledged forever.
+    const broken = build([rule("Dry", [action(fake("d", true))], { dryRun: true })], 5000, []);
+    broken.observer.actionDispatched = () => {
+      throw new Error("observer failure");
+    };
+    const settled = await Promise.race([broken.engine.process(event, "t3", performance.now()), new Promise((r) => setTimeout(() => r("hung"), 2000))]);
+    assert.equal(settled, true);
   });
 
   it("reports an ignored action as ignored, not success", async () => {

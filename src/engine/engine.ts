@@ -187,8 +187,12 @@ export class Engine {
         receivedAt,
         rules,
         run: () => {
-          const running = this.#runRules(job);
-          if (running === undefined) resolve(true);
+          let running: Promise<void> | undefined;
+          try {
+            running = this.#runRules(job);
+          } finally {
+            if (running === undefined) resolve(true); // done at once, or threw (the scheduler reports it)
+          }
           return running?.finally(() => resolve(true));
         },
       };
