@@ -49,18 +49,7 @@ interface Timing {
 }
 
 /** Runs `pass` warm-up times untimed, then `passes` times timed; each pass does `perPass` operations. */
-function time(perPass: number, pass: () => number): Timing & { sink: number } {
-  let sink = 0;
-  for (let i = 0; i < warmup; i++) sink += pass();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < passes; i++) sink += pass();
-  const ns = Number(process.hrtime.bigint() - start);
-  const operations = perPass * passes;
-  return { passes, operations, seconds: ns / 1e9, opsPerSecond: (operations * 1e9) / ns, nsPerOp: ns / operations, sink };
-}
-
-/** time() for a pass that yields to the event loop. */
-async function timeAsync(perPass: number, pass: () => Promise<number>): Promise<Timing & { sink: number }> {
+async function time(perPass: number, pass: () => number | Promise<number>): Promise<Timing & { sink: number }> {
   let sink = 0;
   for (let i = 0; i < warmup; i++) sink += await pass();
   const start = process.hrtime.bigint();
@@ -72,17 +61,16 @@ async function timeAsync(perPass: number, pass: () => Promise<number>): Promise<
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Parse + submit + dispatch of every body through a real app with `rulesFile`; resolves once all were dispatched. */
-async function timeEngine(bodies: readonly string[], rulesFile: string, dir: string) {
+/** Parse + submit + dispatch of every body through a real app with `ruleSet`; resolves once all were dispatched. */
+async function timeEngine(bodies: readonly string[], ruleSet: RuleSet, dir: string) {
   const configFile = join(dir, "config.json");
   writeFileSync(configFile, JSON.stringify(benchKestrelConfig()));
   const registries = createRegistries();
   const { config, diagnostics } = await loadConfig({ file: configFile, env: {}, registries, requireFile: true });
-  const { ruleSet } = await loadRules([rulesFile], registries, { strict: true });
-  if (config === undefined || ruleSet === undefined) throw new Error(`the benchmark configuration does not load: ${JSON.stringify(diagnostics)}`);
+  if (config === undefined) throw new Error(`the benchmark configuration does not load: ${JSON.stringify(diagnostics)}`);
   const app = await createApp({ config, ruleSet, registries, log: pino({ level: "warn" }), defaultMetrics: false });
   try {
-    return await timeAsync(bodies.length, async () => {
+    return await time(bodies.length, async () => {
       let queued = 0;
       for (let i = 0; i < bodies.length; i++) {
         if (app.engine.submit(parseEvent(bodies[i]!).event, newTraceId()) === "queued") queued++;
@@ -122,7 +110,7 @@ async function main(): Promise<void> {
   console.log(`${eventCount} events from ${corpus.length} corpus rules (avg ${fmt(bytes / eventCount)} bytes), seed ${seed}, ${warmup} warm-up + ${passes} timed passes\n`);
 
   // Parsing alone (what the intake does for every request before matching).
-  const parse = time(bodies.length, () => {
+  const parse = await time(bodies.length, () => {
     let n = 0;
     for (const body of bodies) n += parseEvent(body).event.tags.length;
     return n;
@@ -142,17 +130,17 @@ async function main(): Promise<void> {
         if (m.length > 0) matchedEvents++;
         matchedRules += m.length;
       }
-      const match = time(events.length, () => {
+      const match = await time(events.length, () => {
         let n = 0;
         for (const e of events) n += ruleSet.match(e).length;
         return n;
       });
-      const both = time(bodies.length, () => {
+      const both = await time(bodies.length, () => {
         let n = 0;
         for (const body of bodies) n += ruleSet.match(parseEvent(body).event).length;
         return n;
       });
-      const engine = await timeEngine(bodies, join(dir, `rules-${count}.yaml`), dir);
+      const engine = await timeEngine(bodies, ruleSet, dir);
       const label = `${count} rules`;
       console.log(`match, ${label.padEnd(19)} ${fmt(match.opsPerSecond).padStart(12)} events/s  ${fmt(match.nsPerOp).padStart(8)} ns/event`);
       console.log(`parse+match, ${label.padEnd(13)} ${fmt(both.opsPerSecond).padStart(12)} events/s  ${fmt(both.nsPerOp).padStart(8)} ns/event`);

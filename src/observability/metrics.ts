@@ -148,11 +148,6 @@ export class Metrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "kestrel_" });
   }
 
-  /** Bounded label value for a Falco rule name seen in an event. */
-  falcoRuleLabel(name: string): string {
-    return this.#falcoRuleCells(name).label;
-  }
-
   /** Counts an accepted event (`priorityLevel`: 0 = Emergency … 7 = Debug). */
   countEvent(falcoRule: string, priorityLevel: number, source: string): void {
     const cells = this.#falcoRuleCells(falcoRule);

@@ -38,7 +38,8 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** The rules worth testing for one Falco rule name, as computed for the last tags seen with it. */
 interface Candidates {
-  readonly named: readonly CompiledRule[];
+  /** The rules that name it, in index order. */
+  readonly named: CompiledRule[];
   tags: readonly string[] | undefined;
   candidates: readonly CompiledRule[];
 }
@@ -123,7 +124,7 @@ class TagGate {
 }
 
 export function createRuleSet(indexed: readonly IndexedRule[], categories: ReadonlySet<string>): RuleSet {
-  const byName = new Map<string, CompiledRule[]>();
+  const byName = new Map<string, Candidates>();
   const wildcards: CompiledRule[] = [];
   const gateSlots: number[] = [];
   const gatedGroups: (readonly (readonly string[])[])[] = [];
@@ -134,9 +135,9 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
       gateSlots.push(gateable ? gatedGroups.push(tagGroups) - 1 : -1);
     }
     for (const name of new Set(falcoRules)) {
-      const list = byName.get(name);
-      if (list === undefined) byName.set(name, [rule]);
-      else list.push(rule);
+      const entry = byName.get(name);
+      if (entry === undefined) byName.set(name, { named: [rule], tags: undefined, candidates: NONE });
+      else entry.named.push(rule);
     }
   }
   const wildcardIndex = Int32Array.from(wildcards, (r) => r.index);
@@ -167,17 +168,15 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
   // The candidates depend only on the Falco rule name and the tags, and a Falco rule sends the same tags
   // every time: they are kept per name with the tags they were computed for, and reused while the tags
   // are the same. Names come from events, so at most MAX_CACHED_NAMES are kept besides the rules' own.
-  const byNameCache = new Map<string, Candidates>();
-  for (const [name, named] of byName) byNameCache.set(name, { named, tags: undefined, candidates: NONE });
   let extraNames = 0;
   const tagsMatter = gate !== undefined;
 
   const candidates = (event: FalcoEvent): readonly CompiledRule[] => {
-    let entry = byNameCache.get(event.rule);
+    let entry = byName.get(event.rule);
     if (entry === undefined) {
       if (extraNames >= MAX_CACHED_NAMES || event.rule.length > MAX_CACHED_NAME_LENGTH) return candidatesFor(NONE, event.tags);
-      entry = { named: NONE, tags: undefined, candidates: NONE };
-      byNameCache.set(event.rule, entry);
+      entry = { named: [], tags: undefined, candidates: NONE };
+      byName.set(event.rule, entry);
       extraNames++;
     }
     if (!tagsMatter) {
