@@ -167,6 +167,14 @@ export class Engine {
   }
 
   /**
+   * Hands the events matched so far to the workers now rather than at the end of the event-loop turn: the
+   * intake calls it after each batch of requests it processed together, itself at the end of a turn.
+   */
+  dispatchPending(): void {
+    this.#flush();
+  }
+
+  /**
    * Runs an event taken from the cluster's shared queue (cluster.nats_url): matched against this replica's
    * current rules, then its actions through the same per-target scheduler as submit(). Resolves once they
    * finished, so that the event is acknowledged only then; false when no rule matches any more.

@@ -38,14 +38,14 @@ export interface EngineObserver {
   /** `traceparent` is the request's W3C header when it had one (tracing continues the caller's trace). */
   eventReceived(event: FalcoEvent, traceId: string, traceparent?: string): void;
   /**
-   * The engine is done with an event received by eventReceived: at once when it is a duplicate, matches
-   * nothing or finds the queue full, else after its last action. Optional: only tracing needs it.
-   */
-  /**
    * An event taken from the cluster's stream on this replica (counted by the replica that received it, so
    * not reported as received again); `traceparent` is the one of the original request, if any.
    */
   eventTaken?(event: FalcoEvent, traceId: string, traceparent?: string): void;
+  /**
+   * The engine is done with an event received by eventReceived: at once when it is a duplicate, matches
+   * nothing or finds the queue full, else after its last action. Optional: only tracing needs it.
+   */
   eventFinished?(event: FalcoEvent, traceId: string, outcome: EventOutcome): void;
   /** `client` is the remote address, when the rejection is about who sent the request. */
   eventRejected(reason: RejectReason, detail: string, client?: string): void;

@@ -2,8 +2,8 @@
 // served straight from node:http rather than through a fastify route: it is the one request that arrives
 // thousands of times a second, and fastify's request/reply objects, content-type parser and hooks cost
 // about as much as validating, matching and queueing the event (bench/README.md has the measurement).
-// The body is collected up to the limit, validated, deduplicated, matched and queued; the answer goes out
-// without waiting for any action.
+// The body is collected up to the limit, then validated, deduplicated, matched and queued with the other
+// bodies of the same event-loop turn; the answer goes out without waiting for any action.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Engine, SubmitOutcome } from "../engine/engine.ts";
@@ -13,6 +13,7 @@ import { KestrelError } from "../errors.ts";
 import { type EventError, parseEvent } from "../events/parse.ts";
 import type { IntakeGuard } from "./guard.ts";
 import { traceIdFrom } from "./trace.ts";
+import { TurnBatch } from "./turn-batch.ts";
 
 export interface EventRouteOptions {
   engine: Engine;
@@ -25,6 +26,12 @@ export interface EventRouteOptions {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
+/**
+ * Requests processed together at most, before the end of the turn. A turn under load holds up to one
+ * request per connection; 16 and unbounded batches measured the same, 16 bounds the wait of the first.
+ */
+const INTAKE_BATCH = 16;
+
 export type EventRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function eventRoute(options: EventRouteOptions): EventRequestHandler {
@@ -32,7 +39,10 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
 
   const answer = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     if (res.headersSent) return;
-    res.writeHead(status, extra === undefined ? { "content-type": JSON_TYPE } : { "content-type": JSON_TYPE, ...extra });
+    // With its length the answer goes out as one piece; without, node:http sends it chunked (writeHead
+    // fixes the headers before end() sees the body): more bytes and 4 % more CPU per event under load.
+    const length = Buffer.byteLength(body);
+    res.writeHead(status, extra === undefined ? { "content-type": JSON_TYPE, "content-length": length } : { "content-type": JSON_TYPE, "content-length": length, ...extra });
     res.end(body);
   };
 
@@ -44,8 +54,9 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     req.resume();
   };
 
-  const accept = (req: IncomingMessage, res: ServerResponse, body: string): void => {
-    const receivedAt = performance.now();
+  const accept = (res: ServerResponse, body: string, receivedAt: number): void => {
+    if (res.headersSent) return;
+    const req = res.req;
     let parsed: ReturnType<typeof parseEvent>;
     try {
       parsed = parseEvent(body);
@@ -93,6 +104,15 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     answer(res, 500, '{"error":"internal error"}');
   };
 
+  // Bodies that arrive in the same event-loop turn are validated, matched and answered together at its end
+  // (./turn-batch.ts), and the events they queued go to the workers right after.
+  const batch = new TurnBatch<ServerResponse, string>({
+    limit: INTAKE_BATCH,
+    handle: accept,
+    onError: (err, res) => refused(res, err),
+    after: () => engine.dispatchPending(),
+  });
+
   return (req, res) => {
     if (guard !== undefined) {
       const refused = guard.check(req);
@@ -123,11 +143,8 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     });
     req.on("end", () => {
       if (res.headersSent) return;
-      if (first === undefined) {
-        accept(req, res, "");
-        return;
-      }
-      accept(req, res, (chunks === undefined ? first : Buffer.concat(chunks, size)).toString("utf8"));
+      const body = first === undefined ? "" : (chunks === undefined ? first : Buffer.concat(chunks, size)).toString("utf8");
+      batch.push(res, body, performance.now());
     });
     // A client that goes away mid-body has nothing to be answered; the request is simply not an event.
     // No 'error' listener: an IncomingMessage emits 'error' only when one is attached (node:http keeps
