@@ -15,7 +15,9 @@
 // half-rate phase, default 10), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONNECTIONS (default 50), BENCH_RULES (default 100), BENCH_EVENTS (distinct bodies, default 1000),
 // BENCH_SEED (default 42), BENCH_PACING (smooth | autocannon, default smooth; see bench/README.md), BENCH_PIN
-// (1: servers on CPU 0, load generator on CPU 1; see bench/lib.ts).
+// (1: servers on CPU 0, load generator on CPU 1; see bench/lib.ts), BENCH_BARE (`coalesce`: the bare server
+// answers the requests of one event-loop turn together at its end, as Kestrel's intake does; a stricter
+// baseline than the issue's, see bench/README.md).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -66,6 +68,7 @@ const ROUNDS = Math.round(envNumber("BENCH_ROUNDS", 10, 1, 40));
 const HALF_SECONDS = envNumber("BENCH_HALF_SECONDS", 10, 1, 300);
 const WARMUP_SECONDS = envNumber("BENCH_WARMUP_SECONDS", 2, 0, 60);
 const SEED = defaultSeed();
+const BARE_COALESCE = process.env["BENCH_BARE"] === "coalesce";
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
 /** The whole run must end within this; a watchdog kills the children and exits otherwise. */
@@ -229,6 +232,7 @@ async function main(): Promise<number> {
       rounds: ROUNDS,
       halfRateSeconds: HALF_SECONDS,
       warmupSeconds: WARMUP_SECONDS,
+      bare: BARE_COALESCE ? "coalesce" : "inline",
       seed: SEED,
       pacing: PACING,
       pinning: pinning(),
@@ -249,13 +253,13 @@ async function main(): Promise<number> {
   try {
     // ---- 1. both servers, warmed up ----
     const barePort = await freePort();
-    const bareChild = startChild("bare server", ["bench/bare-server.ts", String(barePort)]);
+    const bareChild = startChild("bare server", ["bench/bare-server.ts", String(barePort), ...(BARE_COALESCE ? ["--coalesce"] : [])]);
     const bareUrl = `http://127.0.0.1:${barePort}`;
     await waitReady(bareChild, `${bareUrl}/healthz`, 10_000);
     kestrelConfig.listen_port = await freePort();
     const { child: kestrel, base, startupMs } = await startKestrel(kestrelConfig, configFile, rulesFile);
     (report["config"] as Record<string, unknown>)["kestrelStartupMs"] = startupMs;
-    log(`bare node:http server (pid ${bareChild.pid}) at ${bareUrl}; Kestrel (pid ${kestrel.pid}) at ${base}, ready in ${Math.round(startupMs)} ms: warm-up`);
+    log(`bare node:http server${BARE_COALESCE ? " (answers at the end of each turn)" : ""} (pid ${bareChild.pid}) at ${bareUrl}; Kestrel (pid ${kestrel.pid}) at ${base}, ready in ${Math.round(startupMs)} ms: warm-up`);
     if (WARMUP_SECONDS > 0) {
       await load(bareUrl, bodies, bareChild.pid, WARMUP_SECONDS);
       await load(base, bodies, kestrel.pid, WARMUP_SECONDS);
@@ -340,7 +344,7 @@ async function main(): Promise<number> {
 
   const lines = [
     "",
-    row("", "bare node:http", `Kestrel, ${RULES} rules`, "Kestrel, half rate"),
+    row("", BARE_COALESCE ? "bare, coalescing" : "bare node:http", `Kestrel, ${RULES} rules`, "Kestrel, half rate"),
     row(`events/s (${ROUNDS} rounds of ${SECONDS} s)`, n0(bare?.eventsPerSecond), n0(kestrelMax?.eventsPerSecond), n0(kestrelHalf?.eventsPerSecond)),
     row("responses (measured phases)", n0(bare?.responses), n0(kestrelMax?.responses), n0(kestrelHalf?.responses)),
     row("HTTP latency p50 / p99 (ms)", lat(bare), lat(kestrelMax), lat(kestrelHalf)),
