@@ -51,7 +51,7 @@ export async function openClusterMode(options: { config: Config; engine: Engine;
   return {
     async submit(event, body, traceId, receivedAt, traceparent) {
       if (!accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
-      observer.eventReceived(event, traceId, traceparent);
+      observer.eventReceived(event, traceId, traceparent, receivedAt);
       if (engine.ruleSet.match(event).length === 0) {
         observer.eventFinished?.(event, traceId, "unmatched");
         return "unmatched";

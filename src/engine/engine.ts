@@ -143,7 +143,7 @@ export class Engine {
    */
   submit(event: FalcoEvent, traceId: string, receivedAt = performance.now(), traceparent?: string): SubmitOutcome {
     if (!this.#accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
-    this.#observer.eventReceived(event, traceId, traceparent);
+    this.#observer.eventReceived(event, traceId, traceparent, receivedAt);
     if (this.#dedup.enabled && this.#dedup.seen(dedupKey(event), Date.now())) {
       this.#observer.eventDuplicate(event, traceId);
       this.#observer.eventFinished?.(event, traceId, "duplicate");

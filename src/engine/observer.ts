@@ -35,8 +35,11 @@ export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_do
 export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled" | "stored";
 
 export interface EngineObserver {
-  /** `traceparent` is the request's W3C header when it had one (tracing continues the caller's trace). */
-  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string): void;
+  /**
+   * `traceparent` is the request's W3C header when it had one (tracing continues the caller's trace);
+   * `receivedAt` (performance.now()) is when its body was complete, before it waited for its batch.
+   */
+  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string, receivedAt?: number): void;
   /**
    * An event taken from the cluster's stream on this replica (counted by the replica that received it, so
    * not reported as received again); `traceparent` is the one of the original request, if any.

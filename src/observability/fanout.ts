@@ -25,9 +25,9 @@ export class FanOutObserver implements EngineObserver {
     }
   }
 
-  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string): void {
-    this.#main.eventReceived(event, traceId, traceparent);
-    this.#guard(() => this.#extra.eventReceived(event, traceId, traceparent));
+  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string, receivedAt?: number): void {
+    this.#main.eventReceived(event, traceId, traceparent, receivedAt);
+    this.#guard(() => this.#extra.eventReceived(event, traceId, traceparent, receivedAt));
   }
 
   eventTaken(event: FalcoEvent, traceId: string, traceparent?: string): void {

@@ -226,6 +226,19 @@ describe("tracing spans", () => {
     assert.ok(spans.every((s) => s.spanContext().traceId === TRACE_ID));
   });
 
+  it("starts the event span when the event was received, not when the engine took it", async () => {
+    const t = setup([rule("R", [action("A", actionner("a", "ok"))])]);
+    const receivedAt = performance.now() - 7; // the body was complete 7 ms ago (waiting for its batch)
+    t.engine.submit(event(), TRACE_ID, receivedAt);
+    const spans = await t.finish();
+    const ev = one(spans, "event");
+    const startMs = ev.startTime[0] * 1000 + ev.startTime[1] / 1e6;
+    assert.ok(Math.abs(startMs - (performance.timeOrigin + receivedAt)) < 0.01, `starts at receipt (off by ${startMs - (performance.timeOrigin + receivedAt)} ms)`);
+    const match = one(spans, "match");
+    const matchMs = match.startTime[0] * 1000 + match.startTime[1] / 1e6;
+    assert.ok(matchMs - startMs >= 6.9, "the match began after the wait");
+  });
+
   it("records nothing for a caller that did not sample its trace (flags 00)", async () => {
     const t = setup([rule("R", [action("A", actionner("a", "ok"))])]);
     t.engine.submit(event(), TRACE_ID, undefined, `00-${TRACE_ID}-00f067aa0ba902b7-00`);

@@ -163,8 +163,9 @@ export class Tracing implements EngineObserver {
     this.#maxOpen = options.maxOpenEvents ?? 10_000;
   }
 
-  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string): void {
-    const at = now();
+  eventReceived(event: FalcoEvent, traceId: string, traceparent?: string, receivedAt?: number): void {
+    // The span starts at receipt: the wait for the intake's batch is part of the event's time.
+    const at = receivedAt === undefined ? now() : millisToHrTime(performance.timeOrigin + receivedAt);
     const parent = parseTraceparent(traceparent);
     let ctx = ROOT_CONTEXT;
     // The intake took the trace id from this same header; a different id means it was invalid there.
