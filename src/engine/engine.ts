@@ -42,6 +42,8 @@ interface EventJob extends Job {
   readonly traceId: string;
   readonly receivedAt: number;
   readonly rules: readonly CompiledRule[];
+  /** Called once the event's actions are done (or their run threw): process() resolves its promise. */
+  readonly settled: (() => void) | undefined;
 }
 
 /**
@@ -159,7 +161,7 @@ export class Engine {
       throw new KestrelError("ERR_OVERLOADED", `the queue is full (${this.#queueSize} events waiting)`, { retryable: true });
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
-    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, run: () => this.#runRules(job) };
+    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, settled: undefined, run: () => this.#runRules(job) };
     this.#pending.push(job);
     if (this.#pending.length === 1) setImmediate(this.#flush);
     else if (this.#pending.length >= DISPATCH_BATCH) this.#flush();
@@ -194,15 +196,8 @@ export class Engine {
         traceId,
         receivedAt,
         rules,
-        run: () => {
-          let running: Promise<void> | undefined;
-          try {
-            running = this.#runRules(job);
-          } finally {
-            if (running === undefined) resolve(true); // done at once, or threw (the scheduler reports it)
-          }
-          return running?.finally(() => resolve(true));
-        },
+        settled: () => resolve(true), // also when the run threw: the scheduler reports that
+        run: () => this.#runRules(job),
       };
       // The cluster's workers take one event each, so the scheduler is never full here; if it were, the
       // event goes back to the stream rather than being dropped.
@@ -221,9 +216,17 @@ export class Engine {
     try {
       running = this.#runRulesFrom(job, 0, 0);
     } finally {
-      if (running === undefined) this.#observer.eventFinished?.(job.event, job.traceId, "handled"); // done, or threw
+      if (running === undefined) this.#finished(job); // done, or threw
     }
-    return running?.finally(() => this.#observer.eventFinished?.(job.event, job.traceId, "handled"));
+    return running?.finally(() => this.#finished(job));
+  }
+
+  #finished(job: EventJob): void {
+    try {
+      this.#observer.eventFinished?.(job.event, job.traceId, "handled");
+    } finally {
+      job.settled?.();
+    }
   }
 
   /**

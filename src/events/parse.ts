@@ -83,7 +83,7 @@ function restoreIntegers(text: string, fields: Record<string, unknown>): boolean
   for (const key in fields) {
     const v = fields[key];
     if (typeof v === "number") {
-      if (Number.isSafeInteger(v) || !Number.isInteger(v)) continue;
+      if (!isBeyondSafe(v)) continue;
       const exact = exactInteger(text, key, v);
       if (exact === undefined) return false;
       fields[key] = exact;
@@ -125,7 +125,12 @@ function hasUnsafeInteger(v: object): boolean {
 }
 
 function isUnsafeInteger(x: unknown): boolean {
-  return typeof x === "number" ? Number.isInteger(x) && !Number.isSafeInteger(x) : x !== null && typeof x === "object" && hasUnsafeInteger(x);
+  return typeof x === "number" ? isBeyondSafe(x) : x !== null && typeof x === "object" && hasUnsafeInteger(x);
+}
+
+/** An integer that JSON.parse could not keep exact (beyond 2^53). */
+function isBeyondSafe(n: number): boolean {
+  return Number.isInteger(n) && !Number.isSafeInteger(n);
 }
 
 /** Removes Falco's `time: Priority ` prefix from an output line. */
@@ -294,7 +299,7 @@ class ReceivedEvent implements FalcoEvent {
   /** One field (see eventField): the others keep their plain value until outputFields is read. */
   field(key: string): FieldValue | undefined {
     const v = ownValue(this.#fields, key);
-    if (typeof v === "number" && this.#text !== undefined && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+    if (typeof v === "number" && this.#text !== undefined && isBeyondSafe(v)) {
       return this.outputFields[key];
     }
     return v;
