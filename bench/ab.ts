@@ -13,7 +13,6 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
-import autocannon, { type AutocannonOptions } from "autocannon";
 import { defaultSeed, generateEvents, loadCorpus } from "./events.ts";
 import {
   addTmpDir,
@@ -25,7 +24,6 @@ import {
   freePort,
   log,
   pinning,
-  procCpuSeconds,
   RULES,
   removeTmpDir,
   startChild,
@@ -34,6 +32,7 @@ import {
   waitReady,
   writeResults,
 } from "./lib.ts";
+import { load } from "./load.ts";
 import { generateRules } from "./rules.ts";
 
 const ROUNDS = Math.round(envNumber("BENCH_AB_ROUNDS", 12, 1, 1000));
@@ -64,24 +63,10 @@ async function startSide(spec: string, dir: string, rulesFile: string): Promise<
   return { label: spec, child, url, cpuMicrosPerRequest: [], eventsPerSecond: [] };
 }
 
-/** Loads one side for `seconds`; its CPU per answer and answers per second, from the first answer to the last. */
+/** Loads one side for `seconds` (see ./load.ts): its CPU per answer (µs) and answers per second. */
 async function window(side: Side, bodies: readonly string[], seconds: number): Promise<{ cpu: number; rate: number }> {
-  let responses = 0;
-  let first = 0;
-  let last = 0;
-  let cpu0 = 0;
-  const onResponse = (): void => {
-    last = performance.now();
-    if (responses++ === 0) {
-      first = last;
-      cpu0 = procCpuSeconds(side.child.pid);
-    }
-  };
-  const requests = bodies.map((body) => ({ method: "POST", path: "/", headers: { "content-type": "application/json" }, body, onResponse }));
-  const options: AutocannonOptions = { url: side.url, connections: CONNECTIONS, duration: seconds, timeout: 10, requests };
-  await autocannon(options);
-  const cpu = procCpuSeconds(side.child.pid) - cpu0;
-  return { cpu: (cpu * 1e6) / Math.max(1, responses - 1), rate: (responses - 1) / ((last - first) / 1000) };
+  const r = await load(side.url, bodies, side.child.pid, seconds);
+  return { cpu: ((r.serverCpuPercent / 100) * r.seconds * 1e6) / r.responses, rate: r.eventsPerSecond };
 }
 
 function median(values: readonly number[]): number {
