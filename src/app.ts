@@ -212,14 +212,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
     close() {
       closing ??= (async () => {
+        // One deadline for everything: the queued actions, then the notifications, get the time left of
+        // shutdown_timeout_seconds from now; what is left then is dropped (counted, logged once).
         const deadline = config.shutdown_timeout_seconds * 1000;
+        const end = performance.now() + deadline;
         guard?.close();
         const intakeClosed = intake.close();
         // The cluster's workers stop taking events and wait for theirs (acknowledged when finished, given
         // back when the deadline cancelled them) while the engine drains.
         const [drained] = await Promise.all([engine.drain(deadline), cluster?.close()]);
         await intakeClosed;
-        await notifications.close(Math.min(deadline, 10_000));
+        await notifications.close(Math.max(0, end - performance.now()));
         await telemetry?.close(); // after the notifications: their spans go out too
         return drained;
       })();

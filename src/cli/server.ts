@@ -8,6 +8,9 @@ import type { LeaderElector } from "../cluster/leader.ts";
 import { RulesReloader } from "../reload.ts";
 import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
 
+/** How long past shutdown_timeout_seconds the process may take to exit, whatever is still running. */
+const HARD_STOP_GRACE_MS = 900;
+
 export async function serverCommand(options: GlobalOptions): Promise<void> {
   const registries = createRegistries();
   const config = await loadConfiguration(options, registries);
@@ -47,18 +50,44 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
       process.off("SIGHUP", reload);
       reloader.close();
       log.info({ signal }, "stopping: no new events, draining queued actions");
+      // One deadline for everything: app.close() drains within shutdown_timeout_seconds, and whatever still
+      // holds the process (a lease release, a flush, a connection being torn down) cannot keep it alive
+      // more than HARD_STOP_GRACE_MS past it.
+      const exitAt = performance.now() + config.shutdown_timeout_seconds * 1000 + HARD_STOP_GRACE_MS;
+      let finished = false;
+      const finish = (drained: boolean | undefined): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(backstop);
+        if (drained === undefined) log.warn({ shutdown_timeout_seconds: config.shutdown_timeout_seconds }, "the shutdown did not finish in time: exiting");
+        else if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
+        process.stdout.write(app.observer.summary.format());
+        setTimeout(() => process.exit(process.exitCode ?? 0), Math.max(0, exitAt - performance.now())).unref();
+        resolve();
+      };
+      const backstop = setTimeout(() => finish(undefined), Math.max(0, exitAt - performance.now() - 100));
       // The lease is released first, so that another replica leads while this one drains.
       const released = election.then((elector) => elector?.stop());
-      void Promise.all([released, app.close()]).then(([, drained]) => {
-        if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
-        process.stdout.write(app.observer.summary.format());
-        resolve();
-      });
+      void Promise.all([released, app.close()]).then(
+        ([, drained]) => finish(drained),
+        (err: unknown) => {
+          log.error({ error: errorMessage(err) }, "the shutdown failed");
+          finish(false);
+        },
+      );
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
-  const url = await app.listen();
+  let url: string;
+  try {
+    url = await app.listen();
+  } catch (err) {
+    // An address of another host, a name that does not resolve, a port in use: one line naming the settings.
+    log.fatal({ error: errorMessage(err) }, `cannot listen on listen_address ${config.listen_address} and listen_port ${config.listen_port} (LISTEN_ADDRESS, LISTEN_PORT)`);
+    await app.close();
+    throw new ExitError(1);
+  }
   if (config.watch_rules) await reloader.watch();
   // Leader election runs alongside the intake; deduplication stays per replica in this mode (each replica
   // acts on what it receives).

@@ -4,12 +4,12 @@
 // failures become KestrelErrors with the right code and retryability; uploads stream in parts and clean up
 // after a failure; the instance metadata comes through IMDSv2.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
 import { KestrelError } from "../errors.ts";
 import { type AwsClientOptions, awsError, awsSettingsProblems, createAwsClients, minioTarget } from "./aws.ts";
+import { closedPort } from "../../test/support/ports.ts";
 
 const AWS_ONLY = { aws: true, minio: false, metadata: false } as const;
 const MIB = 1024 * 1024;
@@ -22,15 +22,6 @@ async function rejection(work: Promise<unknown>): Promise<KestrelError> {
     return err;
   }
   assert.fail("expected a failure");
-}
-
-/** A port on 127.0.0.1 where nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function* bytes(total: number, chunk = 64 * 1024, failAt?: number): AsyncGenerator<Uint8Array> {
@@ -58,6 +49,11 @@ describe("AWS and MinIO settings", () => {
       "minio.endpoint 'http://minio:9000' is http:// but minio.use_ssl is true",
     ]);
     assert.deepEqual(minioTarget({ endpoint: "minio:9000/bucket", use_ssl: false, ...keys }), ["minio.endpoint 'minio:9000/bucket' must be host:port, without a path"]);
+    // Credentials in the address would never be sent (S3 requests are signed): refused, and not shown.
+    assert.deepEqual(minioTarget({ endpoint: "k3y:s3cr3t@minio:9000", use_ssl: false, ...keys }), [
+      "minio.endpoint '[redacted]@minio:9000' must not carry credentials: set minio.access_key and minio.secret_key",
+    ]);
+    assert.deepEqual(minioTarget({ endpoint: "ftp://k3y:s3cr3t@minio:9000", use_ssl: false, ...keys }), ["minio.endpoint 'ftp://[redacted]@minio:9000' must be http(s)"]);
     const missing = minioTarget({ use_ssl: false }) as string[];
     assert.equal(missing.length, 3);
     assert.match(missing[0]!, /^minio\.endpoint is not set/);

@@ -19,6 +19,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { Upload } from "@aws-sdk/lib-storage";
 import { errorMessage, KestrelError } from "../errors.ts";
+import { redactCredentials } from "../redact.ts";
 
 export interface AwsSettings {
   readonly role_arn?: string | undefined;
@@ -73,7 +74,11 @@ export interface UploadRequest {
 export interface ObjectStore {
   /** "AWS S3 (eu-west-1)", "MinIO (http://minio:9000)": for messages. */
   readonly description: string;
-  upload(request: UploadRequest): Promise<void>;
+  /**
+   * Creates the object, never replacing one (`If-None-Match: *`): "exists" when the key is taken, or while
+   * another conditional write of it is in progress (409 ConditionalRequestConflict).
+   */
+  upload(request: UploadRequest): Promise<"stored" | "exists">;
 }
 
 export type InvocationType = "RequestResponse" | "Event" | "DryRun";
@@ -152,17 +157,22 @@ export function minioTarget(s: MinioSettings): MinioTarget | string[] {
     // minio-go (Talon) takes host:port and chooses the scheme from use_ssl; a URL is accepted too.
     const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(s.endpoint);
     const text = hasScheme ? s.endpoint : `${s.use_ssl ? "https" : "http"}://${s.endpoint}`;
+    // Messages show the endpoint as written, its credentials (user:pass@) redacted.
+    const shown = hasScheme ? redactCredentials(s.endpoint) : redactCredentials(text).slice(text.length - s.endpoint.length);
     let url: URL | undefined;
     try {
       url = new URL(text);
     } catch {
-      problems.push(`minio.endpoint '${s.endpoint}' is not host:port or a URL`);
+      problems.push(`minio.endpoint '${shown}' is not host:port or a URL`);
     }
     if (url !== undefined) {
-      if (url.protocol !== "http:" && url.protocol !== "https:") problems.push(`minio.endpoint '${s.endpoint}' must be http(s)`);
-      else if (s.use_ssl && url.protocol === "http:") problems.push(`minio.endpoint '${s.endpoint}' is http:// but minio.use_ssl is true`);
+      if (url.protocol !== "http:" && url.protocol !== "https:") problems.push(`minio.endpoint '${shown}' must be http(s)`);
+      else if (s.use_ssl && url.protocol === "http:") problems.push(`minio.endpoint '${shown}' is http:// but minio.use_ssl is true`);
       else if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
-        problems.push(`minio.endpoint '${s.endpoint}' must be host:port, without a path`);
+        problems.push(`minio.endpoint '${shown}' must be host:port, without a path`);
+      } else if (url.username !== "" || url.password !== "") {
+        // S3 requests are signed with the keys; credentials in the address would never be sent.
+        problems.push(`minio.endpoint '${shown}' must not carry credentials: set minio.access_key and minio.secret_key`);
       } else endpoint = url.origin;
     }
   }
@@ -390,6 +400,13 @@ function withSignal(client: S3Client, signal: AbortSignal): S3Client {
   });
 }
 
+/** The refusal of `If-None-Match: *`: 412 when the key exists, 409 while another conditional write of it runs. */
+function keyTaken(err: unknown): boolean {
+  const e = (err ?? {}) as SdkError;
+  const status = e.$metadata?.httpStatusCode;
+  return status === 412 || e.name === "PreconditionFailed" || (status === 409 && e.name === "ConditionalRequestConflict");
+}
+
 function objectStore(client: () => S3Client, description: string, credentials: string, service: "AWS" | "MinIO"): ObjectStore {
   return {
     description,
@@ -408,7 +425,8 @@ function objectStore(client: () => S3Client, description: string, credentials: s
       if (signal.aborted) throw cancelled();
       const upload = new Upload({
         client: withSignal(client(), signal),
-        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+        // Sent with PutObject and CompleteMultipartUpload: S3 and MinIO refuse to replace an existing object.
+        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch: "*" },
         partSize: PART_SIZE,
         queueSize: QUEUE_SIZE,
         leavePartsOnError: false,
@@ -417,8 +435,11 @@ function objectStore(client: () => S3Client, description: string, credentials: s
       signal.addEventListener("abort", onAbort, { once: true });
       try {
         await upload.done();
+        return "stored";
       } catch (err) {
-        throw signal.aborted ? cancelled(err) : awsError(err, ctx);
+        if (signal.aborted) throw cancelled(err);
+        if (keyTaken(err)) return "exists";
+        throw awsError(err, ctx);
       } finally {
         signal.removeEventListener("abort", onAbort);
         if (body instanceof Readable && !body.destroyed) body.destroy();

@@ -89,6 +89,10 @@ describe("GCP credentials", () => {
   it("refuses an endpoint setting that is not an http(s) URL, naming it", () => {
     configError(() => createGcpClient({ storage_endpoint: "ftp://x", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }), /^gcp\.storage_endpoint: "ftp:\/\/x" is not an http\(s\) URL/);
     configError(() => createGcpClient({ storage_endpoint: "", functions_endpoint: "not a url" }, { env: { GCE_METADATA_HOST: "x" } }), /^gcp\.functions_endpoint/);
+    configError(
+      () => createGcpClient({ storage_endpoint: "https://u:s3cr3t@gcs.example", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }),
+      /^gcp\.storage_endpoint: "https:\/\/\[redacted\]@gcs\.example" must not carry credentials$/,
+    );
   });
 });
 

@@ -11,7 +11,7 @@
 import { FUNCTION_LOCATION, FUNCTION_NAME } from "./gcp-names.ts";
 import { sleepUnlessAborted, untilAborted } from "../abort.ts";
 import { createPrivateKey } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -19,6 +19,8 @@ import { pipeline } from "node:stream/promises";
 import { type File, Storage } from "@google-cloud/storage";
 import { type AuthClient, gaxios, gcpMetadata, GoogleAuth, IdTokenClient, JWT } from "google-auth-library";
 import { type ErrorCode, errorMessage, KestrelError } from "../errors.ts";
+import { FileError, readRegularFileSync } from "../files.ts";
+import { redactCredentials } from "../redact.ts";
 
 export interface GcpSettings {
   readonly credentials_path?: string | undefined;
@@ -150,9 +152,9 @@ function readKeyFile(path: string, label: string): CredentialSource {
   };
   let text = "";
   try {
-    text = readFileSync(path, "utf8");
+    text = readRegularFileSync(path).toString("utf8");
   } catch (err) {
-    fail(`cannot read the credentials file (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, err);
+    fail(`cannot read the credentials file (${err instanceof FileError ? (err.sysCode ?? err.reason) : errorMessage(err)})`, err);
   }
   let json: unknown;
   try {
@@ -375,12 +377,15 @@ export function createGcpClient(settings: GcpSettings, options: GcpClientOptions
 function checkedEndpoint(value: string, setting: string): string | undefined {
   if (value === "") return undefined;
   let url: URL;
+  const shown = redactCredentials(value);
   try {
     url = new URL(value);
   } catch {
-    throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${value}" is not a URL`);
+    throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${value}" is not an http(s) URL`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" is not an http(s) URL`);
+  // Requests carry Google's bearer token: credentials in the address would never be sent.
+  if (url.username !== "" || url.password !== "") throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" must not carry credentials`);
   return value.replace(/\/+$/, "");
 }
 

@@ -1,6 +1,9 @@
 // The HTTP client every HTTP-speaking plugin uses: fetch with a deadline, and the mapping of HTTP
-// failures to KestrelErrors (429, 5xx and connection errors are retryable; Retry-After is kept).
+// failures to KestrelErrors (429, 5xx and connection errors are retryable; Retry-After is kept). A URL
+// with credentials (`https://user:pass@host/…`) is sent without them, as an `Authorization: Basic` header:
+// fetch refuses such a URL, and errors name the host only.
 import { KestrelError, type ErrorCode } from "../errors.ts";
+import { basicAuthorization, redactCredentials, splitCredentials } from "../redact.ts";
 
 export interface HttpRequest {
   method?: string;
@@ -25,13 +28,14 @@ const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 /** Sends one request. Resolves for 2xx; throws a KestrelError otherwise (the body's start in the message). */
 export const httpRequest: HttpClient = async (url, request) => {
+  const { target, headers } = withCredentials(url, request.headers);
   const timeout = AbortSignal.timeout(request.timeoutMs);
   const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetch(target, {
       method: request.method ?? "POST",
-      headers: request.headers,
+      headers,
       body: request.body,
       signal,
     });
@@ -44,7 +48,7 @@ export const httpRequest: HttpClient = async (url, request) => {
     }
     if (request.signal?.aborted) throw new KestrelError(request.errorCode, `${displayUrl(url)}: request cancelled`, { cause: err });
     const cause = (err as { cause?: { code?: string } }).cause;
-    throw new KestrelError(request.errorCode, `${displayUrl(url)}: ${cause?.code ?? (err as Error).message}`, {
+    throw new KestrelError(request.errorCode, `${displayUrl(url)}: ${cause?.code ?? redactCredentials((err as Error).message)}`, {
       cause: err,
       retryable: true,
     });
@@ -57,6 +61,16 @@ export const httpRequest: HttpClient = async (url, request) => {
     ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
   });
 };
+
+/** The URL without credentials, and the headers with them as `Authorization: Basic` (an Authorization
+ * header given explicitly, such as custom_headers' or Loki's user/api_key, wins). */
+function withCredentials(url: string, headers: Record<string, string> | undefined): { target: string; headers: Record<string, string> | undefined } {
+  const credentials = splitCredentials(url);
+  if (credentials === undefined) return { target: url, headers };
+  const explicit = headers !== undefined && Object.keys(headers).some((k) => k.toLowerCase() === "authorization");
+  if (explicit) return { target: credentials.url, headers };
+  return { target: credentials.url, headers: { ...headers, authorization: basicAuthorization(credentials.username, credentials.password) } };
+}
 
 /** Seconds from a Retry-After header (delta-seconds or HTTP date). */
 export function parseRetryAfter(value: string | null): number | undefined {

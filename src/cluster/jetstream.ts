@@ -2,15 +2,16 @@
 // matched event with Nats-Msg-Id = a digest of its dedup key, so JetStream's duplicate window
 // (deduplication.time_window_seconds) suppresses repeats across replicas and restarts. The stream is a work
 // queue: every replica pulls from one durable consumer, one message per free worker, and acknowledges it
-// only after the rule's actions finished (at-least-once: an event whose replica died mid-action is
-// delivered again after the ack wait). A long action keeps its message with "working" heartbeats, so it is
-// not handed to a second replica while it runs. A full stream refuses new events (the intake answers 503),
-// it never drops old ones.
-import { createHash } from "node:crypto";
+// only after the rule's actions finished, waiting for the server's confirmation of the ack (at-least-once:
+// an event whose replica died mid-action is delivered again after the ack wait). A long action keeps its
+// message with "working" heartbeats, so it is not handed to a second replica while it runs. A full stream
+// refuses new events (the intake answers 503), it never drops old ones.
+import { hash } from "node:crypto";
 import { AckPolicy, type Consumer, DeliverPolicy, DiscardPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { errorMessage, KestrelError } from "../errors.ts";
+import { REDACTED, splitCredentials } from "../redact.ts";
 
 export interface JetStreamSettings {
   readonly url: string;
@@ -40,13 +41,61 @@ export interface QueuedEvent {
   readonly deliveryCount: number;
 }
 
+export interface NatsServers {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** The servers of cluster.nats_url (comma-separated) and the credentials they carry: `nats://user:pass@host`
+ * or `nats://token@host`. The NATS client ignores credentials in server addresses, so they become its
+ * user/pass or token options (the first server's that has some: one connection has one identity). */
+export function natsServers(url: string): NatsServers {
+  const out: NatsServers = { servers: [] };
+  let found = false;
+  for (const raw of url.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const credentials = splitCredentials(HAS_SCHEME.test(raw) ? raw : `nats://${raw}`);
+    if (credentials === undefined) {
+      out.servers.push(raw);
+      continue;
+    }
+    out.servers.push(credentials.url);
+    if (found) continue;
+    found = true;
+    if (credentials.password === "") out.token = credentials.username;
+    else {
+      out.user = credentials.username;
+      out.pass = credentials.password;
+    }
+  }
+  return out;
+}
+
+/** cluster.nats_url as shown in logs and errors: the credentials of each server replaced. */
+export function displayNatsUrl(url: string): string {
+  if (!url.includes("@")) return url;
+  return url
+    .split(",")
+    .map((raw) => raw.replace(/^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?)[^/?#]*@/i, `$1${REDACTED}@`))
+    .join(",");
+}
+
+/** Times a finished event's ack is sent before a redelivery is left to JetStream (each waits publishTimeoutMs). */
+const ACK_ATTEMPTS = 4;
+
 const TRACE_HEADER = "Kestrel-Trace-Id";
 const ACCEPTED_HEADER = "Kestrel-Accepted-At";
 const TRACEPARENT_HEADER = "traceparent";
 
-/** Message ids are bounded digests of the dedup key (event text can be long). */
+/**
+ * The Nats-Msg-Id of an event: its dedup key, already a fixed-size SHA-256 digest (engine/dedup.ts), the
+ * same on every replica. A longer key is digested here, so that no header grows with the event's text.
+ */
 export function messageId(dedupKey: string): string {
-  return createHash("sha256").update(dedupKey).digest("base64url");
+  return dedupKey.length <= 64 ? dedupKey : hash("sha256", dedupKey, "base64url");
 }
 
 export class JetStreamQueue {
@@ -70,9 +119,9 @@ export class JetStreamQueue {
   static async open(settings: JetStreamSettings, log: Logger): Promise<JetStreamQueue> {
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: settings.url.split(","), name: `kestrel ${settings.name}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 });
+      nc = await connect({ ...natsServers(settings.url), name: `kestrel ${settings.name}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 });
     } catch (err) {
-      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: cannot connect to ${settings.url}: ${errorMessage(err)}`, { cause: err });
+      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: cannot connect to ${displayNatsUrl(settings.url)}: ${errorMessage(err)}`, { cause: err });
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -80,7 +129,7 @@ export class JetStreamQueue {
       await ensureConsumer(jsm, settings);
     } catch (err) {
       await nc.close();
-      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: JetStream at ${settings.url} refused the stream or consumer: ${errorMessage(err)}`, { cause: err });
+      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: JetStream at ${displayNatsUrl(settings.url)} refused the stream or consumer: ${errorMessage(err)}`, { cause: err });
     }
     const queue = new JetStreamQueue(nc, jetstream(nc, { timeout: settings.publishTimeoutMs }), settings, log);
     void queue.#watchStatus();
@@ -98,10 +147,10 @@ export class JetStreamQueue {
     for await (const s of this.#nc.status()) {
       if (s.type === "disconnect") {
         this.#connected = false;
-        this.#log.warn({ server: this.#s.url }, "cluster: disconnected from NATS; events are refused (503) until it is back");
+        this.#log.warn({ server: displayNatsUrl(this.#s.url) }, "cluster: disconnected from NATS; events are refused (503) until it is back");
       } else if (s.type === "reconnect") {
         this.#connected = true;
-        this.#log.info({ server: this.#s.url }, "cluster: reconnected to NATS");
+        this.#log.info({ server: displayNatsUrl(this.#s.url) }, "cluster: reconnected to NATS");
       }
     }
   }
@@ -162,17 +211,43 @@ export class JetStreamQueue {
       traceparent: m.headers?.get(TRACEPARENT_HEADER) || undefined,
       deliveryCount: m.info.deliveryCount,
     };
-    // Heartbeats keep the message ours while the actions run: no second replica starts the same event.
+    // Heartbeats keep the message ours while the actions run (and while the ack is confirmed): no second
+    // replica starts the same event.
     const heartbeat = setInterval(() => m.working(), Math.max(250, this.#s.ackWaitMs / 3));
     try {
       await handle(event);
-      m.ack();
+      await this.#acknowledge(m, event.traceId);
     } catch (err) {
       // Kestrel itself failed on this event (the actions' own failures are results, not errors): retry it later.
       this.#log.error({ trace_id: event.traceId, error: errorMessage(err) }, "cluster: the event could not be processed; it will be delivered again");
       m.nak(5000);
     } finally {
       clearInterval(heartbeat);
+    }
+  }
+
+  /**
+   * Acknowledges a finished event and waits for the server to confirm it (ackAck): a plain ack is a
+   * fire-and-forget publish, lost if the connection drops, and the finished event then runs again on some
+   * replica after the ack wait. Unconfirmed, the ack is sent again (after a reconnection) up to ACK_ATTEMPTS
+   * times while the heartbeats keep the message; only then is a second run left to JetStream, with a warning.
+   */
+  async #acknowledge(m: JsMsg, traceId: string): Promise<void> {
+    const timeout = this.#s.publishTimeoutMs;
+    // The ack subject, to send the ack again: JsMsg sends one ack at most (its implementation has the subject).
+    const reply = (m as unknown as { reply?: string }).reply;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (attempt === 1) await m.ackAck({ timeout });
+        else if (reply !== undefined && reply !== "") await this.#nc.request(reply, "+ACK", { timeout });
+        else throw new Error("the message has no ack subject");
+        return;
+      } catch (err) {
+        if (attempt >= ACK_ATTEMPTS || this.#nc.isClosed()) {
+          this.#log.warn({ trace_id: traceId, error: errorMessage(err) }, "cluster: NATS did not confirm the acknowledgement of a finished event; it may run again");
+          return;
+        }
+      }
     }
   }
 

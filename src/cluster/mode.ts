@@ -13,7 +13,7 @@ import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { parseEvent } from "../events/parse.ts";
-import { JetStreamQueue } from "./jetstream.ts";
+import { displayNatsUrl, JetStreamQueue } from "./jetstream.ts";
 
 export interface ClusterMode {
   /** Matches and persists one event; resolves with what the intake answers. */
@@ -44,7 +44,7 @@ export async function openClusterMode(options: { config: Config; engine: Engine;
     },
     log,
   );
-  log.info({ nats_url: c.nats_url, stream: c.stream }, "cluster: events are shared through JetStream");
+  log.info({ nats_url: displayNatsUrl(c.nats_url), stream: c.stream }, "cluster: events are shared through JetStream");
   let accepting = true;
   const dedup = config.deduplication.time_window_seconds > 0;
 

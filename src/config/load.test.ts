@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +11,7 @@ import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notifier, Output } from "../plugins/types.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
 import { configEnvVars, type LoadConfigOptions, loadConfig } from "./load.ts";
+import { testPki } from "../../test/support/tls.ts";
 
 // Test notifiers with the settings of Talon's webhook notifier and a small stdout one, so that these tests
 // do not depend on how the shipped notifiers evolve.
@@ -191,6 +193,39 @@ describe("loadConfig: defaults", () => {
     const { config, diagnostics } = await loadConfig({ file: dir, env: {}, registries });
     assert.equal(config, undefined);
     assert.match(diagnostics[0]?.message ?? "", /^cannot read .*: it is a directory$/);
+  });
+
+  test("a FIFO or an oversized file is refused at once (a FIFO used to hang the loader)", async () => {
+    const fifo = join(dir, "config-fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    const piped = await loadConfig({ file: fifo, env: {}, registries });
+    assert.equal(piped.config, undefined);
+    assert.equal(piped.diagnostics[0]?.message, `cannot read ${fifo}: it is a named pipe (FIFO), not a regular file`);
+
+    const big = join(dir, "config-big.yaml");
+    await writeFile(big, "");
+    await truncate(big, 17 * 1024 * 1024); // sparse: nothing is written, nothing is parsed
+    const huge = await loadConfig({ file: big, env: {}, registries });
+    assert.equal(huge.config, undefined);
+    assert.equal(huge.diagnostics[0]?.message, `cannot read ${big}: it is larger than the 16 MiB limit (17 MiB)`);
+  });
+
+  test("a garbage listen_address is one diagnostic naming LISTEN_ADDRESS or the file's line", async () => {
+    const fromEnv = await loadConfig({ env: { LISTEN_ADDRESS: "not an address!" }, registries });
+    assert.equal(fromEnv.config, undefined);
+    assert.deepEqual(fromEnv.diagnostics.map(formatDiagnostic), [
+      `env:LISTEN_ADDRESS:0:0: error listen_address: "not an address!" is not an IP address or a host name (ERR_CONFIG_INVALID)`,
+    ]);
+    const file = join(dir, "listen.yaml");
+    await writeFile(file, "listen_port: 2803\nlisten_address: 'http://0.0.0.0'\n");
+    const fromFile = await loadConfig({ file, env: {}, registries });
+    assert.deepEqual(fromFile.diagnostics.map(formatDiagnostic), [
+      `${file}:2:17: error listen_address: "http://0.0.0.0" is not an IP address or a host name (ERR_CONFIG_INVALID)`,
+    ]);
+    for (const good of ["0.0.0.0", "::", "fd00::1", "localhost", "kestrel.falco.svc.cluster.local"]) {
+      const { config } = await loadConfig({ env: { LISTEN_ADDRESS: good }, registries });
+      assert.equal(config?.listen_address, good);
+    }
   });
 });
 
@@ -573,6 +608,63 @@ describe("loadConfig: securing the intake", () => {
     assert.ok(config);
     assert.deepEqual(config.auth.tokens, ["x", "y"]);
     assert.equal(config.limits.events_per_second, 50);
+  });
+});
+
+describe("loadConfig: env overrides that would switch authentication or TLS off", () => {
+  /** The error diagnostics as `env:NAME: message`, and whether the config was refused. */
+  async function refused(yaml: string, env: Record<string, string>): Promise<string[]> {
+    const { config, diagnostics } = await load(yaml, env);
+    assert.equal(config, undefined, "the server would not start");
+    return errors(diagnostics).map((d) => `${d.file}: ${d.message}`);
+  }
+
+  test("AUTH_TOKENS of blanks or commas would replace the file's tokens with none: an error naming it", async () => {
+    for (const value of [" ", ",", " , ,  "]) {
+      const found = await refused("auth:\n  tokens: [file-token-AAAA]\n", { AUTH_TOKENS: value });
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assert.match(found[0]!, /^env:AUTH_TOKENS: auth\.tokens: the variable holds no token/);
+    }
+    // Without tokens in the file as well: a variable set to nothing is a mistake either way.
+    assert.match((await refused("", { AUTH_TOKENS: "," }))[0]!, /^env:AUTH_TOKENS: /);
+  });
+
+  test("a token no Authorization header can carry is an error, without the token in the message", async () => {
+    const found = await refused("", { AUTH_TOKENS: "good-token-1,bad token,caf\u00e9-token" });
+    assert.deepEqual(found, [
+      "env:AUTH_TOKENS: auth.tokens: token 2 has a character no Authorization header can carry (a space, a control or non-ASCII character)",
+      "env:AUTH_TOKENS: auth.tokens: token 3 has a character no Authorization header can carry (a space, a control or non-ASCII character)",
+    ]);
+  });
+
+  test("AUTH_TOKENS_FILE blank, unreadable or without a token is an error naming it", async () => {
+    const comments = join(dir, "tokens-comments");
+    await writeFile(comments, "# rotated soon\n\n");
+    const good = join(dir, "tokens-good");
+    await writeFile(good, "file-token-1\n");
+    assert.match((await refused("", { AUTH_TOKENS_FILE: "   " }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: the variable holds only blanks/);
+    assert.match((await refused("", { AUTH_TOKENS_FILE: join(dir, "missing") }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: cannot read '.*missing'/);
+    assert.match((await refused("", { AUTH_TOKENS_FILE: comments }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: '.*' holds no usable token/);
+    const { config, diagnostics } = await load("", { AUTH_TOKENS_FILE: good });
+    assert.deepEqual(errors(diagnostics), []);
+    assert.equal(config?.auth.tokens_file, good);
+  });
+
+  test("a TLS file set from env that is blank, unreadable or unusable is an error naming its variable", async () => {
+    const pki = testPki();
+    const garbage = join(dir, "not-a-ca.pem");
+    await writeFile(garbage, "hello\n");
+    const fileTls = `tls:\n  cert_file: ${pki.server.certFile}\n  key_file: ${pki.server.keyFile}\n`;
+    assert.match((await refused(fileTls, { TLS_CERT_FILE: "  " })).join("\n"), /env:TLS_CERT_FILE: tls\.cert_file: the variable holds only blanks/);
+    assert.deepEqual(await refused(fileTls, { TLS_KEY_FILE: join(dir, "missing.key") }), [`env:TLS_KEY_FILE: tls.key_file: cannot read '${join(dir, "missing.key")}': no such file`]);
+    const mismatch = await refused(fileTls, { TLS_KEY_FILE: pki.client.keyFile });
+    assert.match(mismatch.join("\n"), /^env:TLS_KEY_FILE: tls\.key_file: the HTTPS server cannot use the certificate and key: .*key values mismatch/);
+    const ca = await refused(fileTls, { TLS_CLIENT_CA_FILE: garbage });
+    assert.match(ca.join("\n"), /^env:TLS_CLIENT_CA_FILE: tls\.client_ca_file: '.*not-a-ca\.pem' holds no PEM certificate/);
+    // Usable files from env are fine, alone or over the file's.
+    const fromEnv = await load(fileTls, { TLS_CERT_FILE: pki.server.certFile, TLS_KEY_FILE: pki.server.keyFile, TLS_CLIENT_CA_FILE: pki.caFile });
+    assert.deepEqual(errors(fromEnv.diagnostics), []);
+    assert.equal(fromEnv.config?.tls.client_ca_file, pki.caFile);
   });
 });
 

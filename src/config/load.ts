@@ -4,14 +4,16 @@
 // Every problem is collected as a Diagnostic with file:line:col (or `env:NAME` for env vars) before
 // returning; the config is undefined when any of them is an error.
 import { DELIVERY_KEYS, deliverySettings } from "../engine/notify-filter.ts";
-import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { type ErrorCode, errorMessage } from "../errors.ts";
+import { FileError, readRegularFile } from "../files.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Notifier } from "../plugins/types.ts";
 import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource, valueAt } from "../yaml/source.ts";
 import { type Config, configSchema, splitList } from "./schema.ts";
+import { securityOverrideProblems } from "./security.ts";
 
 export interface LoadConfigOptions {
   /** Path of config.yaml; undefined or "" means none (defaults plus env). */
@@ -31,6 +33,9 @@ export interface LoadConfigResult {
 
 type Obj = Record<string, unknown>;
 type AnySchema = z.core.$ZodType;
+
+/** A DNS host name (RFC 1123 labels). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
 /** Keys Talon users write that viper silently ignores, read here as the key they meant. */
 const keyAliases: Readonly<Record<string, string>> = { rules_file: "rules_files" };
@@ -83,13 +88,14 @@ class Loading {
       return undefined;
     }
     try {
-      const text = await readFile(this.file, "utf8");
+      // A regular file under the size cap: a FIFO would hang the start, a huge file exhaust memory.
+      const text = (await readRegularFile(this.file)).toString("utf8");
       this.#fileRead = true;
       return text;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = err instanceof FileError ? err.sysCode : undefined;
       if (code === "ENOENT" && !requireFile) return undefined;
-      this.#fileError(`cannot read ${this.file}: ${readErrorText(code, err)}`);
+      this.#fileError(`cannot read ${this.file}: ${err instanceof FileError ? err.reason : errorMessage(err)}`);
       return undefined;
     }
   }
@@ -123,11 +129,13 @@ class Loading {
     const raw = this.#normalizeObject(this.#original, configSchema, []);
     this.#applyAliases(raw);
     this.#applyEnv(raw);
+    this.#checkSecurityOverrides(raw);
     const parsed = configSchema.safeParse(raw);
     if (!parsed.success) this.#reportIssues(parsed.error.issues, [], "ERR_CONFIG_INVALID");
     const defaults = this.#checkDefaultNotifiers(raw["default_notifiers"], raw["notifiers"]);
     const notifiers = this.#checkNotifiers(raw["notifiers"], defaults);
     if (!parsed.success) return undefined;
+    this.#checkListenAddress(parsed.data.listen_address);
     for (const name of defaults.names) {
       const settings = defaults.settings.get(name);
       if (notifiers[name] === undefined && settings !== undefined) notifiers[name] = settings;
@@ -143,6 +151,13 @@ class Loading {
       file: this.#fileRead ? this.file : "",
     };
     return deepFreeze(config);
+  }
+
+  /** listen_address must be an IP address or a host name: anything else would fail at listen time with a
+   * resolver's stack trace instead of a line naming the setting (or LISTEN_ADDRESS). */
+  #checkListenAddress(address: string): void {
+    if (isIP(address) !== 0 || HOST_NAME.test(address)) return;
+    this.#error(this.#where(["listen_address"]), `listen_address: ${JSON.stringify(address)} is not an IP address or a host name`);
   }
 
   /** Diagnostics of the file in line order, then those of env vars. */
@@ -229,6 +244,11 @@ class Loading {
         this.#setFromEnv(raw, ["notifiers", id, key], notifierEnvName(id, key), schema);
       }
     }
+  }
+
+  /** Env overrides that would leave authentication or TLS empty or unusable (./security.ts): env:NAME errors. */
+  #checkSecurityOverrides(raw: Obj): void {
+    for (const p of securityOverrideProblems(raw, (key) => this.#fromEnv.has(key))) this.#error(this.#where(p.path), p.message);
   }
 
   #setFromEnv(raw: Obj, path: readonly string[], name: string, schema: AnySchema): void {
@@ -613,20 +633,6 @@ function pathText(path: readonly PropertyKey[]): string {
     else out += out === "" ? String(seg) : `.${String(seg)}`;
   }
   return out;
-}
-
-function readErrorText(code: string | undefined, err: unknown): string {
-  switch (code) {
-    case "ENOENT":
-      return "no such file";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EISDIR":
-      return "it is a directory";
-    default:
-      return errorMessage(err);
-  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
+import { messageId } from "../cluster/jetstream.ts";
 import { parseEvent } from "../events/parse.ts";
-import { dedupKey, MemoryDedup } from "./dedup.ts";
+import { DEDUP_MAX_ENTRIES, dedupKey, MemoryDedup } from "./dedup.ts";
 
 const ev = (json: string) => parseEvent(json).event;
 
@@ -48,5 +50,56 @@ describe("MemoryDedup", () => {
     small.seen("c", 0);
     assert.equal(small.size, 2);
     assert.equal(small.seen("a", 1), false); // evicted first
+  });
+});
+
+describe("dedupKey: a fixed-size digest", () => {
+  it("is 43 base64url characters whatever the event holds, and tells large events apart", () => {
+    const huge = (c: string) => ev(JSON.stringify({ rule: "R", priority: "Notice", output: `12:00:00.000000001: Notice ${c.repeat(1 << 20)}` }));
+    const fields = ev(JSON.stringify({ rule: "R", priority: "Notice", output_fields: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, "y".repeat(60_000)])) }));
+    const keys = [dedupKey(huge("a")), dedupKey(huge("b")), dedupKey(fields)];
+    for (const k of keys) assert.match(k, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(new Set(keys).size, 3);
+  });
+
+  it("is a SHA-256 digest: the same on every replica, with nothing left to chance", () => {
+    const e = ev('{"rule":"R","priority":"Notice","output":"12:00:00.000000001: Notice shell in nginx"}');
+    assert.equal(dedupKey(e), createHash("sha256").update("1:R\u0000shell in nginx").digest("base64url"));
+  });
+
+  it("cannot be made to collide by moving text from one part to the next", () => {
+    const split = (rule: string, output: string) => dedupKey(ev(JSON.stringify({ rule, priority: "Notice", output })));
+    assert.notEqual(split("a\u0000b", "c"), split("a", "b\u0000c"));
+    const fields = (f: Record<string, string>) => dedupKey(ev(JSON.stringify({ rule: "R", priority: "Notice", output_fields: f })));
+    assert.notEqual(fields({ a: "1\u0001b=2" }), fields({ a: "1", b: "2" }));
+    assert.notEqual(fields({ "a=b": "c" }), fields({ a: "b=c" }));
+  });
+
+  it("is the JetStream message id as is; a longer key is digested", () => {
+    const key = dedupKey(ev('{"rule":"R","priority":"Notice","output":"x"}'));
+    assert.equal(messageId(key), key);
+    assert.match(messageId("k".repeat(1 << 20)), /^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("MemoryDedup: bounded while idle", () => {
+  it("forgets expired entries without a new sighting", async () => {
+    const d = new MemoryDedup(0.05);
+    for (let i = 0; i < 100; i++) d.seen(`k${i}`, Date.now());
+    assert.equal(d.size, 100);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(d.size, 0);
+    // And it keeps doing so for later entries.
+    d.seen("again", Date.now());
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(d.size, 0);
+    d.close();
+  });
+
+  it("holds at most its entry limit, the default included", () => {
+    const d = new MemoryDedup(60);
+    for (let i = 0; i < DEDUP_MAX_ENTRIES + 10; i++) d.seen(`k${i}`, 0);
+    assert.equal(d.size, DEDUP_MAX_ENTRIES);
+    d.close();
   });
 });

@@ -1,4 +1,4 @@
-// The engine: submit() deduplicates and matches an event synchronously (microseconds) and queues the
+// The engine: submit() matches and deduplicates an event synchronously (microseconds) and queues the
 // matched rules' actions; workers run them with per-target ordering. Ingest never waits for an action.
 // Matched events are handed to the scheduler together rather than one by one: by the intake after each
 // batch of requests it processed together (dispatchPending), else at the end of the event-loop turn or
@@ -52,6 +52,22 @@ interface EventJob extends Job {
  * request the poll phase read); batches of 8 keep most of the gain with a p99 of 1–2.5 ms.
  */
 const DISPATCH_BATCH = 8;
+
+/** How long the actions cancelled by the shutdown deadline have to report their end. */
+const CANCEL_GRACE_MS = 200;
+
+/** True when `p` resolved within `ms`, false when the time ran out first. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const POD_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
 const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
@@ -146,11 +162,8 @@ export class Engine {
   submit(event: FalcoEvent, traceId: string, receivedAt = performance.now(), traceparent?: string): SubmitOutcome {
     if (!this.#accepting) throw new KestrelError("ERR_SHUTTING_DOWN", "Kestrel is shutting down");
     this.#observer.eventReceived(event, traceId, traceparent, receivedAt);
-    if (this.#dedup.enabled && this.#dedup.seen(dedupKey(event), Date.now())) {
-      this.#observer.eventDuplicate(event, traceId);
-      this.#observer.eventFinished?.(event, traceId, "duplicate");
-      return "duplicate";
-    }
+    // Matched first: an event no rule wants is not recorded for deduplication (hostile floods of unique
+    // events would fill the store), and the digest is computed only for the few that match.
     const rules = this.#ruleSet.match(event);
     if (rules.length === 0) {
       this.#observer.eventFinished?.(event, traceId, "unmatched");
@@ -159,6 +172,12 @@ export class Engine {
     if (this.#queued >= this.#queueSize) {
       this.#observer.eventFinished?.(event, traceId, "overloaded");
       throw new KestrelError("ERR_OVERLOADED", `the queue is full (${this.#queueSize} events waiting)`, { retryable: true });
+    }
+    // Only after the capacity check: a refused event (503) is not recorded, so its retry is not a duplicate.
+    if (this.#dedup.enabled && this.#dedup.seen(dedupKey(event), Date.now())) {
+      this.#observer.eventDuplicate(event, traceId);
+      this.#observer.eventFinished?.(event, traceId, "duplicate");
+      return "duplicate";
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
     const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, settled: undefined, run: () => this.#runRules(job) };
@@ -274,17 +293,34 @@ export class Engine {
     });
   }
 
-  /** Stops accepting, waits for queued and running actions up to `deadlineMs`, then cancels the rest. */
+  /**
+   * Stops accepting, waits for queued and running actions up to `deadlineMs`; then cancels the running ones
+   * and drops the events still waiting (their actions never start; in cluster mode they go back to the
+   * stream), logged once with their number. Resolves true when everything finished in time.
+   */
   async drain(deadlineMs: number): Promise<boolean> {
     this.#accepting = false;
     this.#flush();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), deadlineMs);
-    });
-    const drained = await Promise.race([this.#scheduler.idle().then(() => true as const), timeout]);
-    clearTimeout(timer);
-    if (!drained) this.#shutdown.abort();
-    return drained;
+    if (await settledWithin(this.#scheduler.idle(), deadlineMs)) return true;
+    this.#shutdown.abort();
+    const dropped = this.#scheduler.clear();
+    this.#observer.queueDepth(0);
+    if (dropped.length > 0) {
+      const actions = dropped.reduce((n, job) => n + job.rules.reduce((m, rule) => m + rule.actions.length, 0), 0);
+      this.#observer.problem(
+        `the shutdown deadline passed: ${dropped.length} queued event${dropped.length === 1 ? "" : "s"} dropped, ${actions} action${actions === 1 ? "" : "s"} not run`,
+      );
+    }
+    for (const job of dropped) {
+      try {
+        this.#observer.eventFinished?.(job.event, job.traceId, "dropped");
+      } finally {
+        job.settled?.();
+      }
+    }
+    // The cancelled actions end at once (their run races the signal): their results are reported before the
+    // notifications close.
+    await settledWithin(this.#scheduler.idle(), CANCEL_GRACE_MS);
+    return false;
   }
 }

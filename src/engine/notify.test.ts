@@ -11,7 +11,7 @@ interface Finished {
   quiet: boolean;
 }
 
-function recordingObserver(finished: Finished[]): EngineObserver {
+function recordingObserver(finished: Finished[], problems: string[] = []): EngineObserver {
   const none = () => {};
   return {
     eventReceived: none,
@@ -22,7 +22,7 @@ function recordingObserver(finished: Finished[]): EngineObserver {
     actionFinished: none,
     outputFinished: none,
     queueDepth: none,
-    problem: none,
+    problem: (message) => problems.push(message),
     notificationFinished(_notifier, _n, status, error, quiet) {
       finished.push({ status, error: error === undefined ? undefined : (error as Error).message, quiet: quiet === true });
     },
@@ -49,5 +49,57 @@ describe("notification delivery queues", () => {
     assert.equal(finished.length, 8);
     assert.equal(finished[7]!.quiet, false);
     assert.match(finished[7]!.error!, /\(6 more refused since the last report\)$/);
+  });
+
+  it("at close, delivers until the deadline, then cancels the sends in progress and drops the rest: counted, logged once", async () => {
+    const finished: Finished[] = [];
+    const problems: string[] = [];
+    let cancelled = 0;
+    // A notifier that answers in 200 ms, and stops when its signal aborts (as an HTTP request does).
+    const slow: NotifierInstance = {
+      send: (_n, signal) =>
+        new Promise<void>((resolve, reject) => {
+          let done = false;
+          const timer = setTimeout(() => {
+            done = true;
+            resolve();
+          }, 200);
+          signal.addEventListener("abort", () => {
+            if (done) return;
+            cancelled++;
+            clearTimeout(timer);
+            reject(new Error("aborted"));
+          });
+        }),
+    };
+    let closedAt = 0;
+    const flushing: NotifierInstance = { send: async () => {}, close: async () => {
+        closedAt = performance.now();
+      },
+    };
+    const policy: DeliveryPolicy = { ...defaultDeliveryPolicy, concurrency: 2 };
+    const notifications = new Notifications({
+      instances: new Map([["slow", slow], ["fast", flushing]]),
+      defaults: ["slow", "fast"],
+      observer: recordingObserver(finished, problems),
+      policy,
+    });
+    for (let i = 0; i < 20; i++) notifications.notify([], makeNotification());
+    const started = performance.now();
+    const dropped = await notifications.close(500);
+    const took = performance.now() - started;
+    assert.ok(took >= 480 && took < 1000, `closed in ${Math.round(took)} ms`);
+    // 2 at a time × 200 ms in 500 ms: 4 delivered (fewer on a busy machine), 2 cut mid-send, the rest never sent.
+    const slowSuccesses = finished.filter((f) => f.status === "success").length - 20; // the fast notifier delivered its 20
+    assert.ok(slowSuccesses >= 2 && slowSuccesses <= 4, String(slowSuccesses));
+    assert.equal(dropped, 20 - slowSuccesses);
+    assert.equal(cancelled, 2, "the sends in progress were cancelled");
+    const failures = finished.filter((f) => f.status === "failure");
+    assert.equal(failures.length, dropped, "each dropped notification is counted as a failure");
+    assert.ok(failures.every((f) => f.quiet), "not logged one by one");
+    assert.deepEqual(problems, [`the shutdown deadline passed: ${dropped} notifications dropped, not delivered (slow: ${dropped})`]);
+    assert.ok(closedAt > 0, "the notifiers are closed (flushed)");
+    notifications.notify([], makeNotification());
+    assert.equal(finished.filter((f) => f.status === "failure").length, dropped + 2, "a notification after the deadline is dropped by both");
   });
 });

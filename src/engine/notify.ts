@@ -1,6 +1,8 @@
 // Delivers notifications to notifiers without ever blocking the engine: each notifier has its own bounded
 // queue and concurrency, a deadline per attempt, and retries with backoff and jitter for retryable
 // failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
+// At shutdown the queues drain until the one shutdown deadline; then the sends in progress are cancelled and
+// whatever is left is dropped: each counted as a failed notification, all of them logged in one line.
 import { sleepUnlessAborted } from "../abort.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
@@ -27,6 +29,22 @@ export const defaultDeliveryPolicy: DeliveryPolicy = {
   queueSize: 1000,
 };
 
+/** What a notifier's close (flush) may take when the deadline has (almost) passed; also the time cancelled sends have to settle. */
+const CLOSE_GRACE_MS = 300;
+
+/** True when `p` settled within `ms` (its rejection is thrown), false when the time ran out first. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 class NotifierQueue {
   readonly name: string;
   readonly instance: NotifierInstance;
@@ -39,6 +57,8 @@ class NotifierQueue {
   /** Notifications refused by the full queue since the last one logged, and when that was. */
   #refused = 0;
   #lastRefusalLog = Number.NEGATIVE_INFINITY;
+  /** Notifications given up at shutdown (waiting, cut mid-send, or pushed after the deadline). */
+  dropped = 0;
 
   constructor(name: string, instance: NotifierInstance, policy: DeliveryPolicy, observer: EngineObserver, signal: AbortSignal) {
     this.name = name;
@@ -49,6 +69,10 @@ class NotifierQueue {
   }
 
   push(n: Notification): void {
+    if (this.#signal.aborted) {
+      this.#drop(n); // produced after the deadline (an action cancelled by it): nothing more is sent
+      return;
+    }
     if (this.#waiting.length >= this.#policy.queueSize) {
       // Every refusal is counted; under a flood only one a second is logged, with how many came before it.
       const now = performance.now();
@@ -76,6 +100,17 @@ class NotifierQueue {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** The deadline passed (the signal aborted): the waiting notifications are dropped, not sent. */
+  abandon(): void {
+    for (const n of this.#waiting.splice(0)) this.#drop(n);
+    if (this.#running === 0) for (const w of this.#idle.splice(0)) w();
+  }
+
+  #drop(n: Notification): void {
+    this.dropped++;
+    this.#observer.notificationFinished(this.name, n, "failure", undefined, true);
+  }
+
   #pump(): void {
     while (this.#running < this.#policy.concurrency && this.#waiting.length > 0) {
       const n = this.#waiting.shift()!;
@@ -97,8 +132,12 @@ class NotifierQueue {
         this.#observer.notificationFinished(this.name, n, "success");
         return;
       } catch (err) {
+        if (this.#signal.aborted) {
+          this.#drop(n); // cut by the shutdown deadline: counted with the others, logged once
+          return;
+        }
         const retryable = err instanceof KestrelError && err.retryable;
-        if (!retryable || attempt >= this.#policy.attempts || this.#signal.aborted) {
+        if (!retryable || attempt >= this.#policy.attempts) {
           this.#observer.notificationFinished(this.name, n, "failure", err);
           return;
         }
@@ -108,7 +147,9 @@ class NotifierQueue {
   }
 
   async #attempt(n: Notification): Promise<void> {
-    const signal = AbortSignal.timeout(this.#policy.timeoutMs);
+    // The shutdown deadline cuts a send in progress too: a slow notifier cannot hold the exit.
+    if (this.#signal.aborted) throw new KestrelError("ERR_SHUTTING_DOWN", "the shutdown deadline passed");
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#policy.timeoutMs), this.#signal]);
     let onAbort: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
       onAbort = () =>
@@ -186,18 +227,38 @@ export class Notifications {
     q.push(n);
   }
 
-  /** Waits for queued notifications (up to `deadlineMs`), then closes every notifier (flush). */
-  async close(deadlineMs: number): Promise<void> {
-    const drained = Promise.all([...this.#queues.values()].map((q) => q.idle()));
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
-    await Promise.race([drained, timer]);
-    this.#stop.abort();
-    for (const q of this.#queues.values()) {
-      try {
-        await q.instance.close?.();
-      } catch (err) {
-        this.#observer.problem(`notifier "${q.name}" failed to close: ${errorMessage(err)}`, err);
-      }
+  /**
+   * Waits for queued notifications up to `deadlineMs`; then cancels the sends in progress and drops what is
+   * left (counted, logged once), and closes every notifier (flush), each close given at most the time left
+   * or CLOSE_GRACE_MS. Resolves with the number of notifications dropped.
+   */
+  async close(deadlineMs: number): Promise<number> {
+    const end = performance.now() + deadlineMs;
+    const queues = [...this.#queues.values()];
+    const drained = Promise.all(queues.map((q) => q.idle()));
+    if (!(await within(drained, deadlineMs))) {
+      this.#stop.abort();
+      for (const q of queues) q.abandon();
+      // The cancelled sends settle at once (their attempt races the signal); they are counted as dropped.
+      await within(Promise.all(queues.map((q) => q.idle())), CLOSE_GRACE_MS);
     }
+    this.#stop.abort(); // no retry waits, no late sends
+    const dropped = queues.filter((q) => q.dropped > 0);
+    const total = dropped.reduce((sum, q) => sum + q.dropped, 0);
+    if (total > 0) {
+      const by = dropped.map((q) => `${q.name}: ${q.dropped}`).join(", ");
+      this.#observer.problem(`the shutdown deadline passed: ${total} notification${total === 1 ? "" : "s"} dropped, not delivered (${by})`);
+    }
+    await Promise.all(
+      queues.map(async (q) => {
+        try {
+          const closed = within(Promise.resolve(q.instance.close?.()), Math.max(end - performance.now(), CLOSE_GRACE_MS));
+          if (!(await closed)) this.#observer.problem(`notifier "${q.name}" did not finish closing (flushing) before the shutdown deadline`);
+        } catch (err) {
+          this.#observer.problem(`notifier "${q.name}" failed to close: ${errorMessage(err)}`, err);
+        }
+      }),
+    );
+    return total;
   }
 }

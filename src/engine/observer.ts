@@ -28,11 +28,12 @@ export interface OutputRecord {
   readonly error?: unknown;
 }
 
-export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited";
+export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited" | "auth_throttled";
 
 /** How the engine finished with an event: "handled" once its matched rules' actions have all run. */
 /** "stored": persisted in the cluster's stream (cluster.nats_url), for a replica to act on. */
-export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled" | "stored";
+/** "dropped": still queued when the shutdown deadline passed; its actions never started. */
+export type EventOutcome = "duplicate" | "unmatched" | "overloaded" | "handled" | "stored" | "dropped";
 
 export interface EngineObserver {
   /**

@@ -10,6 +10,7 @@ import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvid
 import type { Registry } from "../plugins/registry.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 import { actionVariables } from "./context.ts";
+import type { Variables } from "./template.ts";
 import type { Notifications } from "./notify.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { Logger } from "pino";
@@ -106,6 +107,7 @@ export function reportDryRun(env: RunEnvironment, input: RunInput, rule: Compile
 }
 
 const NO_OBJECTS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_VARIABLES: Variables = new Map();
 
 async function buildContext(env: RunEnvironment, input: RunInput, action: CompiledAction, signal: AbortSignal): Promise<ActionContext> {
   let context = action.context;
@@ -126,13 +128,16 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
     context = gathered;
   }
   let params = action.params.raw;
+  let variables: Variables = NO_VARIABLES;
   if (action.params.hasTemplates) {
-    const vars = actionVariables(input.event, context, input.traceId);
-    params = action.params.render(vars, (path) => action.actionner.templateEscape?.(path, action.params.raw));
+    variables = actionVariables(input.event, context, input.traceId);
+    const { verbatim } = action.actionner;
+    params = action.params.render(variables, verbatim === undefined ? undefined : (path) => verbatim(path, action.params.raw));
   }
   return {
     event: input.event,
     params,
+    variables,
     context,
     clients: env.clients,
     log: env.log.child({ trace_id: input.traceId, action: action.name, actionner: action.actionnerName }),

@@ -96,4 +96,38 @@ describe("KeyedScheduler progress", () => {
     assert.ok(s.sinceProgressMs < 25);
     await s.idle();
   });
+
+  it("clear() takes the waiting jobs out, lets the running ones end, and keeps working for their keys", async () => {
+    const started: string[] = [];
+    const releases = new Map<string, () => void>();
+    const s = new KeyedScheduler<{ key: string; id: string; run(): Promise<void> }>({ capacity: 100, concurrency: 1, onError: () => {} });
+    const job = (key: string, id: string) => ({
+      key,
+      id,
+      run: async () => {
+        started.push(id);
+        await new Promise<void>((r) => releases.set(id, r));
+      },
+    });
+    s.push(job("pod-a", "a1"));
+    s.push(job("pod-a", "a2"));
+    s.push(job("pod-b", "b1"));
+    await tick();
+    const cleared = s.clear();
+    assert.deepEqual(cleared.map((j) => j.id).sort(), ["a2", "b1"]);
+    assert.equal(s.queued, 0);
+    const idle = s.idle();
+    releases.get("a1")!();
+    await idle;
+    assert.deepEqual(started, ["a1"], "the cleared jobs never started");
+    s.push(job("pod-a", "a3"));
+    s.push(job("pod-b", "b2"));
+    await tick();
+    assert.deepEqual(started, ["a1", "a3"]);
+    releases.get("a3")!();
+    await tick();
+    assert.deepEqual(started, ["a1", "a3", "b2"]);
+    releases.get("b2")!();
+    await s.idle();
+  });
 });

@@ -70,6 +70,19 @@ export class KeyedScheduler<J extends Job> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /** Removes every waiting job (the running ones go on) and returns them: the shutdown deadline drops them. */
+  clear(): J[] {
+    const waiting = [...this.#lanes.values()].flat();
+    // A ready key has no running job: its lane goes. A running key keeps its (now empty) lane until its job ends.
+    for (let i = this.#readyHead; i < this.#ready.length; i++) this.#lanes.delete(this.#ready[i]!);
+    for (const lane of this.#lanes.values()) lane.length = 0;
+    this.#ready.length = 0;
+    this.#readyHead = 0;
+    this.#queued = 0;
+    if (this.#running === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    return waiting;
+  }
+
   #pump(): void {
     // A job that finishes synchronously calls #finished, and so #pump, from inside this loop: the loop
     // in progress takes the next job instead of a nested one.

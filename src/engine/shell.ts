@@ -1,97 +1,280 @@
-// Event values placed into shell scripts (local:command with `sh -c`, kubernetes:exec and :script) must stay
-// data. Each `${VAR}` of a script is escaped for the place the shell reads it: as a bare word it is
-// single-quoted whole (shellQuote); inside '…' every quote is closed, escaped and reopened; inside "…" the
-// characters still special there (\ " $ `) get a backslash. Talon rules written either way (cat ${FD_NAME},
-// cat '${FD_NAME}', cat "${FD_NAME}") therefore work unchanged and safely. Two places cannot be made safe
-// and are refused by rules check: after a backslash (the value's first character would be taken
-// literally, the rest not) and in a here-document (a line of the value could end the document).
-import { shellQuote } from "./template.ts";
+// Event values never become shell source. A script a rule gives to a shell (kubernetes:exec's command,
+// kubernetes:script, local:command's `sh -c`) is fixed when the rules load: each `${VAR}` is replaced by a
+// reference to a shell variable, and the values travel beside the script as positional parameters:
+//
+//   cat ${FD_NAME}     →  __kestrel_1=$1; shift 1; cat "${__kestrel_1}"      argv: sh -c SCRIPT kestrel VALUE
+//   cat '${FD_NAME}'   →  … cat ''"${__kestrel_1}"''
+//   echo "f=${FD_NAME}" → … echo "f=${__kestrel_1}"
+//
+// The first line copies the values out of $1… and shifts them away, so the script's own $1 and "$@" mean
+// what they meant before (nothing for kubernetes:exec, the rule's own arguments for local:command), and
+// line numbers in the shell's errors stay right. A variable's expansion is never read again as code by the
+// shell itself; what could still read it as code (eval, sh -c "$x", arithmetic, an interpreter's program
+// text, …) is refused when the rules load (shell-commands.ts), with the line and column and what to write
+// instead. A reference at the start of an argument with no `--` before is refused at run time when its
+// value starts with '-': a program would take it as an option.
+import { KestrelError } from "../errors.ts";
+import { analyseArgv, analyseScript, DANGEROUS_VARIABLE, isShell, type Taint } from "./shell-commands.ts";
+import { REF_BASE, REF_LIMIT, type Part, scanShell, type Word } from "./shell-scan.ts";
+import { VARIABLE_NAME, type Variables } from "./template.ts";
 
-export type ShellPlace = "bare" | "single" | "double" | "backslash" | "heredoc";
+export { isShell };
 
-/** Where the shell reads each `${VAR}` of the script, in order (as compileTemplate finds them). */
-export function variablePlaces(text: string): { name: string; place: ShellPlace }[] {
-  const found: { name: string; place: ShellPlace }[] = [];
-  let quote: "'" | '"' | undefined;
-  let heredoc = false;
-  let wordStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "$" && text.startsWith("${", i + 1)) {
-      i += 2; // `$${` is the template's literal `${`
-      wordStart = false;
-      continue;
-    }
-    if (c === "$" && text[i + 1] === "{") {
-      const end = text.indexOf("}", i + 2);
-      const place: ShellPlace = quote === "'" ? "single" : quote === '"' ? "double" : heredoc ? "heredoc" : "bare";
-      found.push({ name: text.slice(i + 2, end === -1 ? undefined : end).trim(), place });
-      i = end === -1 ? text.length : end;
-      wordStart = false;
-      continue;
-    }
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      continue;
-    }
-    if (c === "\\") {
-      if (text.startsWith("${", i + 1)) {
-        const end = text.indexOf("}", i + 3);
-        found.push({ name: text.slice(i + 3, end === -1 ? undefined : end).trim(), place: "backslash" });
-        i = end === -1 ? text.length : end;
-      } else i++;
-      wordStart = false;
-      continue;
-    }
-    if (quote === '"') {
-      if (c === '"') quote = undefined;
-      continue;
-    }
-    if (c === "#" && wordStart) {
-      const nl = text.indexOf("\n", i);
-      i = nl === -1 ? text.length : nl - 1;
-      continue;
-    }
-    if (c === "'" || c === '"') quote = c;
-    else if (c === "<" && text[i + 1] === "<" && text[i + 2] !== "<") heredoc = true;
-    wordStart = /[\s;&|()]/.test(c);
-  }
-  return found;
+/** A script ready for a shell: its text holds no event value, only references to its positional parameters. */
+export interface ShellScript {
+  readonly text: string;
+  /** The template variables whose values follow the script ($1 is the first), in this order. */
+  readonly variables: readonly string[];
+  /** Variables whose value must not start with '-' (they start an argument with no `--` before). */
+  readonly guarded: ReadonlySet<string>;
 }
 
-/** rules check problems for the `${VAR}`s of a script that no escaping can keep data. */
-export function unsafeVariableProblems(text: string, parameter: string): string[] {
-  return variablePlaces(text)
-    .filter((v) => v.place === "backslash" || v.place === "heredoc")
-    .map(({ name, place }) => {
-      const where = place === "backslash" ? "after a backslash" : "inside a here-document";
-      return `\${${name}} is ${where} in '${parameter}', where an event value cannot be escaped: write it as a word (e.g. cat \${${name}})`;
-    });
+export interface ShellCompilation {
+  readonly script: ShellScript;
+  /** Why the script is refused, each with its line and column in the parameter. Empty when it is safe. */
+  readonly problems: readonly string[];
 }
 
-const inSingleQuotes = (v: string): string => v.replaceAll("'", `'"'"'`);
-const inDoubleQuotes = (v: string): string => v.replace(/[\\"$`]/g, "\\$&");
+export interface ScriptOptions {
+  /** Values also reach the script otherwise: its positional parameters, these environment variables, or the
+   * event's JSON on its standard input. The script is then checked even without any `${VAR}`. */
+  readonly positional?: boolean;
+  readonly env?: readonly string[];
+  readonly stdinEvent?: boolean;
+}
 
-const ESCAPERS: Record<ShellPlace, (v: string) => string> = {
-  bare: shellQuote,
-  single: inSingleQuotes,
-  double: inDoubleQuotes,
-  // Refused by rules check; quoted whole should a script reach here anyway.
-  backslash: shellQuote,
-  heredoc: shellQuote,
-};
+const PREFIX = "__kestrel_";
 
-// Scripts come from the rules (a fixed set per load), so the cache stays small.
-const cache = new Map<string, (value: string, index: number) => string>();
+interface Template {
+  /** The text with each reference as one private-use character (U+E000 + occurrence). */
+  readonly text: string;
+  /** The variable of each occurrence. */
+  readonly refs: string[];
+  /** Where each character of `text` was in the parameter as written. */
+  readonly origin: number[];
+  readonly problems: string[];
+}
 
-/** The escaper of a script's variables: `(value, index of the variable in the script)`. */
-export function shellEscaper(script: string): (value: string, index: number) => string {
-  let escaper = cache.get(script);
-  if (escaper === undefined) {
-    const places = variablePlaces(script).map((v) => ESCAPERS[v.place]);
-    escaper = (value, index) => (places[index] ?? shellQuote)(value);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(script, escaper);
+/** Reads `${VAR}` and `$${` as the templates do (template.ts), keeping where each character came from. */
+function readTemplate(source: string): Template {
+  let text = "";
+  const origin: number[] = [];
+  const refs: string[] = [];
+  const problems: string[] = [];
+  const at = (offset: number): string => position(source, offset);
+  for (let i = 0; i < source.length; ) {
+    const code = source.charCodeAt(i);
+    if (code >= REF_BASE && code < REF_BASE + REF_LIMIT) problems.push(`${at(i)}: the character U+${code.toString(16).toUpperCase()} is not allowed in a script`);
+    if (source.startsWith("$${", i)) {
+      text += "${";
+      origin.push(i, i + 1);
+      i += 3;
+      continue;
+    }
+    if (source.startsWith("${", i)) {
+      const end = source.indexOf("}", i + 2);
+      const name = source.slice(i + 2, end === -1 ? undefined : end).trim();
+      if (end === -1 || !VARIABLE_NAME.test(name)) {
+        problems.push(`${at(i)}: ${end === -1 ? 'unterminated "${"' : `invalid variable name "\${${name}}"`}`);
+        i = end === -1 ? source.length : end + 1;
+        continue;
+      }
+      if (refs.length >= REF_LIMIT) {
+        problems.push(`${at(i)}: more than ${REF_LIMIT} variables in one script`);
+        break;
+      }
+      text += String.fromCharCode(REF_BASE + refs.length);
+      origin.push(i);
+      refs.push(name);
+      i = end + 1;
+      continue;
+    }
+    text += source[i];
+    origin.push(i);
+    i++;
   }
-  return escaper;
+  return { text, refs, origin, problems };
+}
+
+/** "line L, column C" of an offset in a (possibly multi-line) parameter. */
+function position(source: string, offset: number): string {
+  const before = source.slice(0, offset);
+  const line = before.split("\n").length;
+  return `line ${line}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+const scriptCache = new Map<string, ShellCompilation>();
+
+/**
+ * Compiles a shell script of a rule (cached: scripts come from the rules, a fixed set per load). Its
+ * problems are what `rules check` reports; a script with problems must not run.
+ */
+export function compileShellScript(source: string, options: ScriptOptions = {}): ShellCompilation {
+  const key = `${options.positional === true ? 1 : 0}${options.stdinEvent === true ? 1 : 0}${(options.env ?? []).join(",")}\u0000${source}`;
+  let compiled = scriptCache.get(key);
+  if (compiled === undefined) {
+    compiled = compile(source, options);
+    if (scriptCache.size >= 4096) scriptCache.clear();
+    scriptCache.set(key, compiled);
+  }
+  return compiled;
+}
+
+function compile(source: string, options: ScriptOptions): ShellCompilation {
+  const t = readTemplate(source);
+  const valuesPresent = t.refs.length > 0 || options.positional === true || (options.env?.length ?? 0) > 0 || options.stdinEvent === true;
+  if (!valuesPresent) return { script: { text: t.text, variables: [], guarded: new Set() }, problems: t.problems };
+  const scan = scanShell(t.text);
+  const variables = [...new Set(t.refs)];
+  const shellName = (ref: number): string => `${PREFIX}${variables.indexOf(t.refs[ref]!) + 1}`;
+  const taint: Taint = {
+    names: new Set([...variables.map((_, i) => `${PREFIX}${i + 1}`), ...(options.env ?? [])]),
+    positional: options.positional === true,
+  };
+  const analysis = analyseScript(scan, taint);
+  const problems = [...t.problems];
+  const where = (offset: number): string => position(source, t.origin[Math.min(offset, t.origin.length - 1)] ?? source.length);
+  for (const p of scan.problems) {
+    const ref = refAt(t.text, p.offset);
+    problems.push(`${where(p.offset)}: ${ref === undefined ? "" : `\${${t.refs[ref]}} is `}${p.message}`);
+  }
+  for (const p of analysis.problems) problems.push(`${where(p.offset)}: ${p.message}`);
+  let body = "";
+  for (let i = 0; i < t.text.length; i++) {
+    const code = t.text.charCodeAt(i);
+    if (code < REF_BASE || code >= REF_BASE + REF_LIMIT) {
+      body += t.text[i];
+      continue;
+    }
+    const ref = code - REF_BASE;
+    const name = shellName(ref);
+    const quote = scan.quotes.get(ref) ?? "bare";
+    body += quote === "double" ? `\${${name}}` : quote === "single" ? `'"\${${name}}"'` : quote === "comment" ? name : `"\${${name}}"`;
+  }
+  const copies = variables.map((_, i) => `${PREFIX}${i + 1}="\${${i + 1}}"`).join(" ");
+  // On the script's first line, so that the shell's line numbers stay those of the rule.
+  const text = variables.length === 0 ? body : `${copies}; shift ${variables.length}; ${body}`;
+  const guarded = new Set([...analysis.optionGuards].map((ref) => t.refs[ref]!));
+  return { script: { text, variables, guarded }, problems };
+}
+
+/** The reference a problem's offset points at, when it points at one. */
+function refAt(text: string, offset: number): number | undefined {
+  const code = text.charCodeAt(offset);
+  return code >= REF_BASE && code < REF_BASE + REF_LIMIT ? code - REF_BASE : undefined;
+}
+
+/** The values of a script's variables for one event, in positional order. Throws ERR_TEMPLATE. */
+export function scriptValues(script: ShellScript, vars: Variables): string[] {
+  return script.variables.map((name) => checkedValue(name, vars, script.guarded.has(name)));
+}
+
+function checkedValue(name: string, vars: Variables, guarded: boolean): string {
+  const value = vars.get(name);
+  if (value === undefined) throw new KestrelError("ERR_TEMPLATE", `the variable \${${name}} is not defined for this event`);
+  if (value.includes("\u0000")) throw new KestrelError("ERR_TEMPLATE", `the value of \${${name}} holds a NUL byte, which no argument can carry`);
+  if (guarded && value.startsWith("-")) {
+    throw new KestrelError(
+      "ERR_TEMPLATE",
+      `the value of \${${name}} starts with '-', which the program would read as an option: the action is refused (write -- before the value in the rule to pass it as an argument)`,
+    );
+  }
+  return value;
+}
+
+// ---- local:command: an argv, perhaps a shell with a script --------------------------------------------
+
+export interface CompiledCommand {
+  /** Index of the `sh -c` script in the argv, when the program (perhaps through wrappers) is a shell. */
+  readonly scriptIndex: number | undefined;
+  readonly script: ShellScript | undefined;
+  /** Variables whose value must not start with '-' in the argv elements that are not the script. */
+  readonly guarded: readonly string[];
+  readonly problems: readonly string[];
+}
+
+const commandCache = new Map<string, CompiledCommand>();
+
+/**
+ * Checks a local:command argv: the program is never an event value, a `sh -c` script (found through
+ * wrappers such as env, timeout, nice, busybox) is compiled as above, and an interpreter's program text,
+ * an awk or sed program, `eval`-like arguments never hold one. `env` are the environment's templates.
+ */
+export function compileCommand(argv: readonly string[], env: Readonly<Record<string, string>>, stdinEvent: boolean): CompiledCommand {
+  const key = JSON.stringify([argv, env, stdinEvent]);
+  let compiled = commandCache.get(key);
+  if (compiled === undefined) {
+    compiled = compileArgv(argv, env, stdinEvent);
+    if (commandCache.size >= 4096) commandCache.clear();
+    commandCache.set(key, compiled);
+  }
+  return compiled;
+}
+
+function compileArgv(argv: readonly string[], env: Readonly<Record<string, string>>, stdinEvent: boolean): CompiledCommand {
+  const problems: string[] = [];
+  const refs: string[] = []; // the variable of each reference in the argv, in order
+  const words: Word[] = argv.map((element, index) => {
+    const t = readTemplate(element);
+    for (const p of t.problems) problems.push(`command[${index}] ${p}`);
+    const parts: Part[] = [];
+    let lit = "";
+    for (const c of t.text) {
+      const code = c.charCodeAt(0);
+      if (code >= REF_BASE && code < REF_BASE + REF_LIMIT) {
+        if (lit !== "") parts.push({ kind: "lit", text: lit });
+        lit = "";
+        parts.push({ kind: "ref", ref: refs.length });
+        refs.push(t.refs[code - REF_BASE]!);
+      } else lit += c;
+    }
+    if (lit !== "" || parts.length === 0) parts.push({ kind: "lit", text: lit });
+    return { parts, offset: index };
+  });
+  const envTemplated: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (name.includes("${")) problems.push(`env: the variable name '${name}' cannot use \${…}: an event value must not choose which variable is set`);
+    else if (value.includes("${")) {
+      envTemplated.push(name);
+      if (DANGEROUS_VARIABLE.test(name)) problems.push(`env.${name}: ${name} changes how programs run, so it cannot be set from an event value`);
+    }
+  }
+  let scriptWord: Word | undefined;
+  let rest: Word[] = [];
+  const taint: Taint = { names: new Set(envTemplated), positional: false };
+  const analysis = analyseArgv(words, taint, (script, after) => {
+    if (scriptWord !== undefined || !words.includes(script)) return false;
+    scriptWord = script;
+    rest = after;
+    return true;
+  });
+  for (const p of analysis.problems) problems.push(`command[${p.offset}]: ${p.message}`);
+  let script: ShellScript | undefined;
+  const scriptIndex = scriptWord === undefined ? undefined : words.indexOf(scriptWord);
+  if (scriptIndex !== undefined) {
+    const positional = rest.some((w) => w.parts.some((p) => p.kind === "ref"));
+    const compiled = compileShellScript(argv[scriptIndex]!, { positional, env: envTemplated, stdinEvent });
+    for (const p of compiled.problems) problems.push(`command[${scriptIndex}] ${p}`);
+    script = compiled.script;
+  }
+  const guarded = [...new Set([...analysis.optionGuards].map((ref) => refs[ref]!))];
+  return { scriptIndex, script, guarded, problems: [...new Set(problems)] };
+}
+
+/**
+ * The argv of a local:command for one event. `rendered` is the argv with its templates rendered as data
+ * (each element one argument); the script element is replaced by the compiled script, and the script's
+ * values follow its $0.
+ */
+export function commandArgv(compiled: CompiledCommand, rendered: readonly string[], vars: Variables): string[] {
+  for (const name of compiled.guarded) checkedValue(name, vars, true);
+  for (const value of rendered) {
+    if (value.includes("\u0000")) throw new KestrelError("ERR_TEMPLATE", "an argument holds a NUL byte, which no argument can carry");
+  }
+  const i = compiled.scriptIndex;
+  if (i === undefined || compiled.script === undefined) return [...rendered];
+  const values = scriptValues(compiled.script, vars);
+  const after = rendered.slice(i + 1);
+  const arg0 = after.length > 0 ? after[0]! : "kestrel";
+  return [...rendered.slice(0, i), compiled.script.text, arg0, ...values, ...after.slice(1)];
 }

@@ -8,11 +8,13 @@ type Segment = string | { readonly variable: string };
 
 /** A string parameter split into literal text and variables; undefined when there is nothing to replace. */
 export interface CompiledTemplate {
+  /** The parameter as written. */
+  readonly text: string;
   readonly segments: readonly Segment[];
   readonly variables: readonly string[];
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 /** Compiles a template; returns undefined for a string without `${` (the common case: no work per event). */
 export function compileTemplate(text: string): CompiledTemplate | undefined {
@@ -49,19 +51,15 @@ export function compileTemplate(text: string): CompiledTemplate | undefined {
     i = end + 1;
   }
   if (literal !== "") segments.push(literal);
-  return { segments, variables };
+  return { text, segments, variables };
 }
 
 /** A source of variable values for one action run. */
 export type Variables = ReadonlyMap<string, string>;
 
-/** How a substituted value is quoted: `index` is the variable's position in the string (0 for the first). */
-export type Escaper = (value: string, index: number) => string;
-
-/** Renders a compiled template; `quote` quotes each substituted value (e.g. for a shell). */
-export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: Escaper): string {
+/** Renders a compiled template: each value is inserted as it is (data for a parameter, never code). */
+export function renderTemplate(t: CompiledTemplate, vars: Variables): string {
   let out = "";
-  let index = 0;
   for (const s of t.segments) {
     if (typeof s === "string") {
       out += s;
@@ -71,16 +69,9 @@ export function renderTemplate(t: CompiledTemplate, vars: Variables, quote?: Esc
     if (value === undefined) {
       throw new KestrelError("ERR_TEMPLATE", `the variable \${${s.variable}} is not defined for this event`);
     }
-    out += quote === undefined ? value : quote(value, index);
-    index++;
+    out += value;
   }
   return out;
-}
-
-/** Quotes a value for POSIX sh: the result is always one word, whatever the value holds. */
-export function shellQuote(value: string): string {
-  if (value !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replaceAll("'", `'"'"'`)}'`;
 }
 
 /**
@@ -93,7 +84,9 @@ export interface ParamsTemplate<T> {
   readonly hasTemplates: boolean;
   /** Every variable the templates use (for `rules check` and docs). */
   readonly variables: readonly string[];
-  render(vars: Variables, escapeFor?: (path: readonly (string | number)[]) => Escaper | undefined): T;
+  /** `verbatim(path)` true keeps that string as written: its plugin passes the values itself (a shell
+   * script's values travel as positional parameters, shell.ts). */
+  render(vars: Variables, verbatim?: (path: readonly (string | number)[]) => boolean): T;
 }
 
 type Node =
@@ -110,9 +103,9 @@ export function compileParams<T>(params: T): ParamsTemplate<T> {
     raw: params,
     hasTemplates,
     variables,
-    render(vars, escapeFor) {
+    render(vars, verbatim) {
       if (!hasTemplates) return params;
-      return renderNode(root, vars, [], escapeFor) as T;
+      return renderNode(root, vars, [], verbatim) as T;
     },
   };
 }
@@ -139,18 +132,18 @@ function renderNode(
   node: Node,
   vars: Variables,
   path: (string | number)[],
-  escapeFor?: (path: readonly (string | number)[]) => Escaper | undefined,
+  verbatim?: (path: readonly (string | number)[]) => boolean,
 ): unknown {
   switch (node.kind) {
     case "const":
       return node.value;
     case "string":
-      return renderTemplate(node.template, vars, escapeFor?.(path));
+      return verbatim?.(path) === true ? node.template.text : renderTemplate(node.template, vars);
     case "array":
-      return node.items.map((n, i) => renderNode(n, vars, [...path, i], escapeFor));
+      return node.items.map((n, i) => renderNode(n, vars, [...path, i], verbatim));
     case "object": {
       const out: Record<string, unknown> = {};
-      for (const [k, n] of node.entries) out[k] = renderNode(n, vars, [...path, k], escapeFor);
+      for (const [k, n] of node.entries) out[k] = renderNode(n, vars, [...path, k], verbatim);
       return out;
     }
   }

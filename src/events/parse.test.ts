@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { eventToJSON, fieldText } from "./fields.ts";
-import { EventError, parseEvent, stripOutputPrefix } from "./parse.ts";
+import { eventToJSON, eventVariables, fieldText } from "./fields.ts";
+import { EVENT_LIMITS, EventError, eventField, parseEvent, stripOutputPrefix } from "./parse.ts";
 
 // Example A of falco-formats.md §1.2: a real Falco 0.39 alert (sorted keys, nulls, a 64-bit evt.time).
 const FALCO_039 =
@@ -104,6 +104,130 @@ describe("parseEvent", () => {
     // Falco's 30-character shape with one character off.
     for (const time of ["2024-12-30T15:41:04.26829671xZ", "2024-12-30T15:41:04.268296715X", "2024-12-30 15:41:04:268296715Z"]) {
       rejects(`{"rule":"r","priority":"Warning","output":"x","time":"${time}"}`, "time", /RFC 3339/);
+    }
+  });
+});
+
+describe("parseEvent: exact integers from each value's own text", () => {
+  // All of these round to the same double as 1735573264268296715: only the digits tell them apart.
+  const EXACT = "1735573264268296715";
+  const decoys = ["1735573264268296700", "1735573264268296750", "1735573264268296800"] as const;
+  const body = (inner: string) => `{"rule":"r","priority":"Notice","output":"o",${inner}}`;
+
+  it("ignores a top-level key of the same name, before or after the fields", () => {
+    for (const text of [
+      body(`"evt.time":${decoys[0]},"output_fields":{"evt.time":${EXACT}}`),
+      body(`"output_fields":{"evt.time":${EXACT}},"evt.time":${decoys[0]}`),
+      body(`"x":{"evt.time":${decoys[1]}},"output_fields":{"evt.time":${EXACT}}`),
+    ]) {
+      const { event } = parseEvent(text);
+      assert.equal(eventField(event, "evt.time"), BigInt(EXACT), text);
+      assert.equal(event.outputFields["evt.time"], BigInt(EXACT), text);
+    }
+  });
+
+  it("takes the value JSON.parse keeps (the last) of duplicate keys, at the top level and inside the fields", () => {
+    const cases: [string, string][] = [
+      [body(`"output_fields":{"evt.time":${decoys[0]}},"output_fields":{"evt.time":${EXACT}}`), EXACT],
+      [body(`"output_fields":{"evt.time":${decoys[0]},"evt.time":${EXACT}}`), EXACT],
+      [body(`"output_fields":{"evt.time":${decoys[0]},"evt.time":${decoys[1]}},"output_fields":{"evt.time":${decoys[2]},"evt.time":${EXACT}}`), EXACT],
+      // Talon's capitalised key: the one the event uses (the last) gives the digits.
+      [body(`"output_fields":{"evt.time":${decoys[0]}},"Output_Fields":{"evt.time":${EXACT}}`), EXACT],
+    ];
+    for (const [text, exact] of cases) {
+      const { event } = parseEvent(text);
+      assert.equal(event.outputFields["evt.time"], BigInt(exact), text);
+    }
+  });
+
+  it("keeps a nested field of the same name apart from the top-level one", () => {
+    const { event } = parseEvent(body(`"output_fields":{"n":{"evt.time":${decoys[0]}},"evt.time":${EXACT},"l":[${decoys[2]}]}`));
+    assert.equal(event.outputFields["evt.time"], BigInt(EXACT));
+    assert.deepEqual(event.outputFields["n"], { "evt.time": BigInt(decoys[0]) });
+    assert.deepEqual(event.outputFields["l"], [BigInt(decoys[2])]);
+  });
+
+  it("leaves numbers that are not integers in their text as numbers", () => {
+    const { event } = parseEvent(body(`"output_fields":{"a":1e300,"b":9007199254740993.0,"c":-9007199254740993}`));
+    assert.equal(event.outputFields["a"], 1e300);
+    assert.equal(event.outputFields["b"], 9007199254740992);
+    assert.equal(event.outputFields["c"], -9007199254740993n);
+  });
+});
+
+describe("parseEvent: shape limits", () => {
+  const withFields = (fields: string) => `{"rule":"r","priority":"Notice","output":"o","output_fields":${fields}}`;
+  const nested = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+
+  function limited(body: string, limit: RegExp, field?: string): void {
+    assert.throws(
+      () => parseEvent(body),
+      (err: unknown) => err instanceof EventError && limit.test(err.message) && err.field === field && err.message.length < 300,
+    );
+  }
+
+  it("refuses nesting deeper than the limit anywhere in the body, named, never a stack overflow", () => {
+    // The body is level 1, output_fields 2, a field's array 3.
+    const atLimit = parseEvent(withFields(`{"a":${nested(EVENT_LIMITS.depth - 2)}}`)).event;
+    assert.ok(eventVariables(atLimit).get("A")!.startsWith("[[[")); // templates read it without overflowing
+    limited(withFields(`{"a":${nested(EVENT_LIMITS.depth - 1)}}`), /nesting depth/, "output_fields");
+    for (const depth of [1000, 100_000]) {
+      limited(withFields(`{"a":${nested(depth)}}`), /more than 32 levels deep \(limit: nesting depth\)/, "output_fields");
+      limited(`{"rule":"r","priority":"Notice","output":"o","extra":${nested(depth)}}`, /nesting depth/);
+      limited(`{"rule":"r","priority":"Notice","output":"o","context":{"a":${nested(depth)}}}`, /nesting depth/);
+      limited(`{"rule":"r","priority":"Notice","output":"o","Output_Fields":{"a":${nested(depth)}},"output_fields":{}}`, /nesting depth/);
+      limited(withFields(`{"a":${`{"b":`.repeat(depth)}9007199254740993${"}".repeat(depth)}}`), /nesting depth/, "output_fields");
+    }
+  });
+
+  it("refuses more output_fields than the limit", () => {
+    const fields = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i])));
+    assert.equal(Object.keys(parseEvent(withFields(fields(EVENT_LIMITS.outputFields))).event.outputFields).length, EVENT_LIMITS.outputFields);
+    limited(withFields(fields(EVENT_LIMITS.outputFields + 1)), /more than 1024 fields \(limit: number of output_fields\)/, "output_fields");
+  });
+
+  it("refuses a field longer than the limit: its value, a string inside it, or its name", () => {
+    const max = "x".repeat(EVENT_LIMITS.fieldLength);
+    assert.equal(parseEvent(withFields(JSON.stringify({ [max]: max }))).event.outputFields[max], max);
+    const over = `${max}y`;
+    limited(withFields(JSON.stringify({ "proc.cmdline": over })), /output field "proc\.cmdline" is longer than 65536 characters \(limit: field length\)/, "output_fields");
+    limited(withFields(JSON.stringify({ list: ["a", over] })), /output field "list" is longer/, "output_fields");
+    limited(withFields(JSON.stringify({ obj: { [over]: 1 } })), /output field "obj" is longer/, "output_fields");
+    limited(withFields(JSON.stringify({ [over]: 1 })), /output field "x{64}…" is longer/, "output_fields");
+  });
+});
+
+describe("parseEvent: time", () => {
+  const at = (time: string) => JSON.stringify({ rule: "r", priority: "Notice", output: "x", time });
+
+  it("accepts real instants, leap days included", () => {
+    for (const time of ["2024-02-29T23:59:59.999999999Z", "2000-02-29T00:00:00Z", "2024-12-31T00:00:00-23:59", "2024-01-31T12:00:00+14:00"]) {
+      assert.equal(parseEvent(at(time)).event.time, time);
+    }
+  });
+
+  it("refuses a month, day, hour, minute, second or offset that does not exist", () => {
+    for (const time of [
+      "2024-13-01T00:00:00Z",
+      "2024-00-10T00:00:00Z",
+      "2024-01-00T00:00:00Z",
+      "2024-04-31T00:00:00Z",
+      "2023-02-29T00:00:00Z",
+      "1900-02-29T00:00:00Z",
+      "2024-01-32T00:00:00Z",
+      "2024-01-01T24:00:00Z",
+      "2024-01-01T00:60:00Z",
+      "2024-01-01T00:00:60Z",
+      "2024-01-01T00:00:00+24:00",
+      "2024-01-01T00:00:00-01:60",
+    ]) {
+      assert.throws(() => parseEvent(at(time)), (err: unknown) => err instanceof EventError && err.field === "time" && /real instant/.test(err.message), time);
+    }
+  });
+
+  it("echoes at most a short prefix of what it refuses", () => {
+    for (const body of [at("9".repeat(100_000)), JSON.stringify({ rule: "r", priority: "P".repeat(100_000), output: "x" })]) {
+      assert.throws(() => parseEvent(body), (err: unknown) => err instanceof EventError && err.message.length < 300);
     }
   });
 });

@@ -29,7 +29,24 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[
 const OUTPUT_PREFIX =
   /^(?:\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})): (?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) ?/i;
 
+/**
+ * Limits on an event's shape, checked at intake (a 400 names the one exceeded). Falco's output fields are
+ * flat and short; these bound what an event can make Kestrel hold, copy or recurse into (templates, keys).
+ */
+export const EVENT_LIMITS = {
+  /** Arrays and objects nested in the body, the body itself included (Falco's alerts have 3). */
+  depth: 32,
+  /** Keys of `output_fields`. */
+  outputFields: 1024,
+  /** Characters of one output field: its name, and each string in its value. */
+  fieldLength: 65_536,
+} as const;
+
+/** Attacker text echoed in a 400 (and logged) is cut short: the client knows what it sent. */
+const ECHO_LIMIT = 64;
+
 function reviveBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  // context.source is this value's own text (Node ≥ 22), wherever the same key appears elsewhere.
   if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && INTEGER.test(context.source)) {
     return BigInt(context.source);
   }
@@ -46,91 +63,102 @@ export function parseJson(text: string): unknown {
 }
 
 /**
- * Parses an event body. A reviver costs a callback per value (5x slower than JSON.parse), so the body is
- * parsed plainly. The few integers beyond 2^53 of `output_fields` (evt.time, in every Falco alert) get their
- * exact digits back from the text when the fields are first read (ReceivedEvent): most events match no rule
- * and nothing reads their fields. Elsewhere, anything unsafe makes the body be parsed again with the reviver.
+ * The output fields of `text` (parsed plainly before) under the top-level key `key`, parsed again with the
+ * reviver so that its integers beyond 2^53 have their exact digits. A reviver costs a callback per value
+ * (4x JSON.parse), so this runs only when a field holds such an integer and the fields are read: most
+ * events match no rule and nothing reads their fields. The shape limits keep the reviver's recursion shallow.
  */
-function parseBody(text: string): { value: unknown; fields: object | undefined } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { value, fields: undefined };
-  const top = value as Record<string, unknown>;
-  let fields: object | undefined;
-  for (const key in top) {
-    const v = top[key];
-    if (v === null || typeof v !== "object") continue;
-    if (key === "output_fields" && !Array.isArray(v)) fields = v;
-    else if (hasUnsafeInteger(v)) return { value: parseJson(text), fields: undefined };
-  }
-  return { value, fields };
-}
-
-/** `fields` (parsed plainly from `text`) with the exact value of its integers beyond 2^53. */
-function exactFields(text: string, fields: Record<string, FieldValue>): Record<string, FieldValue> {
-  if (restoreIntegers(text, fields as Record<string, unknown>)) return fields;
-  // The repair could not vouch for a value: the whole body again, with the reviver (its "output_fields"
-  // key is the one the plain parse gave these fields from).
-  return (parseJson(text) as Record<string, Record<string, FieldValue>>)["output_fields"]!;
-}
-
-/** Gives the unsafe integers among the fields their exact value; false when one cannot be vouched for. */
-function restoreIntegers(text: string, fields: Record<string, unknown>): boolean {
-  for (const key in fields) {
-    const v = fields[key];
-    if (typeof v === "number") {
-      if (!isBeyondSafe(v)) continue;
-      const exact = exactInteger(text, key, v);
-      if (exact === undefined) return false;
-      fields[key] = exact;
-    } else if (v !== null && typeof v === "object" && hasUnsafeInteger(v)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The exact integer written after `"key":` in the text, when it rounds to `rounded`. */
-function exactInteger(text: string, key: string, rounded: number): bigint | undefined {
-  // Field names are plain ASCII in practice; one that needs escaping is looked for in its JSON spelling.
-  const needle = key.includes('"') || key.includes("\\") ? `${JSON.stringify(key)}:` : `"${key}":`;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
-    if (text.charCodeAt(at - 1) === 92) continue; // an escaped quote inside another string
-    let start = at + needle.length;
-    while (text.charCodeAt(start) === 32) start++;
-    let end = text.charCodeAt(start) === 45 ? start + 1 : start; // "-"
-    while (end < text.length && isDigit(text.charCodeAt(end))) end++;
-    const digits = text.slice(start, end);
-    if (digits.length > 1 && Number(digits) === rounded) return BigInt(digits);
-  }
-  return undefined;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-// Indexed and for-in loops: Object.values would copy every array (the tags of every event) to look at it.
-function hasUnsafeInteger(v: object): boolean {
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (isUnsafeInteger(v[i])) return true;
-    return false;
-  }
-  for (const key in v) if (isUnsafeInteger((v as Record<string, unknown>)[key])) return true;
-  return false;
-}
-
-function isUnsafeInteger(x: unknown): boolean {
-  return typeof x === "number" ? isBeyondSafe(x) : x !== null && typeof x === "object" && hasUnsafeInteger(x);
+function exactFields(text: string, key: string): Record<string, FieldValue> {
+  return (JSON.parse(text, reviveBigIntegers as never) as Record<string, Record<string, FieldValue>>)[key]!;
 }
 
 /** An integer that JSON.parse could not keep exact (beyond 2^53). */
 function isBeyondSafe(n: number): boolean {
   return Number.isInteger(n) && !Number.isSafeInteger(n);
+}
+
+/**
+ * Checks the shape limits of `output_fields` in the one walk over it; true when a field holds an integer
+ * beyond 2^53 (the fields are then parsed again exactly when read). Indexed and for-in loops: Object.values
+ * would copy every array to look at it.
+ */
+function checkFields(fields: object): boolean {
+  let count = 0;
+  let unsafe = false;
+  for (const key in fields) {
+    if (++count > EVENT_LIMITS.outputFields) {
+      throw new EventError(`"output_fields" has more than ${EVENT_LIMITS.outputFields} fields (limit: number of output_fields)`, "output_fields");
+    }
+    if (key.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
+    const v = (fields as Record<string, unknown>)[key];
+    if (typeof v === "string") {
+      if (v.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
+    } else if (typeof v === "number") {
+      if (isBeyondSafe(v)) unsafe = true;
+    } else if (v !== null && typeof v === "object" && checkNested(v, 3, key)) {
+      unsafe = true;
+    }
+  }
+  return unsafe;
+}
+
+/** Checks a value at `depth` (the body is 1) inside field `field` (undefined outside output_fields). */
+function checkNested(v: object, depth: number, field: string | undefined): boolean {
+  if (depth > EVENT_LIMITS.depth) {
+    throw new EventError(`the event nests arrays and objects more than ${EVENT_LIMITS.depth} levels deep (limit: nesting depth)`, field === undefined ? undefined : "output_fields");
+  }
+  let unsafe = false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (checkItem(v[i], depth, field)) unsafe = true;
+    return unsafe;
+  }
+  for (const key in v) {
+    if (field !== undefined && key.length > EVENT_LIMITS.fieldLength) throw tooLong(field);
+    if (checkItem((v as Record<string, unknown>)[key], depth, field)) unsafe = true;
+  }
+  return unsafe;
+}
+
+function checkItem(x: unknown, depth: number, field: string | undefined): boolean {
+  if (typeof x === "number") return isBeyondSafe(x);
+  if (typeof x === "string") {
+    if (field !== undefined && x.length > EVENT_LIMITS.fieldLength) throw tooLong(field);
+    return false;
+  }
+  return x !== null && typeof x === "object" && checkNested(x, depth + 1, field);
+}
+
+function tooLong(field: string): EventError {
+  return new EventError(`output field "${clip(field)}" is longer than ${EVENT_LIMITS.fieldLength} characters (limit: field length)`, "output_fields");
+}
+
+function clip(text: string): string {
+  return text.length > ECHO_LIMIT ? `${text.slice(0, ECHO_LIMIT)}…` : text;
+}
+
+/** Two decimal digits at `at`. */
+function twoDigits(s: string, at: number): number {
+  return (s.charCodeAt(at) - 48) * 10 + (s.charCodeAt(at + 1) - 48);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * An RFC 3339 text (RFC3339 matched: fixed positions) names a real instant: a month 1–12, a day its month
+ * has, hours < 24, minutes and seconds < 60 (Go, hence Falco, never writes a leap second), an offset < 24 h.
+ */
+function isRealInstant(t: string): boolean {
+  const year = twoDigits(t, 0) * 100 + twoDigits(t, 2);
+  const month = twoDigits(t, 5);
+  const day = twoDigits(t, 8);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false;
+  if (twoDigits(t, 11) > 23 || twoDigits(t, 14) > 59 || twoDigits(t, 17) > 59) return false;
+  const end = t.length;
+  const zone = t.charCodeAt(end - 1);
+  if (zone === 90 || zone === 122) return true; // Z, z
+  return twoDigits(t, end - 5) <= 23 && twoDigits(t, end - 2) <= 59;
 }
 
 /** Removes Falco's `time: Priority ` prefix from an output line. */
@@ -142,15 +170,20 @@ export function stripOutputPrefix(output: string): string {
 /** Parses and validates one Falco alert from an HTTP body. */
 export function parseEvent(body: string): ParsedEvent {
   if (body.length === 0) throw new EventError("body is empty: send one Falco event as JSON");
-  const { value, fields } = parseBody(body);
-  return validateEvent(value, fields === undefined ? undefined : { text: body, fields });
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateEvent(value, body);
 }
 
 /**
- * Validates a decoded JSON value as a Falco alert. `plain`: the `output_fields` object that was parsed from
- * `text` without the exact value of its unsafe integers (parseEvent), given them on first read.
+ * Validates a decoded JSON value as a Falco alert, shape limits included. `text`: the body `value` was
+ * parsed from plainly (parseEvent); the fields' integers beyond 2^53 get their exact value from it on first read.
  */
-export function validateEvent(value: unknown, plain?: { text: string; fields: object }): ParsedEvent {
+export function validateEvent(value: unknown, text?: string): ParsedEvent {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new EventError(`a Falco event must be a JSON object, got ${describe(value)}`);
   }
@@ -164,12 +197,19 @@ export function validateEvent(value: unknown, plain?: { text: string; fields: ob
   let hostname: unknown;
   let tags: unknown;
   let outputFields: unknown;
+  /** The key outputFields came from ("output_fields", or Talon's "Output_Fields"…). */
+  let fieldsKey = "";
+  let fieldsKeys = 0;
   let uuid: unknown;
   let droppedContext = false;
   for (const key in raw) {
     const v = raw[key];
     // Falco sends lower-case keys; Talon (Go encoding/json) also accepted other cases ("Rule").
-    switch (key.length > 0 && key.charCodeAt(0) < 97 ? key.toLowerCase() : key) {
+    const name = key.length > 0 && key.charCodeAt(0) < 97 ? key.toLowerCase() : key;
+    // Nothing else is walked (tags must be strings): the nesting limit holds for ignored keys too, as the
+    // exact re-parse of the body (exactFields) recurses into them.
+    if (name !== "output_fields" && name !== "tags" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
+    switch (name) {
       case "output": output = v; break;
       case "message": message = v; break;
       case "priority": priority = v; break;
@@ -178,7 +218,7 @@ export function validateEvent(value: unknown, plain?: { text: string; fields: ob
       case "source": source = v; break;
       case "hostname": hostname = v; break;
       case "tags": tags = v; break;
-      case "output_fields": outputFields = v; break;
+      case "output_fields": outputFields = v; fieldsKey = key; fieldsKeys++; break;
       case "uuid": uuid = v; break;
       case "context": droppedContext = v !== undefined && v !== null; break;
       default: break; // unknown keys (trace_id, …) are ignored, as Falco may add keys in later versions
@@ -193,7 +233,7 @@ export function validateEvent(value: unknown, plain?: { text: string; fields: ob
   if (typeof priority !== "string") throw new EventError(`"priority" must be a string, got ${describe(priority)}`, "priority");
   const level = priorityLevel(priority);
   if (level < 0) {
-    throw new EventError(`unknown priority "${priority}" (expected one of ${PRIORITIES.join(", ")}, or Info)`, "priority");
+    throw new EventError(`unknown priority "${clip(priority)}" (expected one of ${PRIORITIES.join(", ")}, or Info)`, "priority");
   }
   const hasOutput = output !== undefined && output !== null;
   const hasFields = outputFields !== undefined && outputFields !== null;
@@ -204,12 +244,20 @@ export function validateEvent(value: unknown, plain?: { text: string; fields: ob
   if (hasFields && (typeof outputFields !== "object" || Array.isArray(outputFields))) {
     throw new EventError(`"output_fields" must be an object, got ${describe(outputFields)}`, "output_fields");
   }
+  // Talon's case-insensitive keys may give output_fields twice: the one not used is held to the nesting limit.
+  if (fieldsKeys > 1) {
+    for (const key in raw) {
+      const v = raw[key];
+      if (key !== fieldsKey && key.toLowerCase() === "output_fields" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
+    }
+  }
+  const unsafe = hasFields && checkFields(outputFields as object);
   if (message !== undefined && message !== null && typeof message !== "string") {
     throw new EventError(`"message" must be a string, got ${describe(message)}`, "message");
   }
   const timeText = optionalString(time, "time");
-  if (timeText !== "" && !RFC3339.test(timeText)) {
-    throw new EventError(`"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, got "${timeText}"`, "time");
+  if (timeText !== "" && !(RFC3339.test(timeText) && isRealInstant(timeText))) {
+    throw new EventError(`"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, a real instant, got "${clip(timeText)}"`, "time");
   }
   const sourceText = optionalString(source, "source");
   const hostnameText = optionalString(hostname, "hostname");
@@ -231,15 +279,16 @@ export function validateEvent(value: unknown, plain?: { text: string; fields: ob
     hostnameText,
     tagList,
     fields,
-    plain !== undefined && plain.fields === outputFields ? plain.text : undefined,
+    unsafe && text !== undefined ? text : undefined,
+    fieldsKey,
   );
   return { event, droppedContext };
 }
 
 /**
  * A validated alert. What only some events need is computed when first read: the exact digits of the
- * fields' integers beyond 2^53 (a search of the body per such field) and `message` (a regular expression
- * over the output). An unmatched event without deduplication needs neither.
+ * fields' integers beyond 2^53 (the body parsed again) and `message` (a regular expression over the
+ * output). An unmatched event needs neither.
  */
 class ReceivedEvent implements FalcoEvent {
   readonly uuid: string | undefined;
@@ -254,6 +303,8 @@ class ReceivedEvent implements FalcoEvent {
   #fields: Readonly<Record<string, FieldValue>>;
   /** The body the fields were parsed from, until their unsafe integers have their exact value. */
   #text: string | undefined;
+  /** The body's key of the fields. */
+  readonly #fieldsKey: string;
   #message: string | undefined;
 
   constructor(
@@ -268,6 +319,7 @@ class ReceivedEvent implements FalcoEvent {
     tags: readonly string[],
     fields: Readonly<Record<string, FieldValue>>,
     text: string | undefined,
+    fieldsKey: string,
   ) {
     this.uuid = uuid;
     this.output = output;
@@ -281,11 +333,12 @@ class ReceivedEvent implements FalcoEvent {
     this.tags = tags;
     this.#fields = fields;
     this.#text = text;
+    this.#fieldsKey = fieldsKey;
   }
 
   get outputFields(): Readonly<Record<string, FieldValue>> {
     if (this.#text !== undefined) {
-      this.#fields = exactFields(this.#text, this.#fields as Record<string, FieldValue>);
+      this.#fields = exactFields(this.#text, this.#fieldsKey);
       this.#text = undefined;
     }
     return this.#fields;

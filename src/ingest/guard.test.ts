@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
@@ -20,6 +21,9 @@ describe("intake guard", () => {
     await writeFile(join(dir, "t"), "# rotated 2026-11-23\n  alpha  \n\nbeta\n");
     assert.deepEqual(readTokensFile(join(dir, "t")), ["alpha", "beta"]);
     assert.throws(() => readTokensFile(join(dir, "missing")), (e: unknown) => e instanceof KestrelError && /auth\.tokens_file/.test(e.message));
+    // A FIFO is refused at once: this synchronous read would otherwise block the whole process.
+    execFileSync("mkfifo", [join(dir, "pipe")]);
+    assert.throws(() => readTokensFile(join(dir, "pipe")), { message: `auth.tokens_file: cannot read '${join(dir, "pipe")}': it is a named pipe (FIFO), not a regular file` });
     await writeFile(join(dir, "empty"), "# nothing yet\n");
     assert.throws(() => createGuard({ tokens: [], tokensFile: join(dir, "empty"), eventsPerSecond: 0, burst: 0 }), /holds no token/);
     assert.throws(() => createGuard({ tokens: [" "], tokensFile: "", eventsPerSecond: 0, burst: 0 }), /a token is empty/);
@@ -31,6 +35,28 @@ describe("intake guard", () => {
     assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined);
     assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken"))?.status, 429);
     guard.close();
+  });
+
+  it("throttles a client that keeps failing authentication, before looking at its token, and lets it back at the rate", async () => {
+    const guard = createGuard({ tokens: ["t0ken"], tokensFile: "", eventsPerSecond: 0, burst: 0, authFailureBurst: 3, authFailuresPerSecond: 10 })!;
+    for (let i = 0; i < 5; i++) assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined, "successes cost nothing");
+    assert.equal(guard.check(request("10.0.0.1"))?.status, 401);
+    assert.equal(guard.check(request("10.0.0.1", "Bearer wrong"))?.status, 403);
+    assert.equal(guard.check(request("10.0.0.1", "Bearer wrong"))?.status, 403);
+    const throttled = guard.check(request("10.0.0.1", "Bearer t0ken"));
+    assert.equal(throttled?.status, 429, "even the right token: a guess must not tell whether it was right");
+    assert.equal(throttled.reason, "auth_throttled");
+    assert.equal(throttled.headers["retry-after"], "1");
+    assert.doesNotMatch(JSON.stringify(throttled), /t0ken|wrong/);
+    assert.equal(guard.check(request("10.0.0.2", "Bearer t0ken")), undefined, "another client is not throttled");
+    await new Promise((r) => setTimeout(r, 150)); // one failure back every 100 ms
+    assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined);
+    guard.close();
+  });
+
+  it("does not throttle without tokens: the rate limit alone has no failures to count", () => {
+    const guard = createGuard({ tokens: [], tokensFile: "", eventsPerSecond: 1000, burst: 1000, authFailureBurst: 1 })!;
+    for (let i = 0; i < 5; i++) assert.equal(guard.check(request("10.0.0.1", "Bearer anything")), undefined);
   });
 
   it("forgets the oldest clients beyond 10,000 addresses, so memory stays bounded", () => {

@@ -1,15 +1,18 @@
 // Who may post events: bearer tokens (`auth.tokens`, `auth.tokens_file`) and a per-client rate limit
 // (`limits.events_per_second`). Events trigger actions on a cluster, so once a token is configured nothing
-// without it reaches the engine. Checked before the body is read. Tokens are compared as SHA-256 digests in
-// constant time, never logged, and the file is re-read when it changes (a rotated Kubernetes Secret).
+// without it reaches the engine. A client that keeps failing authentication is throttled (429) for a while,
+// whatever it sends: guessing costs time, and a misconfigured client's flood costs little. Checked before
+// the body is read. Tokens are compared as SHA-256 digests in constant time, never logged, and the file is
+// re-read when it changes (a rotated Kubernetes Secret).
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { KestrelError } from "../errors.ts";
+import { readRegularFileSync } from "../files.ts";
 
 export interface Rejection {
   readonly status: 401 | 403 | 429;
-  readonly reason: "unauthorized" | "forbidden" | "rate_limited";
+  readonly reason: "unauthorized" | "forbidden" | "rate_limited" | "auth_throttled";
   readonly message: string;
   readonly headers: Record<string, string>;
 }
@@ -21,18 +24,26 @@ export interface GuardOptions {
   burst: number;
   /** How often the tokens file is checked for changes. */
   reloadIntervalMs?: number;
+  /** Failed authentications one client may make in a row before it is throttled (default AUTH_FAILURE_BURST). */
+  authFailureBurst?: number;
+  /** Failed authentications per second a throttled client gets back (default AUTH_FAILURES_PER_SECOND). */
+  authFailuresPerSecond?: number;
 }
+
+export const AUTH_FAILURE_BURST = 10;
+export const AUTH_FAILURES_PER_SECOND = 1;
 
 const digest = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
 
+/** Whether an Authorization header can carry the token: visible ASCII only (the header is read as Latin-1). */
+export function usableToken(token: string): boolean {
+  return /^[\x21-\x7e]+$/.test(token.trim());
+}
+
 /** Tokens of a file: one per line; blank lines and `#` comments ignored. Throws naming the setting. */
 export function readTokensFile(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new KestrelError("ERR_CONFIG_INVALID", `auth.tokens_file: cannot read '${path}': ${(err as Error).message}`, { cause: err });
-  }
+  // A regular file under the size cap: a FIFO would block the process (this read is synchronous).
+  const text = readRegularFileSync(path, { setting: "auth.tokens_file" }).toString("utf8");
   return text
     .split("\n")
     .map((l) => l.trim())
@@ -110,6 +121,20 @@ class RateLimiter {
     this.#burst = Math.max(1, burst > 0 ? burst : rate);
   }
 
+  /** Clients tracked: a bucket is dropped when wait() finds it full again, or by #evict. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Like take() without taking: 0 when the client may go on. A bucket that has refilled is dropped. */
+  wait(client: string, now: number): number {
+    const b = this.#buckets.get(client);
+    if (b === undefined) return 0;
+    const tokens = Math.min(this.#burst, b.tokens + ((now - b.last) / 1000) * this.#rate);
+    if (tokens >= this.#burst) this.#buckets.delete(client);
+    return tokens >= 1 ? 0 : (1 - tokens) / this.#rate;
+  }
+
   /** 0 when the client may go on, else the seconds until it may. */
   take(client: string, now: number): number {
     let b = this.#buckets.get(client);
@@ -149,26 +174,44 @@ export function createGuard(options: GuardOptions, onReloadError: (err: unknown)
   const tokens = new TokenSet(options.tokens, options.tokensFile, options.reloadIntervalMs ?? 2000, onReloadError);
   const limiter = options.eventsPerSecond > 0 ? new RateLimiter(options.eventsPerSecond, options.burst) : undefined;
   if (!tokens.enabled && limiter === undefined) return undefined;
+  const failures = new RateLimiter(options.authFailuresPerSecond ?? AUTH_FAILURES_PER_SECOND, options.authFailureBurst ?? AUTH_FAILURE_BURST);
+  const failed = (req: IncomingMessage, rejection: Rejection): Rejection => {
+    failures.take(req.socket.remoteAddress ?? "", performance.now());
+    return rejection;
+  };
   return {
     check(req): Rejection | undefined {
       if (tokens.enabled) {
+        // Only clients that failed lately have a bucket: usually the map is empty, or one lookup misses.
+        if (failures.size > 0) {
+          // Before the token is looked at: a throttled client must not learn whether its guess was right.
+          const wait = failures.wait(req.socket.remoteAddress ?? "", performance.now());
+          if (wait > 0) {
+            return {
+              status: 429,
+              reason: "auth_throttled",
+              message: "too many failed authentications from this client",
+              headers: { "retry-after": String(Math.ceil(wait)) },
+            };
+          }
+        }
         const header = req.headers.authorization;
         if (header === undefined) {
-          return {
+          return failed(req, {
             status: 401,
             reason: "unauthorized",
             message: "authentication required: send Authorization: Bearer <token>",
             headers: { "www-authenticate": 'Bearer realm="kestrel"' },
-          };
+          });
         }
         const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
         if (m === null || !tokens.has(m[1]!)) {
-          return {
+          return failed(req, {
             status: 403,
             reason: "forbidden",
             message: "the token is not accepted",
             headers: { "www-authenticate": 'Bearer realm="kestrel", error="invalid_token"' },
-          };
+          });
         }
       }
       if (limiter !== undefined) {

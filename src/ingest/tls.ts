@@ -1,9 +1,8 @@
 // HTTPS for the intake: the server's certificate and key, and for mutual TLS the CA that client
 // certificates must chain to (Falcosidekick's `mutualtls`, Falco's http_output `mtls`). Files are read at
 // start; a missing or unreadable file is an error naming its setting.
-import { readFileSync } from "node:fs";
 import type { ServerOptions } from "node:https";
-import { KestrelError } from "../errors.ts";
+import { readRegularFileSync } from "../files.ts";
 
 export interface IntakeTlsSettings {
   readonly cert_file: string;
@@ -11,12 +10,9 @@ export interface IntakeTlsSettings {
   readonly client_ca_file: string;
 }
 
+/** A regular file under the size cap: a FIFO would block the start (this read is synchronous). */
 function read(setting: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new KestrelError("ERR_CONFIG_INVALID", `tls.${setting}: cannot read '${path}': ${(err as Error).message}`, { cause: err });
-  }
+  return readRegularFileSync(path, { setting: `tls.${setting}` });
 }
 
 /** The https.Server options, or undefined when the intake speaks plain HTTP. */

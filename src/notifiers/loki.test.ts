@@ -40,6 +40,16 @@ describe("loki payload", () => {
     assert.equal(labels["message"], "output");
   });
 
+  it("keeps the source label bounded: odd or too many distinct sources are 'other'", () => {
+    assert.equal(lokiLabels(makeNotification({ event: { source: "k8s_audit" } }))["source"], "k8s_audit");
+    assert.equal(lokiLabels(makeNotification({ event: { source: "x".repeat(65) } }))["source"], "other");
+    assert.equal(lokiLabels(makeNotification({ event: { source: "a b\n" } }))["source"], "other");
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) seen.add(lokiLabels(makeNotification({ event: { source: `src${i}` } }))["source"]!);
+    assert.ok(seen.size <= 51, `${seen.size} distinct source labels`);
+    assert.ok(seen.has("other"));
+  });
+
   it("text format sends one readable line", () => {
     const body = JSON.parse(lokiBody(makeNotification(), "text")) as { streams: { values: [string, string][] }[] };
     const line = body.streams[0]!.values[0]![1];

@@ -33,6 +33,19 @@ function labelValue(v: string): string {
   return v.toLowerCase().replace(/\s+/g, "_");
 }
 
+/** Distinct sources kept as label values; an event's source is attacker-controlled, so beyond these (or
+ * when it does not look like a Falco source name) it is "other": Loki's streams stay few. */
+const SOURCE_LABELS_LIMIT = 50;
+const sourceLabels = new Set<string>();
+const SOURCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function sourceLabel(source: string): string {
+  if (sourceLabels.has(source)) return source;
+  if (!SOURCE_NAME.test(source) || sourceLabels.size >= SOURCE_LABELS_LIMIT) return "other";
+  sourceLabels.add(source);
+  return source;
+}
+
 /** The stream labels: bounded values only (never trace ids, pod names or free text). */
 export function lokiLabels(n: Notification): Record<string, string> {
   const labels: Record<string, string> = {
@@ -41,7 +54,7 @@ export function lokiLabels(n: Notification): Record<string, string> {
     status: n.status,
     rule: labelValue(n.rule),
     priority: n.event.priority,
-    source: n.event.source,
+    source: sourceLabel(n.event.source),
   };
   if (n.action !== "") labels["action"] = labelValue(n.action);
   if (n.actionner !== "") labels["actionner"] = n.actionner;

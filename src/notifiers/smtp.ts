@@ -4,10 +4,10 @@
 // attempted when a user is set, implicit TLS (port 465 or `implicit_tls`), and a CA file for private
 // certificates. One connection per mail; an authentication failure or a 5xx answer is final, a 4xx answer
 // or a connection problem is retried by the delivery queue.
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
+import { FileError, readRegularFileSync } from "../files.ts";
 import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import { titleCase } from "./_payload.ts";
@@ -134,9 +134,10 @@ export function smtpError(err: unknown): KestrelError {
 
 function readCa(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readRegularFileSync(file).toString("utf8");
   } catch (err) {
-    throw new KestrelError("ERR_CONFIG_INVALID", `smtp: cannot read ca_file ${file}: ${errorMessage(err)}`, { cause: err });
+    const reason = err instanceof FileError ? err.reason : errorMessage(err);
+    throw new KestrelError("ERR_CONFIG_INVALID", `smtp: cannot read ca_file ${file}: ${reason}`, { cause: err });
   }
 }
 

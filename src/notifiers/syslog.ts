@@ -4,12 +4,12 @@
 // priority. TCP/TLS/Unix connections are kept and re-established after an error (the send is retryable).
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
-import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
+import { readRegularFileSync } from "../files.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
 import { formatLine } from "./_payload.ts";
@@ -217,7 +217,7 @@ class StreamTransport implements Transport {
           port: this.#port,
           servername: s.host,
           rejectUnauthorized: !s.insecure_skip_verify,
-          ...(s.ca_file === undefined ? {} : { ca: readFileSync(s.ca_file) }),
+          ...(s.ca_file === undefined ? {} : { ca: readRegularFileSync(s.ca_file, { setting: "syslog: ca_file", code: "ERR_NOTIFY" }) }),
         });
       } else if (s.transport === "unix") {
         socket = netConnect({ path: s.path });

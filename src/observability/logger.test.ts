@@ -128,6 +128,22 @@ describe("createLogger: redaction", () => {
   });
 });
 
+describe("createLogger: URL credentials", () => {
+  test("are redacted from messages, errors and their causes, fields and bindings, in every format", () => {
+    for (const format of ["json", "text", "color"] as const) {
+      const { log, lines } = capture(format);
+      const cause = new Error("connect to nats://tok3n@nats:4222 failed");
+      log
+        .child({ server: "nats://user:pa55@nats:4222" })
+        .error({ err: new KestrelError("ERR_NOTIFY", "fetch failed for https://user:pa55@hooks.example/x", { cause }), host_port: "http://es:pa55@es:9200" }, "sent to https://user:pa55@hooks.example");
+      assert.equal(lines.length, 1);
+      assert.doesNotMatch(lines[0]!, /pa55|tok3n/, format);
+      assert.match(lines[0]!, /https:\/\/\[redacted\]@hooks\.example/, format);
+      assert.match(lines[0]!, /nats:\/\/\[redacted\]@nats:4222/, format);
+    }
+  });
+});
+
 describe("createLogger: text and color", () => {
   test("text is one line without ANSI codes, fields after the message", () => {
     const { log, lines } = capture("text");

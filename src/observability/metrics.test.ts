@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { PRIORITIES } from "../events/priority.ts";
 import { describe, it } from "node:test";
-import { FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
+import { EVENT_SERIES_LIMIT, FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 function samples(text: string, name: string): string[] {
   return text.split("\n").filter((l) => l.startsWith(`${name}{`));
@@ -59,5 +70,42 @@ describe("Metrics", () => {
     assert.ok(sources.size <= SOURCE_LABEL_LIMIT + 1);
     const total = lines.reduce((n, l) => n + Number(l.split(" ").pop()), 0);
     assert.equal(total, FALCO_RULE_LABEL_LIMIT + 100);
+  });
+
+  it("takes a label value from an event only when short and printable, else other", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    for (const source of ["s".repeat(129), "a\nb", "tab\there", "lone \ud800 surrogate", "del\u007f"]) m.countEvent(source, 4, source);
+    m.countEvent("plugin rule ✓", 4, "k8s_audit");
+    const lines = samples(await m.exposition(), "kestrel_events_total").sort();
+    assert.deepEqual(lines, [
+      'kestrel_events_total{falco_rule="other",priority="Warning",source="other"} 5',
+      'kestrel_events_total{falco_rule="plugin rule ✓",priority="Warning",source="k8s_audit"} 1',
+    ]);
+  });
+
+  it("keeps nothing of distinct huge sources and rule names", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    // A new flat string each time, as JSON.parse gives: 64 KiB each, 250 MB if kept.
+    const huge = (i: number) => `${i}${Buffer.alloc(64 * 1024, 115).toString("latin1")}`;
+    m.countEvent("warm", 4, "syscall");
+    const before = heapAfterGc();
+    for (let i = 0; i < 2000; i++) {
+      m.countEvent(`rule ${i % 3}`, 4, huge(i));
+      m.countEvent(huge(i), 4, huge(i));
+      m.countEvent(huge(i), 4, "syscall");
+    }
+    const grown = heapAfterGc() - before;
+    assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MB`);
+    // Read after the measure, so that the counters are alive while the heap is measured.
+    assert.match(await m.exposition(), /falco_rule="other",priority="Warning",source="syscall"\} 2000$/m);
+  });
+
+  it("caps the series of kestrel_events_total, counting the rest under other", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    let n = 0;
+    for (let r = 0; r < 600; r++) for (let s = 0; s < 12; s++, n++) m.countEvent(`rule ${r}`, r % 8, `source ${s}`);
+    const lines = samples(await m.exposition(), "kestrel_events_total");
+    assert.ok(lines.length <= EVENT_SERIES_LIMIT + 8, `${lines.length} series`);
+    assert.equal(lines.reduce((t, l) => t + Number(l.split(" ").pop()), 0), n);
   });
 });

@@ -1,6 +1,7 @@
 // Every Prometheus metric Kestrel exposes is declared here. Labels stay bounded: rule, action and actionner
-// names come from the loaded rules; Falco rule names come from events (attacker-controllable), so their
-// number is capped and the rest is counted under "other". Never pod names, output text or keys.
+// names come from the loaded rules; Falco rule names and sources come from events (attacker-controllable),
+// so they must be short and printable, their number is capped, and the rest is counted under "other".
+// Never pod names, output text or keys.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { PRIORITIES } from "../events/priority.ts";
 import { FastHistogram } from "./histogram.ts";
@@ -9,10 +10,25 @@ export const FALCO_RULE_LABEL_LIMIT = 500;
 
 export const SOURCE_LABEL_LIMIT = 50;
 
+/** Series of kestrel_events_total at most; beyond, new combinations count under falco_rule and source "other". */
+export const EVENT_SERIES_LIMIT = 5000;
+
+/** Characters of a label value taken from an event; longer values become "other". */
+export const LABEL_VALUE_LIMIT = 128;
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A value from an event that may be a label value: short, printable, well-formed Unicode. */
+function isLabelValue(value: string): boolean {
+  return value.length <= LABEL_VALUE_LIMIT && value.isWellFormed() && !CONTROL.test(value);
+}
+
 /** The value itself while fewer than `limit` distinct values were seen, then "other" for new ones. */
 function bounded(seen: Set<string>, value: string, limit: number): string {
+  // Checked before the lookup: a hostile 1 MiB value is not even hashed.
+  if (!isLabelValue(value)) return "other";
   if (seen.has(value)) return value;
-  if (seen.size >= limit || value.length > 128) return "other";
+  if (seen.size >= limit) return "other";
   seen.add(value);
   return value;
 }
@@ -25,6 +41,7 @@ interface Cell {
 /** The events counted for one Falco rule label: by priority level for the first source seen, else by source. */
 interface FalcoRuleCells {
   readonly label: string;
+  /** The first source label (never an event's raw text: a 1 MiB source is not kept). */
   source: string | undefined;
   readonly byLevel: (Cell | undefined)[];
   otherSources: Map<string, (Cell | undefined)[]> | undefined;
@@ -51,6 +68,7 @@ export class Metrics {
   readonly outputs: Counter<"target" | "status">;
   readonly duplicates: Counter;
   readonly rejected: Counter<"reason">;
+  readonly authFailures: Counter<"reason">;
   readonly rulesReloads: Counter<"result">;
   readonly leader: Gauge;
   readonly queueDepth: Gauge;
@@ -62,6 +80,8 @@ export class Metrics {
   #lastFalcoRule = "";
   #lastFalcoRuleCells: FalcoRuleCells | undefined;
   readonly #sources = new Set<string>();
+  /** The cells of the events beyond EVENT_SERIES_LIMIT, by priority level. */
+  readonly #overflowCells: (Cell | undefined)[] = [];
   // The hottest counters are plain numbers, copied into prom-client at scrape time: prom-client hashes
   // the label set on every inc(), even on a labelled child, which costs more than the rest of matching.
   readonly #actionCells = new WeakMap<object, Map<string, Cell>>();
@@ -121,6 +141,12 @@ export class Metrics {
       },
     });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
+    this.authFailures = new Counter({
+      name: "kestrel_auth_failures_total",
+      help: "Event posts refused for their authentication: unauthorized (no token), forbidden (wrong token), auth_throttled (too many failures)",
+      labelNames: ["reason"],
+      registers,
+    });
     this.leader = new Gauge({ name: "kestrel_leader", help: "1 when this replica holds the leader lease (deduplication.leader_election)", registers });
     this.rulesReloads = new Counter({ name: "kestrel_rules_reload_total", help: "Rules reloads (watch_rules, SIGHUP), by result", labelNames: ["result"], registers });
     const depth = () => this.#queueDepth;
@@ -162,14 +188,14 @@ export class Metrics {
   #falcoRuleCells(name: string): FalcoRuleCells {
     // The matches of an event are counted right after the event itself: the same name, looked up once.
     if (name === this.#lastFalcoRule && this.#lastFalcoRuleCells !== undefined) return this.#lastFalcoRuleCells;
-    const cells = this.#byFalcoRule.get(name) ?? this.#admitFalcoRule(name);
+    const cells = (name.length > LABEL_VALUE_LIMIT ? undefined : this.#byFalcoRule.get(name)) ?? this.#admitFalcoRule(name);
     this.#lastFalcoRule = name;
     this.#lastFalcoRuleCells = cells;
     return cells;
   }
 
   #admitFalcoRule(name: string): FalcoRuleCells {
-    if (this.#byFalcoRule.size >= FALCO_RULE_LABEL_LIMIT || name.length > 128) {
+    if (this.#byFalcoRule.size >= FALCO_RULE_LABEL_LIMIT || !isLabelValue(name)) {
       this.#otherFalcoRule ??= newFalcoRuleCells("other");
       return this.#otherFalcoRule;
     }
@@ -178,22 +204,32 @@ export class Metrics {
     return cells;
   }
 
+  /** The cells of a source other than the rule's first; keyed by its label, so at most SOURCE_LABEL_LIMIT + 1. */
   #byLevelOf(cells: FalcoRuleCells, source: string): (Cell | undefined)[] {
-    if (cells.source === undefined) {
-      cells.source = source;
-      return cells.byLevel;
-    }
+    const label = bounded(this.#sources, source, SOURCE_LABEL_LIMIT);
+    if (cells.source === undefined) cells.source = label;
+    if (label === cells.source) return cells.byLevel;
     cells.otherSources ??= new Map();
-    let byLevel = cells.otherSources.get(source);
+    let byLevel = cells.otherSources.get(label);
     if (byLevel === undefined) {
       byLevel = [];
-      cells.otherSources.set(source, byLevel);
+      cells.otherSources.set(label, byLevel);
     }
     return byLevel;
   }
 
   #newEventCell(falcoRule: string, byLevel: (Cell | undefined)[], level: number, source: string): Cell {
     const priority = PRIORITIES[level] ?? "Debug";
+    if (this.#cells.events.length >= EVENT_SERIES_LIMIT) {
+      let cell = this.#overflowCells[level];
+      if (cell === undefined) {
+        cell = { labels: { falco_rule: "other", priority, source: "other" }, value: 0 };
+        this.#overflowCells[level] = cell;
+        this.#cells.events.push(cell);
+      }
+      byLevel[level] = cell;
+      return cell;
+    }
     const cell: Cell = { labels: { falco_rule: falcoRule, priority, source: bounded(this.#sources, source, SOURCE_LABEL_LIMIT) }, value: 0 };
     byLevel[level] = cell;
     this.#cells.events.push(cell);

@@ -32,8 +32,10 @@ export class Observer implements EngineObserver {
   eventRejected(reason: RejectReason, detail: string, client?: string): void {
     this.summary.rejected++;
     this.#metrics.rejected.inc({ reason });
-    // Refusals that come in floods (a full queue, a client over its rate) are counted, and logged only at debug.
-    const level = reason === "overloaded" || reason === "rate_limited" ? "debug" : "warn";
+    if (reason === "unauthorized" || reason === "forbidden" || reason === "auth_throttled") this.#metrics.authFailures.inc({ reason });
+    // Refusals that come in floods (a full queue, a client over its rate or throttled for its failed
+    // authentications) are counted, and logged only at debug.
+    const level = reason === "overloaded" || reason === "rate_limited" || reason === "auth_throttled" ? "debug" : "warn";
     if (this.#log.isLevelEnabled(level)) this.#log[level]({ reason, error: detail, client }, "event rejected");
   }
 
@@ -107,7 +109,7 @@ export class Observer implements EngineObserver {
   #logEvent(event: FalcoEvent, traceId: string, msg: string): void {
     if (!this.#log.isLevelEnabled("info")) return;
     this.#log.info(
-      { trace_id: traceId, falco_rule: event.rule, priority: event.priority, source: event.source, event: event.message },
+      { trace_id: traceId, falco_rule: event.rule, priority: event.priority, source: event.source, event: clip(event.message) },
       msg,
     );
   }
@@ -115,4 +117,11 @@ export class Observer implements EngineObserver {
 
 function actionFields(traceId: string, rule: CompiledRule, action: CompiledAction) {
   return { trace_id: traceId, rule: rule.name, action: action.name, actionner: action.actionnerName };
+}
+
+/** Characters of an event's text kept in a log line: an event may carry up to a MiB of attacker's text. */
+const LOGGED_EVENT_LIMIT = 4096;
+
+function clip(text: string): string {
+  return text.length <= LOGGED_EVENT_LIMIT ? text : `${text.slice(0, LOGGED_EVENT_LIMIT)}… (${text.length - LOGGED_EVENT_LIMIT} more characters)`;
 }

@@ -1,5 +1,6 @@
-// What every output does with an artifact: name it like Talon names its objects, with every part that
-// comes from an event neutralised, and read its data as a stream that a deadline can cut.
+// What every output does with an artifact: name it like Talon names its objects, plus the event's trace id
+// so that two events never share a name, with every part that comes from an event neutralised, and read
+// its data as a stream that a deadline can cut.
 import { Readable } from "node:stream";
 import { untilAborted } from "../abort.ts";
 import type { Artifact } from "../plugins/types.ts";
@@ -21,9 +22,11 @@ export function timestamp(now: Date): string {
 /**
  * The file name of an artifact, built like Talon's object key: `<time>_<namespace>_<pod>_<name>` when the
  * action names a pod, else `<time>_<hostname>_<name>`, else the sorted object values (except `file`) joined
- * with `_`, then `_<name>`. Each part is neutralised, so the result is always one plain file name.
+ * with `_`, then `_<name>`. Kestrel adds the event's trace id after the time (`<time>_<trace id>_…`): events
+ * of the same pod in the same second then get different names, and the id survives the shortening of a
+ * long name (which keeps the start). Each part is neutralised, so the result is always one plain file name.
  */
-export function artifactFileName(name: string, objects: Readonly<Record<string, string>>, now: Date): string {
+export function artifactFileName(name: string, objects: Readonly<Record<string, string>>, now: Date, traceId = ""): string {
   let parts: string[];
   if (objects["namespace"] && objects["pod"]) parts = [objects["namespace"], objects["pod"]];
   else if (objects["hostname"]) parts = [objects["hostname"]];
@@ -33,8 +36,18 @@ export function artifactFileName(name: string, objects: Readonly<Record<string, 
       .map(([, v]) => v)
       .sort();
   }
-  const full = [timestamp(now), ...parts, name === "" ? "artifact" : name].map(neutralise).join("_");
+  const trace = traceId === "" ? [] : [traceId];
+  const full = [timestamp(now), ...trace, ...parts, name === "" ? "artifact" : name].map(neutralise).join("_");
   return shorten(full);
+}
+
+/** Names tried after `name` is taken: `stem-1.ext`, `stem-2.ext`… (one event storing two equal names in a second). */
+export function alternativeName(name: string, attempt: number): string {
+  if (attempt === 0) return name;
+  const dot = name.lastIndexOf(".");
+  // An extension is after the last `_`: a dot in a pod name (`web.1_out`) is not one.
+  const [stem, ext] = dot > 0 && !name.includes("_", dot) ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  return `${stem}-${attempt}${ext}`;
 }
 
 /** Cuts the middle of a name longer than MAX_NAME_BYTES, keeping its start (time, pod) and end (extension). */

@@ -3,16 +3,17 @@
 // region cannot come from an event; artifacts are written through the real SDK into s3rver, a streamed one
 // is closed when the upload fails, and the location is s3://bucket/key.
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import pino from "pino";
 import { type AwsTestServers, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
 import { createAwsClients } from "../clients/aws.ts";
-import { createClients } from "../clients/index.ts";
+import { awsOf, createClients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import type { Artifact, OutputContext } from "../plugins/types.ts";
-import { artifactFileName } from "./_artifact.ts";
+import { artifactFileName, timestamp } from "./_artifact.ts";
 import { locationProblems, objectKey } from "./_s3.ts";
 import awsS3 from "./aws/s3.ts";
 import minioS3 from "./minio/s3.ts";
@@ -92,8 +93,8 @@ describe("aws:s3 and minio:s3 outputs", () => {
   let servers: AwsTestServers;
   let clients: ReturnType<typeof createClients>;
 
-  const ctx = <P>(params: P, objects: Record<string, string>, signal = AbortSignal.timeout(30_000)): OutputContext =>
-    ({ event: {} as FalcoEvent, params, objects, clients, log: pino({ level: "silent" }), signal, traceId: "t" }) as unknown as OutputContext;
+  const ctx = <P>(params: P, objects: Record<string, string>, signal = AbortSignal.timeout(30_000), traceId = "t"): OutputContext =>
+    ({ event: {} as FalcoEvent, params, objects, clients, log: pino({ level: "silent" }), signal, traceId }) as unknown as OutputContext;
 
   before(async () => {
     servers = await startAwsServers({ functions: [] });
@@ -114,7 +115,7 @@ describe("aws:s3 and minio:s3 outputs", () => {
     const res = await awsS3.write(artifact, ctx({ bucket: "evidence", prefix: "/files/", region: TEST_REGION }, { namespace: "..", pod: "/web-1" }));
     const key = res.objects!["key"]!;
     assertContained(key, "files");
-    assert.match(key, /^files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_____web-1_\.\._\.\._etc_passwd$/);
+    assert.match(key, /^files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_____web-1_\.\._\.\._etc_passwd$/);
     assert.equal(res.location, `s3://evidence/${key}`);
     assert.equal(res.output, `the file '${key.slice(6)}' has been uploaded as the key '${key}' to the bucket 'evidence'`);
     assert.deepEqual(res.objects, { file: key.slice(6), bucket: "evidence", prefix: "/files/", key, region: TEST_REGION });
@@ -128,7 +129,7 @@ describe("aws:s3 and minio:s3 outputs", () => {
       yield Buffer.from("line 2\n");
     }
     const res = await minioS3.write({ name: "app.log", data: chunks() }, ctx({ bucket: "evidence", prefix: "" }, { hostname: "node-1" }));
-    assert.match(res.location, /^s3:\/\/evidence\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_node-1_app\.log$/);
+    assert.match(res.location, /^s3:\/\/evidence\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_node-1_app\.log$/);
     const stored = await servers.s3.object("evidence", res.objects!["key"]!);
     assert.deepEqual(stored, { body: Buffer.from("line 1\nline 2\n"), contentType: "application/octet-stream" });
   });
@@ -153,6 +154,62 @@ describe("aws:s3 and minio:s3 outputs", () => {
       return true;
     });
     assert.equal(closed, true);
+  });
+
+  it("names each event's artifact with its trace id: concurrent events of one pod never share a key", async () => {
+    const writes = Array.from({ length: 30 }, (_, i) =>
+      awsS3.write(
+        { name: "app.log", data: `event ${i}` },
+        ctx({ bucket: "evidence", prefix: "same", region: TEST_REGION }, { namespace: "prod", pod: "web-1" }, undefined, `trace${i}`),
+      ),
+    );
+    const results = await Promise.all(writes);
+    const keys = results.map((r) => r.objects!["key"]!);
+    assert.equal(new Set(keys).size, 30);
+    for (const [i, key] of keys.entries()) {
+      assert.match(key, new RegExp(`^same/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_trace${i}_prod_web-1_app\\.log$`));
+      assert.equal((await servers.s3.object("evidence", key))!.body.toString(), `event ${i}`, "each notification's key holds its own event's artifact");
+    }
+  });
+
+  it("never replaces an object: the write is conditional, a taken key gets -1 (in memory) or fails (a stream)", async () => {
+    const store = awsOf(clients).s3(TEST_REGION);
+    // The objects of this second and the next ones exist already (the name holds the time of the write).
+    const now = Date.now();
+    const taken = Array.from({ length: 5 }, (_, s) => `dup/${timestamp(new Date(now + s * 1000))}_t_node-1_sysdig.scap.gz`);
+    for (const key of taken) await store.upload({ bucket: "evidence", key, body: Buffer.from("older"), contentType: "x/y", signal: AbortSignal.timeout(10_000) });
+    const c = ctx({ bucket: "evidence", prefix: "dup", region: TEST_REGION }, { hostname: "node-1" });
+    const res = await awsS3.write({ name: "sysdig.scap.gz", data: "newer" }, c);
+    const key = res.objects!["key"]!;
+    assert.match(key, /^dup\/[^/]*_t_node-1_sysdig\.scap-1\.gz$/);
+    assert.equal(res.location, `s3://evidence/${key}`);
+    assert.equal((await servers.s3.object("evidence", key))!.body.toString(), "newer");
+    const refused = servers.s3.requests.filter((r) => r.method === "PUT" && r.refused === 412);
+    assert.ok(refused.length >= 1 && refused.every((r) => r.headers["if-none-match"] === "*"));
+    // A stream is read once: its upload to a taken key fails, nothing is replaced.
+    async function* stream() {
+      yield Buffer.from("streamed");
+    }
+    await assert.rejects(awsS3.write({ name: "sysdig.scap.gz", data: stream() }, c), /exists already in the bucket 'evidence': it is not overwritten/);
+    for (const k of taken) assert.equal((await servers.s3.object("evidence", k))!.body.toString(), "older", "the existing objects are untouched");
+  });
+
+  it("refuses to replace an object with a multipart upload (If-None-Match on CompleteMultipartUpload)", async () => {
+    const store = awsOf(clients).s3(TEST_REGION);
+    const signal = AbortSignal.timeout(60_000);
+    assert.equal(await store.upload({ bucket: "evidence", key: "mp/big.bin", body: Buffer.from("original"), contentType: "x/y", signal }), "stored");
+    const big = Readable.from((function* () {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, i);
+    })());
+    assert.equal(await store.upload({ bucket: "evidence", key: "mp/big.bin", body: big, contentType: "x/y", signal }), "exists");
+    assert.ok(servers.s3.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=") && r.refused === 412), "refused at completion");
+    assert.equal((await servers.s3.object("evidence", "mp/big.bin"))!.body.toString(), "original");
+    assert.equal(await servers.s3.pendingUploads("evidence"), 0, "the refused upload's parts are cleaned up");
+    // Two writers of one key at the same time: exactly one stores it.
+    const both = await Promise.all(
+      [1, 2].map((n) => store.upload({ bucket: "evidence", key: "mp/race.txt", body: Buffer.from(`writer ${n}`), contentType: "x/y", signal })),
+    );
+    assert.deepEqual(both.toSorted(), ["exists", "stored"]);
   });
 
   it("an invalid location (only reachable by bypassing rules check) fails before any request", async () => {

@@ -6,13 +6,16 @@
 // Differences from Talon: an empty prefix gives `<name>`, not `/<name>`; a prefix's empty, `.` and `..`
 // segments and control characters are refused when the rules are checked instead of being uploaded as is;
 // the artifact is streamed in parts (multipart upload) instead of being read whole into memory; its content
-// type is the producer's (application/octet-stream when it has none).
+// type is the producer's (application/octet-stream when it has none). The name holds the event's trace id
+// (`<time>_<trace id>_<namespace>_<pod>_<name>`) and an existing object is never replaced: the upload is
+// conditional (`If-None-Match: *`), and a taken key gets `-1`, `-2`… when the data is in memory (a stream
+// is read once, so its upload fails instead).
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { ObjectStore } from "../clients/aws.ts";
 import { KestrelError } from "../errors.ts";
 import type { Artifact, OutputContext, OutputResult } from "../plugins/types.ts";
-import { abortable, artifactFileName, discard, isAsyncIterable } from "./_artifact.ts";
+import { abortable, alternativeName, artifactFileName, discard, isAsyncIterable } from "./_artifact.ts";
 
 export const bucketParam = z
   .string()
@@ -26,6 +29,8 @@ export const prefixParam = z
 
 /** S3 bucket names (3–63 characters; the legacy us-east-1 names may also hold capitals and `_`). */
 const BUCKET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{1,253}[a-zA-Z0-9]$/;
+/** Keys tried for an artifact in memory before giving up (the trace id makes a clash rare already). */
+const NAME_ATTEMPTS = 10;
 /** Longest prefix in bytes: keys are at most 1024 bytes and the artifact's name may take 240 of them. */
 const MAX_PREFIX_BYTES = 700;
 
@@ -83,7 +88,7 @@ export async function uploadArtifact(store: () => ObjectStore, artifact: Artifac
   let name: string;
   try {
     target = store();
-    name = artifactFileName(artifact.name, ctx.objects, new Date());
+    name = artifactFileName(artifact.name, ctx.objects, new Date(), ctx.traceId);
     key = objectKey(where.prefix, name);
   } catch (err) {
     await discard(artifact.data);
@@ -99,14 +104,17 @@ export async function uploadArtifact(store: () => ObjectStore, artifact: Artifac
   } else {
     body = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   }
+  const base = name;
+  const request = { bucket: where.bucket, body, contentType: artifact.contentType ?? "application/octet-stream", signal: ctx.signal };
   try {
-    await target.upload({
-      bucket: where.bucket,
-      key,
-      body,
-      contentType: artifact.contentType ?? "application/octet-stream",
-      signal: ctx.signal,
-    });
+    for (let attempt = 0; ; attempt++) {
+      if ((await target.upload({ ...request, key })) === "stored") break;
+      if (body instanceof Readable || attempt + 1 >= NAME_ATTEMPTS) {
+        throw new KestrelError("ERR_OUTPUT", `the key '${key}' exists already in the bucket '${where.bucket}': it is not overwritten`);
+      }
+      name = alternativeName(base, attempt + 1);
+      key = objectKey(where.prefix, name);
+    }
   } catch (err) {
     stop();
     throw err;

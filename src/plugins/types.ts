@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Clients } from "../clients/index.ts";
-import type { Escaper } from "../engine/template.ts";
+import type { Variables } from "../engine/template.ts";
 import type { FalcoEvent } from "../events/event.ts";
 
 export type PluginKind = "actionner" | "output" | "notifier" | "context";
@@ -49,8 +49,10 @@ export interface ActionResult {
 
 export interface ActionContext<P extends ParamsSchema = ParamsSchema> {
   readonly event: FalcoEvent;
-  /** Parameters after templating and validation. */
+  /** Parameters after templating and validation (those `verbatim` names are as written). */
   readonly params: z.output<P>;
+  /** The template variables of this run (empty when the action's parameters have no template). */
+  readonly variables: Variables;
   /** Talon's context (`falco-talon.rule`, …) plus the additional contexts gathered for this action. */
   readonly context: Readonly<Record<string, string>>;
   readonly clients: Clients;
@@ -72,9 +74,10 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema> extends Plugin
   readonly output: OutputPolicy;
   /** Cross-field checks the schema cannot express, for `rules check`. Returns problems. */
   check?(params: z.output<P>): string[];
-  /** How a templated value must be quoted at `path` of the parameters (e.g. shellQuote inside a shell
-   * script), given the parameters before templating. Undefined: inserted as is. */
-  templateEscape?(path: readonly (string | number)[], params: z.output<P>): Escaper | undefined;
+  /** True for a parameter whose templates must not be rendered (`params` before templating): the plugin
+   * passes their values itself, e.g. a shell script's values as positional parameters (engine/shell.ts).
+   * Everything else is rendered, each value inserted as data. */
+  verbatim?(path: readonly (string | number)[], params: z.output<P>): boolean;
   /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */
   preflight?(ctx: ActionContext<P>): Promise<void>;
   run(ctx: ActionContext<P>): Promise<ActionResult>;

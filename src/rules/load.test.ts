@@ -1,7 +1,8 @@
 // Loading and merging rules files: Talon's merge fixtures, Kestrel's deliberate fixes, origins of merged
 // values, and file-level problems (syntax, unreadable, empty) as diagnostics.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -444,8 +445,26 @@ describe("file problems", () => {
     const { diagnostics, unreadable } = await loadRulesFiles([missing]);
     assert.equal(diagnostics.length, 1);
     assert.equal(diagnostics[0]!.file, missing);
-    assert.match(diagnostics[0]!.message, /cannot read the rules file: .*ENOENT/);
+    assert.equal(diagnostics[0]!.message, "cannot read the rules file: no such file");
     assert.deepEqual(unreadable, [missing]);
+  });
+
+  it("a FIFO or a file over 16 MiB is refused at once, by `rules check` and `server` alike (loadRules)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-rules-files-"));
+    const fifo = join(dir, "rules.yaml");
+    execFileSync("mkfifo", [fifo]); // reading it used to wait forever for a writer
+    const big = join(dir, "big.yaml");
+    await writeFile(big, "");
+    await truncate(big, 50 * 1024 * 1024); // sparse: 50 MiB used to take 28 s and 3.6 GB to parse
+    const { ruleSet, diagnostics } = await loadRules([fifo, big], fakeRegistries());
+    assert.equal(ruleSet, undefined);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.file, d.severity, d.message]),
+      [
+        [fifo, "error", "cannot read the rules file: it is a named pipe (FIFO), not a regular file"],
+        [big, "error", "cannot read the rules file: it is larger than the 16 MiB limit (50 MiB)"],
+      ],
+    );
   });
 
   it("a file given twice is loaded once, with a warning", async () => {

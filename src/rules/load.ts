@@ -2,8 +2,8 @@
 // then resolve each rule's actions against the action blocks. Nothing here throws: every problem becomes a
 // diagnostic with file:line:col, and the document holds whatever could be decoded, so that compiling it
 // can report the remaining problems in the same run.
-import { readFile } from "node:fs/promises";
 import { errorMessage } from "../errors.ts";
+import { FileError, readRegularFile } from "../files.ts";
 import { type Diagnostic, YamlSource } from "../yaml/source.ts";
 import { decodeItem } from "./decode.ts";
 import { diagnosticAtLoc, diagnosticInFile } from "./diagnostics.ts";
@@ -37,9 +37,11 @@ export async function loadRulesFiles(files: readonly string[]): Promise<LoadResu
   const texts = await Promise.all(
     unique.map(async (file): Promise<RulesText | undefined> => {
       try {
-        return { file, text: await readFile(file, "utf8") };
+        // A regular file under the size cap: a FIFO would hang the load, a huge file exhaust memory.
+        return { file, text: (await readRegularFile(file)).toString("utf8") };
       } catch (err) {
-        diagnostics.push(diagnosticInFile(file, "ERR_RULES_INVALID", `cannot read the rules file: ${errorMessage(err)}`));
+        const reason = err instanceof FileError ? err.reason : errorMessage(err);
+        diagnostics.push(diagnosticInFile(file, "ERR_RULES_INVALID", `cannot read the rules file: ${reason}`));
         return undefined;
       }
     }),

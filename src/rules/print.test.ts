@@ -69,6 +69,30 @@ describe("printRules", () => {
     assert.match(printed, /grace_period_seconds: 2\n/);
   });
 
+  it("redacts secret parameters and URL credentials, as the logs do", () => {
+    const text = `
+- rule: Secretive
+  description: "posts to https://bob:d3scr1pt@hooks.example/x"
+  match: {}
+  actions:
+    - action: Call
+      actionner: local:command
+      parameters: { url: "https://alice:hunter2@api.example/v1", api_token: s3cr3t-t0ken, headers: { Authorization: "Bearer b3arer" }, count: 2 }
+      output: { target: minio:s3, parameters: { bucket: b, endpoint: "http://k3y:s3cr3t-key@minio:9000" } }
+`;
+    const printed = printRules(loadRulesText("r.yaml", text).document);
+    for (const secret of ["hunter2", "d3scr1pt", "s3cr3t-t0ken", "b3arer", "s3cr3t-key", "k3y"]) assert.ok(!printed.includes(secret), `${secret} in:\n${printed}`);
+    const [rule] = parse(printed) as { description: string; actions: { parameters: Record<string, unknown>; output: { parameters: Record<string, unknown> } }[] }[];
+    assert.equal(rule!.description, "posts to https://[redacted]@hooks.example/x");
+    assert.deepEqual(rule!.actions[0]!.parameters, {
+      url: "https://[redacted]@api.example/v1",
+      api_token: "[redacted]",
+      headers: { Authorization: "[redacted]" },
+      count: 2,
+    });
+    assert.deepEqual(rule!.actions[0]!.output.parameters, { bucket: "b", endpoint: "http://[redacted]@minio:9000" });
+  });
+
   it("prints an empty list when there is no rule", () => {
     assert.equal(printRules({ files: [], actions: [], rules: [] }), "[]\n");
   });

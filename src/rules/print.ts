@@ -1,11 +1,13 @@
 // `rules print`: the merged rules as YAML, in the field order of Talon's `rules print`, each action shown
-// resolved against its action block (what will actually run). Empty fields are left out.
+// resolved against its action block (what will actually run). Empty fields are left out. Secrets are
+// redacted as in the logs: parameters named like secrets (password, token…) and URL credentials anywhere.
 import { stringify } from "yaml";
+import { redactSecrets } from "../redact.ts";
 import type { ActionSpec, MatchSpec, OutputSpec, RuleSpec, RulesDocument } from "./types.ts";
 
 export function printRules(document: RulesDocument): string {
   if (document.rules.length === 0) return "[]\n";
-  return stringify(document.rules.map(ruleObject), { lineWidth: 0 });
+  return stringify(document.rules.map((rule) => redactSecrets(ruleObject(rule))), { lineWidth: 0 });
 }
 
 function ruleObject(rule: RuleSpec): Record<string, unknown> {

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rename, symlink, utimes, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rename, symlink, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { watchRuleFiles } from "./watch.ts";
+import { contentsDigest, watchRuleFiles } from "./watch.ts";
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,6 +17,16 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe("watchRuleFiles", () => {
+  it("a FIFO put in place of a rules file changes the digest without hanging it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kestrel-watch-fifo-"));
+    const file = join(dir, "rules.yaml");
+    await writeFile(file, "- rule: a\n");
+    const before = await contentsDigest([file]);
+    await unlink(file);
+    execFileSync("mkfifo", [file]);
+    assert.notEqual(await contentsDigest([file]), before);
+  });
+
   it("calls back once per change of contents, not for a touch or another file", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kestrel-watch-"));
     const file = join(dir, "rules.yaml");

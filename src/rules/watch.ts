@@ -4,8 +4,8 @@
 // and ConfigMap updates fire several events for one change, and touching a file changes nothing).
 import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { FileError, readRegularFile } from "../files.ts";
 
 export interface RulesWatcher {
   close(): void;
@@ -16,9 +16,10 @@ export async function contentsDigest(files: readonly string[]): Promise<string> 
   const hash = createHash("sha256");
   for (const f of files) {
     try {
-      hash.update(await readFile(f));
+      // The loader's own checks: a FIFO put in place of a rules file must not hang the watcher either.
+      hash.update(await readRegularFile(f));
     } catch (err) {
-      hash.update(`unreadable ${(err as NodeJS.ErrnoException).code ?? ""}`);
+      hash.update(`unreadable ${err instanceof FileError ? err.reason : ""}`);
     }
     hash.update("\0");
   }

@@ -117,7 +117,7 @@ minio:
 
       const s3Out = bodies.find((b) => b.message === "output" && b.output_target === "aws:s3")!;
       const s3Key = s3Out.objects!["Key"]!;
-      assert.match(s3Key, /^falco\/records\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_echo_command-output\.txt$/);
+      assert.match(s3Key, /^falco\/records\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}__bin_echo_command-output\.txt$/);
       assert.equal(s3Out.location, `s3://evidence/${s3Key}`);
       assert.equal((await servers.s3.object("evidence", s3Key))?.body.toString(), `curl on node-1 in ${TEST_REGION}\n`);
       const s3Put = servers.s3.requests.find((r) => r.url.startsWith("/evidence/"))!;
@@ -125,7 +125,7 @@ minio:
 
       const minioOut = bodies.find((b) => b.message === "output" && b.output_target === "minio:s3")!;
       const minioKey = minioOut.objects!["Key"]!;
-      assert.match(minioKey, /^pods\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_echo_command-output\.txt$/);
+      assert.match(minioKey, /^pods\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}__bin_echo_command-output\.txt$/);
       assert.equal(minioOut.location, `s3://minio-evidence/${minioKey}`);
       assert.equal((await servers.s3.object("minio-evidence", minioKey))?.body.toString(), "../../../etc/web-7\n");
       assert.equal(servers.s3.requests.find((r) => r.url.startsWith("/minio-evidence/"))!.accessKeyId, minioUser.accessKeyId);

@@ -80,7 +80,7 @@ gcp:
     assert.equal(stored!.message, "output");
     assert.equal(stored!.status, "success", stored!.error);
     const key = stored!.objects!["Key"]!;
-    assert.match(key, /^kestrel\/e2e\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_sh_command-output\.txt$/);
+    assert.match(key, /^kestrel\/e2e\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}__bin_sh_command-output\.txt$/);
     assert.equal(stored!.location, `gs://falco-artifacts/${key}`);
     const object = fake.object("falco-artifacts", key)!;
     const [first, ...rest] = object.data.toString("utf8").split("\n");

@@ -433,14 +433,19 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   it("kubernetes:exec and kubernetes:script run in the pod's container, event values kept one word", async () => {
     const [exec] = await expectResult("E2E exec", "success", "exec-1");
     assert.equal(exec!.output, `the command has been run in the container 'app' of the pod 'exec-1' in the namespace '${NS}'\nthe secret`);
+    // The command's text is fixed at load; the value is a positional parameter, copied and shifted off.
     assert.deepEqual(execsIn("exec-1"), [
-      ["/bin/sh", "-c", "cat '/etc/secret file'"],
+      ["/bin/sh", "-c", '__kestrel_1="${1}"; shift 1; cat "${__kestrel_1}"', "kestrel", "/etc/secret file"],
+      ["shift", "1"],
       ["cat", "/etc/secret file"],
     ]);
 
     const [script] = await expectResult("E2E script", "success", "script-1");
     assert.match(script!.output ?? "", new RegExp(`^the script has been run in the container 'app' of the pod 'script-1' in the namespace '${NS}'\\n5$`));
-    assert.deepEqual(execsIn("script-1"), [["/bin/sh", "-s"], ["touch", "/tmp/kestrel-was-here"], ["cat", "/data/in put"], ["wc", "-c"]]);
+    const scriptExecs = execsIn("script-1");
+    assert.deepEqual(scriptExecs.slice(0, 3), [["/bin/sh", "-s", "--", "/data/in put"], ["shift", "1"], ["touch", "/tmp/kestrel-was-here"]]);
+    // The two sides of the pipe start in either order.
+    assert.deepEqual(scriptExecs.slice(3).sort(), [["cat", "/data/in put"], ["wc", "-c"]]);
     assert.notEqual(kubeApi.getFile(NS, "script-1", "app", "/tmp/kestrel-was-here"), undefined);
   });
 
@@ -455,7 +460,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     const [dl, dlOut] = await expectResult("E2E download", "success", "dl-1", 1);
     assert.match(dl!.output ?? "", /the file '\/data\/evidence\.bin' of the container 'app' of the pod 'dl-1'/);
     assert.equal(dlOut!.output_target, "local:file");
-    assert.match(dlOut!.location ?? "", new RegExp(`^file://${dest}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_${NS}_dl-1__data_evidence\\.bin$`));
+    assert.match(dlOut!.location ?? "", new RegExp(`^file://${dest}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_[0-9a-f]{32}_${NS}_dl-1__data_evidence\\.bin$`));
     assert.deepEqual(await readFile(new URL(dlOut!.location!)), EVIDENCE);
 
     const [, capOut] = await expectResult("E2E tcpdump", "success", "cap-1", 1);
@@ -515,7 +520,8 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   it("additional_contexts [k8snode] fills the NODE_* variables of a templated parameter from the pod's node", async () => {
     const [body] = await expectResult("E2E k8snode", "success", "nodeinfo-1");
     assert.deepEqual(execsIn("nodeinfo-1"), [
-      ["/bin/sh", "-c", "echo ip-10-0-1-5 eu-west-3a"],
+      ["/bin/sh", "-c", '__kestrel_1="${1}" __kestrel_2="${2}"; shift 2; echo "${__kestrel_1}" "${__kestrel_2}"', "kestrel", "ip-10-0-1-5", "eu-west-3a"],
+      ["shift", "2"],
       ["echo", "ip-10-0-1-5", "eu-west-3a"],
     ]);
     assert.match(body!.output ?? "", /\nip-10-0-1-5 eu-west-3a$/);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { EventError, parseEvent } from "../../src/events/parse.ts";
+import { EVENT_LIMITS, EventError, parseEvent } from "../../src/events/parse.ts";
 import { PRIORITIES } from "../../src/events/priority.ts";
 import { falcoEvent } from "../support/events.ts";
 import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
@@ -87,6 +87,48 @@ describe("event parser fuzzing", () => {
   });
 });
 
+/** A body whose output_fields holds one value nested `depth` levels below the fields, `width` fields and one of `length` characters. */
+const hostileShape = fc.record({
+  depth: fc.integer({ min: 0, max: 3 * EVENT_LIMITS.depth }),
+  width: fc.integer({ min: 0, max: EVENT_LIMITS.outputFields + 8 }),
+  length: fc.integer({ min: EVENT_LIMITS.fieldLength - 4, max: EVENT_LIMITS.fieldLength + 4 }),
+  open: fc.constantFrom("[", '{"k":'),
+  big: fc.boolean(),
+});
+
+function shapeBody(s: { depth: number; width: number; length: number; open: string; big: boolean }): string {
+  const close = s.open === "[" ? "]" : "}";
+  const fields: string[] = [`"nested":${s.open.repeat(s.depth)}${s.big ? "9007199254740993" : "1"}${close.repeat(s.depth)}`];
+  for (let i = 1; i < s.width; i++) fields.push(`"f${i}":${i}`);
+  fields.push(`"long":"${"x".repeat(s.length)}"`);
+  return `{"rule":"r","priority":"Notice","output":"o","output_fields":{${fields.join(",")}}}`;
+}
+
+describe("event shape limits fuzzing", () => {
+  it("accepts a shape within every limit and refuses any other with the limit named, never a stack overflow", () => {
+    fc.assert(
+      fc.property(hostileShape, (s) => {
+        // The body is level 1, output_fields 2, the nested value 3 and below.
+        const depthOk = s.depth === 0 || s.depth + 2 <= EVENT_LIMITS.depth;
+        const widthOk = Math.max(s.width, 1) + 1 <= EVENT_LIMITS.outputFields;
+        const lengthOk = s.length <= EVENT_LIMITS.fieldLength;
+        const body = shapeBody(s);
+        if (depthOk && widthOk && lengthOk) {
+          const { event } = parseEvent(body);
+          // Reading the fields (the exact re-parse when a big integer is nested) stays within the stack.
+          assert.equal(typeof event.outputFields["nested"], s.depth === 0 ? (s.big ? "bigint" : "number") : "object");
+          return;
+        }
+        assert.throws(
+          () => parseEvent(body),
+          (err: unknown) => err instanceof EventError && err.field === "output_fields" && /\(limit: (nesting depth|number of output_fields|field length)\)$/.test(err.message),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("event intake fuzzing through the server", () => {
   let kestrel: RunningKestrel;
   before(async () => {
@@ -111,5 +153,15 @@ describe("event intake fuzzing through the server", () => {
       { numRuns: 300 },
     );
     assert.equal((await fetch(`${kestrel.url}/healthz`)).status, 200);
+  });
+
+  it("answers 400 naming the limit to deeply nested bodies, without a stack overflow's text", async () => {
+    for (const depth of [EVENT_LIMITS.depth, 10_000, 200_000]) {
+      const res = await kestrel.post(`{"rule":"r","priority":"Notice","output":"o","output_fields":{"a":${"[".repeat(depth)}${"]".repeat(depth)}}}`);
+      const answer = (await res.json()) as { error: string; field?: string };
+      assert.equal(res.status, 400);
+      assert.match(answer.error, /limit: nesting depth/);
+      assert.doesNotMatch(answer.error, /call stack/i);
+    }
   });
 });

@@ -167,7 +167,7 @@ minio:
     assert.equal(action!.status, "success", action!.error);
     assert.equal(output!.status, "success", output!.error);
     const key = output!.objects!["Key"]!;
-    assert.match(key, /^falco\/evidence\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_shop_web-1__data_.._.._data_dump\.bin$/);
+    assert.match(key, /^falco\/evidence\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}_shop_web-1__data_.._.._data_dump\.bin$/);
     assert.equal(output!.location, `s3://evidence/${key}`);
     assert.match(output!.output!, new RegExp(`has been uploaded as the key '${key.replace(/[.]/g, "\\.")}' to the bucket 'evidence'`));
     assert.deepEqual(await servers.s3.keys("evidence"), [key]);
@@ -188,7 +188,7 @@ minio:
     assert.equal(action!.status, "success", action!.error);
     assert.equal(output!.status, "success", output!.error);
     const key = output!.objects!["Key"]!;
-    assert.match(key, /^records\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_echo_command-output\.txt$/);
+    assert.match(key, /^records\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}__bin_echo_command-output\.txt$/);
     assert.equal(output!.location, `s3://minio-evidence/${key}`);
     const stored = await servers.s3.object("minio-evidence", key);
     assert.equal(stored?.body.toString(), `nc in ${TEST_REGION} as ${PROFILE.arn}\n`);

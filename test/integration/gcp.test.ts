@@ -107,7 +107,7 @@ describe("gcp:gcs and gcp:function in the server", () => {
       assert.equal(output!.status, "success", output!.error);
       assert.equal(output!.output_target, "gcp:gcs");
       const key = output!.objects!["Key"]!;
-      assert.match(key, /^kestrel\/commands\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ__bin_sh_command-output\.txt$/);
+      assert.match(key, /^kestrel\/commands\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}__bin_sh_command-output\.txt$/);
       assert.equal(output!.location, `gs://artifacts/${key}`);
       assert.equal(output!.objects!["Bucket"], "artifacts");
       const stored = fake.object("artifacts", key)!;
@@ -269,7 +269,7 @@ describe("gcp:gcs with artifacts from Kubernetes", () => {
     const output = mine().find((b) => b.message === "output")!;
     assert.equal(output.status, "success", output.error);
     const key = output.objects!["Key"]!;
-    assert.match(key, /^falco\/files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_shop_web-3__data_\.\._\.\._etc_passwd$/);
+    assert.match(key, /^falco\/files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}_shop_web-3__data_\.\._\.\._etc_passwd$/);
     assert.equal(fake.object("captures", key)!.data.toString(), "root:x:0:0:root:/root:/bin/sh\n");
     assert.deepEqual(
       fake.objects("captures").map((o) => o.name.startsWith("falco/files/") && !o.name.slice("falco/files/".length).includes("/")),

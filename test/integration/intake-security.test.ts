@@ -152,13 +152,63 @@ describe("intake with bearer tokens", () => {
     const deadline = Date.now() + 10_000;
     let status = 0;
     while (Date.now() < deadline) {
-      status = (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-2" } })).status;
+      // The failures while the file is not re-read yet may get this address throttled for a while (429).
+      status = (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-2" }, localAddress: "127.0.0.3" })).status;
       if (status === 200) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 200, "the rotated token is accepted");
-    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-1" } })).status, 403);
-    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer inline-token-AAAA" } })).status, 200);
+    const fresh = { localAddress: "127.0.0.4" }; // an address with no failures
+    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-1" }, ...fresh })).status, 403);
+    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer inline-token-AAAA" }, ...fresh })).status, 200);
+  });
+});
+
+async function authFailures(k: RunningKestrel, reason: string): Promise<number> {
+  const text = await (await fetch(`${k.url}/metrics`)).text();
+  const m = new RegExp(`kestrel_auth_failures_total\\{reason="${reason}"\\} (\\d+)`).exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+describe("intake with bearer tokens: repeated failures", () => {
+  let kestrel: RunningKestrel;
+  before(async () => {
+    kestrel = await startKestrel({ rules: ACT_OK_RULES, config: "auth:\n  tokens: [right-token-BBBB]\n" });
+  });
+  after(async () => {
+    await kestrel.close();
+  });
+
+  it("throttles a client after 10 failed authentications (429, even with the right token), counted and logged at debug", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const headers: Record<string, string> = i % 2 === 0 ? {} : { authorization: `Bearer guess-${i}-ZZZZ` };
+      statuses.push((await send(kestrel.url, falcoEvent(), { headers })).status);
+    }
+    assert.deepEqual(statuses, [401, 403, 401, 403, 401, 403, 401, 403, 401, 403]);
+    const throttled = await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" } });
+    assert.equal(throttled.status, 429);
+    assert.equal(throttled.headers["retry-after"], "1");
+    assert.match((JSON.parse(throttled.body) as { error: string }).error, /too many failed authentications/);
+    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer guess-x-ZZZZ" } })).status, 429);
+    // Another client is not affected.
+    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" }, localAddress: "127.0.0.2" })).status, 200);
+    assert.equal(await authFailures(kestrel, "unauthorized"), 5);
+    assert.equal(await authFailures(kestrel, "forbidden"), 5);
+    assert.equal(await authFailures(kestrel, "auth_throttled"), 2);
+    assert.equal(await rejected(kestrel, "auth_throttled"), 2);
+    assert.equal(kestrel.app.observer.summary.events, 1, "only the other client's event reached the engine");
+    await eventually(() => kestrel.logs.filter((l) => l["reason"] === "auth_throttled").length === 2, 2000, "the throttling logs");
+    assert.ok(kestrel.logs.filter((l) => l["reason"] === "auth_throttled").every((l) => l["level"] === "debug"), "at debug: a flood does not flood the log");
+    const logged = JSON.stringify(kestrel.logs);
+    assert.ok(!logged.includes("right-token-BBBB") && !logged.includes("guess-"), "tokens never reach the logs");
+    const metrics = await (await fetch(`${kestrel.url}/metrics`)).text();
+    assert.ok(!metrics.includes("right-token-BBBB") && !metrics.includes("guess-"), "nor the metrics");
+  });
+
+  it("lets the client back once its failures have aged (one a second)", async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" } })).status, 200);
   });
 });
 

@@ -131,7 +131,7 @@ describe("capture actionners streamed to local:file", () => {
       assert.equal(output!.status, "success", output!.error);
       const added = (await files()).filter((f) => !before.has(f));
       assert.equal(added.length, 1);
-      assert.match(added[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_shop_dl-1__data_big\.bin$/);
+      assert.match(added[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_[0-9a-f]{32}_shop_dl-1__data_big\.bin$/);
       assert.equal(output!.location, `file://${join(dest, added[0]!)}`);
       const written = await readFile(join(dest, added[0]!));
       assert.equal(written.length, content.length);

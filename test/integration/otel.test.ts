@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +21,7 @@ import { falcoEvent } from "../support/events.ts";
 import { startKestrel, until } from "../support/kestrel.ts";
 import { decodeMetricsRequest, decodeTraceRequest, type OtlpReceiver, type ReceivedMetric, type ReceivedSpan, startOtlpReceiver } from "../support/otlp.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { closedPort } from "../support/ports.ts";
 
 const PROTOCOLS = [
   { protocol: "grpc", transport: "grpc", port: (r: OtlpReceiver) => r.grpcPort },
@@ -77,15 +77,6 @@ function latest(r: OtlpReceiver, service: string, name: string): ReceivedMetric 
 
 function pointValue(m: ReceivedMetric | undefined, attributes: Record<string, string> = {}): number | undefined {
   return m?.points.find((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))?.value;
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 let receiver: OtlpReceiver;

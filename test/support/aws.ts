@@ -1,6 +1,7 @@
 // AWS test servers on 127.0.0.1, for the real SDK clients pointed at them through their endpoint settings:
 // - S3: s3rver (npm) in-process, behind a layer that checks each request's SigV4 signature as S3 does
-//   (s3rver does not) and implements AbortMultipartUpload (s3rver answers it 405);
+//   (s3rver does not), implements AbortMultipartUpload (s3rver answers it 405) and conditional writes
+//   (`If-None-Match: *` on PutObject and CompleteMultipartUpload, which s3rver ignores);
 // - Lambda Invoke, STS AssumeRole + GetCallerIdentity and the EC2 instance metadata service (IMDSv2): no
 //   server of these can run here, so each one implements the documented request and response of its API
 //   (paths, headers, status codes, error bodies and headers).
@@ -317,8 +318,37 @@ export async function startS3(account: TestAccount): Promise<S3Server> {
       );
       return;
     }
+    const conditional = req.headers["if-none-match"];
+    const writes = (method === "PUT" && uploadId === null && u.searchParams.get("partNumber") === null) || (method === "POST" && uploadId !== null);
+    if (conditional !== undefined && writes) {
+      // S3's conditional writes: `*` is the only value accepted; 412 PreconditionFailed when the key
+      // exists, 409 ConditionalRequestConflict while another conditional write of the key is in progress
+      // (so of two concurrent writers exactly one wins, as on S3).
+      if (conditional !== "*") {
+        refuse(501, "NotImplemented", "A header you provided implies functionality that is not implemented", "<Header>If-None-Match</Header>");
+        return;
+      }
+      const [, bucket = "", ...rest] = u.pathname.split("/");
+      const id = `${decodeURIComponent(bucket)}/${decodeURIComponent(rest.join("/"))}`;
+      if (writing.has(id)) {
+        refuse(409, "ConditionalRequestConflict", "The conditional request cannot succeed due to a conflicting operation against this resource.");
+        return;
+      }
+      writing.add(id);
+      res.once("close", () => writing.delete(id));
+      void s3rver.store.getObject(decodeURIComponent(bucket), decodeURIComponent(rest.join("/"))).then(
+        (existing) => {
+          existing?.content?.destroy();
+          if (existing === null) handle(req, res);
+          else refuse(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", "<Condition>If-None-Match</Condition>");
+        },
+        () => handle(req, res),
+      );
+      return;
+    }
     handle(req, res);
   });
+  const writing = new Set<string>();
   await s3rver.configureBuckets();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -47,6 +47,7 @@ describe("aws:lambda", () => {
         log: pino({ level: "silent" }),
         signal,
         traceId: "t",
+        variables: new Map(),
       }) as ActionContext;
   });
   after(() => servers.close());

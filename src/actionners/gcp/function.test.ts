@@ -30,6 +30,7 @@ function ctx(clients: Clients, params: Record<string, unknown>, signal = new Abo
     log: pino({ level: "silent" }),
     signal,
     traceId: "trace-1",
+    variables: new Map(),
   };
 }
 

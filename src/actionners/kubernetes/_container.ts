@@ -8,6 +8,7 @@ import type { V1EphemeralContainer, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { kubeCall, type KubeClient, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
+import { compileShellScript, isShell } from "../../engine/shell.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
@@ -202,4 +203,17 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * rules check problems of a kubernetes:exec or :script script run by `shell`: the shell is named literally
+ * and, when the script uses ${VARS}, is a POSIX shell (their values arrive as its positional parameters).
+ */
+export function shellProblems(shell: string, script: string, parameter: string): string[] {
+  if (shell.includes("${")) return ["shell: an event value must not choose the shell: write its path literally"];
+  const { script: compiled, problems } = compileShellScript(script);
+  if (compiled.variables.length > 0 && !isShell(shell)) {
+    return [`shell: '${shell}' is not a POSIX shell (sh, bash, dash, ash, ksh, zsh…), so the values of ${parameter}'s \${VARS} cannot be passed to it as data`];
+  }
+  return problems.map((p) => `${parameter}: ${p}`);
 }

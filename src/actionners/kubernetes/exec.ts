@@ -1,20 +1,22 @@
 // kubernetes:exec: runs a shell command in ONE container of the event's pod (`shell -c command`). Talon
 // runs it in every container in turn and reports only the last one; Kestrel runs it in the chosen
 // container (the `container` parameter, else the event's container, else the first), under the action's
-// deadline, and the exit code decides: non-zero is a failure carrying the end of stderr. Event values in
-// `command` are shell-quoted, so a file name such as `/tmp/x; rm -rf /` stays one argument. The command's
-// stdout (ANSI codes stripped, as Talon) is the artifact: without an output it is appended to the result.
+// deadline, and the exit code decides: non-zero is a failure carrying the end of stderr. Event values never
+// enter the command's text: it is fixed when the rules load and the values follow it as positional
+// parameters (`shell -c SCRIPT kestrel v1 v2…`, engine/shell.ts), so a file name such as `/tmp/x; rm -rf /`
+// stays one argument. The command's stdout (ANSI codes stripped, as Talon) is the artifact: without an
+// output it is appended to the result.
 import { z } from "zod";
 import { defineActionner } from "../../plugins/define.ts";
-import { containerParam, podContainerOf, runShellAction } from "./_container.ts";
-import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
+import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
+import { compileShellScript, scriptValues } from "../../engine/shell.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   command: z
     .string()
     .min(1, "must not be empty")
-    .describe("command run by the shell (shell -c command); ${VARS} are inserted shell-quoted: write cat ${FD_NAME}, not cat '${FD_NAME}'"),
+    .describe("command run by the shell (shell -c command); ${VARS} reach it as data (positional parameters), never as shell code"),
   shell: z.string().min(1).default("/bin/sh").describe("shell used to run the command"),
   container: containerParam,
 });
@@ -37,17 +39,20 @@ export default defineActionner({
     command: "cat \${FD_NAME}"
 `,
   check(p) {
-    return unsafeVariableProblems(p.command, "command");
+    return shellProblems(p.shell, p.command, "command");
   },
-  templateEscape(path, p) {
-    return path.length === 1 && path[0] === "command" ? shellEscaper(p.command) : undefined;
+  verbatim(path) {
+    return path.length === 1 && path[0] === "command";
   },
   async preflight(ctx) {
     await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
   },
   async run(ctx) {
     const { params: p, signal } = ctx;
+    const { script } = compileShellScript(p.command);
+    const values = scriptValues(script, ctx.variables);
     const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
-    return runShellAction(placement, { command: [p.shell, "-c", p.command], what: "the command", artifactName: "exec.txt", signal });
+    const command = [p.shell, "-c", script.text, ...(values.length > 0 ? ["kestrel", ...values] : [])];
+    return runShellAction(placement, { command, what: "the command", artifactName: "exec.txt", signal });
   },
 });

@@ -1,17 +1,17 @@
 // kubernetes:script: runs a shell script in ONE container of the event's pod. The script is sent on the
 // shell's standard input (`shell -s`), so nothing is written into the container and no quoting of the
 // script is involved. Talon writes it with `tee /tmp/talon-script.sh > /dev/null` in every container (the
-// `>` reaching tee as a file name) and runs it in the last one only. Event values in the script (inline or
-// from `file`) are inserted shell-quoted; the exit code decides success, as for kubernetes:exec.
+// `>` reaching tee as a file name) and runs it in the last one only. Event values never enter the script's
+// text (inline or from `file`): they follow it as positional parameters (`shell -s -- v1 v2…`,
+// engine/shell.ts); the exit code decides success, as for kubernetes:exec.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { actionVariables } from "../../engine/context.ts";
-import { compileTemplate, renderTemplate } from "../../engine/template.ts";
+import { compileShellScript, scriptValues, type ShellScript } from "../../engine/shell.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
+import { FileError, readRegularFile } from "../../files.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { containerParam, podContainerOf, runShellAction } from "./_container.ts";
-import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
+import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
@@ -19,7 +19,7 @@ const params = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe("script to run (use | for several lines); ${VARS} are inserted shell-quoted; not with file"),
+    .describe("script to run (use | for several lines); ${VARS} reach it as data (positional parameters); not with file"),
   file: z.string().min(1).optional().describe("path of a script on the Kestrel host, read at each run; not with script"),
   shell: z.string().min(1).default("/bin/sh").describe("shell used to run the script"),
   container: containerParam,
@@ -49,14 +49,15 @@ export default defineActionner({
   check(p) {
     if (p.script === undefined && p.file === undefined) return ["missing parameter 'script' or 'file'"];
     if (p.script !== undefined && p.file !== undefined) return ["'script' and 'file' parameters can't be set at the same time"];
+    if (p.shell.includes("${")) return ["shell: an event value must not choose the shell: write its path literally"];
     if (p.file !== undefined) {
       if (p.file.includes("${")) return [`the file '${p.file}' cannot use variables: an event must not choose what runs`];
       return existsSync(p.file) ? [] : [`the file '${p.file}' does not exist`];
     }
-    return unsafeVariableProblems(p.script ?? "", "script");
+    return shellProblems(p.shell, p.script ?? "", "script");
   },
-  templateEscape(path, p) {
-    return path.length === 1 && path[0] === "script" && p.script !== undefined ? shellEscaper(p.script) : undefined;
+  verbatim(path) {
+    return path.length === 1 && path[0] === "script";
   },
   async preflight(ctx) {
     await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
@@ -64,27 +65,26 @@ export default defineActionner({
   async run(ctx) {
     const { params: p, signal } = ctx;
     const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
-    const script = p.script ?? (await scriptFromFile(p.file ?? "", ctx.event, ctx.context, ctx.traceId));
-    const stdin = script.endsWith("\n") ? script : `${script}\n`;
-    return runShellAction(placement, { command: [p.shell, "-s"], stdin, what: "the script", artifactName: "script.txt", signal });
+    const script = p.script === undefined ? await scriptFromFile(p.file ?? "", p.shell) : compileShellScript(p.script).script;
+    // A file's ${VARS} are not among the parameters' templates: their variables are gathered here.
+    const values = scriptValues(script, p.script === undefined ? actionVariables(ctx.event, ctx.context, ctx.traceId) : ctx.variables);
+    const stdin = script.text.endsWith("\n") ? script.text : `${script.text}\n`;
+    const command = [p.shell, "-s", ...(values.length > 0 ? ["--", ...values] : [])];
+    return runShellAction(placement, { command, stdin, what: "the script", artifactName: "script.txt", signal });
   },
 });
 
-/** The script file, with its ${VARS} replaced (shell-quoted) from the event, as Talon expands the file too. */
-async function scriptFromFile(
-  file: string,
-  event: Parameters<typeof actionVariables>[0],
-  context: Readonly<Record<string, string>>,
-  traceId: string,
-): Promise<string> {
+/** The script file, compiled as an inline script is (Talon expands the file's ${VARS} too). */
+async function scriptFromFile(file: string, shell: string): Promise<ShellScript> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // A regular file under the size cap: a FIFO would hang the action until its deadline.
+    text = (await readRegularFile(file)).toString("utf8");
   } catch (err) {
-    throw new KestrelError("ERR_ACTION", `cannot read the script file '${file}': ${errorMessage(err)}`, { cause: err });
+    const reason = err instanceof FileError ? err.reason : errorMessage(err);
+    throw new KestrelError("ERR_ACTION", `cannot read the script file '${file}': ${reason}`, { cause: err });
   }
-  const problems = unsafeVariableProblems(text, file);
+  const problems = shellProblems(shell, text, file);
   if (problems.length > 0) throw new KestrelError("ERR_ACTION", problems.join("; "));
-  const template = compileTemplate(text);
-  return template === undefined ? text : renderTemplate(template, actionVariables(event, context, traceId), shellEscaper(text));
+  return compileShellScript(text).script;
 }

@@ -1,16 +1,16 @@
 // Runs a program on the Kestrel host (Talon's roadmap "shell:command"). The command is an argv list and is
 // never run through a shell, so event values substituted into it stay single arguments. When the program
-// is a shell given a script with -c, values substituted into that script are shell-quoted. The event (with
-// its context) is written to the program's standard input as JSON; its stdout is the action's artifact.
+// is a shell given a script with -c (directly or through env, timeout, nice, busybox…), the script is fixed
+// when the rules load and the values follow it as positional parameters (engine/shell.ts); an
+// interpreter's program text, an awk or sed program, eval-like arguments never hold a value. The event
+// (with its context) is written to the program's standard input as JSON; its stdout is the artifact.
 import { spawn } from "node:child_process";
-import { basename } from "node:path";
 import { z } from "zod";
 import { KestrelError } from "../../errors.ts";
 import { eventToJSON } from "../../events/fields.ts";
-import { shellEscaper, unsafeVariableProblems } from "../../engine/shell.ts";
+import { commandArgv, compileCommand } from "../../engine/shell.ts";
+import { compileTemplate, renderTemplate, type Variables } from "../../engine/template.ts";
 import { defineActionner } from "../../plugins/define.ts";
-
-const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ash", "ksh", "busybox"]);
 
 const params = z.strictObject({
   command: z
@@ -18,7 +18,10 @@ const params = z.strictObject({
     .min(1, "needs at least the program to run")
     .describe("program and arguments, e.g. [/usr/local/bin/block-ip, \"${FD_RIP}\"]; no shell is involved"),
   stdin: z.enum(["event", "none"]).default("event").describe("event: the Falco event and its context as JSON on stdin"),
-  env: z.record(z.string(), z.string()).default({}).describe("environment variables of the program (PATH is inherited)"),
+  env: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("environment variables of the program (PATH is inherited; PATH, LD_*, BASH_ENV… cannot take ${VARS})"),
   max_output_bytes: z.number().int().positive().default(65536).describe("stdout kept beyond this is cut"),
 });
 
@@ -39,22 +42,25 @@ export default defineActionner({
     command: ["/usr/bin/logger", "-t", "kestrel", "\${RULE} on \${HOSTNAME}"]
 `,
   check(p) {
-    const i = scriptIndex(p.command);
-    return i === undefined ? [] : unsafeVariableProblems(p.command[i]!, `command[${i}]`);
+    return [...compileCommand(p.command, p.env, p.stdin === "event").problems];
   },
-  templateEscape(path, p) {
-    // [sh, -c, script, ...]: a value going into the script must stay data, wherever the script puts it.
-    const i = scriptIndex(p.command);
-    return path[0] === "command" && i !== undefined && path[1] === i ? shellEscaper(p.command[i]!) : undefined;
+  verbatim(path) {
+    // Rendered in run: the argv's script (if any) must stay as written, and which one it is depends on the
+    // argv as written, never on the values.
+    return path[0] === "command" || path[0] === "env";
   },
-  run({ params: p, event, context, signal }) {
+  run({ params: p, event, context, signal, variables }) {
     return new Promise((resolve, reject) => {
-      const [program, ...args] = p.command as [string, ...string[]];
+      const compiled = compileCommand(p.command, p.env, p.stdin === "event");
+      const argv = commandArgv(compiled, p.command.map((arg, i) => (i === compiled.scriptIndex ? arg : render(arg, variables))), variables);
+      const env: Record<string, string> = {};
+      for (const [name, value] of Object.entries(p.env)) env[name] = render(value, variables);
+      const [program, ...args] = argv as [string, ...string[]];
       const child = spawn(program, args, {
         shell: false,
         signal,
         stdio: [p.stdin === "event" ? "pipe" : "ignore", "pipe", "pipe"],
-        env: { PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", ...p.env },
+        env: { PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", ...env },
       });
       const stdout: Buffer[] = [];
       let stdoutSize = 0;
@@ -88,8 +94,8 @@ export default defineActionner({
   },
 });
 
-/** The index of the script in [sh, -c, script, …], when the program is a shell given a script. */
-function scriptIndex(command: readonly string[]): number | undefined {
-  const i = command.indexOf("-c", 1) + 1;
-  return i > 1 && i < command.length && SHELLS.has(basename(command[0] ?? "")) ? i : undefined;
+/** A parameter's templates rendered as data. */
+function render(text: string, variables: Variables): string {
+  const template = compileTemplate(text);
+  return template === undefined ? text : renderTemplate(template, variables);
 }

@@ -83,7 +83,7 @@ describe("gcp:gcs writes", () => {
     const artifact: Artifact = { name: "/var/log/app.log", contentType: "text/plain", data: "line 1\nline 2\n" };
     const res = await gcs.write(artifact, ctx(clients, "artifacts", "/falco/logs/", { namespace: "shop", pod: "web-1", file: "/var/log/app.log" }));
     const key = res.objects!["key"]!;
-    assert.match(key, /^falco\/logs\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_shop_web-1__var_log_app\.log$/);
+    assert.match(key, /^falco\/logs\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_shop_web-1__var_log_app\.log$/);
     assert.equal(res.location, `gs://artifacts/${key}`);
     assert.equal(res.output, `the file '/var/log/app.log' has been uploaded as the object '${key}' to the bucket 'artifacts'`);
     assert.deepEqual(res.objects, { file: key.slice("falco/logs/".length), bucket: "artifacts", prefix: "falco/logs/", key });
@@ -99,7 +99,7 @@ describe("gcp:gcs writes", () => {
     assert.ok(key.startsWith("safe/"), key);
     const rest = key.slice("safe/".length);
     assert.ok(!rest.includes("/") && !rest.includes("\u0000") && !rest.includes("\n"), rest);
-    assert.match(rest, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_\.\._\.\.__root_\.ssh_x_\.\._\.\._\.\._etc_passwd_\.txt$/);
+    assert.match(rest, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_\.\._\.\.__root_\.ssh_x_\.\._\.\._\.\._etc_passwd_\.txt$/);
     assert.deepEqual(
       fake.objects("artifacts").map((o) => o.name).filter((n) => !n.startsWith("safe/") && !n.startsWith("falco/")),
       [],
@@ -110,7 +110,7 @@ describe("gcp:gcs writes", () => {
   it("names an artifact whose name is taken with a -1 suffix instead of overwriting", async () => {
     // The objects of this second and the next ones exist already (the name holds the time of the write).
     const now = Date.now();
-    for (let s = 0; s < 5; s++) fake.putObject("artifacts", `dup/${timestamp(new Date(now + s * 1000))}_node-1_sysdig.scap.gz`, "older");
+    for (let s = 0; s < 5; s++) fake.putObject("artifacts", `dup/${timestamp(new Date(now + s * 1000))}_t_node-1_sysdig.scap.gz`, "older");
     const res = await gcs.write({ name: "sysdig.scap.gz", data: new Uint8Array([2]) }, ctx(clients, "artifacts", "dup", { hostname: "node-1" }));
     const key = res.objects!["key"]!;
     assert.match(key, /^dup\/\d{4}-[^/]*_node-1_sysdig\.scap-1\.gz$/);

@@ -3,17 +3,19 @@
 // `/`, NUL or control characters, no dot-only parts), so an event can never put an object outside the
 // prefix; bucket and prefix cannot use event values at all. Streamed artifacts go up in resumable chunks,
 // so a large capture is never held whole in memory. Unlike Talon, which ignored the error of the final
-// write, a failed upload is a failure; and an existing object is never overwritten (a `-1` suffix is tried).
+// write, a failed upload is a failure; and an existing object is never overwritten: the name holds the
+// event's trace id (`<time>_<trace id>_<namespace>_<pod>_<name>`), every write is conditional
+// (`ifGenerationMatch: 0`), and a taken name gets `-1`, `-2`….
 import { z } from "zod";
 import { gcpOf } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import { defineOutput } from "../../plugins/define.ts";
-import { artifactFileName, artifactSource, discard, isAsyncIterable } from "../_artifact.ts";
+import { alternativeName, artifactFileName, artifactSource, discard, isAsyncIterable } from "../_artifact.ts";
 
 /** Cloud Storage bucket names: 3-63 characters (222 with dots), lower case, digits, `-`, `_`, `.`. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
 const MAX_PREFIX_BYTES = 512;
-/** Names tried when the first one is taken: `x`, `x-1`, … (two artifacts of one pod in the same second). */
+/** Names tried when the first one is taken: `x`, `x-1`, … (one event storing two equal names in a second). */
 const NAME_ATTEMPTS = 5;
 
 const params = z.strictObject({
@@ -42,9 +44,7 @@ function prefixProblems(prefix: string): string[] {
 
 /** `name`, then `stem-1.ext`, `stem-2.ext`… */
 function candidateNames(name: string): string[] {
-  const dot = name.lastIndexOf(".");
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
-  return Array.from({ length: NAME_ATTEMPTS }, (_, i) => (i === 0 ? name : `${stem}-${i}${ext}`));
+  return Array.from({ length: NAME_ATTEMPTS }, (_, i) => alternativeName(name, i));
 }
 
 export default defineOutput({
@@ -83,7 +83,7 @@ storage.objects.delete on the bucket, only used to remove an object whose CRC32C
       throw err;
     }
     const prefix = normalisePrefix(ctx.params.prefix);
-    const name = artifactFileName(artifact.name, ctx.objects, new Date());
+    const name = artifactFileName(artifact.name, ctx.objects, new Date(), ctx.traceId);
     const names = candidateNames(name).map((n) => prefix + n);
     const streamed = isAsyncIterable(artifact.data);
     const { source, stop } = artifactSource(artifact.data, ctx.signal);

@@ -69,6 +69,16 @@ describe("local:file names", () => {
     assert.ok(name.endsWith(".pcap"));
   });
 
+  it("adds the trace id after the time, and keeps it when a long name is shortened", () => {
+    const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    assert.equal(artifactFileName("app.log", { namespace: "prod", pod: "web-1" }, NOW, trace), `2024-12-30T14-37-27Z_${trace}_prod_web-1_app.log`);
+    assert.equal(artifactFileName("out", { hostname: "node-1" }, NOW, "../x"), "2024-12-30T14-37-27Z_.._x_node-1_out", "neutralised too");
+    const long = artifactFileName(`${"x".repeat(400)}.pcap`, { namespace: "ns", pod: "é".repeat(200) }, NOW, trace);
+    assert.ok(Buffer.byteLength(long) <= 240);
+    assert.ok(long.startsWith(`2024-12-30T14-37-27Z_${trace}_ns_`));
+    assert.ok(long.endsWith(".pcap"));
+  });
+
   it("refuses a destination chosen by the event", () => {
     assert.equal(localFile.check!({ destination: "/captures/${K8S_NS_NAME}" }).length, 1);
     assert.deepEqual(localFile.check!({ destination: "/captures" }), []);
@@ -107,6 +117,35 @@ describe("local:file writes", () => {
     assert.equal(a[49_999], 49);
     assert.deepEqual([...(await readFile(fileURLToPath(second.location)))], [1, 2, 3]);
     assert.match(fileURLToPath(second.location), /_ns_p_cap(-1)?\.pcap$/);
+  });
+
+  it("never gives two concurrent writers the same file, even with the same trace id (exclusive creation)", async () => {
+    const dest = await mkdtemp(join(tmpdir(), "kestrel-file-"));
+    const n = 50;
+    // The same trace id, pod, name and second for all: only the exclusive creation of -1, -2… tells them apart.
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => localFile.write({ name: "cap.pcap", data: `artifact ${i}` }, ctx(dest, { namespace: "ns", pod: "p" }))),
+    );
+    const files = await readdir(dest);
+    assert.equal(files.length, n, files.join(" "));
+    assert.equal(new Set(results.map((r) => r.location)).size, n);
+    for (const [i, r] of results.entries()) {
+      assert.equal(await readFile(fileURLToPath(r.location), "utf8"), `artifact ${i}`, "each result points at its own artifact");
+      assert.equal(r.objects?.["file"], fileURLToPath(r.location).slice(dest.length + 1));
+    }
+  });
+
+  it("leaves a file that exists under the name untouched", async () => {
+    const dest = await mkdtemp(join(tmpdir(), "kestrel-file-"));
+    const now = Date.now();
+    const { timestamp } = await import("../_artifact.ts");
+    // The names of this second and the next ones exist already (the name holds the time of the write).
+    const existing = Array.from({ length: 3 }, (_, s) => `${timestamp(new Date(now + s * 1000))}_t_ns_p_cap.pcap`);
+    for (const f of existing) await writeFile(join(dest, f), "older");
+    const res = await localFile.write({ name: "cap.pcap", data: "newer" }, ctx(dest, { namespace: "ns", pod: "p" }));
+    assert.match(fileURLToPath(res.location), /_t_ns_p_cap-1\.pcap$/);
+    assert.equal(await readFile(fileURLToPath(res.location), "utf8"), "newer");
+    for (const f of existing) assert.equal(await readFile(join(dest, f), "utf8"), "older");
   });
 
   it("leaves no partial file when the stream fails, and reports the stream's own error", async () => {

@@ -142,11 +142,12 @@ async function whichCommand(ctx: CommandContext): Promise<number> {
   return code;
 }
 
-/** sh/bash: `-c script [name [args]]`, `script-file [args]`, or a script on stdin. */
+/** sh/bash: `-c script [name [args]]`, `script-file [args]`, or a script on stdin (`-s [args]`). */
 export async function shellCommand(ctx: CommandContext): Promise<number> {
   const args = ctx.argv.slice(1);
   let i = 0;
   let commandMode = false;
+  let stdinMode = false;
   let errexit = false;
   for (; i < args.length; i++) {
     const a = args[i]!;
@@ -159,6 +160,7 @@ export async function shellCommand(ctx: CommandContext): Promise<number> {
     if (!/^[-+][a-zA-Z]+$/.test(a)) break;
     if (a.startsWith("-")) {
       if (a.includes("c")) commandMode = true;
+      if (a.includes("s")) stdinMode = true;
       if (a.includes("e")) errexit = true;
     }
   }
@@ -173,6 +175,10 @@ export async function shellCommand(ctx: CommandContext): Promise<number> {
     script = args[i]!;
     arg0 = args[i + 1] ?? arg0;
     positional = args.slice(i + 2);
+  } else if (stdinMode) {
+    // POSIX sh -s: the script is read from stdin and the operands are the positional parameters.
+    script = text(await readAll(ctx.io.stdin, ctx.signal));
+    positional = args.slice(i);
   } else if (args[i] !== undefined) {
     const data = ctx.session.state.fs.read(normalizePath(args[i]!, ctx.cwd));
     if (data === undefined) {
