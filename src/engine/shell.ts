@@ -96,6 +96,14 @@ function readTemplate(source: string): Template {
   return { text, refs, origin, problems };
 }
 
+/**
+ * Problems of a script written in the configuration (no templates: `${X}` there is the shell's own) whose
+ * standard input carries event data, such as the program notifier's: `sh`, `eval "$(cat)"`, … would run it.
+ */
+export function stdinScriptProblems(script: string): readonly string[] {
+  return compileShellScript(script.replaceAll("${", "$${"), { stdinEvent: true }).problems;
+}
+
 /** "line L, column C" of an offset in a (possibly multi-line) parameter. */
 function position(source: string, offset: number): string {
   const before = source.slice(0, offset);

@@ -106,4 +106,22 @@ describe("program notifier, keep_alive true", () => {
     const results = await settled;
     assert.ok(results.every((r) => r.status === "rejected"), "lines the program never took are failures");
   });
+
+  it("refuses a program that would run the notification's text as code, with the line and column", () => {
+    for (const [text, problem] of [
+      ["sh", /shell reading its script from standard input/],
+      ["cat | bash -s", /shell reading its script from standard input/],
+      ['read line; eval "$line"', /eval's argument/],
+      ['x=$(cat); sh -c "$x"', /script of sh -c/],
+      ["python3", /python reading its program from standard input/],
+    ] as const) {
+      const r = program.params.safeParse({ program: text });
+      assert.equal(r.success, false, text);
+      assert.match(r.error!.issues[0]!.message, problem);
+      assert.match(r.error!.issues[0]!.message, /^line 1, column \d+: /);
+    }
+    for (const ok of ["cat >> /var/log/kestrel.log", 'echo "${HOME}" >/dev/null; exec cat', "jq -c . | logger -t kestrel"]) {
+      assert.equal(program.params.safeParse({ program: ok }).success, true, ok);
+    }
+  });
 });

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { stdinScriptProblems } from "../engine/shell.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import { formatLine } from "./_payload.ts";
@@ -237,7 +238,14 @@ export default defineNotifier({
   name: "program",
   description: "Write each result as one line to a program's standard input (Falco's program_output)",
   params: z.strictObject({
-    program: z.string().min(1).describe("the command, run through /bin/sh -c (from this configuration only, never from events)"),
+    program: z
+      .string()
+      .min(1)
+      .describe("the command, run through /bin/sh -c (from this configuration only, never from events)")
+      // Its standard input is the notification (event text): what would run that text as code is refused.
+      .superRefine((program, ctx) => {
+        for (const problem of stdinScriptProblems(program)) ctx.addIssue({ code: "custom", message: problem });
+      }),
     keep_alive: z
       .boolean()
       .default(false)

@@ -68,6 +68,7 @@ export class Metrics {
   readonly outputs: Counter<"target" | "status">;
   readonly duplicates: Counter;
   readonly rejected: Counter<"reason">;
+  readonly droppedAtShutdown: Counter;
   readonly authFailures: Counter<"reason">;
   readonly rulesReloads: Counter<"result">;
   readonly leader: Gauge;
@@ -141,6 +142,11 @@ export class Metrics {
       },
     });
     this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
+    this.droppedAtShutdown = new Counter({
+      name: "kestrel_shutdown_dropped_events_total",
+      help: "Events still queued when the shutdown deadline passed: their actions never ran (in cluster mode they go back to the stream)",
+      registers,
+    });
     this.authFailures = new Counter({
       name: "kestrel_auth_failures_total",
       help: "Event posts refused for their authentication: unauthorized (no token), forbidden (wrong token), auth_throttled (too many failures)",

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import type { ActionRecord, EngineObserver, OutputRecord, RejectReason } from "../engine/observer.ts";
+import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord, RejectReason } from "../engine/observer.ts";
 import type { Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 import type { Metrics } from "./metrics.ts";
@@ -37,6 +37,14 @@ export class Observer implements EngineObserver {
     // authentications) are counted, and logged only at debug.
     const level = reason === "overloaded" || reason === "rate_limited" || reason === "auth_throttled" ? "debug" : "warn";
     if (this.#log.isLevelEnabled(level)) this.#log[level]({ reason, error: detail, client }, "event rejected");
+  }
+
+  eventFinished(_event: FalcoEvent, _traceId: string, outcome: EventOutcome): void {
+    // Still queued when the shutdown deadline passed (the engine logs their number once).
+    if (outcome === "dropped") {
+      this.summary.droppedAtShutdown++;
+      this.#metrics.droppedAtShutdown.inc();
+    }
   }
 
   eventDuplicate(event: FalcoEvent, traceId: string): void {

@@ -13,6 +13,8 @@ export class Summary {
   duplicates = 0;
   rejected = 0;
   matchedEvents = 0;
+  /** Events still queued when the shutdown deadline passed: their actions never ran. */
+  droppedAtShutdown = 0;
   readonly bySeverity = new Array<number>(PRIORITIES.length).fill(0);
   // Counts in boxes: one map lookup per count (a hot path), where get + set would take two.
   readonly #byRule = new Map<string, { n: number }>();
@@ -43,6 +45,7 @@ export class Summary {
       `Events rejected: ${this.rejected}`,
       `Duplicates suppressed: ${this.duplicates}`,
       `Events matched: ${this.matchedEvents}`,
+      ...(this.droppedAtShutdown > 0 ? [`Events dropped at the shutdown deadline: ${this.droppedAtShutdown}`] : []),
       "Matched events by severity:",
     ];
     this.bySeverity.forEach((n, level) => {

@@ -98,6 +98,7 @@ describe("kestrel server stopped under load", () => {
       assert.ok(failure <= 2, `only the running actions were cancelled (${failure})`);
       assert.equal(success + failure + events, 30, "each event ran, was cancelled or was dropped");
       assert.ok(events >= 20, `${events} dropped`);
+      assert.match(out, new RegExp(`Events dropped at the shutdown deadline: ${events}\n`), "counted in the exit summary");
     } finally {
       kestrel.kill();
     }

@@ -4,7 +4,7 @@
 // file:line:col. The same for kubernetes:exec and :script is in kubernetes-exec.test.ts.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -97,5 +97,14 @@ describe("event values in local:command scripts, through the server", () => {
         (err: Error) => problem.test(err.message) && /rules\.yaml:6:\d+: error/.test(err.message),
       );
     }
+  });
+
+  it("checks a kubernetes:script file at load too, as each run would", async () => {
+    const file = join(dir, "respond.sh");
+    await writeFile(file, "ps aux\ncat <<EOF\n${FD_NAME}\nEOF\n");
+    await assert.rejects(
+      startKestrel({ rules: `- rule: R\n  match: { rules: [R] }\n  actions:\n    - action: A\n      actionner: kubernetes:script\n      parameters: { file: ${file} }\n` }),
+      (err: Error) => /respond\.sh: line 3, column 1: \$\{FD_NAME\} is inside a here-document/.test(err.message),
+    );
   });
 });

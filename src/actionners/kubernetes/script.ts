@@ -9,7 +9,7 @@ import { z } from "zod";
 import { actionVariables } from "../../engine/context.ts";
 import { compileShellScript, scriptValues, type ShellScript } from "../../engine/shell.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
-import { FileError, readRegularFile } from "../../files.ts";
+import { FileError, readRegularFile, readRegularFileSync } from "../../files.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
@@ -52,7 +52,13 @@ export default defineActionner({
     if (p.shell.includes("${")) return ["shell: an event value must not choose the shell: write its path literally"];
     if (p.file !== undefined) {
       if (p.file.includes("${")) return [`the file '${p.file}' cannot use variables: an event must not choose what runs`];
-      return existsSync(p.file) ? [] : [`the file '${p.file}' does not exist`];
+      if (!existsSync(p.file)) return [`the file '${p.file}' does not exist`];
+      // Read at each run (Talon's behaviour), and checked now too: rules check refuses what a run would.
+      try {
+        return shellProblems(p.shell, readRegularFileSync(p.file).toString("utf8"), p.file);
+      } catch (err) {
+        return [`cannot read the script file '${p.file}': ${err instanceof FileError ? err.reason : errorMessage(err)}`];
+      }
     }
     return shellProblems(p.shell, p.script ?? "", "script");
   },
