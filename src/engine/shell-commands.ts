@@ -34,6 +34,7 @@ export function analyseScript(scan: ScanResult, taint: Taint): Analysis {
   const a = new Analyser(taint);
   // Twice, so that a variable assigned late in a loop taints its uses earlier in the loop.
   for (let pass = 0; pass < 2; pass++) for (const c of scan.commands) a.taintFrom(c);
+  for (const c of scan.commands) a.noteWrites(c);
   for (const c of scan.commands) a.command(c);
   for (const ar of scan.arithmetic) a.arithmetic(ar);
   return { problems: a.problems, optionGuards: a.guards };
@@ -43,7 +44,7 @@ export function analyseScript(scan: ScanResult, taint: Taint): Analysis {
 export function analyseArgv(words: Word[], taint: Taint, onScript?: (script: Word, rest: Word[]) => boolean): Analysis {
   const a = new Analyser(taint);
   a.onScript = onScript;
-  a.command({ kind: "simple", words, redirects: [], offset: 0 });
+  a.command({ kind: "simple", words, redirects: [], writes: [], offset: 0 });
   return { problems: a.problems, optionGuards: a.guards };
 }
 
@@ -58,6 +59,24 @@ class Analyser {
 
   constructor(taint: Taint) {
     this.taint = taint;
+  }
+
+  /** Files the script writes (`> f`, `tee f`): what it writes may be a value, so they never run as code. */
+  readonly #written = new Set<string>();
+
+  noteWrites(c: SimpleCommand): void {
+    const words = skipKeywords(c.words);
+    const targets = [...c.writes, ...(literalOf(words[0] ?? EMPTY) === "tee" ? words.slice(1) : [])];
+    for (const w of targets) {
+      const path = literalOf(w);
+      if (path !== undefined && !path.startsWith("-") && path !== "/dev/null") this.#written.add(path);
+    }
+  }
+
+  /** A literal path the script writes earlier (or later, in a loop). */
+  #isWritten(word: Word): boolean {
+    const path = literalOf(word);
+    return path !== undefined && this.#written.has(path);
   }
 
   /** The command being read, for problems about the command as a whole. */
@@ -113,6 +132,7 @@ class Analyser {
     if (word === undefined) return;
     if (this.carries(word)) this.problem(word, `an event value must not choose ${what}`);
     else if (STDIN_PATH.test(literalOf(word) ?? "")) this.problem(word, `${what} is read from standard input, which may carry an event value; give it as a file`);
+    else if (this.#isWritten(word)) this.problem(word, `${what} is a file this script writes, so what it runs may be an event value`);
   }
 
   /** A word that names a shell variable (read, unset, printf -v): a name like a[$(cmd)] runs code. */
@@ -216,6 +236,7 @@ class Analyser {
       }
       return;
     }
+    if (this.#isWritten(first)) this.problem(first, "the program is a file this script writes, so what it runs may be an event value");
     const handler = handlerFor(basename(name));
     this.#current = first;
     handler?.(args, this);

@@ -30,6 +30,8 @@ export interface SimpleCommand {
   readonly kind: "simple" | "test";
   readonly words: Word[];
   readonly redirects: Word[];
+  /** The files it writes through `>`, `>>`, `>|`, `&>`, `<>` (a subset of `redirects`). */
+  readonly writes: Word[];
   readonly offset: number;
 }
 
@@ -101,12 +103,14 @@ class Scanner {
     const s = this.s;
     let words: Word[] = [];
     let redirects: Word[] = [];
+    let writes: Word[] = [];
     let start = this.i;
     let parens = 0;
     const end = (): void => {
-      if (words.length > 0 || redirects.length > 0) this.commands.push({ kind: "simple", words, redirects, offset: start });
+      if (words.length > 0 || redirects.length > 0) this.commands.push({ kind: "simple", words, redirects, writes, offset: start });
       words = [];
       redirects = [];
+      writes = [];
     };
     while (this.i < s.length) {
       const c = s[this.i]!;
@@ -134,7 +138,7 @@ class Scanner {
       }
       if (c === ";" || c === "&" || c === "|") {
         if (c === "&" && s[this.i + 1] === ">") {
-          this.#redirect(redirects);
+          this.#redirect(redirects, writes);
           continue;
         }
         end();
@@ -165,7 +169,7 @@ class Scanner {
           words.push(this.word()); // process substitution <(…) >(…): a word part
           continue;
         }
-        this.#redirect(redirects);
+        this.#redirect(redirects, writes);
         continue;
       }
       const word = this.word();
@@ -203,7 +207,7 @@ class Scanner {
       }
       const w = this.word();
       if (literalOf(w) === "]]") {
-        this.commands.push({ kind: "test", words, redirects: [], offset: start });
+        this.commands.push({ kind: "test", words, redirects: [], writes: [], offset: start });
         return;
       }
       words.push(w);
@@ -211,7 +215,7 @@ class Scanner {
     this.problem(start, "unterminated [[");
   }
 
-  #redirect(redirects: Word[]): void {
+  #redirect(redirects: Word[], writes: Word[]): void {
     const s = this.s;
     const at = this.i;
     let op = "";
@@ -233,6 +237,7 @@ class Scanner {
       return;
     }
     redirects.push(target);
+    if (op.includes(">") && !op.endsWith("&")) writes.push(target); // >&2 names a descriptor, not a file
   }
 
   /** After the newline ending a command line: the bodies of its here-documents. */
@@ -582,7 +587,7 @@ class Scanner {
 
 function shift(c: SimpleCommand, offset: number): SimpleCommand {
   const move = (w: Word): Word => ({ parts: w.parts, offset });
-  return { kind: c.kind, words: c.words.map(move), redirects: c.redirects.map(move), offset };
+  return { kind: c.kind, words: c.words.map(move), redirects: c.redirects.map(move), writes: c.writes.map(move), offset };
 }
 
 /** The word's text when it is all literal, else undefined. */

@@ -194,6 +194,10 @@ const REFUSED: Shape[] = [
   { script: "builtin eval \"${V}\"", only: "bash" },
   { script: "exec sh -c \"${V}\"" },
   { script: "sudo -s \"${V}\"" },
+  { script: "printf '%s' ${V} > /tmp/k.sh; sh /tmp/k.sh" },
+  { script: "printf '%s' ${V} | tee run.py >/dev/null; python3 run.py" },
+  { script: "printf '%s' ${V} >> ./x; chmod +x ./x; ./x" },
+  { script: "printf '%s' ${V} > lib.sh; . lib.sh" },
   { script: "printf '%s' \"$(case ${V} in a) echo a;; esac)\"" },
 ];
 
