@@ -35,6 +35,20 @@ describe("RBAC from plugin permissions", () => {
     ]);
   });
 
+  it("takes dotted resources and resourceNames in brackets, kept apart from the same resource without them", () => {
+    assert.deepEqual(rbacRulesOf(plugin("tiers", "projectcalico.org/tier.networkpolicies[default.*]: get, create\nprojectcalico.org/tiers[default]: get")), [
+      { apiGroup: "projectcalico.org", resource: "tier.networkpolicies", verbs: ["get", "create"], resourceNames: ["default.*"] },
+      { apiGroup: "projectcalico.org", resource: "tiers", verbs: ["get"], resourceNames: ["default"] },
+    ]);
+    const text = renderClusterRole([plugin("a", "x.io/things[one]: get\nx.io/things: list"), plugin("b", "x.io/others[one]: get")]);
+    const role = parseAllDocuments(text)[0]!.toJS() as { rules: unknown[] };
+    assert.deepEqual(role.rules, [
+      { apiGroups: ["x.io"], resources: ["others", "things"], resourceNames: ["one"], verbs: ["get"] },
+      { apiGroups: ["x.io"], resources: ["things"], verbs: ["list"] },
+    ]);
+    assert.throws(() => rbacRulesOf(plugin("names", "x.io/things[One]: get")), /things\[One\]/);
+  });
+
   it("refuses a permissions text that mixes rules and malformed lines", () => {
     assert.deepEqual(rbacRulesOf(plugin("free", "runs as Kestrel's user")), []);
     assert.throws(() => rbacRulesOf(plugin("typo", "/pods: get\npods delete")), /typo.*pods delete/);

@@ -1,6 +1,7 @@
 // Kubernetes RBAC from the plugins' own declarations. A plugin that talks to the Kubernetes API states its
 // permissions one rule per line, `<apiGroup>/<resource>: <verb>, <verb>` (the core group is empty:
-// `/pods: get, delete`; subresources as `/pods/eviction: create`). `kestrel actionners list` prints them
+// `/pods: get, delete`; subresources as `/pods/eviction: create`; a rule limited to some objects names them
+// in brackets: `projectcalico.org/tiers[default]: get`). `kestrel actionners list` prints them
 // and scripts/generate-rbac.ts turns all of them into the ClusterRole of deploy/rbac.yaml, so the
 // permissions in the docs and the ones deployed cannot drift apart.
 import type { AnyPlugin } from "./types.ts";
@@ -9,10 +10,12 @@ export interface RbacRule {
   readonly apiGroup: string;
   readonly resource: string;
   readonly verbs: readonly string[];
+  /** The objects the rule is limited to (RBAC resourceNames); every object when absent. */
+  readonly resourceNames?: readonly string[];
 }
 
-const RULE_LINE = /^([a-z0-9.-]*)\/([a-z]+(?:\/[a-z]+)?):\s*([a-z]+(?:\s*,\s*[a-z]+)*)$/;
-const RULE_SHAPE = /^[a-z0-9.-]*\/[a-z/]+:/;
+const RULE_LINE = /^([a-z0-9.-]*)\/([a-z]+(?:\.[a-z]+)*(?:\/[a-z]+)?)(?:\[([a-z0-9.*-]+(?:\s*,\s*[a-z0-9.*-]+)*)\])?:\s*([a-z]+(?:\s*,\s*[a-z]+)*)$/;
+const RULE_SHAPE = /^[a-z0-9.-]*\/[a-z/.]+(?:\[[^\]]*\])?:/;
 const VERBS = new Set(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]);
 
 /**
@@ -29,8 +32,11 @@ export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
   let prose = 0;
   for (const line of lines) {
     const m = RULE_LINE.exec(line);
-    const verbs = m === null ? [] : m[3]!.split(",").map((v) => v.trim());
-    if (m !== null && verbs.every((v) => VERBS.has(v))) rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs });
+    const verbs = m === null ? [] : m[4]!.split(",").map((v) => v.trim());
+    if (m !== null && verbs.every((v) => VERBS.has(v))) {
+      const names = m[3]?.split(",").map((n) => n.trim());
+      rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs, ...(names === undefined ? {} : { resourceNames: names }) });
+    }
     else if (RULE_SHAPE.test(line)) bad.push(line); // meant as a rule: a typo must not drop it silently
     else prose++;
   }
@@ -43,26 +49,30 @@ export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
 
 /** One ClusterRole for every plugin: verbs merged per resource, resources with the same verbs grouped. */
 export function renderClusterRole(plugins: readonly AnyPlugin[], name = "kestrel"): string {
-  const verbsOf = new Map<string, Set<string>>(); // "group\u0000resource" → verbs
+  // "group\u0000resource[\u0000names]" → the rule and its verbs
+  const verbsOf = new Map<string, { apiGroup: string; resource: string; names: readonly string[]; verbs: Set<string> }>();
   for (const plugin of plugins) {
     for (const rule of rbacRulesOf(plugin)) {
-      const key = `${rule.apiGroup}\u0000${rule.resource}`;
-      const set = verbsOf.get(key) ?? new Set<string>();
-      for (const v of rule.verbs) set.add(v);
-      verbsOf.set(key, set);
+      const names = [...(rule.resourceNames ?? [])].sort();
+      const key = [rule.apiGroup, rule.resource, ...(names.length > 0 ? [names.join(",")] : [])].join("\u0000");
+      const entry = verbsOf.get(key) ?? { apiGroup: rule.apiGroup, resource: rule.resource, names, verbs: new Set<string>() };
+      for (const v of rule.verbs) entry.verbs.add(v);
+      verbsOf.set(key, entry);
     }
   }
-  const grouped = new Map<string, { apiGroup: string; verbs: string[]; resources: string[] }>();
-  for (const [key, verbs] of [...verbsOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const [apiGroup, resource] = key.split("\u0000") as [string, string];
+  const grouped = new Map<string, { apiGroup: string; verbs: string[]; names: readonly string[]; resources: string[] }>();
+  for (const [, { apiGroup, resource, names, verbs }] of [...verbsOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const sorted = [...verbs].sort();
-    const id = `${apiGroup}\u0000${sorted.join(",")}`;
-    const g = grouped.get(id) ?? { apiGroup, verbs: sorted, resources: [] };
+    const id = `${apiGroup}\u0000${sorted.join(",")}\u0000${names.join(",")}`;
+    const g = grouped.get(id) ?? { apiGroup, verbs: sorted, names, resources: [] };
     g.resources.push(resource);
     grouped.set(id, g);
   }
   const rules = [...grouped.values()]
-    .map((g) => `  - apiGroups: [${JSON.stringify(g.apiGroup)}]\n    resources: [${g.resources.join(", ")}]\n    verbs: [${g.verbs.join(", ")}]`)
+    .map((g) => {
+      const names = g.names.length > 0 ? `\n    resourceNames: [${g.names.map((n) => JSON.stringify(n)).join(", ")}]` : "";
+      return `  - apiGroups: [${JSON.stringify(g.apiGroup)}]\n    resources: [${g.resources.join(", ")}]${names}\n    verbs: [${g.verbs.join(", ")}]`;
+    })
     .join("\n");
   return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

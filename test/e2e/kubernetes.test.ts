@@ -344,7 +344,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   const execsIn = (name: string) => kubeApi.execLog.filter((e) => e.namespace === NS && e.pod === name).map((e) => e.argv);
 
   before(async () => {
-    kubeApi = await startKubeApi({ timeScale: 0.01 });
+    kubeApi = await startKubeApi({ timeScale: 0.01, calicoApiServer: true });
     receiver = await startReceiver();
     const dir = await mkdtemp(join(tmpdir(), "kestrel-e2e-k8s-all-"));
     dest = join(dir, "artifacts");
@@ -420,8 +420,11 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
 
     const [calico] = await expectResult("E2E calico", "success", seeded.calicoPod);
     assert.equal(calico!.output, `the caliconetworkpolicy '${seeded.calicoRs}' in the namespace '${NS}' has been created`);
-    const calicoPolicy = kubeApi.get("crd.projectcalico.org/v1", "NetworkPolicy", NS, `default.${seeded.calicoRs}`)!;
+    // Calico's API server is up: its projectcalico.org/v3 API, the policy under the owner's name.
+    const calicoPolicy = kubeApi.get("projectcalico.org/v3", "NetworkPolicy", NS, seeded.calicoRs)!;
+    assert.equal(calicoPolicy.spec.tier, "default");
     assert.deepEqual(calicoPolicy.spec.egress, [{ action: "Deny", destination: { nets: ["203.0.113.7/32"] } }, { action: "Allow" }]);
+    assert.equal(kubeApi.list("crd.projectcalico.org/v1", "NetworkPolicy", NS).length, 0, "not the CRD");
 
     const [cilium] = await expectResult("E2E cilium", "success", seeded.ciliumPod);
     assert.equal(cilium!.output, `the ciliumnetworkpolicy '${seeded.ciliumRs}' in the namespace '${NS}' has been created`);

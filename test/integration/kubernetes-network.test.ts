@@ -2,7 +2,8 @@
 // a Falco event posted to Kestrel → kubernetes:networkpolicy, calico:networkpolicy or cilium:networkpolicy
 // → the objects the API server stores (names, selectors, egress rules, denied IPs), the update path
 // (resourceVersion carried, denies accumulated without duplicates, a 409 conflict retried from a fresh
-// read) and the failures that must stop before any change (pod gone, no remote IP, forbidden).
+// read) and the failures that must stop before any change (pod gone, no remote IP, forbidden). Calico's
+// policy goes through projectcalico.org/v3 when Calico's API server is there, else through its CRD.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
@@ -245,12 +246,23 @@ describe("network policy actionners against the Kubernetes API", () => {
     });
   });
 
-  describe("calico:networkpolicy", () => {
+  describe("calico:networkpolicy without Calico's API server (crd.projectcalico.org/v1)", () => {
     const calico = (namespace: string, name: string) => kube.get("crd.projectcalico.org/v1", "NetworkPolicy", namespace, name);
 
     it("creates the crd.projectcalico.org/v1 policy of the default tier: Deny the remote IP first, then the allow lists", async () => {
+      const mark = kube.requests.length;
       const entry = await fire("Calico deny", { "fd.rip": "203.0.113.50" });
       ok(entry);
+      // Discovery found no projectcalico.org/v3, so nothing was sent to it.
+      assert.deepEqual(
+        requestsSince(mark, /projectcalico\.org/).map((r) => `${r.method} ${r.path} ${r.status}`),
+        [
+          "GET /apis/projectcalico.org/v3 404",
+          `GET /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies/default.${webRs} 404`,
+          "POST /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies 201",
+        ],
+      );
+      assert.deepEqual(entry["objects"], { networkpolicy: `default.${webRs}`, namespace: "prod", pod: webPod, ip: "203.0.113.50" });
       assert.equal(entry["output"], `the caliconetworkpolicy '${webRs}' in the namespace 'prod' has been created`);
       const policy = calico("prod", `default.${webRs}`)!;
       assert.ok(policy, "stored under the default tier's name");
@@ -276,6 +288,7 @@ describe("network policy actionners against the Kubernetes API", () => {
       assert.match(String(entry["output"]), /has been updated$/);
       const put = requestsSince(mark, /\/networkpolicies\//).find((r) => r.method === "PUT");
       assert.equal((put!.body as KubeObject).metadata.resourceVersion, rv);
+      assert.equal(requestsSince(mark, /^\/apis\/projectcalico\.org/).length, 0, "the discovery answer is cached");
       ok(await fire("Calico deny", { "fd.rip": "203.0.113.50" }));
       ok(await fire("Calico deny", { "fd.rip": "203.0.113.51" }));
       assert.deepEqual(calico("prod", name)!.spec.egress.slice(0, 2), [
@@ -360,5 +373,122 @@ describe("network policy actionners against the Kubernetes API", () => {
       assert.equal(requestsSince(mark, /ciliumnetworkpolicies/).length, 1, "nothing written, nothing retried");
       assert.deepEqual(cilium("prod", webRs)!.spec.egressDeny, [{ toCIDR: ["203.0.113.60/32", "2001:db8::60/128"] }]);
     });
+  });
+});
+
+describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)", () => {
+  let kube: KubeApiServer;
+  let kestrel: RunningKestrel;
+  let webPod: string;
+  let webRs: string;
+
+  before(async () => {
+    kube = await startKubeApi({ calicoApiServer: true });
+    kube.addNamespace("prod");
+    const web = kube.addDeployment("prod", "web", { labels: { app: "web", tier: "front" } });
+    webPod = web.pods[0]!.metadata.name!;
+    webRs = web.replicaSet.metadata.name!;
+    kestrel = await startKestrel({ rules: RULES, clients: createClients({ kubernetes: createKubeClient(kube.kubeConfig()) }) });
+  });
+  after(async () => {
+    await kestrel?.close();
+    await kube?.close();
+  });
+
+  async function fire(fields: Record<string, unknown>): Promise<LogEntry> {
+    const res = await kestrel.post(falcoEvent({ rule: "Calico deny", fields: { "k8s.ns.name": "prod", "k8s.pod.name": webPod, ...fields } }));
+    assert.equal(res.status, 200);
+    const { trace_id } = (await res.json()) as { trace_id: string };
+    const isResult = (l: LogEntry) => l["trace_id"] === trace_id && /^action (success|failed)$/.test(String(l["msg"]));
+    await eventually(() => kestrel.logs.some(isResult), 8000, "the result of the calico action");
+    return kestrel.logs.find(isResult)!;
+  }
+  const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", String(entry["error"]));
+  const calicoCalls = (mark: number) => kube.requests.slice(mark).filter((r) => /projectcalico\.org/.test(r.path)).map((r) => `${r.method} ${r.path} ${r.status}`);
+  const v3 = (name: string) => kube.get("projectcalico.org/v3", "NetworkPolicy", "prod", name);
+
+  it("writes projectcalico.org/v3 under the owner's name (Talon's), which the API server puts in the default tier", async () => {
+    const mark = kube.requests.length;
+    const entry = await fire({ "fd.rip": "203.0.113.50" });
+    ok(entry);
+    assert.equal(entry["output"], `the caliconetworkpolicy '${webRs}' in the namespace 'prod' has been created`);
+    assert.deepEqual(entry["objects"], { networkpolicy: webRs, namespace: "prod", pod: webPod, ip: "203.0.113.50" });
+    assert.deepEqual(calicoCalls(mark), [
+      "GET /apis/projectcalico.org/v3 200",
+      `GET /apis/projectcalico.org/v3/namespaces/prod/networkpolicies/${webRs} 404`,
+      "POST /apis/projectcalico.org/v3/namespaces/prod/networkpolicies 201",
+    ]);
+    const policy = v3(webRs)!;
+    assert.equal(policy.metadata.labels["app.kubernetes.io/managed-by"], "kestrel");
+    assert.deepEqual(policy.spec, {
+      order: 20,
+      selector: "app == 'web' && tier == 'front'",
+      types: ["Egress"],
+      egress: [
+        { action: "Deny", destination: { nets: ["203.0.113.50/32"] } },
+        { action: "Allow", destination: { nets: ["192.168.1.0/24"] } },
+        { action: "Allow", destination: { namespaceSelector: "kubernetes.io/metadata.name in { 'green-ns' }" } },
+      ],
+      tier: "default",
+    });
+    assert.equal(kube.list("crd.projectcalico.org/v1", "NetworkPolicy").length, 0, "not the CRD");
+  });
+
+  it("updates it with the resourceVersion read, denies accumulated, without discovering again", async () => {
+    const rv = v3(webRs)!.metadata.resourceVersion;
+    const mark = kube.requests.length;
+    const entry = await fire({ "fd.rip": "203.0.113.51" });
+    ok(entry);
+    assert.match(String(entry["output"]), /has been updated$/);
+    assert.deepEqual(calicoCalls(mark), [
+      `GET /apis/projectcalico.org/v3/namespaces/prod/networkpolicies/${webRs} 200`,
+      `PUT /apis/projectcalico.org/v3/namespaces/prod/networkpolicies/${webRs} 200`,
+    ]);
+    const put = kube.requests.slice(mark).find((r) => r.method === "PUT")!;
+    assert.equal((put.body as KubeObject).metadata.resourceVersion, rv);
+    assert.deepEqual(v3(webRs)!.spec.egress[0], { action: "Deny", destination: { nets: ["203.0.113.50/32", "203.0.113.51/32"] } });
+    assert.equal(v3(webRs)!.spec.tier, "default");
+  });
+
+  it("does not fall back to the CRD when the v3 API refuses (403: Kestrel's RBAC, tiers included)", async () => {
+    kube.failNext({ method: "PUT", path: /^\/apis\/projectcalico\.org\/v3\//, status: 403 });
+    const mark = kube.requests.length;
+    const entry = await fire({ "fd.rip": "203.0.113.52" });
+    assert.equal(entry["code"], "ERR_FORBIDDEN");
+    assert.match(String(entry["error"]), /networkpolicies\.projectcalico\.org .* is forbidden/);
+    assert.deepEqual(
+      calicoCalls(mark).map((c) => c.split(" ")[0]),
+      ["GET", "PUT"],
+      "no discovery, no CRD",
+    );
+  });
+
+  it("after a 404 from v3 (the API server removed), discovers again and writes the CRD under default.<owner>", async () => {
+    kube.setCalicoApiServer(false);
+    let mark = kube.requests.length;
+    const entry = await fire({ "fd.rip": "203.0.113.53" });
+    ok(entry);
+    assert.equal(entry["output"], `the caliconetworkpolicy '${webRs}' in the namespace 'prod' has been created`);
+    assert.deepEqual(entry["objects"], { networkpolicy: `default.${webRs}`, namespace: "prod", pod: webPod, ip: "203.0.113.53" });
+    assert.deepEqual(calicoCalls(mark), [
+      `GET /apis/projectcalico.org/v3/namespaces/prod/networkpolicies/${webRs} 404`,
+      "POST /apis/projectcalico.org/v3/namespaces/prod/networkpolicies 404",
+      "GET /apis/projectcalico.org/v3 404",
+      `GET /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies/default.${webRs} 404`,
+      "POST /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies 201",
+    ]);
+    assert.deepEqual(kube.get("crd.projectcalico.org/v1", "NetworkPolicy", "prod", `default.${webRs}`)!.spec.egress[0], {
+      action: "Deny",
+      destination: { nets: ["203.0.113.53/32"] },
+    });
+    assert.ok(kestrel.logs.some((l) => /the Calico API changed since it was discovered: writing through crd\.projectcalico\.org\/v1/.test(String(l["msg"]))));
+
+    // The new answer is cached: the next event goes straight to the CRD.
+    mark = kube.requests.length;
+    ok(await fire({ "fd.rip": "203.0.113.54" }));
+    assert.deepEqual(calicoCalls(mark), [
+      `GET /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies/default.${webRs} 200`,
+      `PUT /apis/crd.projectcalico.org/v1/namespaces/prod/networkpolicies/default.${webRs} 200`,
+    ]);
   });
 });

@@ -2,28 +2,27 @@
 // calico:networkpolicy): named and selecting as the Kubernetes one (the pod's owner), a Deny rule for the
 // remote IP first, then Allow rules for the allowed CIDRs and namespaces (or everything when neither is set).
 //
-// API: Talon writes projectcalico.org/v3 through Calico's clientset. projectcalico.org/v3 is an aggregated
-// API served by the Calico API server, which many clusters do not run (it is optional; calicoctl and Felix
-// work without it). What every Calico cluster with the Kubernetes datastore has is the CRD that stores
-// policies, crd.projectcalico.org/v1 NetworkPolicy, so Kestrel writes that through the generic custom
-// objects API. The CRD stores a policy of the default tier as `default.<name>` (the v3 API shows it as
-// `<name>`, calicoctl finds it by either), so the object is named `default.<owner>`, exactly what Talon's
-// v3 write produces in storage. RBAC is on the CRD: crd.projectcalico.org/networkpolicies.
+// API (./_api.ts): as Talon, projectcalico.org/v3, Calico's supported API, served by its API server, which
+// validates and defaults the policy; the policy is named after the owner. When discovery shows no
+// projectcalico.org/v3 networkpolicies (the API server is optional), Kestrel writes the CRD that stores
+// them, crd.projectcalico.org/v1, under the name the v3 write has there: `default.<owner>` (default tier).
+// Discovery is cached per client for a few minutes; a 404 from the chosen API discovers again and, when
+// the answer changed (the API server was installed or removed), writes through the other API.
+// RBAC: both resources, and for the v3 API server's tier authorisation (Calico 3.28 and later) `get` on
+// the tier and the verbs on tier.networkpolicies (the default tier only).
 //
 // Kestrel differences: denied IPs accumulate on update without duplicates (canonical addresses), IPv6
 // addresses are denied as /128 (Talon appends /32 to every address), each rule keeps to one IP family, and
 // the default Allow (no allow list) allows all traffic, IPv6 included (Talon allows 0.0.0.0/0 only).
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
+import type { KubeClient } from "../../clients/kubernetes-calls.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { type Metadata, MANAGED_LABELS, upsertCustom } from "../kubernetes/_api.ts";
+import { isNotFound, MANAGED_LABELS, type Metadata, upsert } from "../kubernetes/_api.ts";
 import { type Cidr, cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
 import { policyTargetOf } from "../kubernetes/_owner.ts";
 import { POD_REQUIRED_FIELDS } from "../kubernetes/_target.ts";
-
-const RESOURCE = { group: "crd.projectcalico.org", version: "v1", plural: "networkpolicies" } as const;
-/** The tier prefix of a default-tier policy's name in the CRD. */
-const TIER_PREFIX = "default.";
+import { type CalicoApi, calicoApiOf, forgetCalicoApi, V3 } from "./_api.ts";
 
 interface CalicoRule {
   action: "Allow" | "Deny";
@@ -67,6 +66,44 @@ function deniedBy(policy: CalicoNetworkPolicy | undefined): string[] {
   return (policy?.spec?.egress ?? []).filter((r) => r.action === "Deny").flatMap((r) => r.destination?.nets ?? []);
 }
 
+/** A 404 from the API: the object went, or the API itself did (kubeCall keeps the answer as the cause). */
+function answeredNotFound(err: unknown): boolean {
+  return isNotFound(err) || (err instanceof Error && isNotFound(err.cause));
+}
+
+interface Write {
+  readonly namespace: string;
+  /** The policy's name: the owner's. */
+  readonly owner: string;
+  readonly build: (existing: CalicoNetworkPolicy | undefined) => Pick<CalicoNetworkPolicy, "spec">;
+  readonly signal: AbortSignal;
+}
+
+/** Creates or updates the policy through `api` (GET, then create or replace with the resourceVersion read). */
+function write(kube: KubeClient, api: CalicoApi, w: Write): Promise<"created" | "updated"> {
+  const { group, version, plural } = api.resource;
+  const name = api.storedName(w.owner);
+  const at = { group, version, plural, namespace: w.namespace };
+  const options = kube.requestOptions(w.signal);
+  return upsert<CalicoNetworkPolicy>({
+    what: `create or update the Calico networkpolicy '${name}' (${group}/${version}) in the namespace '${w.namespace}'`,
+    signal: w.signal,
+    missingKindHint:
+      api === V3
+        ? "projectcalico.org/v3 networkpolicies are no longer served: was Calico's API server removed?"
+        : "neither projectcalico.org/v3 nor crd.projectcalico.org/v1 networkpolicies are served: is Calico installed?",
+    read: () => kube.custom.getNamespacedCustomObject({ ...at, name }, options) as Promise<CalicoNetworkPolicy>,
+    create: (body) => kube.custom.createNamespacedCustomObject({ ...at, body }, options) as Promise<CalicoNetworkPolicy>,
+    replace: (body) => kube.custom.replaceNamespacedCustomObject({ ...at, name, body }, options) as Promise<CalicoNetworkPolicy>,
+    build: (existing) => ({
+      apiVersion: `${group}/${version}`,
+      kind: "NetworkPolicy",
+      metadata: { name, namespace: w.namespace, labels: { ...MANAGED_LABELS } },
+      ...w.build(existing),
+    }),
+  });
+}
+
 export default defineActionner({
   category: "calico",
   name: "networkpolicy",
@@ -79,6 +116,9 @@ export default defineActionner({
 apps/replicasets: get
 apps/daemonsets: get
 apps/statefulsets: get
+projectcalico.org/networkpolicies: get, create, update
+projectcalico.org/tiers[default]: get
+projectcalico.org/tier.networkpolicies[default.*]: get, create, update
 crd.projectcalico.org/networkpolicies: get, create, update`,
   params: z.strictObject({
     allow_cidr: cidrList("CIDRs the pods may still reach (e.g. private subnets); with neither allow list, all other egress is allowed"),
@@ -106,16 +146,12 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
     const remote = remoteIpOf(ctx.event);
     const target = await policyTargetOf(ctx);
     const { namespace } = target;
-    const name = `${TIER_PREFIX}${target.name}`;
-    const outcome = await upsertCustom<CalicoNetworkPolicy>(kubernetesOf(ctx.clients), RESOURCE, {
+    const kube = kubernetesOf(ctx.clients);
+    const w: Write = {
       namespace,
-      name,
-      what: `create or update the Calico networkpolicy '${name}' in the namespace '${namespace}'`,
+      owner: target.name,
       signal,
       build: (existing) => ({
-        apiVersion: `${RESOURCE.group}/${RESOURCE.version}`,
-        kind: "NetworkPolicy",
-        metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
         spec: {
           ...(p.order === undefined ? {} : { order: p.order }),
           selector: calicoSelector(target.selector),
@@ -123,10 +159,24 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
           egress: calicoEgress(uniqueCidrs([...deniedBy(existing), remote.text]), p.allow_cidr, p.allow_namespaces),
         },
       }),
-    });
+    };
+    let api = await calicoApiOf(kube, signal);
+    let outcome: "created" | "updated";
+    try {
+      outcome = await write(kube, api, w);
+    } catch (err) {
+      // The API may have gone (or come) since discovery: ask again, and write through the other one if so.
+      if (!answeredNotFound(err)) throw err;
+      forgetCalicoApi(kube);
+      const now = await calicoApiOf(kube, signal);
+      if (now === api) throw err;
+      ctx.log.warn(`the Calico API changed since it was discovered: writing through ${now.resource.group}/${now.resource.version}`);
+      api = now;
+      outcome = await write(kube, api, w);
+    }
     return {
       output: `the caliconetworkpolicy '${target.name}' in the namespace '${namespace}' has been ${outcome}`,
-      objects: { networkpolicy: name, namespace, pod: target.pod, ip: remote.address },
+      objects: { networkpolicy: api.storedName(target.name), namespace, pod: target.pod, ip: remote.address },
     };
   },
 });

@@ -281,6 +281,50 @@ describe("custom resources (Calico, Cilium)", () => {
   });
 });
 
+describe("Calico's API server (projectcalico.org/v3, aggregated)", () => {
+  after(() => server.setCalicoApiServer(false));
+
+  it("is absent until registered, then served with discovery, tier defaulting, validation and resourceVersion checks", async () => {
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const apis = kc.makeApiClient(k8s.ApisApi);
+    const at = { group: "projectcalico.org", version: "v3", namespace: "prod", plural: "networkpolicies" };
+    const body = { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "deny", namespace: "prod" }, spec: { selector: "app == 'web'", types: ["Egress"], egress: [{ action: "Deny", destination: { nets: ["203.0.113.1/32"] } }] } };
+    // Absent: no group, 404 for discovery and for the resources (kube-apiserver's "page not found").
+    assert.ok(!(await apis.getAPIVersions()).groups.some((g) => g.name === "projectcalico.org"));
+    assert.equal((await failure(custom.getAPIResources({ group: "projectcalico.org", version: "v3" }))).code, 404);
+    assert.equal((await failure(custom.createNamespacedCustomObject({ ...at, body }))).code, 404);
+    assert.equal((await raw("GET", "/apis/projectcalico.org")).status, 404);
+
+    server.setCalicoApiServer(true);
+    const group = (await apis.getAPIVersions()).groups.find((g) => g.name === "projectcalico.org")!;
+    assert.equal(group.preferredVersion!.groupVersion, "projectcalico.org/v3");
+    const list = await custom.getAPIResources({ group: "projectcalico.org", version: "v3" });
+    assert.deepEqual(
+      list.resources.map((r) => [r.name, r.kind, r.namespaced]),
+      [["networkpolicies", "NetworkPolicy", true]],
+    );
+    const created = (await custom.createNamespacedCustomObject({ ...at, body })) as k8s.KubernetesObject & { spec: { tier: string } };
+    assert.equal(created.spec.tier, "default", "the API server puts it in the default tier");
+    assert.equal(server.get("projectcalico.org/v3", "NetworkPolicy", "prod", "deny")!.spec.tier, "default");
+    assert.equal(server.get("crd.projectcalico.org/v1", "NetworkPolicy", "prod", "default.deny"), undefined, "no mirroring to the CRD");
+
+    const noRv = await failure(custom.replaceNamespacedCustomObject({ ...at, name: "deny", body }));
+    assert.equal(noRv.code, 422);
+    assert.match(noRv.status.message, /metadata\.resourceVersion: Invalid value: 0: must be specified for an update/);
+    const bad = { ...body, metadata: { ...body.metadata, resourceVersion: created.metadata!.resourceVersion }, spec: { ...body.spec, egress: [{ action: "Block" }] } };
+    const invalid = await failure(custom.replaceNamespacedCustomObject({ ...at, name: "deny", body: bad }));
+    assert.equal(invalid.code, 422);
+    assert.match(invalid.status.message, /spec\.egress\[0\]\.action: Unsupported value: "Block"/);
+    const replaced = (await custom.replaceNamespacedCustomObject({ ...at, name: "deny", body: { ...body, metadata: { ...body.metadata, resourceVersion: created.metadata!.resourceVersion } } })) as { spec: { tier: string } };
+    assert.equal(replaced.spec.tier, "default", "defaulted on update too");
+
+    // Removed again (the API server uninstalled): 404 once more.
+    server.setCalicoApiServer(false);
+    assert.equal((await failure(custom.getNamespacedCustomObject({ ...at, name: "deny" }))).code, 404);
+    assert.equal((await failure(custom.getAPIResources({ group: "projectcalico.org", version: "v3" }))).code, 404);
+  });
+});
+
 describe("discovery", () => {
   it("serves /api, /apis, /api/v1, /apis/<g>/<v> and /version", async () => {
     const versions = await kc.makeApiClient(k8s.CoreApi).getAPIVersions();

@@ -19,7 +19,7 @@ import {
 } from "./status.ts";
 import { type Store, timestamp } from "./store.ts";
 import type { DeletionRecord, KubeObject } from "./types.ts";
-import { validateEphemeralUpdate, validateObject, validatePodUpdate } from "./validation.ts";
+import { defaultSpec, validateEphemeralUpdate, validateObject, validatePodUpdate } from "./validation.ts";
 import { parse as parseYaml } from "yaml";
 
 const BODY_TYPES = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/cbor"];
@@ -187,6 +187,7 @@ export class Api {
     const obj = this.checkTypeAndNamespace(rt, namespace, body);
     if (obj.metadata.resourceVersion) throw internalError("resourceVersion should not be set on objects to be created");
     this.prepareForCreate(rt, obj);
+    defaultSpec(rt, obj);
     validateObject(rt, obj);
     this.requireNamespace(rt, namespace);
     if (obj.metadata.name && this.store.has(rt, namespace, obj.metadata.name)) throw alreadyExists(rt, obj.metadata.name);
@@ -204,7 +205,7 @@ export class Api {
       delete next.metadata.resourceVersion;
       return { object: this.create(rt, namespace, next, query), created: true };
     }
-    if (!next.metadata.resourceVersion && rt.custom) {
+    if (!next.metadata.resourceVersion && (rt.custom || rt.aggregated)) {
       throw invalid(rt, name, [{ type: "FieldValueInvalid", field: "metadata.resourceVersion", value: 0, detail: "must be specified for an update" }]);
     }
     return { object: this.commit(rt, next, current, "main", query), created: false };
@@ -258,6 +259,7 @@ export class Api {
       validateEphemeralUpdate(rt, next, current);
     } else {
       next = proposed;
+      defaultSpec(rt, next);
       if (rt.hasStatus) next.status = current.status;
       if (rt === POD) validatePodUpdate(rt, next, current);
     }

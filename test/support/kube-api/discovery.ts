@@ -2,7 +2,7 @@
 // discovery first; answering with plain APIGroupList JSON makes it fall back to per-group documents, as
 // it does against older servers. KubernetesObjectApi takes the first entry whose kind matches, so main
 // resources come before their subresources.
-import { groupVersions, RESOURCES, type ResourceType } from "./resources.ts";
+import { groupVersions, NOT_AGGREGATED, RESOURCES, type ResourceType, type Served } from "./resources.ts";
 
 const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
@@ -31,25 +31,25 @@ export function apiVersions(serverAddress: string): Record<string, unknown> {
   return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] };
 }
 
-function groupEntry(name: string): Record<string, unknown> {
-  const versions = groupVersions()
+function groupEntry(name: string, served: Served): Record<string, unknown> {
+  const versions = groupVersions(served)
     .filter((gv) => gv.group === name)
     .map((gv) => ({ groupVersion: `${gv.group}/${gv.version}`, version: gv.version }));
   return { name, versions, preferredVersion: versions[0] };
 }
 
-export function apiGroupList(): Record<string, unknown> {
-  const names = [...new Set(groupVersions().map((gv) => gv.group))].filter((g) => g !== "");
-  return { kind: "APIGroupList", apiVersion: "v1", groups: names.map(groupEntry) };
+export function apiGroupList(served: Served = NOT_AGGREGATED): Record<string, unknown> {
+  const names = [...new Set(groupVersions(served).map((gv) => gv.group))].filter((g) => g !== "");
+  return { kind: "APIGroupList", apiVersion: "v1", groups: names.map((name) => groupEntry(name, served)) };
 }
 
-export function apiGroup(name: string): Record<string, unknown> | undefined {
-  if (name === "" || !RESOURCES.some((rt) => rt.group === name)) return undefined;
-  return { kind: "APIGroup", apiVersion: "v1", ...groupEntry(name) };
+export function apiGroup(name: string, served: Served = NOT_AGGREGATED): Record<string, unknown> | undefined {
+  if (name === "" || !RESOURCES.some((rt) => rt.group === name && served(rt))) return undefined;
+  return { kind: "APIGroup", apiVersion: "v1", ...groupEntry(name, served) };
 }
 
-export function apiResourceList(group: string, version: string): Record<string, unknown> | undefined {
-  const types = RESOURCES.filter((rt) => rt.group === group && rt.version === version);
+export function apiResourceList(group: string, version: string, served: Served = NOT_AGGREGATED): Record<string, unknown> | undefined {
+  const types = RESOURCES.filter((rt) => rt.group === group && rt.version === version && served(rt));
   if (types.length === 0) return undefined;
   const resources: Record<string, unknown>[] = [];
   for (const rt of [...types].sort((a, b) => a.plural.localeCompare(b.plural))) {

@@ -71,6 +71,11 @@ export interface KubeApiServer {
   hangNext(rule: HangRule): void;
   /** Holds the next matching requests for `ms`, then answers them normally (slow API server). */
   delayNext(rule: DelayRule): void;
+  /**
+   * Registers (true) or removes (false) Calico's API server: projectcalico.org/v3 networkpolicies in
+   * discovery and in the URL space. Off by default, as in a cluster that runs Calico without it.
+   */
+  setCalicoApiServer(on: boolean): void;
   appendLog(namespace: string, pod: string, container: string, line: string): void;
   /** Ends the follow=true log streams of that container, as its termination would. */
   endLog(namespace: string, pod: string, container: string): void;
@@ -103,6 +108,8 @@ export interface KubeApiOptions {
   bookmarkIntervalMs?: number;
   /** Namespaces that exist from the start (default: default, kube-system, kube-public, kube-node-lease). */
   namespaces?: string[];
+  /** Serve projectcalico.org/v3 from the start (see setCalicoApiServer). */
+  calicoApiServer?: boolean;
 }
 
 export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeApiServer> {
@@ -123,6 +130,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     containers.removePod(namespace, name);
   });
   const http = new KubeHttpServer({ token, api, watches, logs, exec, requests }, tls);
+  http.setAggregated(options.calicoApiServer ?? false);
   const port = await http.listen();
   const url = `https://127.0.0.1:${port}`;
 
@@ -235,6 +243,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     failNext: (rule) => http.failNext(rule),
     hangNext: (rule) => http.hangNext(rule),
     delayNext: (rule) => http.delayNext(rule),
+    setCalicoApiServer: (on) => http.setAggregated(on),
     appendLog: (namespace, pod, container, line) => logs.append(namespace, pod, container, line),
     endLog: (namespace, pod, container) => logs.end(namespace, pod, container),
     setFile(namespace, pod, container, path, content) {

@@ -17,13 +17,26 @@ export interface ResourceType {
   readonly createOnUpdate: boolean;
   /** Custom resources: no strategic merge patch, and PUT requires metadata.resourceVersion. */
   readonly custom: boolean;
+  /**
+   * Served by an aggregated API server (Calico's API server for projectcalico.org/v3): absent from
+   * discovery and from the URL space, as when its APIService is not registered, until the test calls
+   * KubeApiServer.setCalicoApiServer(true).
+   */
+  readonly aggregated: boolean;
 }
+
+/** Whether the server serves a resource type now (aggregated ones only while their API server is up). */
+export type Served = (rt: ResourceType) => boolean;
+
+/** The default: everything but the aggregated API groups. */
+export const NOT_AGGREGATED: Served = (rt) => !rt.aggregated;
 
 interface Extra {
   shortNames?: string[];
   subresources?: string[];
   createOnUpdate?: boolean;
   custom?: boolean;
+  aggregated?: boolean;
 }
 
 function r(group: string, version: string, plural: string, kind: string, namespaced: boolean, extra: Extra = {}): ResourceType {
@@ -40,6 +53,7 @@ function r(group: string, version: string, plural: string, kind: string, namespa
     hasStatus: subresources.includes("status"),
     createOnUpdate: extra.createOnUpdate ?? false,
     custom: extra.custom ?? false,
+    aggregated: extra.aggregated ?? false,
   };
 }
 
@@ -72,6 +86,10 @@ export const RESOURCES: readonly ResourceType[] = [
   r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, { shortNames: ["pdb"], subresources: ["status"] }),
   r("crd.projectcalico.org", "v1", "globalnetworkpolicies", "GlobalNetworkPolicy", false, { custom: true }),
   r("crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy", true, { custom: true }),
+  // Calico's API server (optional in a cluster): it defaults spec.tier and validates rule actions
+  // (validation.ts), and refuses a PUT without resourceVersion (AllowUnconditionalUpdate is false). The
+  // real one stores a default-tier policy in the CRD above as default.<name>; here the two stores are apart.
+  r("projectcalico.org", "v3", "networkpolicies", "NetworkPolicy", true, { aggregated: true }),
   r("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", "CiliumClusterwideNetworkPolicy", false, {
     shortNames: ["ccnp"],
     subresources: ["status"],
@@ -103,9 +121,9 @@ export function requireByKind(apiVersion: string, kind: string): ResourceType {
   return rt;
 }
 
-export function groupVersions(): { group: string; version: string }[] {
+export function groupVersions(served: Served = NOT_AGGREGATED): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const rt of RESOURCES) seen.set(apiVersionOf(rt), { group: rt.group, version: rt.version });
+  for (const rt of RESOURCES.filter(served)) seen.set(apiVersionOf(rt), { group: rt.group, version: rt.version });
   return [...seen.values()];
 }
 

@@ -9,7 +9,7 @@ import { type Api, deleteOptionsFrom, parseBody } from "./api.ts";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from "./discovery.ts";
 import type { ExecServer } from "./exec.ts";
 import type { Logs } from "./log.ts";
-import { findByPlural, POD, qualifiedResource, type ResourceType } from "./resources.ts";
+import { findByPlural, POD, qualifiedResource, type ResourceType, type Served } from "./resources.ts";
 import { ApiError, badRequest, conflict, internalError, methodNotAllowed, noSuchPath, notFound, REASONS, unauthorized } from "./status.ts";
 import type { DelayRule, FailRule, HangRule, RecordedRequest } from "./types.ts";
 import type { Watches } from "./watch.ts";
@@ -32,7 +32,7 @@ type Route =
 
 const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 
-function route(pathname: string, serverAddress: string): Route | undefined {
+function route(pathname: string, serverAddress: string, served: Served): Route | undefined {
   let segs: string[];
   try {
     segs = pathname.split("/").filter((s) => s !== "").map(decodeURIComponent);
@@ -50,13 +50,13 @@ function route(pathname: string, serverAddress: string): Route | undefined {
     version = segs[1]!;
     rest = segs.slice(2);
   } else if (segs[0] === "apis") {
-    if (segs.length === 1) return { kind: "doc", body: apiGroupList };
-    if (segs.length === 2) return { kind: "doc", body: () => apiGroup(segs[1]!) };
+    if (segs.length === 1) return { kind: "doc", body: () => apiGroupList(served) };
+    if (segs.length === 2) return { kind: "doc", body: () => apiGroup(segs[1]!, served) };
     group = segs[1]!;
     version = segs[2]!;
     rest = segs.slice(3);
   } else return undefined;
-  if (rest.length === 0) return { kind: "doc", body: () => apiResourceList(group, version) };
+  if (rest.length === 0) return { kind: "doc", body: () => apiResourceList(group, version, served) };
   let namespace: string | undefined;
   if (rest[0] === "namespaces" && rest.length >= 3 && !(group === "" && rest.length === 3 && NAMESPACE_SUBRESOURCES.has(rest[2]!))) {
     namespace = rest[1];
@@ -64,7 +64,7 @@ function route(pathname: string, serverAddress: string): Route | undefined {
   }
   if (rest.length > 3) return undefined;
   const rt = findByPlural(group, version, rest[0]!);
-  if (rt === undefined) return undefined;
+  if (rt === undefined || !served(rt)) return undefined;
   if (rt.namespaced === false && namespace !== undefined) return undefined;
   if (rt.namespaced && namespace === undefined && rest.length > 1) return undefined;
   return { kind: "resource", rt, namespace, name: rest[1], sub: rest[2] };
@@ -183,6 +183,9 @@ export class KubeHttpServer {
   private readonly delays = new Set<NodeJS.Timeout>();
   private readonly hung = new Set<{ destroy(): void }>();
   private address = "127.0.0.1:0";
+  /** Whether the aggregated API groups (Calico's API server) are registered and served. */
+  private aggregatedServed = false;
+  private readonly served: Served = (rt) => !rt.aggregated || this.aggregatedServed;
 
   constructor(parts: ServerParts, tls: { cert: string; key: string }) {
     this.parts = parts;
@@ -201,6 +204,10 @@ export class KubeHttpServer {
     const port = typeof addr === "object" && addr !== null ? addr.port : 0;
     this.address = `127.0.0.1:${port}`;
     return port;
+  }
+
+  setAggregated(on: boolean): void {
+    this.aggregatedServed = on;
   }
 
   failNext(rule: FailRule): void {
@@ -280,7 +287,7 @@ export class KubeHttpServer {
       sendError(res, unauthorized());
       return;
     }
-    const r = route(url.pathname, this.address);
+    const r = route(url.pathname, this.address, this.served);
     if (this.take(this.hangRules, method, url.pathname) !== undefined) {
       this.hung.add(res);
       res.on("close", () => this.hung.delete(res));
@@ -397,7 +404,7 @@ export class KubeHttpServer {
       fail(unauthorized());
       return;
     }
-    const r = route(url.pathname, this.address);
+    const r = route(url.pathname, this.address, this.served);
     if (this.take(this.hangRules, method, url.pathname) !== undefined) {
       this.hung.add(socket);
       socket.on("close", () => this.hung.delete(socket));

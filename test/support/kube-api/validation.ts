@@ -108,11 +108,30 @@ function kindErrors(rt: ResourceType, obj: KubeObject): FieldError[] {
     if (!obj.action) errors.push({ type: "FieldValueRequired", field: "action", detail: "" });
     if (!obj.reason) errors.push({ type: "FieldValueRequired", field: "reason", detail: "" });
     if (typeof obj.note === "string" && obj.note.length > 1024) errors.push({ type: "FieldValueInvalid", field: "note", value: "", detail: "can have at most 1024 characters" });
+  } else if (key === "projectcalico.org/v3/NetworkPolicy") {
+    // Calico's API server: rule actions and policy types from their closed sets.
+    for (const dir of ["ingress", "egress"] as const) {
+      (Array.isArray(obj.spec?.[dir]) ? (obj.spec[dir] as { action?: unknown }[]) : []).forEach((rule, i) => {
+        if (!CALICO_ACTIONS.includes(rule.action as string)) {
+          errors.push({ type: "FieldValueNotSupported", field: `spec.${dir}[${i}].action`, value: rule.action ?? "", detail: `supported values: ${CALICO_ACTIONS.map((a) => `"${a}"`).join(", ")}` });
+        }
+      });
+    }
+    for (const t of Array.isArray(obj.spec?.types) ? (obj.spec.types as unknown[]) : []) {
+      if (t !== "Ingress" && t !== "Egress") errors.push({ type: "FieldValueNotSupported", field: "spec.types", value: t as string, detail: 'supported values: "Ingress", "Egress"' });
+    }
   } else if (key === "coordination.k8s.io/v1/Lease") {
     const d = obj.spec?.leaseDurationSeconds;
     if (d !== undefined && d !== null && !(Number.isInteger(d) && d > 0)) errors.push({ type: "FieldValueInvalid", field: "spec.leaseDurationSeconds", value: d, detail: "must be greater than 0" });
   }
   return errors;
+}
+
+const CALICO_ACTIONS = ["Allow", "Deny", "Log", "Pass"];
+
+/** Defaulting on create and update: Calico's API server puts a policy without a tier in the default tier. */
+export function defaultSpec(rt: ResourceType, obj: KubeObject): void {
+  if (apiVersionOf(rt) === "projectcalico.org/v3" && rt.kind === "NetworkPolicy") obj.spec = { ...obj.spec, tier: obj.spec?.tier || "default" };
 }
 
 /** Validation of a new or updated object; throws the 422. */
