@@ -14,7 +14,7 @@ export function buildProgram(): Command {
   const program = new Command("kestrel")
     .description("Kestrel, a response engine for Falco: it takes Falco alerts and acts on them through rules")
     .version(version(), "-V, --version")
-    .option("-c, --config <file>", "configuration file (default /etc/kestrel/config.yaml when it exists)")
+    .option("-c, --config <file>", "configuration file (default /etc/kestrel/config.yaml, else /etc/falco-talon/config.yaml, when it exists)")
     .option("-r, --rules <file>", "rules file, repeatable; later files append to and override earlier ones", collect)
     .showHelpAfterError();
   // A reader that stops early (`kestrel actionners list | head`) closes the pipe: the output ends there, it

@@ -1,13 +1,14 @@
 // `kestrel rules check` and `kestrel rules print`.
 import { createRegistries } from "../plugins/registries.ts";
 import { printRules } from "../rules/print.ts";
-import { DEFAULT_CONFIG_FILE, ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
-import { existsSync } from "node:fs";
+import { defaultConfigFile, defaultRulesFile } from "../config/paths.ts";
+import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
 
-/** Rules commands need the configuration only for `rules_files`, when no -r is given. */
+/** Rules commands need the configuration only for `rules_files`, when no -r is given; with no configuration
+ * file at all, the default rules file (as the server reads it). */
 async function files(options: GlobalOptions): Promise<string[]> {
   if (options.rules !== undefined && options.rules.length > 0) return options.rules;
-  if (options.config === undefined && !existsSync(DEFAULT_CONFIG_FILE)) return ruleFiles(options, undefined);
+  if (options.config === undefined && defaultConfigFile() === undefined) return [defaultRulesFile()];
   return ruleFiles(options, await loadConfiguration(options, createRegistries()));
 }
 

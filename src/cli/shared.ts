@@ -1,13 +1,14 @@
 // What every command needs: the configuration and rules loaded with compiler-style diagnostics.
-import { existsSync } from "node:fs";
 import { loadConfig } from "../config/load.ts";
+import { DEFAULT_PATHS, type DefaultPaths, defaultConfigFile } from "../config/paths.ts";
 import type { Config } from "../config/schema.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { loadRules } from "../rules/index.ts";
 import type { RuleSet, RulesDocument } from "../rules/types.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
 
-export const DEFAULT_CONFIG_FILE = "/etc/kestrel/config.yaml";
+/** Kestrel's own default configuration file; Talon's /etc/falco-talon/config.yaml is read when it is absent. */
+export const DEFAULT_CONFIG_FILE = DEFAULT_PATHS.config[0]!;
 
 export interface GlobalOptions {
   config?: string;
@@ -31,15 +32,17 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === "error");
 }
 
-/** The configuration: the -c file (which must exist), else the default file if present, else defaults. */
-export async function loadConfiguration(options: GlobalOptions, registries: Registries): Promise<Config> {
+/** The configuration: the -c file (which must exist), else /etc/kestrel/config.yaml if present, else
+ * Talon's /etc/falco-talon/config.yaml if present, else defaults (config/paths.ts). */
+export async function loadConfiguration(options: GlobalOptions, registries: Registries, paths: DefaultPaths = DEFAULT_PATHS): Promise<Config> {
   const explicit = options.config !== undefined;
-  const file = options.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const file = options.config ?? defaultConfigFile(paths);
   const { config, diagnostics } = await loadConfig({
     ...(file === undefined ? {} : { file }),
     env: process.env,
     registries,
     requireFile: explicit,
+    defaultPaths: paths,
   });
   printDiagnostics(diagnostics);
   if (config === undefined || hasErrors(diagnostics)) throw new ExitError(1, "invalid configuration");

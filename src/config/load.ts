@@ -12,6 +12,7 @@ import type { Registries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Notifier } from "../plugins/types.ts";
 import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource, valueAt } from "../yaml/source.ts";
+import { DEFAULT_PATHS, type DefaultPaths, defaultRulesFile } from "./paths.ts";
 import { type Config, configSchema, splitList } from "./schema.ts";
 import { securityOverrideProblems } from "./security.ts";
 
@@ -23,6 +24,8 @@ export interface LoadConfigOptions {
   registries: Registries;
   /** When true a file that cannot be read is an error; otherwise a missing file means defaults. */
   requireFile?: boolean;
+  /** Where `rules_files` points when neither the file nor RULES_FILES sets it (tests pass their own). */
+  defaultPaths?: DefaultPaths;
 }
 
 export interface LoadConfigResult {
@@ -42,7 +45,7 @@ const keyAliases: Readonly<Record<string, string>> = { rules_file: "rules_files"
 
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadConfigResult> {
   const file = options.file ?? "";
-  const loading = new Loading(file, options.env ?? {}, options.registries);
+  const loading = new Loading(file, options.env ?? {}, options.registries, options.defaultPaths ?? DEFAULT_PATHS);
   const text = await loading.read(options.requireFile ?? false);
   if (text !== undefined && !loading.parse(text)) return { config: undefined, diagnostics: loading.diagnostics };
   const config = loading.validate();
@@ -67,6 +70,7 @@ class Loading {
   readonly file: string;
   readonly env: Record<string, string | undefined>;
   readonly registries: Registries;
+  readonly defaultPaths: DefaultPaths;
   readonly diagnostics: Diagnostic[] = [];
   #source: YamlSource | undefined;
   /** The document as written (original key spelling), for turning paths back into positions. */
@@ -76,10 +80,11 @@ class Loading {
   /** The file was read (false: missing and optional, so Config.file is ""). */
   #fileRead = false;
 
-  constructor(file: string, env: Record<string, string | undefined>, registries: Registries) {
+  constructor(file: string, env: Record<string, string | undefined>, registries: Registries, defaultPaths: DefaultPaths) {
     this.file = file;
     this.env = env;
     this.registries = registries;
+    this.defaultPaths = defaultPaths;
   }
 
   async read(requireFile: boolean): Promise<string | undefined> {
@@ -143,6 +148,8 @@ class Loading {
     const { deduplication, notifiers: _unparsed, ...rest } = parsed.data;
     const config: Config = {
       ...rest,
+      // Unset in the file and the environment: /etc/kestrel/rules.yaml, else Talon's /etc/falco-talon/rules.yaml.
+      rules_files: raw["rules_files"] === undefined ? [defaultRulesFile(this.defaultPaths)] : rest.rules_files,
       deduplication: {
         leader_election: deduplication.leader_election ?? nonEmpty(this.env["KUBERNETES_SERVICE_HOST"]),
         time_window_seconds: deduplication.time_window_seconds,

@@ -28,7 +28,8 @@ const params = z.strictObject({
 export default defineActionner({
   category: "local",
   name: "command",
-  description: "Run a program on the Kestrel host with the event on its standard input",
+  description:
+    "Run a program on the Kestrel host with the event on its standard input. In Kestrel's container image there is no shell: only programs present in the image run (Node scripts with /usr/local/bin/node, or a static binary mounted in)",
   source: "any",
   requiredFields: [],
   continueByDefault: true,

@@ -81,8 +81,11 @@ export const RESOURCES: readonly ResourceType[] = [
   r("coordination.k8s.io", "v1", "leases", "Lease", true, { createOnUpdate: true }),
   r("events.k8s.io", "v1", "events", "Event", true, { shortNames: ["ev"], createOnUpdate: true }),
   r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, { shortNames: ["netpol"] }),
+  r("networking.k8s.io", "v1", "ingresses", "Ingress", true, { shortNames: ["ing"], subresources: ["status"] }),
   r("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
   r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
+  r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
+  r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
   r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, { shortNames: ["pdb"], subresources: ["status"] }),
   r("crd.projectcalico.org", "v1", "globalnetworkpolicies", "GlobalNetworkPolicy", false, { custom: true }),
   r("crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy", true, { custom: true }),
@@ -95,6 +98,8 @@ export const RESOURCES: readonly ResourceType[] = [
     subresources: ["status"],
     custom: true,
   }),
+  // The Prometheus Operator's CRD (the Helm chart's ServiceMonitor).
+  r("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", true, { shortNames: ["smon"], custom: true }),
   r("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true, { shortNames: ["cnp", "ciliumnp"], subresources: ["status"], custom: true }),
 ];
 
