@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
-import type { AwsUses } from "./clients/aws.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
 import { Engine } from "./engine/engine.ts";
@@ -18,7 +17,9 @@ import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
 import type { Registries } from "./plugins/registries.ts";
 import type { NotifierInstance } from "./plugins/types.ts";
+import { unconfiguredNotifier } from "./notifiers/_unconfigured.ts";
 import type { RuleSet } from "./rules/types.ts";
+import { awsUses, needsKubernetes, unconfiguredReason } from "./rules/setup-check.ts";
 
 export interface AppOptions {
   config: Config;
@@ -46,28 +47,7 @@ export interface App {
   close(): Promise<boolean>;
 }
 
-/** Plugin categories, notifiers and contexts that talk to the Kubernetes API. */
-const KUBERNETES_CATEGORIES = ["kubernetes", "calico", "cilium"];
-const KUBERNETES_NOTIFIERS = ["k8sevents"];
-const KUBERNETES_CONTEXTS = ["k8snode"];
-
-/** True when a loaded rule, a notifier in use or a context needs the Kubernetes client. */
-export function needsKubernetes(config: Config, ruleSet: RuleSet): boolean {
-  if (KUBERNETES_CATEGORIES.some((c) => ruleSet.categories.has(c))) return true;
-  const notifiers = new Set([...config.default_notifiers, ...ruleSet.notifierNames]);
-  if (KUBERNETES_NOTIFIERS.some((n) => notifiers.has(n))) return true;
-  return ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.some((c) => KUBERNETES_CONTEXTS.includes(c))));
-}
-
-/** What of AWS the rules use (aws:* and minio:* plugins, the aws context); undefined when nothing. */
-export function awsUses(ruleSet: RuleSet): AwsUses | undefined {
-  const uses: AwsUses = {
-    aws: ruleSet.categories.has("aws"),
-    minio: ruleSet.categories.has("minio"),
-    metadata: ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.includes("aws"))),
-  };
-  return uses.aws || uses.minio || uses.metadata ? uses : undefined;
-}
+export { awsUses, needsKubernetes } from "./rules/setup-check.ts";
 
 /** Checks the aws.* and minio.* settings the rules need and verifies the AWS credentials (once, with STS). */
 async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Promise<void> {
@@ -106,14 +86,19 @@ export async function createNotifiers(
     const plugin = registries.notifiers.get(name);
     if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
     // loadConfig already validated the settings it holds; only a notifier named by the rules alone is
-    // checked here, with its defaults.
+    // checked here, with its defaults. One the configuration leaves unusable is skipped (its sends
+    // counted), as Talon does, unless unconfigured_notifiers is "error" (rules/setup-check.ts warns first).
     const configured = config.notifiers[name];
-    const parsed = configured === undefined ? plugin.params.safeParse({}) : { success: true as const, data: configured };
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `notifiers.${name}.${issue.path.join(".")}` : `notifiers.${name}`;
-      throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured: ${where}: ${issue?.message ?? "invalid"}`);
+    const unusable = unconfiguredReason(config, registries, name);
+    if (unusable !== undefined) {
+      if (config.unconfigured_notifiers === "error" || config.default_notifiers.includes(name)) {
+        throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured: ${unusable}`);
+      }
+      instances.set(name, unconfiguredNotifier(name, unusable));
+      continue;
     }
+    const parsed = configured === undefined ? plugin.params.safeParse({}) : { success: true as const, data: configured };
+    if (!parsed.success) throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured`);
     try {
       instances.set(name, await plugin.create(parsed.data, { clients, log: log.child({ notifier: name }) }));
     } catch (err) {

@@ -6,19 +6,23 @@ import { createRegistries } from "../plugins/registries.ts";
 import { startLeaderElection } from "../cluster/election.ts";
 import type { LeaderElector } from "../cluster/leader.ts";
 import { RulesReloader } from "../reload.ts";
-import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, printDiagnostics, ruleFiles } from "./shared.ts";
+import { ExitError, type GlobalOptions, loadSetup, type Setup, SetupError } from "./shared.ts";
 
 /** How long past shutdown_timeout_seconds the process may take to exit, whatever is still running. */
 const HARD_STOP_GRACE_MS = 900;
 
 export async function serverCommand(options: GlobalOptions): Promise<void> {
   const registries = createRegistries();
-  const config = await loadConfiguration(options, registries);
+  // The same validation as `rules check` (shared.ts loadSetup): what it accepts starts here.
+  let setup: Setup;
+  try {
+    setup = (await loadSetup(options, registries)).setup;
+  } catch (err) {
+    if (err instanceof SetupError) throw new ExitError(1, "invalid rules or configuration");
+    throw err;
+  }
+  const { config, files, ruleSet } = setup;
   const log = createLogger({ format: config.log_format, level: config.log_level });
-  const files = ruleFiles(options, config);
-  const { ruleSet, diagnostics } = await loadRuleSet(files, registries);
-  printDiagnostics(diagnostics);
-  if (ruleSet === undefined || hasErrors(diagnostics)) throw new ExitError(1, "invalid rules");
 
   let app: App;
   try {
@@ -44,9 +48,10 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   process.on("SIGHUP", reload);
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
+      // A repeated signal changes nothing: the drain is bounded by shutdown_timeout_seconds anyway, and a
+      // Ctrl-C under `npm start` arrives twice (from the terminal and forwarded by npm).
+      if (stopping) return;
       stopping = true;
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
       process.off("SIGHUP", reload);
       reloader.close();
       log.info({ signal }, "stopping: no new events, draining queued actions");

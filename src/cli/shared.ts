@@ -3,7 +3,8 @@ import { loadConfig } from "../config/load.ts";
 import { DEFAULT_PATHS, type DefaultPaths, defaultConfigFile } from "../config/paths.ts";
 import type { Config } from "../config/schema.ts";
 import type { Registries } from "../plugins/registries.ts";
-import { loadRules } from "../rules/index.ts";
+import { inSourceOrder, loadRules } from "../rules/index.ts";
+import { checkSetup } from "../rules/setup-check.ts";
 import type { RuleSet, RulesDocument } from "../rules/types.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
 
@@ -55,6 +56,51 @@ export function ruleFiles(options: GlobalOptions, config: Config | undefined): s
   return config?.rules_files ?? [];
 }
 
+export interface Setup {
+  readonly config: Config;
+  readonly files: string[];
+  readonly ruleSet: RuleSet;
+  readonly document: RulesDocument;
+}
+
+/**
+ * What `server` validates before it starts, and all of what `rules check` validates: the configuration
+ * (the -c file, else the default ones, with the environment's overrides, exactly as the server reads it),
+ * the rules (-r, else rules_files), then the static checks of every notifier, client and context the
+ * rules use (rules/setup-check.ts; nothing is contacted). One function, so that the two cannot drift: when
+ * `rules check -c C -r R` exits 0, `server -c C -r R` starts. Prints the diagnostics; throws ExitError(1)
+ * with `what` when any is an error.
+ *
+ * `strict` (rules check --strict): unknown keys and parameters, unknown template variables and
+ * unconfigured notifiers are errors. The server's own strictness about notifiers is the configuration's
+ * `unconfigured_notifiers: error`, which rules check honours too.
+ */
+export async function loadSetup(options: GlobalOptions, registries: Registries, strict = false): Promise<{ setup: Setup; diagnostics: Diagnostic[] }> {
+  const config = await loadConfiguration(options, registries);
+  const files = ruleFiles(options, config);
+  const { ruleSet, document, diagnostics } = await loadRuleSet(files, registries, strict);
+  if (ruleSet !== undefined && !hasErrors(diagnostics)) {
+    const notifiersStrict = strict || config.unconfigured_notifiers === "error";
+    const checked = await checkSetup(config, ruleSet, registries, { strict: notifiersStrict, env: process.env });
+    diagnostics.push(...checked.diagnostics);
+  }
+  const sorted = inSourceOrder(diagnostics, files);
+  printDiagnostics(sorted);
+  if (ruleSet === undefined || hasErrors(sorted)) {
+    throw new SetupError(sorted);
+  }
+  return { setup: { config, files, ruleSet, document }, diagnostics: sorted };
+}
+
+/** The setup is invalid; its diagnostics were printed. */
+export class SetupError extends ExitError {
+  readonly diagnostics: readonly Diagnostic[];
+  constructor(diagnostics: readonly Diagnostic[]) {
+    super(1);
+    this.diagnostics = diagnostics;
+  }
+}
+
 export async function loadRuleSet(
   files: string[],
   registries: Registries,
@@ -62,7 +108,7 @@ export async function loadRuleSet(
 ): Promise<{ ruleSet: RuleSet | undefined; document: RulesDocument; diagnostics: Diagnostic[] }> {
   if (files.length === 0) {
     const diagnostics: Diagnostic[] = [
-      { file: "<command line>", line: 0, column: 0, severity: "error", code: "ERR_RULES_INVALID", message: "no rules file: use -r or rules_files" },
+      { file: "", line: 0, column: 0, severity: "error", code: "ERR_RULES_INVALID", message: "no rules file: use -r or rules_files" },
     ];
     return { ruleSet: undefined, document: { files: [], actions: [], rules: [] }, diagnostics };
   }

@@ -140,7 +140,7 @@ describe("loadConfig: defaults", () => {
     assert.equal(config.listen_port, 2803);
     assert.equal(config.listen_address, "0.0.0.0");
     assert.equal(config.deduplication.time_window_seconds, 5);
-    assert.equal(config.log_format, "color");
+    assert.equal(config.log_format, process.stdout.isTTY ? "color" : "text", "color on a terminal only (src/config/log-format.test.ts)");
     assert.equal(config.log_level, "info");
     assert.equal(config.print_all_events, false);
     assert.equal(config.watch_rules, true);
@@ -214,7 +214,7 @@ describe("loadConfig: defaults", () => {
     const fromEnv = await loadConfig({ env: { LISTEN_ADDRESS: "not an address!" }, registries });
     assert.equal(fromEnv.config, undefined);
     assert.deepEqual(fromEnv.diagnostics.map(formatDiagnostic), [
-      `env:LISTEN_ADDRESS:0:0: error listen_address: "not an address!" is not an IP address or a host name (ERR_CONFIG_INVALID)`,
+      `env:LISTEN_ADDRESS: error listen_address: "not an address!" is not an IP address or a host name (ERR_CONFIG_INVALID)`,
     ]);
     const file = join(dir, "listen.yaml");
     await writeFile(file, "listen_port: 2803\nlisten_address: 'http://0.0.0.0'\n");
@@ -284,7 +284,7 @@ describe("loadConfig: Talon's configuration files", () => {
           file,
           36,
           3,
-          'notifier "webhook" cannot be used: it needs "url" (no default_notifiers entry uses it; rules that do will fail)',
+          'notifier "webhook" cannot be used: it needs "url" (no default_notifiers entry uses it; rules that name it skip it, with a warning, unless unconfigured_notifiers is "error")',
         ],
       ],
     );
@@ -386,7 +386,7 @@ describe("loadConfig: environment variables", () => {
         ["env:NOTIFIERS_WEBHOOK_URL", 0, 0, "error", "notifiers.webhook.url: Invalid URL"],
       ],
     );
-    assert.equal(formatDiagnostic(diagnostics[0]!), "env:LISTEN_PORT:0:0: error listen_port: must be a port number (ERR_CONFIG_INVALID)");
+    assert.equal(formatDiagnostic(diagnostics[0]!), "env:LISTEN_PORT: error listen_port: must be a port number (ERR_CONFIG_INVALID)");
   });
 
   test("the env var names come from the schema and the registered notifiers", () => {

@@ -26,6 +26,9 @@ export interface LoadConfigOptions {
   requireFile?: boolean;
   /** Where `rules_files` points when neither the file nor RULES_FILES sets it (tests pass their own). */
   defaultPaths?: DefaultPaths;
+  /** Whether the log goes to a terminal: `log_format` unset is color there, text in a pipe or a file.
+   * process.stdout.isTTY when omitted. */
+  stdoutIsTTY?: boolean;
 }
 
 export interface LoadConfigResult {
@@ -48,7 +51,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadConfig
   const loading = new Loading(file, options.env ?? {}, options.registries, options.defaultPaths ?? DEFAULT_PATHS);
   const text = await loading.read(options.requireFile ?? false);
   if (text !== undefined && !loading.parse(text)) return { config: undefined, diagnostics: loading.diagnostics };
-  const config = loading.validate();
+  const config = loading.validate(options.stdoutIsTTY ?? process.stdout.isTTY === true);
   const diagnostics = loading.sortedDiagnostics();
   return { config: diagnostics.some((d) => d.severity === "error") ? undefined : config, diagnostics };
 }
@@ -130,7 +133,7 @@ class Loading {
     return true;
   }
 
-  validate(): Config | undefined {
+  validate(stdoutIsTTY: boolean): Config | undefined {
     const raw = this.#normalizeObject(this.#original, configSchema, []);
     this.#applyAliases(raw);
     this.#applyEnv(raw);
@@ -148,6 +151,8 @@ class Loading {
     const { deduplication, notifiers: _unparsed, ...rest } = parsed.data;
     const config: Config = {
       ...rest,
+      // Unset in the file and the environment: colors for a terminal only, no escape codes in a pipe or a file.
+      log_format: rest.log_format ?? (stdoutIsTTY ? "color" : "text"),
       // Unset in the file and the environment: /etc/kestrel/rules.yaml, else Talon's /etc/falco-talon/rules.yaml.
       rules_files: raw["rules_files"] === undefined ? [defaultRulesFile(this.defaultPaths)] : rest.rules_files,
       deduplication: {
@@ -361,7 +366,7 @@ class Loading {
       const list = missing.map((i) => `"${pathText(i.path)}"`).join(", ");
       this.#warn(
         this.#whereKey(at),
-        `notifier "${name}" cannot be used: it needs ${list} (no default_notifiers entry uses it; rules that do will fail)`,
+        `notifier "${name}" cannot be used: it needs ${list} (no default_notifiers entry uses it; rules that name it skip it, with a warning, unless unconfigured_notifiers is "error")`,
       );
       return undefined;
     }

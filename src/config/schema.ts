@@ -58,7 +58,8 @@ export const configSchema = z.strictObject({
     .string({ error: "must be one of color, text, json" })
     .transform((s) => s.trim().toLowerCase())
     .pipe(z.enum(["color", "text", "json"], { error: "must be one of color, text, json" }))
-    .default("color"),
+    // Unset means: color when standard output is a terminal, text otherwise (resolved in load.ts).
+    .optional(),
   /** Kestrel: pino level (Talon has none). */
   log_level: logLevel.default("info"),
   deduplication: z
@@ -70,6 +71,9 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   default_notifiers: stringList.default([]),
+  /** Kestrel: a notifier a rule names but `notifiers` leaves unusable is skipped with a warning (Talon's
+   * behaviour), or stops the start ("error"); `rules check --strict` treats it as "error". */
+  unconfigured_notifiers: z.enum(["skip", "error"], { error: 'must be "skip" or "error"' }).default("skip"),
   notifiers: z
     .record(z.string(), z.record(z.string(), z.unknown(), { error: "must be a mapping of settings" }).nullable(), {
       error: "must be a mapping of notifier names to their settings",
@@ -205,7 +209,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 
 /** The validated configuration: notifier settings are parsed by each notifier's schema. */
-export interface Config extends Omit<ParsedConfig, "deduplication" | "notifiers"> {
+export interface Config extends Omit<ParsedConfig, "deduplication" | "notifiers" | "log_format"> {
+  readonly log_format: NonNullable<ParsedConfig["log_format"]>;
   readonly deduplication: { readonly leader_election: boolean; readonly time_window_seconds: number };
   readonly notifiers: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** The file the configuration came from ("" when none). */

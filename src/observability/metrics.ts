@@ -123,7 +123,7 @@ export class Metrics {
     });
     this.notifications = new Counter({
       name: "kestrel_notifications_total",
-      help: "Notifications delivered or failed",
+      help: "Notifications delivered, failed, or skipped (a notifier the rules name but the configuration leaves unusable)",
       labelNames: ["notifier", "status"],
       registers,
       collect() {

@@ -1,5 +1,6 @@
 // The engine's observer: the only place that turns engine happenings into log lines, metrics and the exit
 // summary. Every line about an event or action carries trace_id, rule, action, actionner and status.
+import { NotificationSkipped } from "../notifiers/_unconfigured.ts";
 import type { Logger } from "pino";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
@@ -99,6 +100,12 @@ export class Observer implements EngineObserver {
   }
 
   notificationFinished(notifier: string, n: Notification, status: "success" | "failure", error?: unknown, quiet = false): void {
+    if (error instanceof NotificationSkipped) {
+      // An unconfigured notifier (warned about at start): counted, logged at debug level only.
+      this.#metrics.countNotification(notifier, "skipped");
+      if (this.#log.isLevelEnabled("debug")) this.#log.debug({ trace_id: n.traceId, rule: n.rule, notifier }, "notification skipped: the notifier is not configured");
+      return;
+    }
     this.#metrics.countNotification(notifier, status);
     if (quiet) return;
     const fields = { trace_id: n.traceId, rule: n.rule, action: n.action, actionner: n.actionner, notifier, status };

@@ -11,6 +11,7 @@ import { below, diagnosticAtLoc, type Subject } from "./diagnostics.ts";
 import { staticContext } from "./static-context.ts";
 import type { ActionSpec, CompiledAction, CompiledOutput, Loc, OutputSpec, RuleSpec } from "./types.ts";
 import { validateParams } from "./validate-params.ts";
+import { checkVariables } from "./variables.ts";
 
 export interface ActionEnv {
   readonly registries: Registries;
@@ -23,8 +24,10 @@ export interface ActionEnv {
 
 const ACTIONNER_FORM = /^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*$/;
 
-export function compileAction(rule: RuleSpec, action: ActionSpec, env: ActionEnv): CompiledAction | undefined {
-  const subject: Subject = { rule: rule.name, action: action.name };
+/** Validates and compiles one action of `rule`; with `rule` undefined, an action block on its own (one that
+ * no rule uses: it is validated all the same, so that a typo in it does not wait for the day a rule uses it). */
+export function compileAction(rule: RuleSpec | undefined, action: ActionSpec, env: ActionEnv): CompiledAction | undefined {
+  const subject: Subject = { rule: rule?.name, action: action.name };
   const errors = errorCounter(env.diagnostics);
   const error = (loc: Loc, message: string, code: ErrorCode = "ERR_RULES_INVALID"): void => {
     env.diagnostics.push(diagnosticAtLoc(loc, "error", code, message, subject));
@@ -35,7 +38,8 @@ export function compileAction(rule: RuleSpec, action: ActionSpec, env: ActionEnv
   const params = actionner === undefined ? undefined : validatePluginParams(`actionner '${action.actionner}'`, actionner, action, env, subject);
   const output = compileOutput(action, actionner, env, subject, error);
   const template = params === undefined ? undefined : compileTemplates(params, action.at, error);
-  if (errors.more() || actionner === undefined || template === undefined) return undefined;
+  if (template !== undefined) checkVariables(rule, action, subject, env);
+  if (errors.more() || actionner === undefined || template === undefined || rule === undefined) return undefined;
   env.categories.add(actionner.category);
   return {
     spec: action,
@@ -64,6 +68,24 @@ function checkContexts(action: ActionSpec, env: ActionEnv, error: ErrorSink): vo
 
 /** Validates the parameters of an action or of its output against the plugin's schema and checks. */
 function validatePluginParams(
+  owner: string,
+  plugin: Actionner | Output,
+  holder: Pick<ActionSpec | OutputSpec, "parameters" | "parameterAt" | "at"> & { blockAt?: Loc | undefined },
+  env: ActionEnv,
+  subject: Subject,
+): Record<string, unknown> | undefined {
+  // A parameter that is missing altogether is reported where it has to be added: the action block the
+  // action comes from when the rule's action sets no parameters of its own; the rule's use is a note.
+  const at = holder.blockAt ?? holder.at;
+  const start = env.diagnostics.length;
+  const params = validateWith(owner, plugin, { ...holder, at }, env, subject);
+  if (holder.blockAt !== undefined && env.diagnostics.slice(start).some((d) => d.severity === "error")) {
+    env.diagnostics.push(diagnosticAtLoc(holder.at, "note", "ERR_RULES_INVALID", `the action block "${subject.action ?? ""}" is used here`, subject));
+  }
+  return params;
+}
+
+function validateWith(
   owner: string,
   plugin: Actionner | Output,
   holder: Pick<ActionSpec | OutputSpec, "parameters" | "parameterAt" | "at">,

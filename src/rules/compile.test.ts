@@ -244,7 +244,7 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
     );
   });
 
-  it("Talon's own rules.yaml + rules_override.yaml compile, warning about its two ignored parameters", async () => {
+  it("Talon's own rules.yaml + rules_override.yaml compile, warning about its two ignored parameters and its three unused blocks", async () => {
     const { ruleSet, diagnostics } = await loadRules([fixture("talon/rules.yaml"), fixture("talon/rules_override.yaml")], fakeRegistries());
     assert.ok(ruleSet);
     assert.equal(ruleSet.rules.length, 11);
@@ -252,6 +252,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
       diagnostics.map((d) => [d.severity, d.message.split(" for ")[0], d.line]),
       [
         ["warning", "unknown parameter 'allow'", 12],
+        // Action blocks no rule uses are validated too, and reported (issue 16 §2).
+        ["warning", 'the action block "Label Pod as Suspicious" is not used by any rule', 22],
+        ["warning", 'the action block "Invoke Lambda function" is not used by any rule', 29],
+        ["warning", 'the action block "Invoke GCP function" is not used by any rule', 38],
         ["warning", "unknown parameter 'force'", 111],
       ],
     );

@@ -33,6 +33,7 @@ export function compileRules(
     const compiled = compileRule(rule, index, env);
     if (compiled !== undefined) indexed.push(compiled);
   });
+  checkUnusedBlocks(document, env);
   const failed = diagnostics.some((d) => d.severity === "error");
   return { ruleSet: failed ? undefined : createRuleSet(indexed, env.categories), diagnostics: oncePerPlace(diagnostics) };
 }
@@ -77,8 +78,21 @@ function compileRule(rule: RuleSpec, index: number, env: ActionEnv): IndexedRule
     notifiers: Object.freeze([...rule.notifiers]),
     actions: Object.freeze(actions),
     matches: (event) => matchesCriteria(match, event),
+    criteria: match,
   };
   return { rule: compiled, falcoRules: match.rules, tagGroups: match.tagGroups };
+}
+
+/** Action blocks no rule uses are validated all the same (a typo in one would otherwise wait for the day a
+ * rule uses it), and reported: an unused block is often a rule's action name misspelled. */
+function checkUnusedBlocks(document: RulesDocument, env: ActionEnv): void {
+  const used = new Set(document.rules.flatMap((r) => r.actions.map((a) => a.name)));
+  for (const block of document.actions) {
+    if (used.has(block.name)) continue;
+    const message = `the action block "${block.name}" is not used by any rule${didYouMean(block.name, used)}`;
+    env.diagnostics.push(diagnosticAtLoc(block.at, "warning", "ERR_RULES_INVALID", message, { action: block.name }));
+    compileAction(undefined, block, env);
+  }
 }
 
 function checkNotifiers(rule: RuleSpec, env: ActionEnv, subject: Subject): void {

@@ -14,6 +14,8 @@ export interface LoadedRules {
 
 export async function loadRules(files: readonly string[], registries: Registries, options: CompileOptions = {}): Promise<LoadedRules> {
   const loaded = await loadRulesFiles(files);
+  // --strict: an unknown key (which Talon ignored, and so a warning by default) is an error.
+  if (options.strict === true) loaded.diagnostics = loaded.diagnostics.map(strictKey);
   // A file that could not be read or parsed is missing from the document: compiling the rest would report
   // its absence (blocks "not found", …) as further, misleading errors.
   if (loaded.unreadable.length > 0) return { ruleSet: undefined, document: loaded.document, diagnostics: loaded.diagnostics };
@@ -21,6 +23,11 @@ export async function loadRules(files: readonly string[], registries: Registries
   const diagnostics = inSourceOrder([...loaded.diagnostics, ...compiled.diagnostics], files);
   const failed = diagnostics.some((d) => d.severity === "error");
   return { ruleSet: failed ? undefined : compiled.ruleSet, document: loaded.document, diagnostics };
+}
+
+function strictKey(d: Diagnostic): Diagnostic {
+  if (d.severity !== "warning" || !d.message.startsWith("unknown key '")) return d;
+  return { ...d, severity: "error", message: d.message.replace(", ignored", "") };
 }
 
 /** Diagnostics by file (in the order given), line and column, as a compiler prints them. Stable, so

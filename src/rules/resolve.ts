@@ -41,6 +41,7 @@ export function resolveAction(local: ActionSpec, block: ActionSpec, diagnostics:
     at: local.at,
     fieldAt,
     parameterAt: params.parameterAt,
+    ...(Object.keys(local.parameters).length === 0 ? { blockAt: block.at } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { ParamsTemplate } from "../engine/template.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import type { Actionner, Output } from "../plugins/types.ts";
+import type { CompiledMatch } from "./match.ts";
 import type { YamlPath, YamlSource } from "../yaml/source.ts";
 
 /** Where a value was written: the file it came from and its path in that file's YAML. */
@@ -33,6 +34,9 @@ export interface ActionSpec {
   /** Where each field (actionner, continue, …) and each top-level parameter key was set. */
   fieldAt: Map<string, Loc>;
   parameterAt: Map<string, Loc>;
+  /** The action block this action was resolved against, when the action sets no parameters itself: where
+   * a missing parameter has to be added. */
+  blockAt?: Loc | undefined;
 }
 
 export interface MatchSpec {
@@ -100,6 +104,9 @@ export interface CompiledRule {
   readonly actions: readonly CompiledAction[];
   /** All criteria other than the Falco rule name (which the rule set indexes). */
   matches(event: FalcoEvent): boolean;
+  /** The compiled `match`, for explanations (`rules test`, rules/explain.ts); never read on the hot path.
+   * Absent from rules built by hand in tests. */
+  readonly criteria?: CompiledMatch;
 }
 
 export interface RuleSet {

@@ -12,7 +12,8 @@ export interface Position {
 }
 
 export interface Diagnostic extends Position {
-  severity: "error" | "warning";
+  /** A note adds context (where a shared block is used, which Falco rules lack a field); it never fails a check. */
+  severity: "error" | "warning" | "note";
   code: ErrorCode;
   message: string;
   rule?: string | undefined;
@@ -99,7 +100,10 @@ export function formatDiagnostic(d: Diagnostic): string {
   if (d.rule !== undefined && d.action !== undefined) where = ` [rule "${d.rule}" › action "${d.action}"]`;
   else if (d.rule !== undefined) where = ` [rule "${d.rule}"]`;
   else if (d.action !== undefined) where = ` [action "${d.action}"]`;
-  return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.message}${where} (${d.code})`;
+  // A problem with no place in a file (no rules file given, a file that cannot be read, an env var) names
+  // only what it is about: never an invented position such as `<command line>:0:0`.
+  const place = d.file === "" || d.file === "<command line>" ? "" : d.line === 0 ? `${d.file}: ` : `${d.file}:${d.line}:${d.column}: `;
+  return `${place}${d.severity} ${d.message}${where} (${d.code})`;
 }
 
 /** Suggests the closest candidate when a name is misspelled (Levenshtein distance ≤ 3). */

@@ -110,6 +110,52 @@ describe("kestrel lists, version and completion", () => {
     assert.match(kestrel(["completion", "--shell", "zsh"]).stdout, /compdef _kestrel kestrel/);
   });
 
+  it("takes the completion shell as its argument, as Talon's CLI and the script's own comment say", () => {
+    const bash = kestrel(["completion", "bash"]);
+    assert.equal(bash.status, 0, bash.stderr);
+    assert.match(bash.stdout, /^# kestrel bash completion: source <\(kestrel completion bash\)/);
+    assert.match(bash.stdout, /'rules'\) words="check print test/, "nested commands are completed");
+    assert.equal(spawnSync("bash", ["-n"], { input: bash.stdout }).status, 0, "the bash script parses");
+    assert.match(kestrel(["completion", "zsh"]).stdout, /^#compdef kestrel\n# kestrel zsh completion: source <\(kestrel completion zsh\)/);
+    const fish = kestrel(["completion", "fish"]).stdout;
+    assert.match(fish, /^# kestrel fish completion: kestrel completion fish \| source/);
+    assert.match(fish, /complete -c kestrel -n '__fish_seen_subcommand_from rules' -a test /);
+    const bad = kestrel(["completion", "powershell"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /value 'powershell' is invalid for argument 'shell'\. Allowed choices are bash, zsh, fish/);
+  });
+
+  it("shows the global flags -c and -r in every command's help, as Talon's Global Flags", () => {
+    for (const args of [["server"], ["rules"], ["rules", "check"], ["rules", "print"], ["rules", "test"], ["actionners", "list"], ["outputs", "list"], ["notifiers", "list"], ["version"], ["completion"]]) {
+      const r = kestrel([...args, "--help"]);
+      assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /Global Options:\n(.*\n)*\s+-c, --config <file>/, args.join(" "));
+      assert.match(r.stdout, /Global Options:\n(.*\n)*\s+-r, --rules <file>/, args.join(" "));
+    }
+  });
+
+  it("lists only the plugins named (full name or category), as YAML or --format json", () => {
+    const one = kestrel(["actionners", "list", "kubernetes:terminate", "local"]);
+    assert.equal(one.status, 0, one.stderr);
+    assert.deepEqual([...one.stdout.matchAll(/^--- (.+) ---$/gm)].map((m) => m[1]), ["kubernetes:terminate", "local:command"]);
+    const json = JSON.parse(kestrel(["notifiers", "list", "slack", "webhook", "--format", "json"]).stdout) as { name: string }[];
+    assert.deepEqual(json.map((p) => p.name), ["webhook", "slack"]);
+    const category = JSON.parse(kestrel(["actionners", "list", "kubernetes", "--format", "json"]).stdout) as { name: string }[];
+    assert.ok(category.length > 5 && category.every((p) => p.name.startsWith("kubernetes:")));
+    const unknown = kestrel(["outputs", "list", "aws:s4"]);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /no output "aws:s4" \(did you mean "aws:s3"\?\)/);
+  });
+
+  it("reads the rules files from RULES_FILES (comma-separated) when no -r is given, as Talon", () => {
+    const override = tempFile("override.yaml", "- action: Record the alert\n  description: from RULES_FILES\n");
+    const r = kestrel(["rules", "print"], { RULES_FILES: `examples/rules.yaml, ${override}` });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /description: from RULES_FILES/);
+    const flag = kestrel(["rules", "print", "-r", "examples/rules.yaml"], { RULES_FILES: override });
+    assert.doesNotMatch(flag.stdout, /from RULES_FILES/, "-r wins over RULES_FILES");
+  });
+
   it("refuses an invalid configuration with file:line:col", () => {
     const config = tempFile("config.yaml", "listen_port: 2803\nlisten_adress: 0.0.0.0\n");
     const r = kestrel(["server", "-c", config, "-r", "examples/rules.yaml"]);

@@ -28,14 +28,14 @@ describe("an env override that leaves authentication empty", () => {
   it("stops kestrel server at start, naming the variable (the server used to start with no token)", () => {
     const r = kestrel(["server"], { AUTH_TOKENS: " , " });
     assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, /^env:AUTH_TOKENS:0:0: error auth\.tokens: the variable holds no token/m);
+    assert.match(r.stderr, /^env:AUTH_TOKENS: error auth\.tokens: the variable holds no token/m);
     assert.ok(!r.stderr.includes("file-token-AAAA") && !r.stdout.includes("file-token-AAAA"), "the file's token is not shown");
   });
 
   it("fails kestrel rules check the same way, which passes without it", () => {
     const bad = kestrel(["rules", "check"], { AUTH_TOKENS: " , " });
     assert.equal(bad.status, 1, bad.stderr);
-    assert.match(bad.stderr, /^env:AUTH_TOKENS:0:0: error /m);
+    assert.match(bad.stderr, /^env:AUTH_TOKENS: error /m);
     const good = kestrel(["rules", "check"], {});
     assert.equal(good.status, 0, good.stderr);
   });

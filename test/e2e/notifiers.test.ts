@@ -17,7 +17,7 @@ import { until } from "../support/kestrel.ts";
 import { type FakeLoki, startFakeLoki } from "../support/loki.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
-import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
+import { type Rsyslog, rsyslogSkipReason, startRsyslog } from "../support/rsyslog.ts";
 import { type SmtpTestServer, startSmtpServer } from "../support/smtp.ts";
 
 const DEFAULTS = ["webhook", "slack", "smtp", "loki", "elasticsearch", "alertmanager", "pagerduty", "stdout", "file", "syslog", "program"];
@@ -35,7 +35,7 @@ const RULES = `
   notifiers: [alertmanager, pagerduty]
 `;
 
-describe("kestrel server with every notifier", { skip: alertmanagerSkipReason() }, () => {
+describe("kestrel server with every notifier", { skip: alertmanagerSkipReason() ?? rsyslogSkipReason() }, () => {
   let webhook: Receiver;
   let slack: ApiReceiver;
   let pagerduty: ApiReceiver;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
-import { type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
+import { type Rsyslog, rsyslogSkipReason, startRsyslog } from "../support/rsyslog.ts";
 import { startTlsSyslogReceiver, type TlsSyslogReceiver } from "../support/syslog-tls.ts";
 
 const RULES = `${ACT_OK_RULES}- rule: Fail
@@ -23,7 +23,7 @@ async function metric(k: RunningKestrel, status: string): Promise<number> {
   return m === null ? 0 : Number(m[1]);
 }
 
-describe("syslog notifier against rsyslog", () => {
+describe("syslog notifier against rsyslog", { skip: rsyslogSkipReason() }, () => {
   let rsyslog: Rsyslog;
   const running: RunningKestrel[] = [];
   before(async () => {

@@ -38,7 +38,9 @@ describe("rules reload", () => {
   let reloader: RulesReloader;
   before(async () => {
     receiver = await startReceiver();
-    kestrel = await startKestrel({ rules: V1, config: `notifiers:\n  webhook:\n    url: ${receiver.url}/hook\n` });
+    // unconfigured_notifiers: error: a notifier the new rules name that cannot be created fails the reload
+    // (the default, "skip", would start it as a skipped notifier, as Talon does).
+    kestrel = await startKestrel({ rules: V1, config: `unconfigured_notifiers: error\nnotifiers:\n  webhook:\n    url: ${receiver.url}/hook\n` });
     reloader = new RulesReloader({ files: [kestrel.rulesFile], app: kestrel.app, registries: kestrel.registries, log: kestrel.log, metrics: kestrel.app.metrics });
   });
   after(async () => {

@@ -3,19 +3,18 @@
 // (group_wait 0s) to a webhook receiver. Stopped by PID. Without the binary, tests skip — unless CI is
 // set, where a missing binary is an error.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type DebianTool, requireTool, skipReason } from "./debian.ts";
 
 export const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus-alertmanager";
+const ALERTMANAGER_TOOL: DebianTool = { command: ALERTMANAGER_BIN, pkg: "prometheus-alertmanager", env: "ALERTMANAGER_BIN" };
 
-/** Why Alertmanager tests cannot run here (a skip message), or undefined when they can. */
+/** Why Alertmanager tests cannot run here (a skip message naming the package), or undefined when they can. */
 export function alertmanagerSkipReason(): string | undefined {
-  if (existsSync(ALERTMANAGER_BIN)) return undefined;
-  if (process.env["CI"]) return undefined; // let start() fail loudly in CI
-  return `${ALERTMANAGER_BIN} is not installed (apt-get install prometheus-alertmanager); set ALERTMANAGER_BIN to use another`;
+  return skipReason(ALERTMANAGER_TOOL);
 }
 
 export interface RunningAlertmanager {
@@ -45,7 +44,7 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startAlertmanager(options: { webhookUrl: string }): Promise<RunningAlertmanager> {
-  if (!existsSync(ALERTMANAGER_BIN)) throw new Error(`${ALERTMANAGER_BIN} is not installed`);
+  requireTool(ALERTMANAGER_TOOL);
   const dir = await mkdtemp(join(tmpdir(), "kestrel-am-"));
   const config = join(dir, "am.yml");
   await writeFile(

@@ -7,14 +7,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect as netConnect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type DebianTool, requireTool, skipReason } from "./debian.ts";
 
 export const NATS_SERVER = process.env["NATS_SERVER_BIN"] ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "/usr/bin/nats-server");
 
-/** Why NATS tests cannot run here (a skip message), or undefined when they can. */
+const NATS_TOOL: DebianTool = { command: NATS_SERVER, pkg: "nats-server", env: "NATS_SERVER_BIN" };
+
+/** Why NATS tests cannot run here (a skip message naming the package), or undefined when they can. */
 export function natsSkipReason(): string | undefined {
-  if (existsSync(NATS_SERVER)) return undefined;
-  if (process.env["CI"]) return undefined; // let start() fail loudly in CI
-  return `${NATS_SERVER} is not installed (apt-get install nats-server)`;
+  return skipReason(NATS_TOOL);
 }
 
 export interface NatsServer {
@@ -48,6 +49,7 @@ function reachable(port: number): Promise<boolean> {
 }
 
 export async function startNats(): Promise<NatsServer> {
+  requireTool(NATS_TOOL);
   const dir = await mkdtemp(join(tmpdir(), "kestrel-nats-"));
   const port = await freePort();
   let child: ChildProcess | undefined;

@@ -1,12 +1,14 @@
 // A real rsyslogd in the foreground with its own configuration: UDP and TCP inputs on free loopback ports
 // (and a Unix stream socket through imptcp), every message written to a file with a template that shows
-// what rsyslog parsed (facility, severity, app name, msgid, body). Stopped by PID.
+// what rsyslog parsed (facility, severity, app name, msgid, body). Stopped by PID. Without the binary, tests
+// skip with the package's name (rsyslogSkipReason) — unless CI is set, where a missing binary is an error.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type DebianTool, requireTool, skipReason } from "./debian.ts";
 
 export interface SyslogRecord {
   proto: string;
@@ -31,7 +33,13 @@ export interface Rsyslog {
   stop(): Promise<void>;
 }
 
-export const RSYSLOGD = "/usr/sbin/rsyslogd";
+export const RSYSLOGD = process.env["RSYSLOGD_BIN"] ?? "/usr/sbin/rsyslogd";
+const RSYSLOG_TOOL: DebianTool = { command: RSYSLOGD, pkg: "rsyslog", env: "RSYSLOGD_BIN" };
+
+/** Why rsyslog tests cannot run here (a skip message naming the package), or undefined when they can. */
+export function rsyslogSkipReason(): string | undefined {
+  return skipReason(RSYSLOG_TOOL);
+}
 
 /** A TCP and a UDP port that are both free on 127.0.0.1 (one number serves both inputs). */
 async function freePort(): Promise<number> {
@@ -56,6 +64,7 @@ async function freePort(): Promise<number> {
 const SEP = "\u001f";
 
 export async function startRsyslog(): Promise<Rsyslog> {
+  requireTool(RSYSLOG_TOOL);
   const dir = await mkdtemp(join(tmpdir(), "kestrel-rsyslog-"));
   await mkdir(join(dir, "work"));
   const port = await freePort();
