@@ -16,6 +16,25 @@ function records(kestrel: KestrelProcess, re: RegExp): Record<string, unknown>[]
 }
 
 describe("kestrel server stopped under load", () => {
+  it("drains once when the signal comes twice (Ctrl-C under npm start: from the terminal and from npm)", async () => {
+    const dir = await tempFiles("kestrel-e2e-shutdown-", {
+      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 1\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
+      "rules.yaml": `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
+    });
+    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
+    try {
+      const answers = await Promise.all(Array.from({ length: 3 }, () => kestrel.post(falcoEvent())));
+      assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([200]));
+      const exited = kestrel.stop("SIGINT");
+      await new Promise((r) => setTimeout(r, 50));
+      kestrel.child.kill("SIGINT"); // the second one, while it drains
+      assert.equal(await exited, 0);
+      assert.match(kestrel.lines.join("\n"), /Actions by status:\s+success: 3\b/, "the queued actions ran to the end");
+    } finally {
+      kestrel.kill();
+    }
+  });
+
   it("finishes every accepted event's actions before exiting 0", async () => {
     const dir = await tempFiles("kestrel-e2e-shutdown-", {
       "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 4\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
