@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type StsServer, startSts, TestAccount } from "../support/aws.ts";
+import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
 import { KESTREL_BIN } from "../support/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -133,15 +134,21 @@ describe("a notifier a rule names but the configuration leaves unusable", () => 
 
 describe("the property: when rules check -c C -r R… exits 0, server -c C -r R… starts", () => {
   const fixtures = "src/rules/__fixtures__";
-  const cases: { name: string; args: string[] }[] = [
-    { name: "the example", args: ["-c", "examples/config.yaml", "-r", "examples/rules.yaml"] },
+  // `valid`: the setup must pass (the property is then exercised in its "starts" direction).
+  const cases: { name: string; args: string[]; valid?: true }[] = [
+    { name: "the example", valid: true, args: ["-c", "examples/config.yaml", "-r", "examples/rules.yaml"] },
     { name: "the example, no -c", args: ["-r", "examples/rules.yaml"] },
-    { name: "capture-logs", args: ["-c", "examples/config.yaml", "-r", `${fixtures}/capture-logs/base-rules.yaml`, "-r", `${fixtures}/capture-logs/override-rules.yaml`] },
+    { name: "capture-logs", valid: true, args: ["-c", "examples/config.yaml", "-r", `${fixtures}/capture-logs/base-rules.yaml`, "-r", `${fixtures}/capture-logs/override-rules.yaml`] },
     { name: "an invalid configuration", args: ["-c", file("bad.yaml", "workers: nope\n"), "-r", "examples/rules.yaml"] },
     { name: "AWS keys without their pair", args: ["-c", file("aws.yaml", "aws:\n  access_key: AKIA\n"), "-r", `${fixtures}/capture-logs/base-rules.yaml`, "-r", `${fixtures}/capture-logs/override-rules.yaml`] },
     { name: "an unconfigured notifier", args: ["-c", file("p-config.yaml", "notifiers:\n  webhook: {}\n"), "-r", file("p-rules.yaml", "- rule: R\n  match: {}\n  notifiers: [webhook]\n")] },
     { name: "an unusable default notifier", args: ["-c", file("d-config.yaml", "default_notifiers: [webhook]\n"), "-r", "examples/rules.yaml"] },
   ];
+  // Talon's own rules fixture (every actionner and output Talon has): its MinIO and Google Cloud settings
+  // are written in before(), the key file pointing at the local Google Cloud test servers.
+  const talonConfig = join(DIR, "talon-config.yaml");
+  cases.push({ name: "Talon's rules fixture", valid: true, args: ["-c", talonConfig, "-r", `${fixtures}/talon/rules.yaml`, "-r", `${fixtures}/talon/rules_override.yaml`] });
+  let gcp: FakeGcp | undefined;
   // The AWS credentials the capture-logs fixture's aws:s3 output needs, verified by a local STS at start.
   let sts: StsServer | undefined;
   let awsEnv: Record<string, string> = {};
@@ -149,6 +156,12 @@ describe("the property: when rules check -c C -r R… exits 0, server -c C -r R�
     const account = new TestAccount();
     const user = account.addUser("kestrel");
     sts = await startSts(account);
+    gcp = await startFakeGcp();
+    const key = await gcp.writeKeyFile(DIR);
+    writeFileSync(
+      talonConfig,
+      `minio:\n  endpoint: 127.0.0.1:9\n  access_key: minio\n  secret_key: minio-secret-key\ngcp:\n  credentials_path: ${key}\n  storage_endpoint: ${gcp.storageUrl}\n  functions_endpoint: ${gcp.functionsApiUrl}\n`,
+    );
     awsEnv = {
       AWS_ACCESS_KEY_ID: user.accessKeyId,
       AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
@@ -160,10 +173,12 @@ describe("the property: when rules check -c C -r R… exits 0, server -c C -r R�
   });
   after(async () => {
     await sts?.close();
+    await gcp?.close();
   });
   for (const c of cases) {
     it(c.name, async () => {
       const check = kestrel(["rules", "check", ...c.args], awsEnv);
+      if (c.valid === true) assert.equal(check.status, 0, check.stderr);
       const started = await serverStarts(c.args, awsEnv);
       if (check.status === 0) assert.ok(started.listened, `rules check passed but the server did not start:\n${started.output}`);
       else assert.ok(!started.listened, `rules check failed but the server started:\n${check.stderr}`);
