@@ -56,7 +56,12 @@ export interface ScanResult {
   readonly functions: boolean;
 }
 
-const isRef = (c: string | undefined): boolean => c !== undefined && c.charCodeAt(0) >= REF_BASE && c.charCodeAt(0) < REF_BASE + REF_LIMIT;
+/** The occurrence index of the reference at `offset` of `text`, or undefined when no reference is there. */
+export function refAt(text: string, offset: number): number | undefined {
+  const code = text.charCodeAt(offset);
+  return code >= REF_BASE && code < REF_BASE + REF_LIMIT ? code - REF_BASE : undefined;
+}
+const isRef = (c: string | undefined): boolean => c !== undefined && refAt(c, 0) !== undefined;
 const refIndex = (c: string): number => c.charCodeAt(0) - REF_BASE;
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 const NAME_START = /[A-Za-z_]/;
@@ -418,18 +423,6 @@ class Scanner {
       if (c === "$" || c === "`" || isRef(c)) {
         flush();
         if (this.#expansion(parts, "double")) lit += "$";
-        continue;
-      }
-      if (c === "`") {
-        flush();
-        parts.push(this.#backtick());
-        continue;
-      }
-      if (isRef(c)) {
-        flush();
-        this.quotes.set(refIndex(c), "double");
-        parts.push({ kind: "ref", ref: refIndex(c) });
-        this.i++;
         continue;
       }
       lit += c;

@@ -15,7 +15,7 @@
 // value starts with '-': a program would take it as an option.
 import { KestrelError } from "../errors.ts";
 import { analyseArgv, analyseScript, DANGEROUS_VARIABLE, isShell, type Taint } from "./shell-commands.ts";
-import { REF_BASE, REF_LIMIT, type Part, scanShell, type Word } from "./shell-scan.ts";
+import { REF_BASE, REF_LIMIT, type Part, refAt, scanShell, type Word } from "./shell-scan.ts";
 import { VARIABLE_NAME, type Variables } from "./template.ts";
 
 export { isShell };
@@ -63,8 +63,7 @@ function readTemplate(source: string): Template {
   const problems: string[] = [];
   const at = (offset: number): string => position(source, offset);
   for (let i = 0; i < source.length; ) {
-    const code = source.charCodeAt(i);
-    if (code >= REF_BASE && code < REF_BASE + REF_LIMIT) problems.push(`${at(i)}: the character U+${code.toString(16).toUpperCase()} is not allowed in a script`);
+    if (refAt(source, i) !== undefined) problems.push(`${at(i)}: the character U+${source.charCodeAt(i).toString(16).toUpperCase()} is not allowed in a script`);
     if (source.startsWith("$${", i)) {
       text += "${";
       origin.push(i, i + 1);
@@ -149,12 +148,11 @@ function compile(source: string, options: ScriptOptions): ShellCompilation {
   for (const p of analysis.problems) problems.push(`${where(p.offset)}: ${p.message}`);
   let body = "";
   for (let i = 0; i < t.text.length; i++) {
-    const code = t.text.charCodeAt(i);
-    if (code < REF_BASE || code >= REF_BASE + REF_LIMIT) {
+    const ref = refAt(t.text, i);
+    if (ref === undefined) {
       body += t.text[i];
       continue;
     }
-    const ref = code - REF_BASE;
     const name = shellName(ref);
     const quote = scan.quotes.get(ref) ?? "bare";
     body += quote === "double" ? `\${${name}}` : quote === "single" ? `'"\${${name}}"'` : quote === "comment" ? name : `"\${${name}}"`;
@@ -164,12 +162,6 @@ function compile(source: string, options: ScriptOptions): ShellCompilation {
   const text = variables.length === 0 ? body : `${copies}; shift ${variables.length}; ${body}`;
   const guarded = new Set([...analysis.optionGuards].map((ref) => t.refs[ref]!));
   return { script: { text, variables, guarded }, problems };
-}
-
-/** The reference a problem's offset points at, when it points at one. */
-function refAt(text: string, offset: number): number | undefined {
-  const code = text.charCodeAt(offset);
-  return code >= REF_BASE && code < REF_BASE + REF_LIMIT ? code - REF_BASE : undefined;
 }
 
 /** The values of a script's variables for one event, in positional order. Throws ERR_TEMPLATE. */
@@ -227,14 +219,16 @@ function compileArgv(argv: readonly string[], env: Readonly<Record<string, strin
     for (const p of t.problems) problems.push(`command[${index}] ${p}`);
     const parts: Part[] = [];
     let lit = "";
-    for (const c of t.text) {
-      const code = c.charCodeAt(0);
-      if (code >= REF_BASE && code < REF_BASE + REF_LIMIT) {
-        if (lit !== "") parts.push({ kind: "lit", text: lit });
-        lit = "";
-        parts.push({ kind: "ref", ref: refs.length });
-        refs.push(t.refs[code - REF_BASE]!);
-      } else lit += c;
+    for (let i = 0; i < t.text.length; i++) {
+      const ref = refAt(t.text, i);
+      if (ref === undefined) {
+        lit += t.text[i];
+        continue;
+      }
+      if (lit !== "") parts.push({ kind: "lit", text: lit });
+      lit = "";
+      parts.push({ kind: "ref", ref: refs.length });
+      refs.push(t.refs[ref]!);
     }
     if (lit !== "" || parts.length === 0) parts.push({ kind: "lit", text: lit });
     return { parts, offset: index };
