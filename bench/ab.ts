@@ -17,8 +17,8 @@ import { defaultSeed, generateEvents, loadCorpus } from "./events.ts";
 import {
   addTmpDir,
   benchKestrelConfig,
-  CONNECTIONS,
   type Child,
+  CONNECTIONS,
   EVENTS,
   envNumber,
   freePort,
@@ -77,7 +77,8 @@ function median(values: readonly number[]): number {
 
 async function main(): Promise<void> {
   const [specA, specB] = process.argv.slice(2);
-  if (specA === undefined || specB === undefined) throw new Error("usage: node bench/ab.ts <A> <B> (a Kestrel checkout, bare or bare-coalesce)");
+  if (specA === undefined || specB === undefined)
+    throw new Error("usage: node bench/ab.ts <A> <B> (a Kestrel checkout, bare or bare-coalesce)");
   const watchdog = startWatchdog("bench:ab", (ROUNDS * 2 * (SECONDS + 3) + 180) * 1000);
   const corpus = loadCorpus();
   const seed = defaultSeed();
@@ -102,7 +103,9 @@ async function main(): Promise<void> {
       });
       cpuRatios.push(got[1]!.cpu / got[0]!.cpu);
       rateRatios.push(got[1]!.rate / got[0]!.rate);
-      log(`round ${round + 1}/${ROUNDS}: A ${got[0]!.cpu.toFixed(1)} µs/req ${got[0]!.rate.toFixed(0)}/s   B ${got[1]!.cpu.toFixed(1)} µs/req ${got[1]!.rate.toFixed(0)}/s`);
+      log(
+        `round ${round + 1}/${ROUNDS}: A ${got[0]!.cpu.toFixed(1)} µs/req ${got[0]!.rate.toFixed(0)}/s   B ${got[1]!.cpu.toFixed(1)} µs/req ${got[1]!.rate.toFixed(0)}/s`,
+      );
     }
     const report = {
       a: specA,

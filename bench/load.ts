@@ -68,7 +68,15 @@ function requestsFor(bodies: readonly string[], w: Window, serverPid: number): A
 }
 
 export async function load(url: string, bodies: readonly string[], serverPid: number, seconds: number, rate?: number): Promise<LoadResult> {
-  const w: Window = { responses: 0, first: 0, last: 0, serverCpu0: 0, selfCpu0: undefined, machine0: { busy: 0, total: 0 }, counts: { queued: 0, duplicate: 0, unmatched: 0, other: 0 } };
+  const w: Window = {
+    responses: 0,
+    first: 0,
+    last: 0,
+    serverCpu0: 0,
+    selfCpu0: undefined,
+    machine0: { busy: 0, total: 0 },
+    counts: { queued: 0, duplicate: 0, unmatched: 0, other: 0 },
+  };
   const connections = rate === undefined ? CONNECTIONS : Math.max(1, Math.min(CONNECTIONS, Math.floor(rate)));
   const options: AutocannonOptions = { url, connections, duration: seconds, timeout: 10, requests: requestsFor(bodies, w, serverPid) };
   if (rate !== undefined) {

@@ -97,7 +97,9 @@ async function loadRuleSet(count: number, dir: string): Promise<{ ruleSet: RuleS
   const loadMs = performance.now() - started;
   const errors = diagnostics.filter((d) => d.severity === "error");
   if (ruleSet === undefined || errors.length > 0) {
-    throw new Error(`the generated rules do not load:\n${diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join("\n")}`);
+    throw new Error(
+      `the generated rules do not load:\n${diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join("\n")}`,
+    );
   }
   return { ruleSet, unnamed: generated.unnamed, loadMs, warnings: diagnostics.length - errors.length };
 }
@@ -107,7 +109,9 @@ async function main(): Promise<void> {
   const bodies = generateEvents(eventCount, { seed, corpus });
   const bytes = bodies.reduce((s, b) => s + Buffer.byteLength(b), 0);
   console.log(`Kestrel match benchmark: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})`);
-  console.log(`${eventCount} events from ${corpus.length} corpus rules (avg ${fmt(bytes / eventCount)} bytes), seed ${seed}, ${warmup} warm-up + ${passes} timed passes\n`);
+  console.log(
+    `${eventCount} events from ${corpus.length} corpus rules (avg ${fmt(bytes / eventCount)} bytes), seed ${seed}, ${warmup} warm-up + ${passes} timed passes\n`,
+  );
 
   // Parsing alone (what the intake does for every request before matching).
   const parse = await time(bodies.length, () => {
@@ -142,9 +146,15 @@ async function main(): Promise<void> {
       });
       const engine = await timeEngine(bodies, ruleSet, dir);
       const label = `${count} rules`;
-      console.log(`match, ${label.padEnd(19)} ${fmt(match.opsPerSecond).padStart(12)} events/s  ${fmt(match.nsPerOp).padStart(8)} ns/event`);
-      console.log(`parse+match, ${label.padEnd(13)} ${fmt(both.opsPerSecond).padStart(12)} events/s  ${fmt(both.nsPerOp).padStart(8)} ns/event`);
-      console.log(`parse+engine, ${label.padEnd(12)} ${fmt(engine.opsPerSecond).padStart(12)} events/s  ${fmt(engine.nsPerOp).padStart(8)} ns/event`);
+      console.log(
+        `match, ${label.padEnd(19)} ${fmt(match.opsPerSecond).padStart(12)} events/s  ${fmt(match.nsPerOp).padStart(8)} ns/event`,
+      );
+      console.log(
+        `parse+match, ${label.padEnd(13)} ${fmt(both.opsPerSecond).padStart(12)} events/s  ${fmt(both.nsPerOp).padStart(8)} ns/event`,
+      );
+      console.log(
+        `parse+engine, ${label.padEnd(12)} ${fmt(engine.opsPerSecond).padStart(12)} events/s  ${fmt(engine.nsPerOp).padStart(8)} ns/event`,
+      );
       console.log(
         `  ${ruleSet.rules.length} rules loaded in ${fmt(loadMs)} ms (${unnamed} without match.rules, ${warnings} warnings); ` +
           `${fmt((100 * matchedEvents) / events.length, 1)} % of events match, ${fmt(matchedRules / events.length, 2)} rules/event`,

@@ -44,7 +44,11 @@ const FIELD_CONDITIONS: Record<string, readonly (readonly string[])[]> = {
     ["user.name=root, k8s.ns.name!=kube-system"],
     ["container.id!=host"],
   ],
-  k8s_audit: [["ka.target.namespace!=kube-system"], ["ka.verb=create", "ka.verb=update", "ka.verb=patch"], ["ka.user.name!=kubernetes-admin"]],
+  k8s_audit: [
+    ["ka.target.namespace!=kube-system"],
+    ["ka.verb=create", "ka.verb=update", "ka.verb=patch"],
+    ["ka.user.name!=kubernetes-admin"],
+  ],
   aws_cloudtrail: [["ct.region=us-east-1", "ct.region=us-west-2"], ["ct.user!=terraform"]],
 };
 
@@ -72,8 +76,7 @@ function yamlList(items: readonly string[]): string {
 /** Tag groups (comma-separated) that select only covered rules: pairs of tags of `rule`, or all its tags. */
 function selectiveTagGroups(rule: CorpusRule, all: readonly CorpusRule[], covered: ReadonlySet<string>): string[] {
   const tags = [...new Set(rule.tags)].filter((t) => VALID_TAG.test(t));
-  const selects = (group: readonly string[]): boolean =>
-    all.every((r) => covered.has(r.rule) || !group.every((t) => r.tags.includes(t)));
+  const selects = (group: readonly string[]): boolean => all.every((r) => covered.has(r.rule) || !group.every((t) => r.tags.includes(t)));
   const groups: string[] = [];
   for (let i = 0; i < tags.length; i++) {
     for (let j = i + 1; j < tags.length; j++) {
@@ -143,10 +146,18 @@ export function generateRules(count: number, options: RulesOptions = {}): Genera
       if (rng.chance(0.35)) match.push(`    priority: ${yamlString(rng.pick(PRIORITY_FILTERS))}`);
       if (first !== undefined && rng.chance(0.2)) {
         const tags = first.tags.filter((t) => VALID_TAG.test(t));
-        if (tags.length > 0) match.push(`    tags: ${yamlList([shuffled(tags, rng).slice(0, 1 + rng.int(2)).join(", ")])}`);
+        if (tags.length > 0)
+          match.push(
+            `    tags: ${yamlList([
+              shuffled(tags, rng)
+                .slice(0, 1 + rng.int(2))
+                .join(", "),
+            ])}`,
+          );
       }
       const sameSource = unique.every((name) => (bySource.get(name) ?? "syscall") === source);
-      if (sameSource && rng.chance(0.5)) match.push(`    output_fields: ${yamlList(rng.pick(FIELD_CONDITIONS[source] ?? FIELD_CONDITIONS["syscall"]!))}`);
+      if (sameSource && rng.chance(0.5))
+        match.push(`    output_fields: ${yamlList(rng.pick(FIELD_CONDITIONS[source] ?? FIELD_CONDITIONS["syscall"]!))}`);
       if (sameSource && rng.chance(0.1)) match.push(`    source: ${source}`);
     }
     lines.push(`- rule: ${yamlString(`Bench ${n}: ${title}`)}`);

@@ -108,9 +108,15 @@ async function main(): Promise<number> {
   writeFileSync(rulesFile, rules.yaml);
 
   const avgBytes = bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / bodies.length;
-  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}`);
-  log(`${EVENTS} distinct events (avg ${Math.round(avgBytes)} bytes) from ${corpus.length} Falco rules; ${RULES} dry-run rules; seed ${SEED}`);
-  log(`${WARMUP_SECONDS} s warm-up (not measured) per server, then ${ROUNDS} rounds of ${SECONDS} s at max rate per server, then ${HALF_SECONDS} s of Kestrel at half rate (${PACING} pacing)`);
+  log(
+    `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}`,
+  );
+  log(
+    `${EVENTS} distinct events (avg ${Math.round(avgBytes)} bytes) from ${corpus.length} Falco rules; ${RULES} dry-run rules; seed ${SEED}`,
+  );
+  log(
+    `${WARMUP_SECONDS} s warm-up (not measured) per server, then ${ROUNDS} rounds of ${SECONDS} s at max rate per server, then ${HALF_SECONDS} s of Kestrel at half rate (${PACING} pacing)`,
+  );
 
   const kestrelConfig = benchKestrelConfig();
   const report: Record<string, unknown> = {
@@ -156,7 +162,9 @@ async function main(): Promise<number> {
     kestrelConfig.listen_port = await freePort();
     const { child: kestrel, base, startupMs } = await startKestrel(kestrelConfig, configFile, rulesFile);
     (report["config"] as Record<string, unknown>)["kestrelStartupMs"] = startupMs;
-    log(`bare node:http server${BARE_COALESCE ? " (answers at the end of each turn)" : ""} (pid ${bareChild.pid}) at ${bareUrl}; Kestrel (pid ${kestrel.pid}) at ${base}, ready in ${Math.round(startupMs)} ms: warm-up`);
+    log(
+      `bare node:http server${BARE_COALESCE ? " (answers at the end of each turn)" : ""} (pid ${bareChild.pid}) at ${bareUrl}; Kestrel (pid ${kestrel.pid}) at ${base}, ready in ${Math.round(startupMs)} ms: warm-up`,
+    );
     if (WARMUP_SECONDS > 0) {
       await load(bareUrl, bodies, bareChild.pid, WARMUP_SECONDS);
       await load(base, bodies, kestrel.pid, WARMUP_SECONDS);
@@ -198,7 +206,11 @@ async function main(): Promise<number> {
     log(`Kestrel: achieved ${n0(kestrelHalf.eventsPerSecond)} events/s; receipt→dispatch p99 ${n2(latency.p99Ms)} ms`);
 
     const status = procStatus(kestrel.pid);
-    kestrelRss = { vmHwm: status?.vmHwm ?? 0, sampled: kestrel.peakSampledRss(), prometheus: sum(m2, "kestrel_process_resident_memory_bytes") };
+    kestrelRss = {
+      vmHwm: status?.vmHwm ?? 0,
+      sampled: kestrel.peakSampledRss(),
+      prometheus: sum(m2, "kestrel_process_resident_memory_bytes"),
+    };
     report["kestrelCounters"] = { atMax: kestrelCounters(m1, m0), atHalf: kestrelCounters(m2, m1) };
     const how = await stopChild(kestrel, 15_000);
     report["kestrelExit"] = { how, output: kestrel.output().slice(-4000) };
@@ -242,15 +254,30 @@ async function main(): Promise<number> {
   const lines = [
     "",
     row("", BARE_COALESCE ? "bare, coalescing" : "bare node:http", `Kestrel, ${RULES} rules`, "Kestrel, half rate"),
-    row(`events/s (${ROUNDS} rounds of ${SECONDS} s)`, n0(bare?.eventsPerSecond), n0(kestrelMax?.eventsPerSecond), n0(kestrelHalf?.eventsPerSecond)),
+    row(
+      `events/s (${ROUNDS} rounds of ${SECONDS} s)`,
+      n0(bare?.eventsPerSecond),
+      n0(kestrelMax?.eventsPerSecond),
+      n0(kestrelHalf?.eventsPerSecond),
+    ),
     row("responses (measured phases)", n0(bare?.responses), n0(kestrelMax?.responses), n0(kestrelHalf?.responses)),
     row("HTTP latency p50 / p99 (ms)", lat(bare), lat(kestrelMax), lat(kestrelHalf)),
     row("errors / timeouts / non-2xx", errs(bare), errs(kestrelMax), errs(kestrelHalf)),
     row("matched (queued) / unmatched", "-", qu(kestrelMax), qu(kestrelHalf)),
-    row("receipt→dispatch p50 / p99 (ms)", "-", `${n2(latencyAtMax?.p50Ms)} / ${n2(latencyAtMax?.p99Ms)}`, `${n2(latency?.p50Ms)} / ${n2(latency?.p99Ms)}`),
+    row(
+      "receipt→dispatch p50 / p99 (ms)",
+      "-",
+      `${n2(latencyAtMax?.p50Ms)} / ${n2(latencyAtMax?.p99Ms)}`,
+      `${n2(latency?.p50Ms)} / ${n2(latency?.p99Ms)}`,
+    ),
     row("actions dispatched", "-", n0(latencyAtMax?.dispatched), n0(latency?.dispatched)),
     row("server CPU % (of one core)", n0(bare?.serverCpuPercent), n0(kestrelMax?.serverCpuPercent), n0(kestrelHalf?.serverCpuPercent)),
-    row("load generator CPU %", n0(bare?.loadGeneratorCpuPercent), n0(kestrelMax?.loadGeneratorCpuPercent), n0(kestrelHalf?.loadGeneratorCpuPercent)),
+    row(
+      "load generator CPU %",
+      n0(bare?.loadGeneratorCpuPercent),
+      n0(kestrelMax?.loadGeneratorCpuPercent),
+      n0(kestrelHalf?.loadGeneratorCpuPercent),
+    ),
     row("machine CPU % (all cores)", n0(bare?.machineCpuPercent), n0(kestrelMax?.machineCpuPercent), n0(kestrelHalf?.machineCpuPercent)),
     row("peak RSS (VmHWM)", mb(bareRss?.vmHwm), mb(kestrelRss?.vmHwm), ""),
     "",

@@ -86,7 +86,9 @@ const NOTIFIER_CONCURRENCY = 4;
 /** Longest wait for the slow notifier's full queue to drain after the load: twice its nominal time + 15 s. */
 const NOTIFIER_DRAIN_MS = (2 * NOTIFIER_QUEUE * NOTIFIER_DELAY_MS) / NOTIFIER_CONCURRENCY + 15_000;
 const NOTIFIER = "webhook";
-const BUDGET_MS = (WARMUP_SECONDS + MAX_SECONDS + SECONDS + 3 * (IN_FLIGHT_WAIT_MS / 1000 + 2) + 3 * (SETTLE_MS / 1000) + 60 + 30 + 60) * 1000 + NOTIFIER_DRAIN_MS;
+const BUDGET_MS =
+  (WARMUP_SECONDS + MAX_SECONDS + SECONDS + 3 * (IN_FLIGHT_WAIT_MS / 1000 + 2) + 3 * (SETTLE_MS / 1000) + 60 + 30 + 60) * 1000 +
+  NOTIFIER_DRAIN_MS;
 
 // ---- what each body must produce -------------------------------------------------------------------------
 
@@ -339,7 +341,11 @@ function combine(name: string, phases: readonly PhaseResult[]): PhaseResult {
       other: add((p) => p.words.other),
     },
     disagreements: add((p) => p.disagreements),
-    expected: { events: add((p) => p.expected.events), actions: add((p) => p.expected.actions), notifications: add((p) => p.expected.notifications) },
+    expected: {
+      events: add((p) => p.expected.events),
+      actions: add((p) => p.expected.actions),
+      notifications: add((p) => p.expected.notifications),
+    },
   };
 }
 
@@ -387,11 +393,13 @@ function counted(after: Samples, before: Samples): Counted {
 function lossCheck(p: PhaseResult, k: Counted, settled: boolean) {
   const problems: string[] = [];
   if (!settled) problems.push("Kestrel did not settle (queue not empty or counters still moving)");
-  if (p.unanswered !== 0 || p.bodiesUnaccounted !== 0) problems.push(`${p.unanswered} requests without an answer (${p.bodiesUnaccounted} bodies sent more often than answered)`);
+  if (p.unanswered !== 0 || p.bodiesUnaccounted !== 0)
+    problems.push(`${p.unanswered} requests without an answer (${p.bodiesUnaccounted} bodies sent more often than answered)`);
   if (p.errors !== 0 || p.timeouts !== 0) problems.push(`${p.errors} errors (${p.timeouts} timeouts)`);
   if (p.otherNon2xx !== 0) problems.push(`${p.otherNon2xx} non-2xx answers other than 503/429`);
   if (p.disagreements !== 0) problems.push(`${p.disagreements} answers disagree with the in-process match`);
-  if (k.events !== p.expected.events) problems.push(`kestrel_events_total +${k.events}, expected ${p.expected.events} (accepted + refused as overloaded)`);
+  if (k.events !== p.expected.events)
+    problems.push(`kestrel_events_total +${k.events}, expected ${p.expected.events} (accepted + refused as overloaded)`);
   if (k.rejected !== p.refused) problems.push(`kestrel_rejected_total +${k.rejected}, but ${p.refused} refusals answered`);
   if (k.actions !== p.expected.actions) problems.push(`kestrel_actions_total +${k.actions}, expected ${p.expected.actions}`);
   if (k.dispatched !== k.actions) problems.push(`${k.dispatched} actions dispatched but ${k.actions} finished`);
@@ -437,7 +445,8 @@ async function main(): Promise<number> {
   writeFileSync(rulesFile, `${routing}${rules.yaml}`);
 
   const loaded = await loadRules([rulesFile], createRegistries(), { strict: true });
-  if (loaded.ruleSet === undefined) throw new Error(`the generated rules do not compile:\n${loaded.diagnostics.map((d) => d.message).join("\n")}`);
+  if (loaded.ruleSet === undefined)
+    throw new Error(`the generated rules do not compile:\n${loaded.diagnostics.map((d) => d.message).join("\n")}`);
   const ruleSet = loaded.ruleSet;
   const expect = bodies.map((b) => expectationOf(ruleSet, b));
 
@@ -449,10 +458,18 @@ async function main(): Promise<number> {
   };
 
   const loadAverage = os.loadavg();
-  log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}; load average ${loadAverage.map((v) => v.toFixed(2)).join(" ")}`);
-  log(`${EVENTS} distinct events, ${RULES} dry-run rules + 1 routing rule (seed ${SEED}): per event ${(expect.reduce((a, e) => a + e.actions, 0) / EVENTS).toFixed(2)} actions, ${(expect.reduce((a, e) => a + e.notifications, 0) / EVENTS).toFixed(2)} notifications, ${((100 * expect.filter((e) => e.matched).length) / EVENTS).toFixed(0)} % matched`);
-  log(`slow notifier: ${NOTIFIER} at ${receiver.url}, answering after ${NOTIFIER_DELAY_MS} ms (Kestrel: ${NOTIFIER_QUEUE} queued, ${NOTIFIER_CONCURRENCY} at a time)`);
-  log(`phases: ${WARMUP_SECONDS} s warm-up + ${MAX_SECONDS} s at full speed, then ${LOAD_SHARE * 100} % of that rate for ${SECONDS} s; budget ${Math.round(BUDGET_MS / 1000)} s`);
+  log(
+    `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), loopback, ${CONNECTIONS} connections, ${pinning()}; load average ${loadAverage.map((v) => v.toFixed(2)).join(" ")}`,
+  );
+  log(
+    `${EVENTS} distinct events, ${RULES} dry-run rules + 1 routing rule (seed ${SEED}): per event ${(expect.reduce((a, e) => a + e.actions, 0) / EVENTS).toFixed(2)} actions, ${(expect.reduce((a, e) => a + e.notifications, 0) / EVENTS).toFixed(2)} notifications, ${((100 * expect.filter((e) => e.matched).length) / EVENTS).toFixed(0)} % matched`,
+  );
+  log(
+    `slow notifier: ${NOTIFIER} at ${receiver.url}, answering after ${NOTIFIER_DELAY_MS} ms (Kestrel: ${NOTIFIER_QUEUE} queued, ${NOTIFIER_CONCURRENCY} at a time)`,
+  );
+  log(
+    `phases: ${WARMUP_SECONDS} s warm-up + ${MAX_SECONDS} s at full speed, then ${LOAD_SHARE * 100} % of that rate for ${SECONDS} s; budget ${Math.round(BUDGET_MS / 1000)} s`,
+  );
 
   const report: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -513,7 +530,9 @@ async function main(): Promise<number> {
     const s1 = await waitSettled(base, { maxMs: SETTLE_MS, counters });
     beforeCounted = counted(s1.samples, m0);
     const check1 = lossCheck(before, beforeCounted, s1.settled);
-    log(`max rate ${n0(maxRate)} events/s; settled in ${n2(s1.waitedMs / 1000)} s; zero loss so far: ${check1.pass ? "yes" : `NO (${check1.problems.join("; ")})`}`);
+    log(
+      `max rate ${n0(maxRate)} events/s; settled in ${n2(s1.waitedMs / 1000)} s; zero loss so far: ${check1.pass ? "yes" : `NO (${check1.problems.join("; ")})`}`,
+    );
 
     // ---- 2. sustained phase at 80 % ----
     const rate = maxRate * LOAD_SHARE;
@@ -548,7 +567,8 @@ async function main(): Promise<number> {
     const drainStart = performance.now();
     let m3 = await metrics(base);
     // Delivered or failed since Kestrel started: the notifier's queue is empty once they add up to `routed`.
-    const finished = (): number => sum(m3, "kestrel_notifications_total", `notifier="${NOTIFIER}"`) - sum(m0, "kestrel_notifications_total", `notifier="${NOTIFIER}"`);
+    const finished = (): number =>
+      sum(m3, "kestrel_notifications_total", `notifier="${NOTIFIER}"`) - sum(m0, "kestrel_notifications_total", `notifier="${NOTIFIER}"`);
     while (finished() < routed && performance.now() - drainStart < NOTIFIER_DRAIN_MS) {
       await sleep(500);
       m3 = await metrics(base);
@@ -567,14 +587,23 @@ async function main(): Promise<number> {
       failedDuringSustained: sustainedCounted.notificationsFailed,
     };
     const notificationsOk = finished() === routed && whole.notificationsDelivered === receiver.answered();
-    log(`slow notifier: ${n0(whole.notificationsDelivered)} delivered, ${n0(whole.notificationsFailed)} failed (queue full) of ${n0(routed)} routed; drained in ${n2(notifications["drainSeconds"] as number)} s`);
+    log(
+      `slow notifier: ${n0(whole.notificationsDelivered)} delivered, ${n0(whole.notificationsFailed)} failed (queue full) of ${n0(routed)} routed; drained in ${n2(notifications["drainSeconds"] as number)} s`,
+    );
 
     // ---- RSS ----
     const windowSeconds = Math.max(1, Math.min(10, Math.floor(rss.length / 2)));
     const avg = (xs: { bytes: number }[]): number => xs.reduce((a, x) => a + x.bytes, 0) / Math.max(1, xs.length);
     const first = avg(rss.slice(0, windowSeconds));
     const last = avg(rss.slice(-windowSeconds));
-    rssSummary = { windowSeconds, first, last, peak: Math.max(...rss.map((x) => x.bytes)), growth: last / first - 1, vmHwm: procStatus(kestrel.pid)?.vmHwm ?? 0 };
+    rssSummary = {
+      windowSeconds,
+      first,
+      last,
+      peak: Math.max(...rss.map((x) => x.bytes)),
+      growth: last / first - 1,
+      vmHwm: procStatus(kestrel.pid)?.vmHwm ?? 0,
+    };
 
     checks = {
       zeroLossSustained: { pass: check2.pass, gate: true, detail: `sustained phase`, problems: check2.problems },
@@ -584,7 +613,11 @@ async function main(): Promise<number> {
         gate: true,
         detail: `delivered + failed = routed (${n0(finished())} / ${n0(routed)}); delivered = answered by the receiver (${n0(whole.notificationsDelivered)} / ${n0(receiver.answered())})`,
       },
-      flatRss: { pass: rssSummary.growth <= RSS_GROWTH_LIMIT, gate: false, detail: `last ${windowSeconds} s average ≤ first ${windowSeconds} s average + ${RSS_GROWTH_LIMIT * 100} %` },
+      flatRss: {
+        pass: rssSummary.growth <= RSS_GROWTH_LIMIT,
+        gate: false,
+        detail: `last ${windowSeconds} s average ≤ first ${windowSeconds} s average + ${RSS_GROWTH_LIMIT * 100} %`,
+      },
       rateHeld: {
         pass: sustained.eventsPerSecond >= RATE_HELD * rate,
         gate: false,
@@ -631,27 +664,42 @@ async function main(): Promise<number> {
   const lines = [
     "",
     row("", "warm-up + max rate", `sustained, ${LOAD_SHARE * 100} %`),
-    row("events/s (target)", ...cols((p) => (p.targetRate === undefined ? `${n0(p.eventsPerSecond)} (full speed)` : `${n0(p.eventsPerSecond)} (${n0(p.targetRate)})`))),
+    row(
+      "events/s (target)",
+      ...cols((p) =>
+        p.targetRate === undefined ? `${n0(p.eventsPerSecond)} (full speed)` : `${n0(p.eventsPerSecond)} (${n0(p.targetRate)})`,
+      ),
+    ),
     row("seconds (first to last answer)", ...cols((p) => n2(p.seconds))),
     row("sent / answered", ...cols((p) => `${n0(p.sent)} / ${n0(p.answered)}`)),
     row("accepted / refused 503,429 / other", ...cols((p) => `${n0(p.accepted)} / ${n0(p.refused)} / ${n0(p.otherNon2xx)}`)),
     row("errors / timeouts", ...cols((p) => `${p.errors} / ${p.timeouts}`)),
-    row("answers queued / unmatched / disagreeing", ...cols((p) => `${n0(p.words.queued)} / ${n0(p.words.unmatched)} / ${p.disagreements}`)),
+    row(
+      "answers queued / unmatched / disagreeing",
+      ...cols((p) => `${n0(p.words.queued)} / ${n0(p.words.unmatched)} / ${p.disagreements}`),
+    ),
     row("events counted by Kestrel / expected", ...cols((p, k) => `${n0(k.events)} / ${n0(p.expected.events)}`)),
     row("actions run (all statuses) / expected", ...cols((p, k) => `${n0(k.actions)} / ${n0(p.expected.actions)}`)),
     row("actions dispatched (histogram count)", ...cols((_p, k) => n0(k.dispatched))),
     row("zero lost events", verdict(checks["zeroLossWarmupAndMax"]), verdict(checks["zeroLossSustained"])),
     row("HTTP latency p50 / p99 (ms)", ...cols((p) => `${p.latencyMs.p50} / ${p.latencyMs.p99}`)),
-    row("CPU %: Kestrel / load generator / machine", ...cols((p) => `${n0(p.kestrelCpuPercent)} / ${n0(p.loadGeneratorCpuPercent)} / ${n0(p.machineCpuPercent)}`)),
+    row(
+      "CPU %: Kestrel / load generator / machine",
+      ...cols((p) => `${n0(p.kestrelCpuPercent)} / ${n0(p.loadGeneratorCpuPercent)} / ${n0(p.machineCpuPercent)}`),
+    ),
     row("receipt→dispatch p50 / p99 (ms)", "", latency === undefined ? "-" : `${n2(latency.p50Ms)} / ${n2(latency.p99Ms)}`),
-    row("slow notifier delivered / failed (queue full)", ...cols((_p, k) => `${n0(k.notificationsDelivered)} / ${n0(k.notificationsFailed)}`)),
+    row(
+      "slow notifier delivered / failed (queue full)",
+      ...cols((_p, k) => `${n0(k.notificationsDelivered)} / ${n0(k.notificationsFailed)}`),
+    ),
     "",
     `slow notifier (${NOTIFIER_DELAY_MS} ms a request), whole run after draining: routed ${n0(notifications?.["routed"] as number)}, delivered ${n0(notifications?.["delivered"] as number)}, failed ${n0(notifications?.["failed"] as number)}, pending ${n0(notifications?.["pending"] as number)}; receiver answered ${n0(notifications?.["receiverAnswered"] as number)}   ${verdict(checks["notificationsAccounted"])}`,
     `RSS, sustained phase (MB): first ${rssSummary?.windowSeconds ?? "-"} s avg ${mbs(rssSummary?.first)}, last ${rssSummary?.windowSeconds ?? "-"} s avg ${mbs(rssSummary?.last)} (${rssSummary === undefined ? "-" : `${rssSummary.growth >= 0 ? "+" : ""}${(rssSummary.growth * 100).toFixed(1)} %`}), peak ${mbs(rssSummary?.peak)}   flat (≤ +${RSS_GROWTH_LIMIT * 100} %): ${verdict(checks["flatRss"])}`,
     `sustained rate held (≥ ${RATE_HELD * 100} % of ${n0(maxRate * LOAD_SHARE)} events/s): ${verdict(checks["rateHeld"])}`,
     `receipt→dispatch p99, sustained phase: ${n2(latency?.p99Ms)} ms (${n0(latency?.dispatched)} actions)`,
   ];
-  for (const [name, c] of Object.entries(checks)) if (c.problems !== undefined && c.problems.length > 0) lines.push(`  ${name}: ${c.problems.join("; ")}`);
+  for (const [name, c] of Object.entries(checks))
+    if (c.problems !== undefined && c.problems.length > 0) lines.push(`  ${name}: ${c.problems.join("; ")}`);
   if (failure !== undefined) lines.push(`the benchmark could not run: ${failure}`);
   lines.push(
     "",

@@ -33,6 +33,8 @@ function nodeVersionProblem() {
   if (major > needMajor || (major === needMajor && minor >= needMinor)) return undefined;
   // In a checkout, the wrapper at the repository root fetches a Node that fits.
   const wrapper = fileURLToPath(new URL("../kestrel", import.meta.url));
-  const run = existsSync(wrapper) ? `run ${relative(process.cwd(), wrapper).replace(/^(?=[^./])/, "./")} (it fetches Node 24 into a cache) or ` : "";
+  const run = existsSync(wrapper)
+    ? `run ${relative(process.cwd(), wrapper).replace(/^(?=[^./])/, "./")} (it fetches Node 24 into a cache) or `
+    : "";
   return `Kestrel needs Node.js >= ${needMajor}.${needMinor} (found ${process.versions.node}); ${run}install Node 24`;
 }

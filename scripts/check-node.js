@@ -8,7 +8,9 @@ if (required !== null) {
   const [major, minor] = process.versions.node.split(".").map(Number);
   const [needMajor, needMinor] = [Number(required[1]), Number(required[2] ?? 0)];
   if (major < needMajor || (major === needMajor && minor < needMinor)) {
-    process.stderr.write(`Kestrel needs Node.js >= ${needMajor}.${needMinor} (found ${process.versions.node}); run ./kestrel test (it fetches Node 24 into a cache) or install Node 24\n`);
+    process.stderr.write(
+      `Kestrel needs Node.js >= ${needMajor}.${needMinor} (found ${process.versions.node}); run ./kestrel test (it fetches Node 24 into a cache) or install Node 24\n`,
+    );
     process.exit(1);
   }
 }

@@ -12,7 +12,9 @@ export const EXAMPLES_DIR = fileURLToPath(new URL("../deploy/helm/examples", imp
 
 /** The helm binary: $HELM, else the CI cache; undefined when neither is executable. */
 export function locateHelm(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [env["HELM"], join(homedir(), ".cache", "kestrel-helm", "helm")].filter((c): c is string => c !== undefined && c !== "");
+  const candidates = [env["HELM"], join(homedir(), ".cache", "kestrel-helm", "helm")].filter(
+    (c): c is string => c !== undefined && c !== "",
+  );
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

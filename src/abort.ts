@@ -3,7 +3,11 @@
 // work's own late rejection is swallowed, since the deadline already decided the outcome.
 
 /** The work's result, or a rejection with `reason(signal)` (default: the signal's reason) once it aborts. */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: (signal: AbortSignal) => unknown = (s) => s.reason): Promise<T> {
+export function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  reason: (signal: AbortSignal) => unknown = (s) => s.reason,
+): Promise<T> {
   if (signal.aborted) {
     work.catch(() => {});
     return Promise.reject(reason(signal));

@@ -30,7 +30,8 @@ describe("needsKubernetes", () => {
     assert.equal((await createClientsFor(config(), ruleSet(["local"]), {})).kubernetes, undefined);
     await assert.rejects(
       createClientsFor(config({ kubeconfig: "/nonexistent/kubeconfig" }), ruleSet(["kubernetes"]), {}),
-      (e: unknown) => e instanceof KestrelError && e.code === "ERR_CONFIG_INVALID" && e.message.includes('kubeconfig "/nonexistent/kubeconfig"'),
+      (e: unknown) =>
+        e instanceof KestrelError && e.code === "ERR_CONFIG_INVALID" && e.message.includes('kubeconfig "/nonexistent/kubeconfig"'),
     );
   });
 });

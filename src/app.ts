@@ -10,16 +10,16 @@ import { Engine } from "./engine/engine.ts";
 import { Notifications } from "./engine/notify.ts";
 import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./engine/notify-filter.ts";
 import { errorMessage, KestrelError } from "./errors.ts";
-import { buildIntake } from "./ingest/http.ts";
 import { createGuard } from "./ingest/guard.ts";
+import { buildIntake } from "./ingest/http.ts";
 import { intakeTlsOptions } from "./ingest/tls.ts";
+import { unconfiguredNotifier } from "./notifiers/_unconfigured.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
 import type { Registries } from "./plugins/registries.ts";
 import type { NotifierInstance } from "./plugins/types.ts";
-import { unconfiguredNotifier } from "./notifiers/_unconfigured.ts";
-import type { RuleSet } from "./rules/types.ts";
 import { awsUses, needsKubernetes, unconfiguredReason } from "./rules/setup-check.ts";
+import type { RuleSet } from "./rules/types.ts";
 
 export interface AppOptions {
   config: Config;
@@ -63,11 +63,20 @@ async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Prom
  * notifier or context needs them.
  */
 export async function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Promise<Clients> {
-  const kubernetes = needsKubernetes(config, ruleSet) ? (await import("./clients/kubernetes.ts")).kubeClientFor(config.kubeconfig, env) : undefined;
+  const kubernetes = needsKubernetes(config, ruleSet)
+    ? (await import("./clients/kubernetes.ts")).kubeClientFor(config.kubeconfig, env)
+    : undefined;
   // Credentials are read and checked now: a bad gcp.credentials_path stops the start.
   const gcp = ruleSet.categories.has("gcp") ? (await import("./clients/gcp.ts")).createGcpClient(config.gcp, { env }) : undefined;
-  const aws = awsUses(ruleSet) === undefined ? undefined : (await import("./clients/aws.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });
-  return createClients({ ...(kubernetes === undefined ? {} : { kubernetes }), ...(gcp === undefined ? {} : { gcp }), ...(aws === undefined ? {} : { aws }) });
+  const aws =
+    awsUses(ruleSet) === undefined
+      ? undefined
+      : (await import("./clients/aws.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });
+  return createClients({
+    ...(kubernetes === undefined ? {} : { kubernetes }),
+    ...(gcp === undefined ? {} : { gcp }),
+    ...(aws === undefined ? {} : { aws }),
+  });
 }
 
 /** Creates the notifiers the configuration and the rules name, each from its validated settings. */
@@ -149,7 +158,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     workers: config.workers,
     actionTimeoutMs: config.action_timeout_seconds * 1000,
   });
-  const cluster = shared ? await (await import("./cluster/mode.ts")).openClusterMode({ config, engine, observer: reporting, log }) : undefined;
+  const cluster = shared
+    ? await (await import("./cluster/mode.ts")).openClusterMode({ config, engine, observer: reporting, log })
+    : undefined;
   const tls = intakeTlsOptions(config.tls);
   const guard = createGuard(
     {

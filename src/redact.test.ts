@@ -23,7 +23,11 @@ describe("redactCredentials", () => {
 
 describe("splitCredentials", () => {
   it("returns the URL without credentials and the decoded user and password", () => {
-    assert.deepEqual(splitCredentials("https://al%20ice:p%40ss@host:9/path?q=1"), { url: "https://host:9/path?q=1", username: "al ice", password: "p@ss" });
+    assert.deepEqual(splitCredentials("https://al%20ice:p%40ss@host:9/path?q=1"), {
+      url: "https://host:9/path?q=1",
+      username: "al ice",
+      password: "p@ss",
+    });
     assert.deepEqual(splitCredentials("nats://token@nats:4222"), { url: "nats://nats:4222", username: "token", password: "" });
     assert.equal(splitCredentials("https://host/path"), undefined);
     assert.equal(splitCredentials("not a url @ all"), undefined);
@@ -37,7 +41,12 @@ describe("splitCredentials", () => {
 describe("redactSecrets", () => {
   it("redacts secret keys and URL credentials in strings, at any depth, copying only what changes", () => {
     const input = { a: { url: "http://u:pw@h/" }, list: ["https://x:y@z", "plain"], token: "t", keep: "fine" };
-    assert.deepEqual(redactSecrets(input), { a: { url: `http://${REDACTED}@h/` }, list: [`https://${REDACTED}@z`, "plain"], token: REDACTED, keep: "fine" });
+    assert.deepEqual(redactSecrets(input), {
+      a: { url: `http://${REDACTED}@h/` },
+      list: [`https://${REDACTED}@z`, "plain"],
+      token: REDACTED,
+      keep: "fine",
+    });
     const clean = { a: { b: "http://h/" } };
     assert.equal(redactSecrets(clean), clean);
   });

@@ -64,7 +64,11 @@ export class RulesReloader {
       const { ruleSet, diagnostics } = await loadRules([...this.#files], this.#registries, { strict: false });
       const errors = diagnostics.filter((d) => d.severity === "error");
       for (const d of diagnostics) {
-        (d.severity === "error" ? this.#log.error : this.#log.warn).call(this.#log, { diagnostic: formatDiagnostic(d) }, "rules reload: problem in the rules");
+        (d.severity === "error" ? this.#log.error : this.#log.warn).call(
+          this.#log,
+          { diagnostic: formatDiagnostic(d) },
+          "rules reload: problem in the rules",
+        );
       }
       if (ruleSet === undefined || errors.length > 0) {
         this.#metrics.rulesReloads.inc({ result: "failure" });

@@ -36,10 +36,13 @@ describe("RBAC from plugin permissions", () => {
   });
 
   it("takes dotted resources and resourceNames in brackets, kept apart from the same resource without them", () => {
-    assert.deepEqual(rbacRulesOf(plugin("tiers", "projectcalico.org/tier.networkpolicies[default.*]: get, create\nprojectcalico.org/tiers[default]: get")), [
-      { apiGroup: "projectcalico.org", resource: "tier.networkpolicies", verbs: ["get", "create"], resourceNames: ["default.*"] },
-      { apiGroup: "projectcalico.org", resource: "tiers", verbs: ["get"], resourceNames: ["default"] },
-    ]);
+    assert.deepEqual(
+      rbacRulesOf(plugin("tiers", "projectcalico.org/tier.networkpolicies[default.*]: get, create\nprojectcalico.org/tiers[default]: get")),
+      [
+        { apiGroup: "projectcalico.org", resource: "tier.networkpolicies", verbs: ["get", "create"], resourceNames: ["default.*"] },
+        { apiGroup: "projectcalico.org", resource: "tiers", verbs: ["get"], resourceNames: ["default"] },
+      ],
+    );
     const text = renderClusterRole([plugin("a", "x.io/things[one]: get\nx.io/things: list"), plugin("b", "x.io/others[one]: get")]);
     const role = parseAllDocuments(text)[0]!.toJS() as { rules: unknown[] };
     assert.deepEqual(role.rules, [

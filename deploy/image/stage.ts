@@ -24,7 +24,18 @@ export const APP_DIR = "app";
 export const APP_FILES: readonly string[] = ["bin/kestrel.js", "dist", "package.json", "package-lock.json"];
 
 /** Files dropped from /app by name ending: source maps, type declarations, TypeScript, Markdown. */
-export const PRUNED_SUFFIXES: readonly string[] = [".map", ".d.ts", ".d.mts", ".d.cts", ".ts", ".mts", ".cts", ".tsbuildinfo", ".md", ".markdown"];
+export const PRUNED_SUFFIXES: readonly string[] = [
+  ".map",
+  ".d.ts",
+  ".d.mts",
+  ".d.cts",
+  ".ts",
+  ".mts",
+  ".cts",
+  ".tsbuildinfo",
+  ".md",
+  ".markdown",
+];
 
 /** Folders dropped at the top of each package (node_modules/<pkg>/<name>): tests, docs, examples, CI. */
 export const PRUNED_PACKAGE_DIRS: readonly string[] = [
@@ -75,7 +86,11 @@ export async function stageApp(options: StageOptions): Promise<number> {
   }
   log(`image: npm ci --omit=dev in ${app}`);
   const npmEnv = { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" };
-  await run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, env: npmEnv, maxBuffer: 64 << 20 });
+  await run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: app,
+    env: npmEnv,
+    maxBuffer: 64 << 20,
+  });
   trimPackageJson(app);
   // node_modules/.package-lock.json (npm's record of what it installed) stays for scanners; the full lock
   // file, dev dependencies included, goes.
@@ -124,7 +139,11 @@ function packageDirs(modules: string): string[] {
   for (const entry of readdirSync(modules, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
     const path = join(modules, entry.name);
-    const pkgs = entry.name.startsWith("@") ? readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(path, e.name)) : [path];
+    const pkgs = entry.name.startsWith("@")
+      ? readdirSync(path, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => join(path, e.name))
+      : [path];
     for (const pkg of pkgs) out.push(pkg, ...packageDirs(join(pkg, "node_modules")));
   }
   return out;
@@ -138,7 +157,9 @@ async function checkImports(app: string, node: string): Promise<void> {
   try {
     await run(node, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env["PATH"] ?? "" } });
   } catch (err) {
-    throw new Error(`a production dependency does not load from the staged /${APP_DIR}: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+    throw new Error(
+      `a production dependency does not load from the staged /${APP_DIR}: ${(err as { stderr?: string }).stderr ?? String(err)}`,
+    );
   }
 }
 

@@ -14,7 +14,10 @@ export function buildProgram(): Command {
   const program = new Command("kestrel")
     .description("Kestrel, a response engine for Falco: it takes Falco alerts and acts on them through rules")
     .version(version(), "-V, --version")
-    .option("-c, --config <file>", "configuration file (default /etc/kestrel/config.yaml, else /etc/falco-talon/config.yaml, when it exists)")
+    .option(
+      "-c, --config <file>",
+      "configuration file (default /etc/kestrel/config.yaml, else /etc/falco-talon/config.yaml, when it exists)",
+    )
     .option("-r, --rules <file>", "rules file, repeatable; later files append to and override earlier ones", collect)
     .showHelpAfterError()
     // Every command's --help lists -c and -r, as Talon's "Global Flags" (inherited by the subcommands below).
@@ -30,21 +33,28 @@ export function buildProgram(): Command {
   });
   const globals = (cmd: Command): GlobalOptions => withEnvironment(cmd.optsWithGlobals<GlobalOptions>(), process.env);
 
-  program.command("server").description("start the server that receives Falco events").action(async (_o, cmd: Command) => (await import("./server.ts")).serverCommand(globals(cmd)));
+  program
+    .command("server")
+    .description("start the server that receives Falco events")
+    .action(async (_o, cmd: Command) => (await import("./server.ts")).serverCommand(globals(cmd)));
 
   const rules = program.command("rules").description("check or print the rules");
   rules
     .command("check")
     .description("validate the rules files; exit 1 with file:line:col diagnostics when invalid")
     .option("--strict", "treat warnings (unknown keys, parameters and template variables, unconfigured notifiers) as errors")
-    .action(async (o: { strict?: boolean }, cmd: Command) => (await import("./rules.ts")).rulesCheckCommand({ ...globals(cmd), strict: o.strict ?? false }));
+    .action(async (o: { strict?: boolean }, cmd: Command) =>
+      (await import("./rules.ts")).rulesCheckCommand({ ...globals(cmd), strict: o.strict ?? false }),
+    );
   rules
     .command("print")
     .description("print the rules as merged from every file")
     .action(async (_o, cmd: Command) => (await import("./rules.ts")).rulesPrintCommand(globals(cmd)));
   rules
     .command("test")
-    .description("show what the rules would do with Falco events (JSON, NDJSON or stdin), without doing it; --expect checks it (exit 1 on a difference, 2 on bad input)")
+    .description(
+      "show what the rules would do with Falco events (JSON, NDJSON or stdin), without doing it; --expect checks it (exit 1 on a difference, 2 on bad input)",
+    )
     .argument("[events...]", "event files: one JSON event, a JSON list, or NDJSON (Falco's file_output); - or none: stdin")
     .option("--expect <file>", "YAML expectations: event → rules, actions, notifiers (see examples/expect.yaml)")
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
@@ -86,7 +96,10 @@ export function buildProgram(): Command {
 export function withEnvironment(options: GlobalOptions, env: NodeJS.ProcessEnv): GlobalOptions {
   if (options.rules !== undefined && options.rules.length > 0) return options;
   // As config/schema.ts splitList; not imported, so that `version` and `completion` do not load zod.
-  const files = (env["RULES_FILES"] ?? "").split(",").map((f) => f.trim()).filter((f) => f !== "");
+  const files = (env["RULES_FILES"] ?? "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
   return files.length > 0 ? { ...options, rules: files } : options;
 }
 

@@ -16,11 +16,18 @@ describe("rules test: reading events", () => {
   });
 
   it("reads a JSON list and NDJSON, labelling each event with its index or line", () => {
-    assert.deepEqual(parseEvents("l.json", json([EVENT, EVENT])).map((e) => e.source), ["l.json[0]", "l.json[1]"]);
+    assert.deepEqual(
+      parseEvents("l.json", json([EVENT, EVENT])).map((e) => e.source),
+      ["l.json[0]", "l.json[1]"],
+    );
     const ndjson = parseEvents("f.ndjson", `${json(EVENT)}\n\n${json({ ...EVENT, priority: "Loud" })}\n{oops\n`);
     assert.deepEqual(
       ndjson.map((e) => [e.source, "error" in e ? e.error.slice(0, 20) : "ok"]),
-      [["f.ndjson:1", "ok"], ["f.ndjson:3", "unknown priority \"Lo"], ["f.ndjson:4", "not JSON: Expected p"]],
+      [
+        ["f.ndjson:1", "ok"],
+        ["f.ndjson:3", 'unknown priority "Lo'],
+        ["f.ndjson:4", "not JSON: Expected p"],
+      ],
     );
   });
 

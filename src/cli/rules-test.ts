@@ -9,13 +9,13 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { stringify } from "yaml";
 import type { Config } from "../config/schema.ts";
+import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "../engine/notify-filter.ts";
+import { type EventPlan, type PlannedAction, type PlannedNotifier, type PlanOptions, planEvent } from "../engine/plan.ts";
+import { checkPlan, type ExpectCase, parseExpectations } from "../engine/plan-expect.ts";
 import { errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { bigintReplacer } from "../events/fields.ts";
 import { EventError, parseJson, validateEvent } from "../events/parse.ts";
-import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "../engine/notify-filter.ts";
-import { type EventPlan, type PlannedAction, type PlannedNotifier, type PlanOptions, planEvent } from "../engine/plan.ts";
-import { checkPlan, type ExpectCase, parseExpectations } from "../engine/plan-expect.ts";
 import { createRegistries } from "../plugins/registries.ts";
 import type { RuleSet } from "../rules/types.ts";
 import { ExitError, type GlobalOptions, loadSetup, SetupError } from "./shared.ts";
@@ -98,7 +98,8 @@ export function planOptionsOf(config: Config): PlanOptions {
   const filters = new Map<string, NotificationFilter>();
   for (const [name, settings] of Object.entries(config.notifiers)) {
     const picked: Record<string, unknown> = {};
-    for (const k of DELIVERY_KEYS) if (settings !== null && typeof settings === "object" && k in settings) picked[k] = (settings as Record<string, unknown>)[k];
+    for (const k of DELIVERY_KEYS)
+      if (settings !== null && typeof settings === "object" && k in settings) picked[k] = (settings as Record<string, unknown>)[k];
     const parsed = deliverySettings.safeParse(picked);
     if (parsed.success) filters.set(name, notificationFilter(parsed.data));
   }
@@ -251,12 +252,16 @@ function actionText(a: PlannedAction, n: number): string {
 function eventText(t: Tested): string {
   const e = t.event;
   const out: string[] = [`== ${t.source}`];
-  out.push(`event: ${JSON.stringify(e.rule)}, ${e.priority}, source ${e.source}${e.hostname !== "" ? `, hostname ${e.hostname}` : ""}${e.tags.length > 0 ? `, tags ${e.tags.join(", ")}` : ""}`);
+  out.push(
+    `event: ${JSON.stringify(e.rule)}, ${e.priority}, source ${e.source}${e.hostname !== "" ? `, hostname ${e.hostname}` : ""}${e.tags.length > 0 ? `, tags ${e.tags.join(", ")}` : ""}`,
+  );
   const p = t.plan;
   if (p.matched.length === 0) out.push("matched: no rule");
   else out.push(`matched: ${p.matched.map((r) => JSON.stringify(r)).join(", ")}`);
   for (const r of p.rules) {
-    const flags = [r.dryRun ? "dry_run: true" : "", r.stopsLaterRules ? "continue: false (stops the later rules)" : ""].filter((f) => f !== "");
+    const flags = [r.dryRun ? "dry_run: true" : "", r.stopsLaterRules ? "continue: false (stops the later rules)" : ""].filter(
+      (f) => f !== "",
+    );
     out.push(`  rule ${JSON.stringify(r.rule)}${flags.length > 0 ? ` (${flags.join(", ")})` : ""}`);
     if (r.actions.length === 0) {
       out.push(`    no action: the event goes to ${r.routedTo.length > 0 ? r.routedTo.map(notifierText).join(", ") : "no notifier"}`);
@@ -269,7 +274,8 @@ function eventText(t: Tested): string {
   for (const s of p.stopped) out.push(`  not run: rule ${JSON.stringify(s.rule)}: ${s.because}`);
   if (p.unmatched.length > 0) {
     out.push("not matched:");
-    for (const u of p.unmatched) out.push(`  rule ${JSON.stringify(u.rule)}: ${u.failures.map((f) => `${f.criterion}: ${f.reason}`).join("; ")}`);
+    for (const u of p.unmatched)
+      out.push(`  rule ${JSON.stringify(u.rule)}: ${u.failures.map((f) => `${f.criterion}: ${f.reason}`).join("; ")}`);
   }
   out.push(`notifiers called: ${p.notifiers.length > 0 ? p.notifiers.join(", ") : "none"}`);
   return `${out.join("\n")}\n`;
@@ -310,7 +316,12 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function textReport(tested: readonly Tested[], invalid: readonly { source: string; error: string }[], results: readonly CaseResult[], withCases: boolean): string {
+function textReport(
+  tested: readonly Tested[],
+  invalid: readonly { source: string; error: string }[],
+  results: readonly CaseResult[],
+  withCases: boolean,
+): string {
   let out = tested.map(eventText).join("\n");
   const s = summarize(tested, invalid, results, withCases);
   if (withCases) {
@@ -333,7 +344,11 @@ function textReport(tested: readonly Tested[], invalid: readonly { source: strin
   return out;
 }
 
-function jsonReport(tested: readonly Tested[], invalid: readonly { source: string; error: string }[], results: readonly CaseResult[]): unknown {
+function jsonReport(
+  tested: readonly Tested[],
+  invalid: readonly { source: string; error: string }[],
+  results: readonly CaseResult[],
+): unknown {
   return {
     events: tested.map((t) => ({
       source: t.source,
@@ -341,7 +356,13 @@ function jsonReport(tested: readonly Tested[], invalid: readonly { source: strin
       ...t.plan,
     })),
     invalid,
-    expectations: results.map((r) => ({ case: r.case.name, at: r.at, events: r.events, ok: r.differences.length === 0, differences: r.differences })),
+    expectations: results.map((r) => ({
+      case: r.case.name,
+      at: r.at,
+      events: r.events,
+      ok: r.differences.length === 0,
+      differences: r.differences,
+    })),
     summary: summarize(tested, invalid, results, results.length > 0),
   };
 }

@@ -1,9 +1,20 @@
 // `kestrel rules check` and `kestrel rules print`.
+
+import { defaultConfigFile, defaultRulesFile } from "../config/paths.ts";
 import { createRegistries } from "../plugins/registries.ts";
 import { printRules } from "../rules/print.ts";
-import { defaultConfigFile, defaultRulesFile } from "../config/paths.ts";
 import type { Diagnostic } from "../yaml/source.ts";
-import { ExitError, type GlobalOptions, hasErrors, loadConfiguration, loadRuleSet, loadSetup, printDiagnostics, ruleFiles, SetupError } from "./shared.ts";
+import {
+  ExitError,
+  type GlobalOptions,
+  hasErrors,
+  loadConfiguration,
+  loadRuleSet,
+  loadSetup,
+  printDiagnostics,
+  ruleFiles,
+  SetupError,
+} from "./shared.ts";
 
 /** Rules commands need the configuration only for `rules_files`, when no -r is given; with no configuration
  * file at all, the default rules file (as the server reads it). */
@@ -28,7 +39,9 @@ export async function rulesCheckCommand(options: GlobalOptions & { strict?: bool
     throw new ExitError(1);
   }
   const warnings = diagnostics.filter((d) => d.severity === "warning").length;
-  process.stdout.write(`rules valid: ${rules} rule${rules === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`);
+  process.stdout.write(
+    `rules valid: ${rules} rule${rules === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`,
+  );
 }
 
 export async function rulesPrintCommand(options: GlobalOptions): Promise<void> {

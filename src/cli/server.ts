@@ -1,10 +1,10 @@
 // `kestrel server`: load, validate, listen; on SIGTERM/SIGINT stop intake, drain, flush, print a summary.
 import { type App, createApp } from "../app.ts";
+import { startLeaderElection } from "../cluster/election.ts";
+import type { LeaderElector } from "../cluster/leader.ts";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createRegistries } from "../plugins/registries.ts";
-import { startLeaderElection } from "../cluster/election.ts";
-import type { LeaderElector } from "../cluster/leader.ts";
 import { RulesReloader } from "../reload.ts";
 import { ExitError, type GlobalOptions, loadSetup, type Setup, SetupError } from "./shared.ts";
 
@@ -64,7 +64,8 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
         if (finished) return;
         finished = true;
         clearTimeout(backstop);
-        if (drained === undefined) log.warn({ shutdown_timeout_seconds: config.shutdown_timeout_seconds }, "the shutdown did not finish in time: exiting");
+        if (drained === undefined)
+          log.warn({ shutdown_timeout_seconds: config.shutdown_timeout_seconds }, "the shutdown did not finish in time: exiting");
         else if (!drained) log.warn("the drain deadline passed: unfinished actions were cancelled");
         process.stdout.write(app.observer.summary.format());
         setTimeout(() => process.exit(process.exitCode ?? 0), Math.max(0, exitAt - performance.now())).unref();
@@ -89,7 +90,10 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
     url = await app.listen();
   } catch (err) {
     // An address of another host, a name that does not resolve, a port in use: one line naming the settings.
-    log.fatal({ error: errorMessage(err) }, `cannot listen on listen_address ${config.listen_address} and listen_port ${config.listen_port} (LISTEN_ADDRESS, LISTEN_PORT)`);
+    log.fatal(
+      { error: errorMessage(err) },
+      `cannot listen on listen_address ${config.listen_address} and listen_port ${config.listen_port} (LISTEN_ADDRESS, LISTEN_PORT)`,
+    );
     await app.close();
     throw new ExitError(1);
   }
@@ -98,7 +102,13 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   // acts on what it receives).
   if (!stopping) election = startLeaderElection(config, log, app.metrics);
   log.info(
-    { url, rules: ruleSet.rules.length, files, watch_rules: config.watch_rules, notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])] },
+    {
+      url,
+      rules: ruleSet.rules.length,
+      files,
+      watch_rules: config.watch_rules,
+      notifiers: [...new Set([...config.default_notifiers, ...ruleSet.notifierNames])],
+    },
     "Kestrel is listening",
   );
   await stopped;

@@ -35,7 +35,11 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
 
 /** The configuration: the -c file (which must exist), else /etc/kestrel/config.yaml if present, else
  * Talon's /etc/falco-talon/config.yaml if present, else defaults (config/paths.ts). */
-export async function loadConfiguration(options: GlobalOptions, registries: Registries, paths: DefaultPaths = DEFAULT_PATHS): Promise<Config> {
+export async function loadConfiguration(
+  options: GlobalOptions,
+  registries: Registries,
+  paths: DefaultPaths = DEFAULT_PATHS,
+): Promise<Config> {
   const explicit = options.config !== undefined;
   const file = options.config ?? defaultConfigFile(paths);
   const { config, diagnostics } = await loadConfig({
@@ -75,7 +79,11 @@ export interface Setup {
  * unconfigured notifiers are errors. The server's own strictness about notifiers is the configuration's
  * `unconfigured_notifiers: error`, which rules check honours too.
  */
-export async function loadSetup(options: GlobalOptions, registries: Registries, strict = false): Promise<{ setup: Setup; diagnostics: Diagnostic[] }> {
+export async function loadSetup(
+  options: GlobalOptions,
+  registries: Registries,
+  strict = false,
+): Promise<{ setup: Setup; diagnostics: Diagnostic[] }> {
   const config = await loadConfiguration(options, registries);
   const files = ruleFiles(options, config);
   const { ruleSet, document, diagnostics } = await loadRuleSet(files, registries, strict);

@@ -7,7 +7,5 @@ export function version(): string {
 }
 
 export function versionCommand(): void {
-  process.stdout.write(
-    `Kestrel ${version()}\nNode.js ${process.version}\nPlatform ${process.platform}/${process.arch}\n`,
-  );
+  process.stdout.write(`Kestrel ${version()}\nNode.js ${process.version}\nPlatform ${process.platform}/${process.arch}\n`);
 }

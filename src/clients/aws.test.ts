@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
+import { closedPort } from "../../test/support/ports.ts";
 import { KestrelError } from "../errors.ts";
 import { type AwsClientOptions, awsError, awsSettingsProblems, createAwsClients, minioTarget } from "./aws.ts";
-import { closedPort } from "../../test/support/ports.ts";
 
 const AWS_ONLY = { aws: true, minio: false, metadata: false } as const;
 const MIB = 1024 * 1024;
@@ -36,24 +36,38 @@ describe("AWS and MinIO settings", () => {
     assert.deepEqual(awsSettingsProblems({ access_key: "AKIA1" }), ["aws.secret_key is not set: aws.access_key needs it"]);
     assert.deepEqual(awsSettingsProblems({ secret_key: "s" }), ["aws.access_key is not set: aws.secret_key needs it"]);
     assert.match(awsSettingsProblems({ role_arn: "kestrel-role" })[0]!, /aws\.role_arn 'kestrel-role' is not an IAM role ARN/);
-    assert.deepEqual(awsSettingsProblems({ access_key: "a", secret_key: "b", region: "eu-west-1", role_arn: "arn:aws:iam::123456789012:role/x" }), []);
+    assert.deepEqual(
+      awsSettingsProblems({ access_key: "a", secret_key: "b", region: "eu-west-1", role_arn: "arn:aws:iam::123456789012:role/x" }),
+      [],
+    );
     assert.deepEqual(awsSettingsProblems({}), []);
   });
 
   it("reads minio.endpoint as host:port (scheme from minio.use_ssl) or as a URL, and names what is missing", () => {
     const keys = { access_key: "k", secret_key: "s" };
-    assert.deepEqual(minioTarget({ endpoint: "minio:9000", use_ssl: false, ...keys }), { endpoint: "http://minio:9000", accessKeyId: "k", secretAccessKey: "s" });
+    assert.deepEqual(minioTarget({ endpoint: "minio:9000", use_ssl: false, ...keys }), {
+      endpoint: "http://minio:9000",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+    });
     assert.equal((minioTarget({ endpoint: "minio:9000", use_ssl: true, ...keys }) as { endpoint: string }).endpoint, "https://minio:9000");
-    assert.equal((minioTarget({ endpoint: "https://minio.example", use_ssl: false, ...keys }) as { endpoint: string }).endpoint, "https://minio.example");
+    assert.equal(
+      (minioTarget({ endpoint: "https://minio.example", use_ssl: false, ...keys }) as { endpoint: string }).endpoint,
+      "https://minio.example",
+    );
     assert.deepEqual(minioTarget({ endpoint: "http://minio:9000", use_ssl: true, ...keys }), [
       "minio.endpoint 'http://minio:9000' is http:// but minio.use_ssl is true",
     ]);
-    assert.deepEqual(minioTarget({ endpoint: "minio:9000/bucket", use_ssl: false, ...keys }), ["minio.endpoint 'minio:9000/bucket' must be host:port, without a path"]);
+    assert.deepEqual(minioTarget({ endpoint: "minio:9000/bucket", use_ssl: false, ...keys }), [
+      "minio.endpoint 'minio:9000/bucket' must be host:port, without a path",
+    ]);
     // Credentials in the address would never be sent (S3 requests are signed): refused, and not shown.
     assert.deepEqual(minioTarget({ endpoint: "k3y:s3cr3t@minio:9000", use_ssl: false, ...keys }), [
       "minio.endpoint '[redacted]@minio:9000' must not carry credentials: set minio.access_key and minio.secret_key",
     ]);
-    assert.deepEqual(minioTarget({ endpoint: "ftp://k3y:s3cr3t@minio:9000", use_ssl: false, ...keys }), ["minio.endpoint 'ftp://[redacted]@minio:9000' must be http(s)"]);
+    assert.deepEqual(minioTarget({ endpoint: "ftp://k3y:s3cr3t@minio:9000", use_ssl: false, ...keys }), [
+      "minio.endpoint 'ftp://[redacted]@minio:9000' must be http(s)",
+    ]);
     const missing = minioTarget({ use_ssl: false }) as string[];
     assert.equal(missing.length, 3);
     assert.match(missing[0]!, /^minio\.endpoint is not set/);
@@ -61,7 +75,11 @@ describe("AWS and MinIO settings", () => {
   });
 
   it("prepare() checks only the parts the rules use, and contacts nothing without AWS services", async () => {
-    const clients = createAwsClients({ aws: { access_key: "AKIA1" }, minio: { use_ssl: false }, endpoints: { sts: `http://127.0.0.1:${await closedPort()}` } });
+    const clients = createAwsClients({
+      aws: { access_key: "AKIA1" },
+      minio: { use_ssl: false },
+      endpoints: { sts: `http://127.0.0.1:${await closedPort()}` },
+    });
     assert.equal(await clients.prepare({ aws: false, minio: false, metadata: true }), undefined);
     const aws = await rejection(clients.prepare({ aws: true, minio: false, metadata: false }));
     assert.equal(aws.code, "ERR_CONFIG_INVALID");
@@ -80,7 +98,13 @@ describe("AWS credentials", () => {
     endpoints: { s3: servers.s3.url, lambda: servers.lambda.url, sts: servers.sts.url, metadata: servers.imds.url },
   });
   const invoke = (clients: ReturnType<typeof createAwsClients>) =>
-    clients.invokeLambda({ name: "echo", qualifier: "$LATEST", invocationType: "RequestResponse", payload: "{}", signal: AbortSignal.timeout(10_000) });
+    clients.invokeLambda({
+      name: "echo",
+      qualifier: "$LATEST",
+      invocationType: "RequestResponse",
+      payload: "{}",
+      signal: AbortSignal.timeout(10_000),
+    });
 
   before(async () => {
     servers = await startAwsServers({ functions: [{ name: "echo", handler: (e) => e }] });
@@ -105,7 +129,10 @@ describe("AWS credentials", () => {
     const unknown = createAwsClients(options({ access_key: "AKIANOTAREALKEY00000", secret_key: "x", region: TEST_REGION }));
     const e = await rejection(unknown.prepare(AWS_ONLY));
     assert.equal(e.code, "ERR_CONFIG_INVALID");
-    assert.match(e.message, /the credentials were refused \(InvalidClientTokenId: The security token included in the request is invalid\.\): check the static keys aws\.access_key and aws\.secret_key/);
+    assert.match(
+      e.message,
+      /the credentials were refused \(InvalidClientTokenId: The security token included in the request is invalid\.\): check the static keys aws\.access_key and aws\.secret_key/,
+    );
     const user = servers.account.addUser();
     const wrongSecret = createAwsClients(options({ access_key: user.accessKeyId, secret_key: "not-the-secret", region: TEST_REGION }));
     assert.match((await rejection(wrongSecret.prepare(AWS_ONLY))).message, /SignatureDoesNotMatch.*aws\.access_key and aws\.secret_key/);
@@ -114,13 +141,24 @@ describe("AWS credentials", () => {
   it("aws.role_arn + aws.external_id: AssumeRole with the static keys, then every call signed by the role's session", async () => {
     const user = servers.account.addUser();
     const role = servers.account.addRole("kestrel-responder", "ext-42");
-    const clients = createAwsClients(options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, role_arn: role, external_id: "ext-42" }));
+    const clients = createAwsClients(
+      options({
+        access_key: user.accessKeyId,
+        secret_key: user.secretAccessKey,
+        region: TEST_REGION,
+        role_arn: role,
+        external_id: "ext-42",
+      }),
+    );
     const assumedBefore = servers.sts.assumed.length;
     const identity = await clients.prepare(AWS_ONLY);
     assert.match(identity!, new RegExp(`^arn:aws:sts::${servers.account.id}:assumed-role/kestrel-responder/kestrel-[0-9a-f]{8}$`));
     const assumed = servers.sts.assumed.slice(assumedBefore);
     assert.equal(assumed.length, 1);
-    assert.deepEqual({ ...assumed[0], sessionName: "" }, { roleArn: role, externalId: "ext-42", sessionName: "", accessKeyId: user.accessKeyId });
+    assert.deepEqual(
+      { ...assumed[0], sessionName: "" },
+      { roleArn: role, externalId: "ext-42", sessionName: "", accessKeyId: user.accessKeyId },
+    );
     const assumeCall = servers.sts.requests.find((r) => r.body.includes("Action=AssumeRole") && r.body.includes("ext-42"))!;
     assert.match(assumeCall.body, /DurationSeconds=3600/);
     await invoke(clients);
@@ -139,7 +177,9 @@ describe("AWS credentials", () => {
     servers.sts.sessionSeconds = 900; // STS's shortest session
     t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     try {
-      const clients = createAwsClients(options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, role_arn: role }));
+      const clients = createAwsClients(
+        options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, role_arn: role }),
+      );
       const before = servers.sts.assumed.length;
       await invoke(clients);
       t.mock.timers.tick(9 * 60 * 1000); // 6 minutes left: still used
@@ -159,10 +199,21 @@ describe("AWS credentials", () => {
   it("a role that cannot be assumed stops the start with an error naming aws.role_arn and sts:AssumeRole", async () => {
     const user = servers.account.addUser();
     const role = servers.account.addRole("needs-external-id", "right");
-    const clients = createAwsClients(options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, role_arn: role, external_id: "wrong" }));
+    const clients = createAwsClients(
+      options({
+        access_key: user.accessKeyId,
+        secret_key: user.secretAccessKey,
+        region: TEST_REGION,
+        role_arn: role,
+        external_id: "wrong",
+      }),
+    );
     const e = await rejection(clients.prepare(AWS_ONLY));
     assert.equal(e.code, "ERR_CONFIG_INVALID");
-    assert.match(e.message, /cannot assume the role 'arn:aws:iam::123456789012:role\/needs-external-id' \(aws\.role_arn with aws\.external_id\)/);
+    assert.match(
+      e.message,
+      /cannot assume the role 'arn:aws:iam::123456789012:role\/needs-external-id' \(aws\.role_arn with aws\.external_id\)/,
+    );
     assert.match(e.message, /AccessDenied: User: arn:aws:iam::123456789012:user\/kestrel is not authorized to perform: sts:AssumeRole/);
     assert.match(e.message, /needs sts:AssumeRole on/);
     // at run time the same failure is a clear ERR_FORBIDDEN, and the next call tries again
@@ -179,7 +230,14 @@ describe("AWS credentials", () => {
       AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
       AWS_CONFIG_FILE: "/nonexistent/config",
     });
-    for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED"]) {
+    for (const k of [
+      "AWS_ACCESS_KEY_ID",
+      "AWS_SECRET_ACCESS_KEY",
+      "AWS_SESSION_TOKEN",
+      "AWS_PROFILE",
+      "AWS_WEB_IDENTITY_TOKEN_FILE",
+      "AWS_EC2_METADATA_DISABLED",
+    ]) {
       delete process.env[k];
     }
     const imds = await startAwsServers({ functions: [], imds: { role: { name: "instance-role", arn: role } } });
@@ -200,7 +258,10 @@ describe("AWS credentials", () => {
       const none = createAwsClients({ aws: { region: TEST_REGION }, minio: { use_ssl: false }, endpoints: { sts: imds.sts.url } });
       const e = await rejection(none.prepare(AWS_ONLY));
       assert.equal(e.code, "ERR_CONFIG_INVALID");
-      assert.match(e.message, /^no AWS credentials: set aws\.access_key and aws\.secret_key, or aws\.role_arn, or give them to the SDK's default credential chain/);
+      assert.match(
+        e.message,
+        /^no AWS credentials: set aws\.access_key and aws\.secret_key, or aws\.role_arn, or give them to the SDK's default credential chain/,
+      );
     } finally {
       await imds.close();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -216,7 +277,12 @@ describe("AWS errors", () => {
     clients.invokeLambda({ name, qualifier: "$LATEST", invocationType: "RequestResponse", payload: "{}", signal });
 
   before(async () => {
-    servers = await startAwsServers({ functions: [{ name: "fn", handler: () => "ok" }, { name: "slow", handler: () => "late", durationMs: 3000 }] });
+    servers = await startAwsServers({
+      functions: [
+        { name: "fn", handler: () => "ok" },
+        { name: "slow", handler: () => "late", durationMs: 3000 },
+      ],
+    });
     const user = servers.account.addUser();
     clients = createAwsClients({
       aws: { access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION },
@@ -230,7 +296,10 @@ describe("AWS errors", () => {
     const e = await rejection(invoke("nope"));
     assert.equal(e.code, "ERR_TARGET_GONE");
     assert.equal(e.retryable, false);
-    assert.match(e.message, /the function 'nope' or its version or alias '\$LATEST' does not exist in eu-west-3 \(ResourceNotFoundException: Function not found: arn:aws:lambda:eu-west-3:123456789012:function:nope:\$LATEST\)/);
+    assert.match(
+      e.message,
+      /the function 'nope' or its version or alias '\$LATEST' does not exist in eu-west-3 \(ResourceNotFoundException: Function not found: arn:aws:lambda:eu-west-3:123456789012:function:nope:\$LATEST\)/,
+    );
   });
 
   it("an access denial is ERR_FORBIDDEN naming the IAM permission", async () => {
@@ -261,7 +330,11 @@ describe("AWS errors", () => {
     assert.equal(e.retryable, true);
     assert.equal(e.retryAfterSeconds, 1);
     assert.match(e.message, /throttled: TooManyRequestsException: Rate Exceeded\./);
-    const down = { status: 503, headers: { "content-type": "application/json", "x-amzn-errortype": "ServiceException" }, body: JSON.stringify({ message: "internal" }) };
+    const down = {
+      status: 503,
+      headers: { "content-type": "application/json", "x-amzn-errortype": "ServiceException" },
+      body: JSON.stringify({ message: "internal" }),
+    };
     servers.lambda.script(down, down, down);
     const e5 = await rejection(invoke("fn"));
     assert.equal(e5.retryable, true);
@@ -275,7 +348,15 @@ describe("AWS errors", () => {
       minio: { use_ssl: false },
       endpoints: { lambda: `http://127.0.0.1:${await closedPort()}` },
     });
-    const e = await rejection(nowhere.invokeLambda({ name: "fn", qualifier: "$LATEST", invocationType: "Event", payload: "{}", signal: AbortSignal.timeout(20_000) }));
+    const e = await rejection(
+      nowhere.invokeLambda({
+        name: "fn",
+        qualifier: "$LATEST",
+        invocationType: "Event",
+        payload: "{}",
+        signal: AbortSignal.timeout(20_000),
+      }),
+    );
     assert.equal(e.code, "ERR_AWS");
     assert.equal(e.retryable, true);
     assert.match(e.message, /the service cannot be reached \(ECONNREFUSED\)/);
@@ -324,7 +405,9 @@ describe("S3 and MinIO uploads", () => {
   after(() => servers.close());
 
   it("a buffer goes in one PutObject, signed for s3 in the region, with its content type", async () => {
-    await clients.s3().upload({ bucket: "evidence", key: "logs/a.txt", body: Buffer.from("hello"), contentType: "text/plain", signal: signal() });
+    await clients
+      .s3()
+      .upload({ bucket: "evidence", key: "logs/a.txt", body: Buffer.from("hello"), contentType: "text/plain", signal: signal() });
     const put = servers.s3.requests.at(-1)!;
     assert.equal(put.method, "PUT");
     assert.match(put.url, /^\/evidence\/logs\/a\.txt\?x-id=PutObject$/);
@@ -334,7 +417,13 @@ describe("S3 and MinIO uploads", () => {
 
   it("a stream goes in 8 MiB parts (multipart upload) and arrives whole", async () => {
     const before = servers.s3.requests.length;
-    await clients.s3().upload({ bucket: "evidence", key: "big.bin", body: Readable.from(bytes(20 * MIB)), contentType: "application/octet-stream", signal: signal() });
+    await clients.s3().upload({
+      bucket: "evidence",
+      key: "big.bin",
+      body: Readable.from(bytes(20 * MIB)),
+      contentType: "application/octet-stream",
+      signal: signal(),
+    });
     const calls = servers.s3.requests.slice(before).map((r) => `${r.method} ${r.url.replace(/uploadId=[0-9a-f]+/, "uploadId=U")}`);
     assert.deepEqual(calls, [
       "POST /evidence/big.bin?uploads=",
@@ -355,7 +444,13 @@ describe("S3 and MinIO uploads", () => {
 
   it("a stream that breaks midway fails the upload, which is aborted: no object, no parts left", async () => {
     const e = await rejection(
-      clients.s3().upload({ bucket: "evidence", key: "broken.bin", body: Readable.from(bytes(30 * MIB, 64 * 1024, 17 * MIB)), contentType: "x/y", signal: signal() }),
+      clients.s3().upload({
+        bucket: "evidence",
+        key: "broken.bin",
+        body: Readable.from(bytes(30 * MIB, 64 * 1024, 17 * MIB)),
+        contentType: "x/y",
+        signal: signal(),
+      }),
     );
     assert.equal(e.code, "ERR_AWS");
     assert.match(e.message, /cannot upload s3:\/\/evidence\/broken\.bin to AWS S3 \(eu-west-3\): the capture broke/);
@@ -370,7 +465,13 @@ describe("S3 and MinIO uploads", () => {
     servers.s3.stall((r) => r.url.startsWith("/evidence/stalled.bin?partNumber=2"));
     const started = Date.now();
     const e = await rejection(
-      clients.s3().upload({ bucket: "evidence", key: "stalled.bin", body: Readable.from(bytes(30 * MIB)), contentType: "x/y", signal: AbortSignal.timeout(1500) }),
+      clients.s3().upload({
+        bucket: "evidence",
+        key: "stalled.bin",
+        body: Readable.from(bytes(30 * MIB)),
+        contentType: "x/y",
+        signal: AbortSignal.timeout(1500),
+      }),
     );
     assert.equal(e.code, "ERR_TIMEOUT");
     assert.ok(Date.now() - started < 5000);
@@ -380,18 +481,27 @@ describe("S3 and MinIO uploads", () => {
   });
 
   it("a missing bucket and a denied write are clear, not retryable", async () => {
-    const gone = await rejection(clients.s3().upload({ bucket: "no-such-bucket", key: "k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }));
+    const gone = await rejection(
+      clients.s3().upload({ bucket: "no-such-bucket", key: "k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }),
+    );
     assert.equal(gone.code, "ERR_TARGET_GONE");
     assert.match(gone.message, /the bucket 'no-such-bucket' does not exist \(NoSuchBucket/);
     servers.s3.deny((r) => r.url.startsWith("/evidence/secret/"));
-    const denied = await rejection(clients.s3().upload({ bucket: "evidence", key: "secret/k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }));
+    const denied = await rejection(
+      clients.s3().upload({ bucket: "evidence", key: "secret/k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }),
+    );
     assert.equal(denied.code, "ERR_FORBIDDEN");
     assert.equal(denied.retryable, false);
-    assert.match(denied.message, /access denied \(AccessDenied: Access Denied\): the identity needs s3:PutObject \(and s3:AbortMultipartUpload\) on arn:aws:s3:::evidence\/secret\/k/);
+    assert.match(
+      denied.message,
+      /access denied \(AccessDenied: Access Denied\): the identity needs s3:PutObject \(and s3:AbortMultipartUpload\) on arn:aws:s3:::evidence\/secret\/k/,
+    );
   });
 
   it("MinIO: the minio.* endpoint and keys, path-style, without the SDK's optional checksums", async () => {
-    await clients.minio().upload({ bucket: "evidence", key: "m/x.txt", body: Buffer.from("minio"), contentType: "text/plain", signal: signal() });
+    await clients
+      .minio()
+      .upload({ bucket: "evidence", key: "m/x.txt", body: Buffer.from("minio"), contentType: "text/plain", signal: signal() });
     const put = servers.s3.requests.at(-1)!;
     assert.match(put.url, /^\/evidence\/m\/x\.txt\?x-id=PutObject$/);
     assert.equal(put.headers["host"], new URL(servers.s3.url).host);
@@ -403,7 +513,9 @@ describe("S3 and MinIO uploads", () => {
       aws: {},
       minio: { endpoint: new URL(servers.s3.url).host, access_key: "AKIANOSUCHKEY0000000", secret_key: "x", use_ssl: false },
     });
-    const e = await rejection(refused.minio().upload({ bucket: "evidence", key: "k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }));
+    const e = await rejection(
+      refused.minio().upload({ bucket: "evidence", key: "k", body: Buffer.from("x"), contentType: "x/y", signal: signal() }),
+    );
     assert.equal(e.code, "ERR_FORBIDDEN");
     assert.match(e.message, /the credentials were refused \(InvalidAccessKeyId: .*\): check minio\.access_key and minio\.secret_key/);
   });
@@ -418,7 +530,8 @@ describe("instance metadata (IMDSv2)", () => {
   });
   after(() => servers.close());
 
-  const clientsFor = (metadata: string, env: NodeJS.ProcessEnv = {}) => createAwsClients({ aws: {}, minio: { use_ssl: false }, env, endpoints: { metadata } });
+  const clientsFor = (metadata: string, env: NodeJS.ProcessEnv = {}) =>
+    createAwsClients({ aws: {}, minio: { use_ssl: false }, env, endpoints: { metadata } });
 
   it("a token (PUT with its TTL), then iam/info and placement/region with it; kept for a minute", async () => {
     const clients = clientsFor(servers.imds.url);
@@ -460,19 +573,31 @@ describe("instance metadata (IMDSv2)", () => {
     const port = await closedPort();
     const refused = await rejection(clientsFor(`http://127.0.0.1:${port}`).instanceMetadata(AbortSignal.timeout(5000)));
     assert.equal(refused.code, "ERR_AWS");
-    assert.equal(refused.message, `the instance metadata service at http://127.0.0.1:${port} cannot be reached (ECONNREFUSED): is Kestrel running on EC2?`);
+    assert.equal(
+      refused.message,
+      `the instance metadata service at http://127.0.0.1:${port} cannot be reached (ECONNREFUSED): is Kestrel running on EC2?`,
+    );
     servers.imds.script({ status: 200, body: "t", delayMs: 4000 });
     const started = Date.now();
     const hung = await rejection(clientsFor(servers.imds.url).instanceMetadata(AbortSignal.timeout(10_000)));
     assert.equal(hung.code, "ERR_TIMEOUT");
-    assert.match(hung.message, /did not answer within 2 s: is Kestrel running on EC2\? \(in a container, IMDSv2 needs the instance's metadata hop limit ≥ 2\)/);
+    assert.match(
+      hung.message,
+      /did not answer within 2 s: is Kestrel running on EC2\? \(in a container, IMDSv2 needs the instance's metadata hop limit ≥ 2\)/,
+    );
     assert.ok(Date.now() - started < 3000);
-    const disabled = await rejection(clientsFor(servers.imds.url, { AWS_EC2_METADATA_DISABLED: "true" }).instanceMetadata(AbortSignal.timeout(5000)));
+    const disabled = await rejection(
+      clientsFor(servers.imds.url, { AWS_EC2_METADATA_DISABLED: "true" }).instanceMetadata(AbortSignal.timeout(5000)),
+    );
     assert.match(disabled.message, /disabled \(AWS_EC2_METADATA_DISABLED/);
   });
 
   it("finds the endpoint in $AWS_EC2_METADATA_SERVICE_ENDPOINT, as the SDK does", async () => {
-    const clients = createAwsClients({ aws: {}, minio: { use_ssl: false }, env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${servers.imds.url}/` } });
+    const clients = createAwsClients({
+      aws: {},
+      minio: { use_ssl: false },
+      env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${servers.imds.url}/` },
+    });
     assert.equal((await clients.instanceMetadata(AbortSignal.timeout(5000))).region, TEST_REGION);
   });
 });

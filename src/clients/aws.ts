@@ -122,7 +122,6 @@ export interface AwsClients {
   prepare(uses: AwsUses): Promise<string | undefined>;
 }
 
-
 // ---- settings ------------------------------------------------------------------------------------------
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
@@ -208,7 +207,12 @@ interface CredentialSource {
  * Assumes the role with `base` and keeps its credentials until REFRESH_MARGIN_MS before they expire; callers
  * during a renewal share it. A failed attempt is not kept, so the next call tries again.
  */
-function assumeRoleProvider(sts: () => STSClient, roleArn: string, externalId: string | undefined, baseDescription: string): CredentialProvider {
+function assumeRoleProvider(
+  sts: () => STSClient,
+  roleArn: string,
+  externalId: string | undefined,
+  baseDescription: string,
+): CredentialProvider {
   let current: Promise<Credentials> | undefined;
   let renewAt = 0;
   const settings = externalId === undefined ? "aws.role_arn" : "aws.role_arn with aws.external_id";
@@ -246,7 +250,8 @@ function assumeRoleProvider(sts: () => STSClient, roleArn: string, externalId: s
       renewAt = Number.POSITIVE_INFINITY; // no second renewal while this one runs
       attempt.then(
         (c) => {
-          if (current === attempt) renewAt = c.expiration === undefined ? Number.POSITIVE_INFINITY : c.expiration.getTime() - REFRESH_MARGIN_MS;
+          if (current === attempt)
+            renewAt = c.expiration === undefined ? Number.POSITIVE_INFINITY : c.expiration.getTime() - REFRESH_MARGIN_MS;
         },
         () => {
           if (current === attempt) {
@@ -341,16 +346,22 @@ export function awsError(err: unknown, ctx: ErrorContext): KestrelError {
   const detail = name !== "" && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
   if (name === "AbortError") return new KestrelError("ERR_TIMEOUT", `cannot ${ctx.what}: cancelled`, { cause: err });
   if (message === "Region is missing") {
-    return new KestrelError("ERR_CONFIG_INVALID", `cannot ${ctx.what}: no AWS region: set aws.region in config.yaml (or AWS_REGION)`, { cause: err });
+    return new KestrelError("ERR_CONFIG_INVALID", `cannot ${ctx.what}: no AWS region: set aws.region in config.yaml (or AWS_REGION)`, {
+      cause: err,
+    });
   }
   if (name === "CredentialsProviderError") {
     return new KestrelError("ERR_FORBIDDEN", `cannot ${ctx.what}: no credentials from ${ctx.credentials}: ${message}`, { cause: err });
   }
   if (CREDENTIAL_ERRORS.has(name) || status === 401) {
-    return new KestrelError("ERR_FORBIDDEN", `cannot ${ctx.what}: the credentials were refused (${detail}): check ${ctx.credentials}`, { cause: err });
+    return new KestrelError("ERR_FORBIDDEN", `cannot ${ctx.what}: the credentials were refused (${detail}): check ${ctx.credentials}`, {
+      cause: err,
+    });
   }
   if (ACCESS_DENIED.has(name) || status === 403) {
-    return new KestrelError("ERR_FORBIDDEN", `cannot ${ctx.what}: access denied (${detail}): the identity needs ${ctx.permission}`, { cause: err });
+    return new KestrelError("ERR_FORBIDDEN", `cannot ${ctx.what}: access denied (${detail}): the identity needs ${ctx.permission}`, {
+      cause: err,
+    });
   }
   if (NOT_FOUND.has(name) || status === 404) {
     const what = ctx.notFound ?? "not found";
@@ -368,7 +379,10 @@ export function awsError(err: unknown, ctx: ErrorContext): KestrelError {
   }
   const code = typeof e.code === "string" ? e.code : typeof e.cause?.code === "string" ? e.cause.code : "";
   if (CONNECTION_CODES.has(code) || name === "TimeoutError") {
-    return new KestrelError("ERR_AWS", `cannot ${ctx.what}: the service cannot be reached (${code || message})`, { cause: err, retryable: true });
+    return new KestrelError("ERR_AWS", `cannot ${ctx.what}: the service cannot be reached (${code || message})`, {
+      cause: err,
+      retryable: true,
+    });
   }
   return new KestrelError("ERR_AWS", `cannot ${ctx.what}: ${detail}${status === undefined ? "" : ` (HTTP ${status})`}`, { cause: err });
 }
@@ -500,13 +514,21 @@ class InstanceMetadataService {
         );
       }
       if (signal.aborted) {
-        throw new KestrelError("ERR_TIMEOUT", `the request to the instance metadata service was cancelled (${errorMessage(signal.reason)})`, { cause: err });
+        throw new KestrelError(
+          "ERR_TIMEOUT",
+          `the request to the instance metadata service was cancelled (${errorMessage(signal.reason)})`,
+          { cause: err },
+        );
       }
       if (err instanceof KestrelError) throw err;
-      throw new KestrelError("ERR_AWS", `the instance metadata service at ${this.#endpoint} cannot be reached (${connectionCode(err)}): is Kestrel running on EC2?`, {
-        cause: err,
-        retryable: true,
-      });
+      throw new KestrelError(
+        "ERR_AWS",
+        `the instance metadata service at ${this.#endpoint} cannot be reached (${connectionCode(err)}): is Kestrel running on EC2?`,
+        {
+          cause: err,
+          retryable: true,
+        },
+      );
     }
   }
 
@@ -522,7 +544,9 @@ class InstanceMetadataService {
         this.#token = undefined;
         continue;
       }
-      throw new KestrelError("ERR_AWS", `the instance metadata service answered ${path} with HTTP ${res.status}`, { retryable: res.status >= 500 });
+      throw new KestrelError("ERR_AWS", `the instance metadata service answered ${path} with HTTP ${res.status}`, {
+        retryable: res.status >= 500,
+      });
     }
   }
 
@@ -535,7 +559,10 @@ class InstanceMetadataService {
     });
     const text = await res.text();
     if (res.status !== 200 || text === "") {
-      throw new KestrelError("ERR_AWS", `the instance metadata service refused an IMDSv2 token (HTTP ${res.status}): is IMDS enabled on the instance?`);
+      throw new KestrelError(
+        "ERR_AWS",
+        `the instance metadata service refused an IMDSv2 token (HTTP ${res.status}): is IMDS enabled on the instance?`,
+      );
     }
     const ttl = Number(res.headers.get("x-aws-ec2-metadata-token-ttl-seconds")) || TOKEN_TTL_SECONDS;
     this.#token = { value: text, renewAt: Date.now() + Math.max(ttl - 60, 1) * 1000 };
@@ -603,9 +630,15 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     try {
       await source.provider();
     } catch (err) {
-      throw new KestrelError("ERR_CONFIG_INVALID", startProblem(err, roleArn === undefined ? base.description : "aws.role_arn"), { cause: err });
+      throw new KestrelError("ERR_CONFIG_INVALID", startProblem(err, roleArn === undefined ? base.description : "aws.role_arn"), {
+        cause: err,
+      });
     }
-    const ctx: ErrorContext = { what: "verify the AWS credentials with STS GetCallerIdentity", permission: "none", credentials: source.description };
+    const ctx: ErrorContext = {
+      what: "verify the AWS credentials with STS GetCallerIdentity",
+      permission: "none",
+      credentials: source.description,
+    };
     try {
       const who = await new STSClient({
         ...common,
@@ -616,7 +649,11 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
       return who.Arn ?? "";
     } catch (err) {
       if (signal.aborted) {
-        throw new KestrelError("ERR_CONFIG_INVALID", `cannot verify the AWS credentials: STS did not answer within ${VERIFY_TIMEOUT_MS / 1000} s`, { cause: err });
+        throw new KestrelError(
+          "ERR_CONFIG_INVALID",
+          `cannot verify the AWS credentials: STS did not answer within ${VERIFY_TIMEOUT_MS / 1000} s`,
+          { cause: err },
+        );
       }
       throw new KestrelError("ERR_CONFIG_INVALID", awsError(err, ctx).message, { cause: err });
     }
@@ -685,7 +722,12 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
       };
       try {
         const out = await lambda.send(
-          new InvokeCommand({ FunctionName: name, Qualifier: qualifier, InvocationType: invocationType, Payload: Buffer.from(payload, "utf8") }),
+          new InvokeCommand({
+            FunctionName: name,
+            Qualifier: qualifier,
+            InvocationType: invocationType,
+            Payload: Buffer.from(payload, "utf8"),
+          }),
           { abortSignal: signal },
         );
         return {
@@ -695,7 +737,8 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
           payload: out.Payload == null ? "" : Buffer.from(out.Payload).toString("utf8"),
         };
       } catch (err) {
-        if (signal.aborted) throw new KestrelError("ERR_TIMEOUT", `cannot ${ctx.what}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
+        if (signal.aborted)
+          throw new KestrelError("ERR_TIMEOUT", `cannot ${ctx.what}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
         throw awsError(err, ctx);
       }
     },
@@ -703,7 +746,8 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
       if (metadata === undefined) {
         const mode = (env["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"] ?? "").toLowerCase();
         const endpoint =
-          endpoints.metadata ?? (env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] || (mode === "ipv6" ? "http://[fd00:ec2::254]" : "http://169.254.169.254"));
+          endpoints.metadata ??
+          (env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] || (mode === "ipv6" ? "http://[fd00:ec2::254]" : "http://169.254.169.254"));
         metadata = new InstanceMetadataService(endpoint, (env["AWS_EC2_METADATA_DISABLED"] ?? "").toLowerCase() === "true");
       }
       return metadata.get(signal);

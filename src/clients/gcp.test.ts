@@ -40,16 +40,33 @@ describe("GCP credentials", () => {
 
   it("names gcp.credentials_path and the file when it is missing, not JSON or not a key", () => {
     const missing = join(dir, "nope.json");
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: missing }, notOnGoogleCloud), new RegExp(`^gcp\\.credentials_path "${missing}": cannot read the credentials file \\(ENOENT\\)`));
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: file("a.json", "{not json") }, notOnGoogleCloud), /^gcp\.credentials_path ".*a\.json": the credentials file is not JSON/);
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: file("b.json", "[]") }, notOnGoogleCloud), /not a JSON object/);
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: file("c.json", '{"type":"api_key"}') }, notOnGoogleCloud), /unknown credentials type "api_key"/);
     configError(
-      () => resolveCredentials({ ...NO_GCP, credentials_path: file("d.json", '{"type":"service_account","private_key":"x"}') }, notOnGoogleCloud),
+      () => resolveCredentials({ ...NO_GCP, credentials_path: missing }, notOnGoogleCloud),
+      new RegExp(`^gcp\\.credentials_path "${missing}": cannot read the credentials file \\(ENOENT\\)`),
+    );
+    configError(
+      () => resolveCredentials({ ...NO_GCP, credentials_path: file("a.json", "{not json") }, notOnGoogleCloud),
+      /^gcp\.credentials_path ".*a\.json": the credentials file is not JSON/,
+    );
+    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: file("b.json", "[]") }, notOnGoogleCloud), /not a JSON object/);
+    configError(
+      () => resolveCredentials({ ...NO_GCP, credentials_path: file("c.json", '{"type":"api_key"}') }, notOnGoogleCloud),
+      /unknown credentials type "api_key"/,
+    );
+    configError(
+      () =>
+        resolveCredentials(
+          { ...NO_GCP, credentials_path: file("d.json", '{"type":"service_account","private_key":"x"}') },
+          notOnGoogleCloud,
+        ),
       /the service account key has no client_email/,
     );
     configError(
-      () => resolveCredentials({ ...NO_GCP, credentials_path: file("e.json", '{"type":"service_account","client_email":"a@b","private_key":"garbage"}') }, notOnGoogleCloud),
+      () =>
+        resolveCredentials(
+          { ...NO_GCP, credentials_path: file("e.json", '{"type":"service_account","client_email":"a@b","private_key":"garbage"}') },
+          notOnGoogleCloud,
+        ),
       /the private_key of the service account key cannot be read/,
     );
   });
@@ -57,16 +74,37 @@ describe("GCP credentials", () => {
   it("prefers gcp.credentials_path to $GOOGLE_APPLICATION_CREDENTIALS and checks the key's token_uri", () => {
     const other = file("other.json", JSON.stringify({ type: "authorized_user", client_id: "x", client_secret: "y", refresh_token: "z" }));
     const broken = join(dir, "broken.json");
-    assert.match(resolveCredentials({ ...NO_GCP, credentials_path: other }, { env: { GOOGLE_APPLICATION_CREDENTIALS: broken }, onGoogleCloud: () => false }).label, /^gcp\.credentials_path /);
+    assert.match(
+      resolveCredentials(
+        { ...NO_GCP, credentials_path: other },
+        { env: { GOOGLE_APPLICATION_CREDENTIALS: broken }, onGoogleCloud: () => false },
+      ).label,
+      /^gcp\.credentials_path /,
+    );
     const key = (tokenUri: string) =>
-      JSON.stringify({ type: "service_account", client_email: "a@b", private_key: generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }), token_uri: tokenUri });
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: file("f.json", key("ftp://x/token")) }, notOnGoogleCloud), /the token_uri "ftp:\/\/x\/token" is not an http\(s\) URL/);
-    assert.equal(resolveCredentials({ ...NO_GCP, credentials_path: file("g.json", key("https://oauth2.googleapis.com/token")) }, notOnGoogleCloud).kind, "service_account");
+      JSON.stringify({
+        type: "service_account",
+        client_email: "a@b",
+        private_key: generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }),
+        token_uri: tokenUri,
+      });
+    configError(
+      () => resolveCredentials({ ...NO_GCP, credentials_path: file("f.json", key("ftp://x/token")) }, notOnGoogleCloud),
+      /the token_uri "ftp:\/\/x\/token" is not an http\(s\) URL/,
+    );
+    assert.equal(
+      resolveCredentials({ ...NO_GCP, credentials_path: file("g.json", key("https://oauth2.googleapis.com/token")) }, notOnGoogleCloud)
+        .kind,
+      "service_account",
+    );
   });
 
   it("reads Talon's setting as a path (Talon parsed the path itself as JSON)", () => {
     // Talon users wrote a path here; the JSON content itself is not a file name.
-    configError(() => resolveCredentials({ ...NO_GCP, credentials_path: '{"type":"service_account"}' }, notOnGoogleCloud), /^gcp\.credentials_path "\{"type".*cannot read the credentials file/);
+    configError(
+      () => resolveCredentials({ ...NO_GCP, credentials_path: '{"type":"service_account"}' }, notOnGoogleCloud),
+      /^gcp\.credentials_path "\{"type".*cannot read the credentials file/,
+    );
   });
 
   it("falls back to $GOOGLE_APPLICATION_CREDENTIALS, then gcloud's file, then the metadata server, else fails naming the setting", async () => {
@@ -74,38 +112,72 @@ describe("GCP credentials", () => {
     const fromEnv = resolveCredentials(NO_GCP, { env: { GOOGLE_APPLICATION_CREDENTIALS: userCreds }, onGoogleCloud: () => false });
     assert.equal(fromEnv.kind, "other");
     assert.match(fromEnv.label, /^\$GOOGLE_APPLICATION_CREDENTIALS ".*adc\.json"$/);
-    configError(() => resolveCredentials(NO_GCP, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, "gone.json") }, onGoogleCloud: () => false }), /^\$GOOGLE_APPLICATION_CREDENTIALS/);
+    configError(
+      () => resolveCredentials(NO_GCP, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, "gone.json") }, onGoogleCloud: () => false }),
+      /^\$GOOGLE_APPLICATION_CREDENTIALS/,
+    );
 
     const gcloud = join(dir, "gcloud");
     await mkdir(gcloud, { recursive: true });
-    writeFileSync(join(gcloud, "application_default_credentials.json"), JSON.stringify({ type: "authorized_user", client_id: "x", client_secret: "y", refresh_token: "z" }));
-    assert.match(resolveCredentials(NO_GCP, { env: { CLOUDSDK_CONFIG: gcloud }, onGoogleCloud: () => false }).label, /gcloud's application default credentials/);
+    writeFileSync(
+      join(gcloud, "application_default_credentials.json"),
+      JSON.stringify({ type: "authorized_user", client_id: "x", client_secret: "y", refresh_token: "z" }),
+    );
+    assert.match(
+      resolveCredentials(NO_GCP, { env: { CLOUDSDK_CONFIG: gcloud }, onGoogleCloud: () => false }).label,
+      /gcloud's application default credentials/,
+    );
     const empty = mkdtempSync(join(tmpdir(), "kestrel-home-"));
     assert.equal(resolveCredentials(NO_GCP, { env: { HOME: empty }, onGoogleCloud: () => true }).kind, "default");
-    assert.equal(resolveCredentials(NO_GCP, { env: { HOME: empty, GCE_METADATA_HOST: "169.254.169.254" }, onGoogleCloud: () => false }).kind, "default");
-    configError(() => resolveCredentials(NO_GCP, { env: { HOME: empty }, onGoogleCloud: () => false }), /^gcp\.credentials_path: the rules use Google Cloud but no credentials were found/);
+    assert.equal(
+      resolveCredentials(NO_GCP, { env: { HOME: empty, GCE_METADATA_HOST: "169.254.169.254" }, onGoogleCloud: () => false }).kind,
+      "default",
+    );
+    configError(
+      () => resolveCredentials(NO_GCP, { env: { HOME: empty }, onGoogleCloud: () => false }),
+      /^gcp\.credentials_path: the rules use Google Cloud but no credentials were found/,
+    );
   });
 
   it("refuses an endpoint setting that is not an http(s) URL, naming it", () => {
-    configError(() => createGcpClient({ storage_endpoint: "ftp://x", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }), /^gcp\.storage_endpoint: "ftp:\/\/x" is not an http\(s\) URL/);
-    configError(() => createGcpClient({ storage_endpoint: "", functions_endpoint: "not a url" }, { env: { GCE_METADATA_HOST: "x" } }), /^gcp\.functions_endpoint/);
     configError(
-      () => createGcpClient({ storage_endpoint: "https://u:s3cr3t@gcs.example", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }),
+      () => createGcpClient({ storage_endpoint: "ftp://x", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }),
+      /^gcp\.storage_endpoint: "ftp:\/\/x" is not an http\(s\) URL/,
+    );
+    configError(
+      () => createGcpClient({ storage_endpoint: "", functions_endpoint: "not a url" }, { env: { GCE_METADATA_HOST: "x" } }),
+      /^gcp\.functions_endpoint/,
+    );
+    configError(
+      () =>
+        createGcpClient({ storage_endpoint: "https://u:s3cr3t@gcs.example", functions_endpoint: "" }, { env: { GCE_METADATA_HOST: "x" } }),
       /^gcp\.storage_endpoint: "https:\/\/\[redacted\]@gcs\.example" must not carry credentials$/,
     );
   });
 });
 
 describe("gcpError", () => {
-  const op: GcpOperation = { what: "upload the object 'o' to the bucket 'b'", code: "ERR_OUTPUT", permission: "storage.objects.create on the bucket 'b'", notFound: "the bucket 'b' does not exist" };
+  const op: GcpOperation = {
+    what: "upload the object 'o' to the bucket 'b'",
+    code: "ERR_OUTPUT",
+    permission: "storage.objects.create on the bucket 'b'",
+    notFound: "the bucket 'b' does not exist",
+  };
   const creds = 'gcp.credentials_path "/k.json"';
-  const http = (status: number, message: string) => Object.assign(new Error(`Request failed with status code ${status}`), { status, response: { status, data: { error: { code: status, message } } } });
+  const http = (status: number, message: string) =>
+    Object.assign(new Error(`Request failed with status code ${status}`), {
+      status,
+      response: { status, data: { error: { code: status, message } } },
+    });
 
   it("maps 403 to the missing permission, 404 to what does not exist, 401 to the credentials", () => {
     const denied = gcpError(http(403, "sa@p does not have storage.objects.create access"), op, creds);
     assert.equal(denied.code, "ERR_FORBIDDEN");
     assert.equal(denied.retryable, false);
-    assert.match(denied.message, /permission denied: gcp\.credentials_path "\/k\.json" needs storage\.objects\.create on the bucket 'b' \(sa@p does not have/);
+    assert.match(
+      denied.message,
+      /permission denied: gcp\.credentials_path "\/k\.json" needs storage\.objects\.create on the bucket 'b' \(sa@p does not have/,
+    );
     const gone = gcpError(http(404, "The specified bucket does not exist."), op, creds);
     assert.equal(gone.code, "ERR_TARGET_GONE");
     assert.match(gone.message, /the bucket 'b' does not exist/);
@@ -169,8 +241,20 @@ describe("GCP client against the test servers", () => {
   });
 
   it("uploads in-memory data in one multipart request with a precondition, and never overwrites", async () => {
-    const first = await gcp.upload({ bucket: "artifacts", names: ["m/a.log", "m/a-1.log"], contentType: "text/plain", data: Buffer.from("line 1\n"), signal: never });
-    const second = await gcp.upload({ bucket: "artifacts", names: ["m/a.log", "m/a-1.log"], contentType: "text/plain", data: Buffer.from("line 2\n"), signal: never });
+    const first = await gcp.upload({
+      bucket: "artifacts",
+      names: ["m/a.log", "m/a-1.log"],
+      contentType: "text/plain",
+      data: Buffer.from("line 1\n"),
+      signal: never,
+    });
+    const second = await gcp.upload({
+      bucket: "artifacts",
+      names: ["m/a.log", "m/a-1.log"],
+      contentType: "text/plain",
+      data: Buffer.from("line 2\n"),
+      signal: never,
+    });
     assert.equal(first.name, "m/a.log");
     assert.equal(second.name, "m/a-1.log");
     assert.equal(fake.object("artifacts", "m/a.log")!.data.toString(), "line 1\n");
@@ -178,11 +262,14 @@ describe("GCP client against the test servers", () => {
     assert.equal(fake.object("artifacts", "m/a.log")!.uploadType, "multipart");
     assert.equal(fake.object("artifacts", "m/a.log")!.contentType, "text/plain");
     const posts = fake.requests.filter((r) => r.api === "storage" && r.method === "POST" && r.query.get("name")?.startsWith("m/a"));
-    assert.deepEqual(posts.map((r) => [r.query.get("uploadType"), r.query.get("ifGenerationMatch"), r.status]), [
-      ["multipart", "0", 200],
-      ["multipart", "0", 412],
-      ["multipart", "0", 200],
-    ]);
+    assert.deepEqual(
+      posts.map((r) => [r.query.get("uploadType"), r.query.get("ifGenerationMatch"), r.status]),
+      [
+        ["multipart", "0", 200],
+        ["multipart", "0", 412],
+        ["multipart", "0", 200],
+      ],
+    );
     assert.ok(posts.every((r) => /^Bearer ya29\./.test(String(r.headers.authorization))));
     assert.deepEqual(JSON.parse(posts[0]!.body), { contentType: "text/plain" }, "the metadata part of the multipart body");
     assert.match(String(posts[0]!.headers["content-type"]), /^multipart\/related; boundary=/);
@@ -193,7 +280,13 @@ describe("GCP client against the test servers", () => {
   });
 
   it("streams an async iterable in resumable chunks of the configured size", async () => {
-    const stored = await gcp.upload({ bucket: "artifacts", names: ["r/cap.pcap"], contentType: "application/vnd.tcpdump.pcap", data: chunks(20, 50_000), signal: never });
+    const stored = await gcp.upload({
+      bucket: "artifacts",
+      names: ["r/cap.pcap"],
+      contentType: "application/vnd.tcpdump.pcap",
+      data: chunks(20, 50_000),
+      signal: never,
+    });
     assert.equal(stored.size, 1_000_000);
     const o = fake.object("artifacts", "r/cap.pcap")!;
     assert.equal(o.uploadType, "resumable");
@@ -201,7 +294,10 @@ describe("GCP client against the test servers", () => {
     assert.equal(o.data[999_999], 19);
     const session = [...fake.sessions.values()].find((s) => s.name === "r/cap.pcap")!;
     assert.deepEqual(session.ranges, ["bytes 0-262143/*", "bytes 262144-524287/*", "bytes 524288-786431/*", "bytes 786432-999999/1000000"]);
-    const init = fake.requests.find((r) => r.api === "storage" && r.query.get("uploadType") === "resumable" && r.method === "POST" && r.query.get("name") === "r/cap.pcap")!;
+    const init = fake.requests.find(
+      (r) =>
+        r.api === "storage" && r.query.get("uploadType") === "resumable" && r.method === "POST" && r.query.get("name") === "r/cap.pcap",
+    )!;
     assert.equal(init.query.get("ifGenerationMatch"), "0");
     assert.match(String(init.headers.authorization), /^Bearer ya29\./);
     assert.equal(init.headers["x-upload-content-type"], "application/vnd.tcpdump.pcap");
@@ -223,11 +319,14 @@ describe("GCP client against the test servers", () => {
 
   it("detects a stored object that differs from what was sent (CRC32C)", async () => {
     fake.corruptNextObject();
-    await assert.rejects(gcp.upload({ bucket: "artifacts", names: ["bad/one"], data: chunks(3, 100_000), signal: never }), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_OUTPUT");
-      assert.match(err.message, /cannot upload the object 'bad\/one' to the bucket 'artifacts'/);
-      return true;
-    });
+    await assert.rejects(
+      gcp.upload({ bucket: "artifacts", names: ["bad/one"], data: chunks(3, 100_000), signal: never }),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_OUTPUT");
+        assert.match(err.message, /cannot upload the object 'bad\/one' to the bucket 'artifacts'/);
+        return true;
+      },
+    );
     assert.equal(fake.object("artifacts", "bad/one"), undefined, "the corrupt object was deleted");
   });
 
@@ -236,7 +335,10 @@ describe("GCP client against the test servers", () => {
       yield new Uint8Array(300_000);
       throw new KestrelError("ERR_ACTION", "the exec exited with code 1");
     }
-    await assert.rejects(gcp.upload({ bucket: "artifacts", names: ["cut/x"], data: failing(), signal: never }), /the exec exited with code 1/);
+    await assert.rejects(
+      gcp.upload({ bucket: "artifacts", names: ["cut/x"], data: failing(), signal: never }),
+      /the exec exited with code 1/,
+    );
     const session = [...fake.sessions.values()].find((s) => s.name === "cut/x")!;
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(session.state, "cancelled");
@@ -248,10 +350,13 @@ describe("GCP client against the test servers", () => {
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(new DOMException("timed out", "TimeoutError")), 300);
     const started = Date.now();
-    await assert.rejects(gcp.upload({ bucket: "artifacts", names: ["stall/x"], data: chunks(2, 300_000), signal: ctl.signal }), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TIMEOUT");
-      return true;
-    });
+    await assert.rejects(
+      gcp.upload({ bucket: "artifacts", names: ["stall/x"], data: chunks(2, 300_000), signal: ctl.signal }),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TIMEOUT");
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 3000);
   });
 
@@ -264,7 +369,14 @@ describe("GCP client against the test servers", () => {
     assert.equal(lookup.path, `/v2/projects/${fake.projectId}/locations/us-central1/functions/legacy`);
     assert.match(String(lookup.headers.authorization), /^Bearer ya29\./);
 
-    const answer = await gcp.invokeFunction({ name: "quarantine", location: "europe-west1", url: gen2.url, body: '{"rule":"x"}', timeoutMs: 5000, signal: never });
+    const answer = await gcp.invokeFunction({
+      name: "quarantine",
+      location: "europe-west1",
+      url: gen2.url,
+      body: '{"rule":"x"}',
+      timeoutMs: 5000,
+      signal: never,
+    });
     assert.equal(answer.status, 200);
     assert.equal(answer.body, '{"received":true}');
     const call = fake.functionCalls.at(-1)!;
@@ -286,7 +398,10 @@ describe("GCP client against the test servers", () => {
     secret.denyGet = true;
     await assert.rejects(gcp.functionUrl({ name: "secret", location: "us-central1", signal: never }), (err: KestrelError) => {
       assert.equal(err.code, "ERR_FORBIDDEN");
-      assert.match(err.message, /needs cloudfunctions\.functions\.get on the function 'projects\/kestrel-test\/locations\/us-central1\/functions\/secret'/);
+      assert.match(
+        err.message,
+        /needs cloudfunctions\.functions\.get on the function 'projects\/kestrel-test\/locations\/us-central1\/functions\/secret'/,
+      );
       return true;
     });
     const flaky = fake.addFunction("us-central1", "flaky");
@@ -303,31 +418,42 @@ describe("GCP client against the test servers", () => {
   it("fails on a non-2xx answer with the function's answer, on a refused invoker, and at the call's own timeout", async () => {
     const fn = fake.addFunction("us-central1", "answers");
     fn.respond = () => ({ status: 500, body: "database unavailable", headers: { "content-type": "text/plain" } });
-    await assert.rejects(gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 5000, signal: never }), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_ACTION");
-      assert.equal(err.message, "the function 'answers' in the location 'us-central1' answered HTTP 500: database unavailable");
-      return true;
-    });
+    await assert.rejects(
+      gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 5000, signal: never }),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_ACTION");
+        assert.equal(err.message, "the function 'answers' in the location 'us-central1' answered HTTP 500: database unavailable");
+        return true;
+      },
+    );
     fn.respond = undefined;
     fn.invokers = ["someone-else@p.iam.gserviceaccount.com"];
-    await assert.rejects(gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 5000, signal: never }), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_FORBIDDEN");
-      assert.match(err.message, /refused the call with HTTP 403: gcp\.credentials_path ".*" needs the invoker role/);
-      return true;
-    });
+    await assert.rejects(
+      gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 5000, signal: never }),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_FORBIDDEN");
+        assert.match(err.message, /refused the call with HTTP 403: gcp\.credentials_path ".*" needs the invoker role/);
+        return true;
+      },
+    );
     fn.invokers = undefined;
     fn.respond = () => ({ stall: true });
     const started = Date.now();
-    await assert.rejects(gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 300, signal: never }), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TIMEOUT");
-      assert.match(err.message, /no answer within 0\.3 s/);
-      return true;
-    });
+    await assert.rejects(
+      gcp.invokeFunction({ name: "answers", location: "us-central1", url: fn.url, body: "{}", timeoutMs: 300, signal: never }),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TIMEOUT");
+        assert.match(err.message, /no answer within 0\.3 s/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 3000);
   });
 
   it("reports a key the token endpoint refuses as a credentials problem", async () => {
-    const forged = fake.forgedKey(JSON.parse(await import("node:fs/promises").then((fs) => fs.readFile(keyPath, "utf8"))) as Record<string, unknown>);
+    const forged = fake.forgedKey(
+      JSON.parse(await import("node:fs/promises").then((fs) => fs.readFile(keyPath, "utf8"))) as Record<string, unknown>,
+    );
     const forgedPath = await fake.writeKeyFile(dir, forged);
     const bad = createGcpClient({ ...settings(), credentials_path: forgedPath }, { env: {} });
     await assert.rejects(bad.functionUrl({ name: "quarantine", location: "europe-west1", signal: never }), (err: KestrelError) => {
@@ -346,7 +472,10 @@ describe("GCP client against the test servers", () => {
   });
 
   it("uses a service account key named by $GOOGLE_APPLICATION_CREDENTIALS the same way, token_uri included", async () => {
-    const viaEnv = createGcpClient({ storage_endpoint: fake.storageUrl, functions_endpoint: fake.functionsApiUrl }, { env: { GOOGLE_APPLICATION_CREDENTIALS: keyPath } });
+    const viaEnv = createGcpClient(
+      { storage_endpoint: fake.storageUrl, functions_endpoint: fake.functionsApiUrl },
+      { env: { GOOGLE_APPLICATION_CREDENTIALS: keyPath } },
+    );
     assert.equal(viaEnv.credentials, `$GOOGLE_APPLICATION_CREDENTIALS "${keyPath}"`);
     const stored = await viaEnv.upload({ bucket: "artifacts", names: ["env/one"], data: Buffer.from("via env"), signal: never });
     assert.equal(fake.object("artifacts", stored.name)!.data.toString(), "via env");

@@ -8,8 +8,7 @@
 // CredentialsFromJSON as if it were the JSON itself, a bug), else $GOOGLE_APPLICATION_CREDENTIALS, else
 // gcloud's application-default file, else the metadata server when running on Google Cloud. File problems
 // and "no credentials at all" are errors at start, naming the setting.
-import { FUNCTION_LOCATION, FUNCTION_NAME } from "./gcp-names.ts";
-import { sleepUnlessAborted, untilAborted } from "../abort.ts";
+
 import { createPrivateKey } from "node:crypto";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
@@ -17,10 +16,12 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type File, Storage } from "@google-cloud/storage";
-import { type AuthClient, gaxios, gcpMetadata, GoogleAuth, IdTokenClient, JWT } from "google-auth-library";
+import { type AuthClient, GoogleAuth, gaxios, gcpMetadata, IdTokenClient, JWT } from "google-auth-library";
+import { sleepUnlessAborted, untilAborted } from "../abort.ts";
 import { type ErrorCode, errorMessage, KestrelError } from "../errors.ts";
 import { FileError, readRegularFileSync } from "../files.ts";
 import { redactCredentials } from "../redact.ts";
+import { FUNCTION_LOCATION, FUNCTION_NAME } from "./gcp-names.ts";
 
 export interface GcpSettings {
   readonly credentials_path?: string | undefined;
@@ -108,7 +109,16 @@ const CREDENTIAL_TYPES = new Set([
   "external_account_authorized_user",
   "impersonated_service_account",
 ]);
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+]);
 
 interface ServiceAccountKey {
   readonly client_email: string;
@@ -122,7 +132,6 @@ type CredentialSource =
   | { readonly kind: "service_account"; readonly key: ServiceAccountKey; readonly label: string }
   | { readonly kind: "other"; readonly json: Record<string, unknown>; readonly label: string }
   | { readonly kind: "default"; readonly label: string };
-
 
 /**
  * Where the credentials come from. Reads and checks a key file now, so that a missing, unreadable or
@@ -186,7 +195,8 @@ function readKeyFile(path: string, label: string): CredentialSource {
     } catch {
       url = undefined;
     }
-    if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) fail(`the token_uri ${JSON.stringify(tokenUri)} is not an http(s) URL`);
+    if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:"))
+      fail(`the token_uri ${JSON.stringify(tokenUri)} is not an http(s) URL`);
   }
   const optional = (k: string): string | undefined => (typeof obj[k] === "string" && obj[k] !== "" ? (obj[k] as string) : undefined);
   const sa: ServiceAccountKey = {
@@ -227,7 +237,8 @@ function serviceAccountAuth(key: ServiceAccountKey): JWT {
 export function createGcpClient(settings: GcpSettings, options: GcpClientOptions = {}): GcpClient {
   const source = resolveCredentials(settings, options);
   const chunkBytes = options.uploadChunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (chunkBytes <= 0 || chunkBytes % CHUNK_QUANTUM !== 0) throw new Error(`uploadChunkBytes must be a positive multiple of ${CHUNK_QUANTUM}`);
+  if (chunkBytes <= 0 || chunkBytes % CHUNK_QUANTUM !== 0)
+    throw new Error(`uploadChunkBytes must be a positive multiple of ${CHUNK_QUANTUM}`);
   const functionsBase = checkedEndpoint(settings.functions_endpoint, "gcp.functions_endpoint") ?? FUNCTIONS_API;
   const storageEndpoint = checkedEndpoint(settings.storage_endpoint, "gcp.storage_endpoint");
 
@@ -255,7 +266,10 @@ export function createGcpClient(settings: GcpSettings, options: GcpClientOptions
   const idTokenClient = (audience: string): Promise<IdTokenClient> => {
     let client = idTokenClients.get(audience);
     if (client === undefined) {
-      client = jwt !== undefined ? Promise.resolve(new IdTokenClient({ targetAudience: audience, idTokenProvider: jwt })) : auth!.getIdTokenClient(audience);
+      client =
+        jwt !== undefined
+          ? Promise.resolve(new IdTokenClient({ targetAudience: audience, idTokenProvider: jwt }))
+          : auth!.getIdTokenClient(audience);
       client.catch(() => idTokenClients.delete(audience));
       // Function URLs come from the rules, so this stays small; the bound guards against a surprise.
       if (idTokenClients.size >= 100) idTokenClients.delete(idTokenClients.keys().next().value!);
@@ -270,11 +284,20 @@ export function createGcpClient(settings: GcpSettings, options: GcpClientOptions
     if (source.kind === "service_account") {
       const id = source.key.project_id ?? (env["GOOGLE_CLOUD_PROJECT"] || env["GCLOUD_PROJECT"]);
       if (id !== undefined && id !== "") return Promise.resolve(id);
-      return Promise.reject(new KestrelError("ERR_CONFIG_INVALID", `no Google Cloud project: the key of ${label} has no project_id (set $GOOGLE_CLOUD_PROJECT)`));
+      return Promise.reject(
+        new KestrelError(
+          "ERR_CONFIG_INVALID",
+          `no Google Cloud project: the key of ${label} has no project_id (set $GOOGLE_CLOUD_PROJECT)`,
+        ),
+      );
     }
     project ??= auth!.getProjectId().catch((err: unknown) => {
       project = undefined;
-      throw new KestrelError("ERR_CONFIG_INVALID", `no Google Cloud project in ${label} (set $GOOGLE_CLOUD_PROJECT): ${errorMessage(err)}`, { cause: err });
+      throw new KestrelError(
+        "ERR_CONFIG_INVALID",
+        `no Google Cloud project in ${label} (set $GOOGLE_CLOUD_PROJECT): ${errorMessage(err)}`,
+        { cause: err },
+      );
     });
     return untilAborted(project, signal);
   };
@@ -321,7 +344,10 @@ export function createGcpClient(settings: GcpSettings, options: GcpClientOptions
           throw fail(err);
         }
       }
-      throw new KestrelError("ERR_OUTPUT", `cannot upload to the bucket '${bucket}': the objects ${request.names.map((n) => `'${n}'`).join(", ")} all exist`);
+      throw new KestrelError(
+        "ERR_OUTPUT",
+        `cannot upload to the bucket '${bucket}': the objects ${request.names.map((n) => `'${n}'`).join(", ")} all exist`,
+      );
     },
 
     async functionUrl(request) {
@@ -360,14 +386,25 @@ export function createGcpClient(settings: GcpSettings, options: GcpClientOptions
       };
       const headers = await authHeaders(url, signal, url);
       headers.set("content-type", "application/json");
-      const res = await fetchOrThrow(url, { method: "POST", headers, body: request.body, signal, redirect: "manual" }, request.timeoutMs, op, label);
+      const res = await fetchOrThrow(
+        url,
+        { method: "POST", headers, body: request.body, signal, redirect: "manual" },
+        request.timeoutMs,
+        op,
+        label,
+      );
       const text = await readCapped(res, MAX_ANSWER_BYTES);
       if (res.status < 200 || res.status > 299) {
         const detail = text.trim() === "" ? "" : `: ${text.trim().slice(0, 1000)}`;
         if (res.status === 401 || res.status === 403) {
-          throw new KestrelError("ERR_FORBIDDEN", `${id} refused the call with HTTP ${res.status}: ${label} needs ${op.permission}${detail}`);
+          throw new KestrelError(
+            "ERR_FORBIDDEN",
+            `${id} refused the call with HTTP ${res.status}: ${label} needs ${op.permission}${detail}`,
+          );
         }
-        throw new KestrelError("ERR_ACTION", `${id} answered HTTP ${res.status}${detail}`, { retryable: res.status === 429 || res.status >= 500 });
+        throw new KestrelError("ERR_ACTION", `${id} answered HTTP ${res.status}${detail}`, {
+          retryable: res.status === 429 || res.status >= 500,
+        });
       }
       return { status: res.status, body: text };
     },
@@ -383,9 +420,11 @@ function checkedEndpoint(value: string, setting: string): string | undefined {
   } catch {
     throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" is not an http(s) URL`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" is not an http(s) URL`);
   // Requests carry Google's bearer token: credentials in the address would never be sent.
-  if (url.username !== "" || url.password !== "") throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" must not carry credentials`);
+  if (url.username !== "" || url.password !== "")
+    throw new KestrelError("ERR_CONFIG_INVALID", `${setting}: "${shown}" must not carry credentials`);
   return value.replace(/\/+$/, "");
 }
 
@@ -441,7 +480,13 @@ function storedObject(file: File, bucket: string, name: string): StoredObject {
  * is the credential of the chunk requests (as the API documents). A failed or cut upload cancels the
  * session so that no partial object appears.
  */
-async function sendResumable(file: File, uri: string, request: UploadRequest, chunkBytes: number, fail: (err: unknown) => KestrelError): Promise<StoredObject> {
+async function sendResumable(
+  file: File,
+  uri: string,
+  request: UploadRequest,
+  chunkBytes: number,
+  fail: (err: unknown) => KestrelError,
+): Promise<StoredObject> {
   const { signal } = request;
   const data = request.data;
   const source = data instanceof Uint8Array ? Readable.from([data]) : data;
@@ -552,22 +597,32 @@ function isTokenRequest(err: unknown, tokenUri: string | undefined): boolean {
 /** A KestrelError for a failed Google API call (see GcpOperation). */
 export function gcpError(err: unknown, op: GcpOperation, credentials: string, signal?: AbortSignal, tokenUri?: string): KestrelError {
   if (err instanceof KestrelError) return err;
-  if (signal?.aborted) return new KestrelError("ERR_TIMEOUT", `cannot ${op.what}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
+  if (signal?.aborted)
+    return new KestrelError("ERR_TIMEOUT", `cannot ${op.what}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
   if (isTokenRequest(err, tokenUri)) return credentialsError(err, credentials, signal, "an access token");
   const status = statusOf(err);
   const detail = apiMessage(err);
-  if (status === 401) return new KestrelError("ERR_FORBIDDEN", `cannot ${op.what}: the credentials were refused (${credentials}): ${detail}`, { cause: err });
-  if (status === 403) return new KestrelError("ERR_FORBIDDEN", `cannot ${op.what}: permission denied: ${credentials} needs ${op.permission} (${detail})`, { cause: err });
+  if (status === 401)
+    return new KestrelError("ERR_FORBIDDEN", `cannot ${op.what}: the credentials were refused (${credentials}): ${detail}`, { cause: err });
+  if (status === 403)
+    return new KestrelError("ERR_FORBIDDEN", `cannot ${op.what}: permission denied: ${credentials} needs ${op.permission} (${detail})`, {
+      cause: err,
+    });
   if (status === 404) return new KestrelError("ERR_TARGET_GONE", `cannot ${op.what}: ${op.notFound} (${detail})`, { cause: err });
   const code = connectionCode(err);
-  if (status === undefined && code !== undefined) return new KestrelError(op.code, `cannot ${op.what}: ${code}`, { cause: err, retryable: true });
+  if (status === undefined && code !== undefined)
+    return new KestrelError(op.code, `cannot ${op.what}: ${code}`, { cause: err, retryable: true });
   const retryable = status === 408 || status === 429 || (status !== undefined && status >= 500);
-  return new KestrelError(op.code, `cannot ${op.what}: ${status === undefined ? "" : `HTTP ${status}: `}${detail}`, { cause: err, retryable });
+  return new KestrelError(op.code, `cannot ${op.what}: ${status === undefined ? "" : `HTTP ${status}: `}${detail}`, {
+    cause: err,
+    retryable,
+  });
 }
 
 /** A failure to get a token: the token endpoint refused the key, or could not be reached. */
 function credentialsError(err: unknown, credentials: string, signal: AbortSignal | undefined, token: string): KestrelError {
-  if (signal?.aborted) return new KestrelError("ERR_TIMEOUT", `cannot get ${token}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
+  if (signal?.aborted)
+    return new KestrelError("ERR_TIMEOUT", `cannot get ${token}: cancelled (${errorMessage(signal.reason)})`, { cause: err });
   const status = statusOf(err);
   const detail = apiMessage(err);
   const code = connectionCode(err);
@@ -587,7 +642,13 @@ function httpError(status: number, headers: Headers, body: string, op: GcpOperat
 }
 
 /** fetch with a deadline of its own (0: none) besides the signal; failures mapped to KestrelErrors. */
-async function fetchOrThrow(url: string, init: RequestInit & { signal: AbortSignal }, timeoutMs: number, op: GcpOperation, credentials: string): Promise<Response> {
+async function fetchOrThrow(
+  url: string,
+  init: RequestInit & { signal: AbortSignal },
+  timeoutMs: number,
+  op: GcpOperation,
+  credentials: string,
+): Promise<Response> {
   const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
   const signal = timeout === undefined ? init.signal : AbortSignal.any([init.signal, timeout]);
   try {
@@ -634,4 +695,3 @@ async function withRetries<T>(signal: AbortSignal, call: () => Promise<T>): Prom
     }
   }
 }
-

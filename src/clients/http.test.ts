@@ -2,10 +2,10 @@
 // `Authorization: Basic` header (fetch refuses such a URL), and no error message shows them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { closedPort } from "../../test/support/ports.ts";
 import { type Receiver, startReceiver } from "../../test/support/receiver.ts";
 import { KestrelError } from "../errors.ts";
 import { httpRequest } from "./http.ts";
-import { closedPort } from "../../test/support/ports.ts";
 
 const request = { timeoutMs: 5000, errorCode: "ERR_NOTIFY" } as const;
 

@@ -2,7 +2,7 @@
 // failures to KestrelErrors (429, 5xx and connection errors are retryable; Retry-After is kept). A URL
 // with credentials (`https://user:pass@host/…`) is sent without them, as an `Authorization: Basic` header:
 // fetch refuses such a URL, and errors name the host only.
-import { KestrelError, type ErrorCode } from "../errors.ts";
+import { type ErrorCode, KestrelError } from "../errors.ts";
 import { basicAuthorization, redactCredentials, splitCredentials } from "../redact.ts";
 
 export interface HttpRequest {
@@ -64,12 +64,18 @@ export const httpRequest: HttpClient = async (url, request) => {
 
 /** The URL without credentials, and the headers with them as `Authorization: Basic` (an Authorization
  * header given explicitly, such as custom_headers' or Loki's user/api_key, wins). */
-function withCredentials(url: string, headers: Record<string, string> | undefined): { target: string; headers: Record<string, string> | undefined } {
+function withCredentials(
+  url: string,
+  headers: Record<string, string> | undefined,
+): { target: string; headers: Record<string, string> | undefined } {
   const credentials = splitCredentials(url);
   if (credentials === undefined) return { target: url, headers };
   const explicit = headers !== undefined && Object.keys(headers).some((k) => k.toLowerCase() === "authorization");
   if (explicit) return { target: credentials.url, headers };
-  return { target: credentials.url, headers: { ...headers, authorization: basicAuthorization(credentials.username, credentials.password) } };
+  return {
+    target: credentials.url,
+    headers: { ...headers, authorization: basicAuthorization(credentials.username, credentials.password) },
+  };
 }
 
 /** Seconds from a Retry-After header (delta-seconds or HTTP date). */

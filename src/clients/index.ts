@@ -3,10 +3,10 @@
 // (kubernetes, aws, gcp) are created only when a loaded rule or notifier needs them; this module imports
 // none of their SDKs (types only), so the plugins that use them load without them.
 import { KestrelError } from "../errors.ts";
+import type { AwsClients } from "./aws.ts";
+import type { GcpClient } from "./gcp.ts";
 import { type HttpClient, httpRequest } from "./http.ts";
 import type { KubeClient } from "./kubernetes-calls.ts";
-import type { GcpClient } from "./gcp.ts";
-import type { AwsClients } from "./aws.ts";
 
 export interface Clients {
   readonly http: HttpClient;

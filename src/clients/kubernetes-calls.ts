@@ -140,7 +140,6 @@ export async function kubeCall<T>(what: string, options: KubeCallOptions, call: 
   }
 }
 
-
 /** The exit code in an exec Status (v5 channel protocol): 0 on Success, the ExitCode cause on failure. */
 export function exitCodeOf(status: V1Status): number | undefined {
   if (status.status === "Success") return 0;

@@ -10,11 +10,11 @@ import { PassThrough, type Readable } from "node:stream";
 import {
   AppsV1Api,
   BatchV1Api,
+  type ConfigurationOptions,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   Exec,
-  type ConfigurationOptions,
   KubeConfig,
   NetworkingV1Api,
   Observable,
@@ -42,7 +42,8 @@ export function loadKubeConfig(kubeconfig: string, env: NodeJS.ProcessEnv = proc
       throw new Error("not running in a cluster and no kubeconfig: set `kubeconfig` in config.yaml or $KUBECONFIG");
     }
   } catch (err) {
-    const where = kubeconfig !== "" ? `kubeconfig "${kubeconfig}"` : env["KUBECONFIG"] ? `$KUBECONFIG "${env["KUBECONFIG"]}"` : "Kubernetes";
+    const where =
+      kubeconfig !== "" ? `kubeconfig "${kubeconfig}"` : env["KUBECONFIG"] ? `$KUBECONFIG "${env["KUBECONFIG"]}"` : "Kubernetes";
     throw new KestrelError("ERR_CONFIG_INVALID", `${where}: ${errorMessage(err)}`, { cause: err });
   }
   if (kc.getCurrentCluster() === null) {
@@ -134,7 +135,9 @@ async function execInContainer(api: Exec, request: ExecRequest): Promise<ExecRes
         socket = ws;
         if (settled) ws.close();
         // The status arrives before the socket closes; a close without one means the stream was cut.
-        ws.on("close", () => finish(new KestrelError("ERR_KUBERNETES", `${what}: the connection closed without an exit status`, { retryable: true })));
+        ws.on("close", () =>
+          finish(new KestrelError("ERR_KUBERNETES", `${what}: the connection closed without an exit status`, { retryable: true })),
+        );
         ws.on("error", (err) => finish(kubeError(err, what)));
       })
       .catch((err: unknown) => finish(kubeError(err, what)));

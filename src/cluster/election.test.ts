@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import type { Config } from "../config/schema.ts";
 import { leaseNamespace, replicaIdentity } from "./election.ts";
 
-const config = (cluster: Partial<Config["cluster"]> = {}) => ({ cluster: { lease_namespace: "", identity: "", ...cluster } }) as unknown as Config;
+const config = (cluster: Partial<Config["cluster"]> = {}) =>
+  ({ cluster: { lease_namespace: "", identity: "", ...cluster } }) as unknown as Config;
 
 describe("leader election settings", () => {
   it("finds the lease namespace as Talon does: setting, $NAMESPACE, service account, falco", async () => {

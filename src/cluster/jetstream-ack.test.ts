@@ -3,14 +3,14 @@
 // goes through a TCP proxy that swallows what the client sends (the ack included) and then cuts it, as a
 // network failure right after an action finished would; the real nats-server is behind it.
 import assert from "node:assert/strict";
-import { createServer, type Socket, connect as tcpConnect } from "node:net";
 import type { AddressInfo } from "node:net";
+import { createServer, type Socket, connect as tcpConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { natsSkipReason, type NatsServer, startNats } from "../../test/support/nats.ts";
-import { type JetStreamSettings, JetStreamQueue } from "./jetstream.ts";
+import { type NatsServer, natsSkipReason, startNats } from "../../test/support/nats.ts";
+import { JetStreamQueue, type JetStreamSettings } from "./jetstream.ts";
 
 const log = pino({ level: "silent" });
 

@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { natsSkipReason, type NatsServer, startNats } from "../../test/support/nats.ts";
-import { type JetStreamSettings, JetStreamQueue, type QueuedEvent } from "./jetstream.ts";
+import { type NatsServer, natsSkipReason, startNats } from "../../test/support/nats.ts";
+import { JetStreamQueue, type JetStreamSettings, type QueuedEvent } from "./jetstream.ts";
 
 const log = pino({ level: "silent" });
 
@@ -45,7 +45,10 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
 
   it("refuses a duplicate id from any publisher within the window; each event reaches one consumer once", async () => {
     // Replicas starting at the same moment race to create the stream and the consumer: all of them start.
-    const [a, b] = await Promise.all([JetStreamQueue.open(settings(nats.url, "DEDUP"), log), JetStreamQueue.open(settings(nats.url, "DEDUP"), log)]);
+    const [a, b] = await Promise.all([
+      JetStreamQueue.open(settings(nats.url, "DEDUP"), log),
+      JetStreamQueue.open(settings(nats.url, "DEDUP"), log),
+    ]);
     assert.equal(await a.publish("event-1", "key-1", "t1", Date.now()), "queued");
     assert.equal(await b.publish("event-1 again", "key-1", "t1b", Date.now()), "duplicate", "same key from another replica");
     for (let i = 2; i <= 20; i++) await (i % 2 === 0 ? a : b).publish(`event-${i}`, `key-${i}`, `t${i}`, Date.now());

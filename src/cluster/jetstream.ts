@@ -7,7 +7,19 @@
 // message with "working" heartbeats, so it is not handed to a second replica while it runs. A full stream
 // refuses new events (the intake answers 503), it never drops old ones.
 import { hash } from "node:crypto";
-import { AckPolicy, type Consumer, DeliverPolicy, DiscardPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -56,7 +68,10 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 export function natsServers(url: string): NatsServers {
   const out: NatsServers = { servers: [] };
   let found = false;
-  for (const raw of url.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const raw of url
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     const credentials = splitCredentials(HAS_SCHEME.test(raw) ? raw : `nats://${raw}`);
     if (credentials === undefined) {
       out.servers.push(raw);
@@ -119,9 +134,19 @@ export class JetStreamQueue {
   static async open(settings: JetStreamSettings, log: Logger): Promise<JetStreamQueue> {
     let nc: NatsConnection;
     try {
-      nc = await connect({ ...natsServers(settings.url), name: `kestrel ${settings.name}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 });
+      nc = await connect({
+        ...natsServers(settings.url),
+        name: `kestrel ${settings.name}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 5000,
+      });
     } catch (err) {
-      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: cannot connect to ${displayNatsUrl(settings.url)}: ${errorMessage(err)}`, { cause: err });
+      throw new KestrelError(
+        "ERR_CONFIG_INVALID",
+        `cluster.nats_url: cannot connect to ${displayNatsUrl(settings.url)}: ${errorMessage(err)}`,
+        { cause: err },
+      );
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -129,7 +154,11 @@ export class JetStreamQueue {
       await ensureConsumer(jsm, settings);
     } catch (err) {
       await nc.close();
-      throw new KestrelError("ERR_CONFIG_INVALID", `cluster.nats_url: JetStream at ${displayNatsUrl(settings.url)} refused the stream or consumer: ${errorMessage(err)}`, { cause: err });
+      throw new KestrelError(
+        "ERR_CONFIG_INVALID",
+        `cluster.nats_url: JetStream at ${displayNatsUrl(settings.url)} refused the stream or consumer: ${errorMessage(err)}`,
+        { cause: err },
+      );
     }
     const queue = new JetStreamQueue(nc, jetstream(nc, { timeout: settings.publishTimeoutMs }), settings, log);
     void queue.#watchStatus();
@@ -147,7 +176,10 @@ export class JetStreamQueue {
     for await (const s of this.#nc.status()) {
       if (s.type === "disconnect") {
         this.#connected = false;
-        this.#log.warn({ server: displayNatsUrl(this.#s.url) }, "cluster: disconnected from NATS; events are refused (503) until it is back");
+        this.#log.warn(
+          { server: displayNatsUrl(this.#s.url) },
+          "cluster: disconnected from NATS; events are refused (503) until it is back",
+        );
       } else if (s.type === "reconnect") {
         this.#connected = true;
         this.#log.info({ server: displayNatsUrl(this.#s.url) }, "cluster: reconnected to NATS");
@@ -156,7 +188,13 @@ export class JetStreamQueue {
   }
 
   /** Persists an event; "duplicate" when JetStream already has one with the same id in its window. */
-  async publish(body: string, dedupKey: string | undefined, traceId: string, acceptedAt: number, traceparent?: string): Promise<"queued" | "duplicate"> {
+  async publish(
+    body: string,
+    dedupKey: string | undefined,
+    traceId: string,
+    acceptedAt: number,
+    traceparent?: string,
+  ): Promise<"queued" | "duplicate"> {
     const h = headers();
     h.set(TRACE_HEADER, traceId);
     h.set(ACCEPTED_HEADER, String(acceptedAt));
@@ -169,7 +207,10 @@ export class JetStreamQueue {
       });
       return ack.duplicate ? "duplicate" : "queued";
     } catch (err) {
-      throw new KestrelError("ERR_OVERLOADED", `the event could not be persisted in JetStream: ${errorMessage(err)}`, { cause: err, retryable: true });
+      throw new KestrelError("ERR_OVERLOADED", `the event could not be persisted in JetStream: ${errorMessage(err)}`, {
+        cause: err,
+        retryable: true,
+      });
     }
   }
 
@@ -219,7 +260,10 @@ export class JetStreamQueue {
       await this.#acknowledge(m, event.traceId);
     } catch (err) {
       // Kestrel itself failed on this event (the actions' own failures are results, not errors): retry it later.
-      this.#log.error({ trace_id: event.traceId, error: errorMessage(err) }, "cluster: the event could not be processed; it will be delivered again");
+      this.#log.error(
+        { trace_id: event.traceId, error: errorMessage(err) },
+        "cluster: the event could not be processed; it will be delivered again",
+      );
       m.nak(5000);
     } finally {
       clearInterval(heartbeat);
@@ -244,7 +288,10 @@ export class JetStreamQueue {
         return;
       } catch (err) {
         if (attempt >= ACK_ATTEMPTS || this.#nc.isClosed()) {
-          this.#log.warn({ trace_id: traceId, error: errorMessage(err) }, "cluster: NATS did not confirm the acknowledgement of a finished event; it may run again");
+          this.#log.warn(
+            { trace_id: traceId, error: errorMessage(err) },
+            "cluster: NATS did not confirm the acknowledgement of a finished event; it may run again",
+          );
           return;
         }
       }

@@ -7,9 +7,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { startKubeApi, type KubeApiServer } from "../../test/support/kube-api/index.ts";
+import { type KubeApiServer, startKubeApi } from "../../test/support/kube-api/index.ts";
 import { createKubeClient } from "../clients/kubernetes.ts";
-import { LeaderElector, type LeaderElectionSettings } from "./leader.ts";
+import { type LeaderElectionSettings, LeaderElector } from "./leader.ts";
 
 const log = pino({ level: "silent" });
 
@@ -77,7 +77,10 @@ describe("leader election", () => {
 
   it("elects exactly one of two candidates, and hands over at once when the leader stops", async () => {
     const events: string[] = [];
-    const a = new LeaderElector(clientThrough(api), settings("pod-a", "kestrel"), log, { onStartedLeading: () => events.push("a leads"), onStoppedLeading: () => events.push("a stops") });
+    const a = new LeaderElector(clientThrough(api), settings("pod-a", "kestrel"), log, {
+      onStartedLeading: () => events.push("a leads"),
+      onStoppedLeading: () => events.push("a stops"),
+    });
     const b = new LeaderElector(clientThrough(api), settings("pod-b", "kestrel"), log, { onStartedLeading: () => events.push("b leads") });
     a.start();
     await until(() => a.isLeader, "pod-a to lead");
@@ -88,7 +91,10 @@ describe("leader election", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(b.leader, "pod-a");
-    const lease = api.get("coordination.k8s.io/v1", "Lease", "falco", "kestrel") as unknown as { spec: Record<string, unknown>; metadata: { labels: Record<string, string> } };
+    const lease = api.get("coordination.k8s.io/v1", "Lease", "falco", "kestrel") as unknown as {
+      spec: Record<string, unknown>;
+      metadata: { labels: Record<string, string> };
+    };
     assert.equal(lease.spec["holderIdentity"], "pod-a");
     assert.equal(lease.spec["leaseDurationSeconds"], 2);
     assert.equal(lease.metadata.labels["app.kubernetes.io/name"], "kestrel");

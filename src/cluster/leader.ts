@@ -172,7 +172,10 @@ export class LeaderElector {
       this.#log.info({ lease: `${this.#s.namespace}/${this.#s.name}`, me: this.#s.identity }, "leader election: this replica leads");
       this.#callbacks.onStartedLeading?.();
     } else {
-      this.#log.warn({ lease: `${this.#s.namespace}/${this.#s.name}`, me: this.#s.identity }, "leader election: this replica no longer leads");
+      this.#log.warn(
+        { lease: `${this.#s.namespace}/${this.#s.name}`, me: this.#s.identity },
+        "leader election: this replica no longer leads",
+      );
       this.#callbacks.onStoppedLeading?.();
     }
   }

@@ -26,7 +26,13 @@ export interface ClusterMode {
   close(): Promise<void>;
 }
 
-export async function openClusterMode(options: { config: Config; engine: Engine; observer: EngineObserver; log: Logger; identity?: string }): Promise<ClusterMode> {
+export async function openClusterMode(options: {
+  config: Config;
+  engine: Engine;
+  observer: EngineObserver;
+  log: Logger;
+  identity?: string;
+}): Promise<ClusterMode> {
   const { config, engine, observer, log } = options;
   const c = config.cluster;
   const queue = await JetStreamQueue.open(
@@ -76,7 +82,10 @@ export async function openClusterMode(options: { config: Config; engine: Engine;
       queue.startWorkers(config.workers, async (queued) => {
         const { event } = parseEvent(queued.body); // validated by the intake that stored it
         if (queued.deliveryCount > 1) {
-          log.warn({ trace_id: queued.traceId, deliveries: queued.deliveryCount }, "cluster: event delivered again (its replica stopped before finishing)");
+          log.warn(
+            { trace_id: queued.traceId, deliveries: queued.deliveryCount },
+            "cluster: event delivered again (its replica stopped before finishing)",
+          );
         }
         // The receipt time on this replica's clock, so that receipt→dispatch covers the time in the stream.
         const receivedAt = performance.now() - Math.max(0, Date.now() - queued.acceptedAt);

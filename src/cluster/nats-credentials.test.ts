@@ -13,7 +13,9 @@ describe("cluster.nats_url credentials", () => {
   const connects: Record<string, unknown>[] = [];
   before(async () => {
     server = createServer((socket) => {
-      socket.write(`INFO ${JSON.stringify({ server_id: "test", version: "2.10.0", proto: 1, max_payload: 1048576, headers: true, auth_required: true })}\r\n`);
+      socket.write(
+        `INFO ${JSON.stringify({ server_id: "test", version: "2.10.0", proto: 1, max_payload: 1048576, headers: true, auth_required: true })}\r\n`,
+      );
       let buffer = "";
       socket.on("data", (chunk: Buffer) => {
         buffer += chunk.toString("utf8");
@@ -34,7 +36,11 @@ describe("cluster.nats_url credentials", () => {
   });
 
   it("splits user and password, or a token, off the server addresses", () => {
-    assert.deepEqual(natsServers("nats://k%40st:p4ss@a:4222, b:4222"), { servers: ["nats://a:4222", "b:4222"], user: "k@st", pass: "p4ss" });
+    assert.deepEqual(natsServers("nats://k%40st:p4ss@a:4222, b:4222"), {
+      servers: ["nats://a:4222", "b:4222"],
+      user: "k@st",
+      pass: "p4ss",
+    });
     assert.deepEqual(natsServers("s3cr3t@a:4222"), { servers: ["nats://a:4222"], token: "s3cr3t" });
     assert.deepEqual(natsServers("nats://a:4222"), { servers: ["nats://a:4222"] });
   });

@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { z } from "zod";
+import { testPki } from "../../test/support/tls.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notifier, Output } from "../plugins/types.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
 import { configEnvVars, type LoadConfigOptions, loadConfig } from "./load.ts";
-import { testPki } from "../../test/support/tls.ts";
 
 // Test notifiers with the settings of Talon's webhook notifier and a small stdout one, so that these tests
 // do not depend on how the shipped notifiers evolve.
@@ -555,7 +555,7 @@ describe("loadConfig: notifiers", () => {
   });
 
   test("valid settings get the notifier's defaults; a null value means {}", async () => {
-    const yaml = "notifiers:\n  stdout:\n  webhook:\n    URL: https://x.example\n    http_method: PUT\n    user_agent: \"\"\n";
+    const yaml = 'notifiers:\n  stdout:\n  webhook:\n    URL: https://x.example\n    http_method: PUT\n    user_agent: ""\n';
     const { config, diagnostics } = await load(yaml);
     assert.deepEqual(diagnostics, []);
     assert.deepEqual(config?.notifiers["stdout"], { format: "json" });
@@ -642,9 +642,18 @@ describe("loadConfig: env overrides that would switch authentication or TLS off"
     await writeFile(comments, "# rotated soon\n\n");
     const good = join(dir, "tokens-good");
     await writeFile(good, "file-token-1\n");
-    assert.match((await refused("", { AUTH_TOKENS_FILE: "   " }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: the variable holds only blanks/);
-    assert.match((await refused("", { AUTH_TOKENS_FILE: join(dir, "missing") }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: cannot read '.*missing'/);
-    assert.match((await refused("", { AUTH_TOKENS_FILE: comments }))[0]!, /^env:AUTH_TOKENS_FILE: auth\.tokens_file: '.*' holds no usable token/);
+    assert.match(
+      (await refused("", { AUTH_TOKENS_FILE: "   " }))[0]!,
+      /^env:AUTH_TOKENS_FILE: auth\.tokens_file: the variable holds only blanks/,
+    );
+    assert.match(
+      (await refused("", { AUTH_TOKENS_FILE: join(dir, "missing") }))[0]!,
+      /^env:AUTH_TOKENS_FILE: auth\.tokens_file: cannot read '.*missing'/,
+    );
+    assert.match(
+      (await refused("", { AUTH_TOKENS_FILE: comments }))[0]!,
+      /^env:AUTH_TOKENS_FILE: auth\.tokens_file: '.*' holds no usable token/,
+    );
     const { config, diagnostics } = await load("", { AUTH_TOKENS_FILE: good });
     assert.deepEqual(errors(diagnostics), []);
     assert.equal(config?.auth.tokens_file, good);
@@ -655,14 +664,26 @@ describe("loadConfig: env overrides that would switch authentication or TLS off"
     const garbage = join(dir, "not-a-ca.pem");
     await writeFile(garbage, "hello\n");
     const fileTls = `tls:\n  cert_file: ${pki.server.certFile}\n  key_file: ${pki.server.keyFile}\n`;
-    assert.match((await refused(fileTls, { TLS_CERT_FILE: "  " })).join("\n"), /env:TLS_CERT_FILE: tls\.cert_file: the variable holds only blanks/);
-    assert.deepEqual(await refused(fileTls, { TLS_KEY_FILE: join(dir, "missing.key") }), [`env:TLS_KEY_FILE: tls.key_file: cannot read '${join(dir, "missing.key")}': no such file`]);
+    assert.match(
+      (await refused(fileTls, { TLS_CERT_FILE: "  " })).join("\n"),
+      /env:TLS_CERT_FILE: tls\.cert_file: the variable holds only blanks/,
+    );
+    assert.deepEqual(await refused(fileTls, { TLS_KEY_FILE: join(dir, "missing.key") }), [
+      `env:TLS_KEY_FILE: tls.key_file: cannot read '${join(dir, "missing.key")}': no such file`,
+    ]);
     const mismatch = await refused(fileTls, { TLS_KEY_FILE: pki.client.keyFile });
-    assert.match(mismatch.join("\n"), /^env:TLS_KEY_FILE: tls\.key_file: the HTTPS server cannot use the certificate and key: .*key values mismatch/);
+    assert.match(
+      mismatch.join("\n"),
+      /^env:TLS_KEY_FILE: tls\.key_file: the HTTPS server cannot use the certificate and key: .*key values mismatch/,
+    );
     const ca = await refused(fileTls, { TLS_CLIENT_CA_FILE: garbage });
     assert.match(ca.join("\n"), /^env:TLS_CLIENT_CA_FILE: tls\.client_ca_file: '.*not-a-ca\.pem' holds no PEM certificate/);
     // Usable files from env are fine, alone or over the file's.
-    const fromEnv = await load(fileTls, { TLS_CERT_FILE: pki.server.certFile, TLS_KEY_FILE: pki.server.keyFile, TLS_CLIENT_CA_FILE: pki.caFile });
+    const fromEnv = await load(fileTls, {
+      TLS_CERT_FILE: pki.server.certFile,
+      TLS_KEY_FILE: pki.server.keyFile,
+      TLS_CLIENT_CA_FILE: pki.caFile,
+    });
     assert.deepEqual(errors(fromEnv.diagnostics), []);
     assert.equal(fromEnv.config?.tls.client_ca_file, pki.caFile);
   });
@@ -672,10 +693,24 @@ describe("loadConfig: cluster (leader election timing)", () => {
   test("client-go's defaults, and the timings must nest", async () => {
     const { config } = await load(undefined);
     assert.ok(config);
-    assert.deepEqual(config.cluster, { nats_url: "", stream: "KESTREL_EVENTS", ack_wait_seconds: 30, max_deliver: 5, lease_name: "kestrel", lease_namespace: "", identity: "", lease_duration_seconds: 15, renew_deadline_seconds: 10, retry_period_seconds: 2 });
+    assert.deepEqual(config.cluster, {
+      nats_url: "",
+      stream: "KESTREL_EVENTS",
+      ack_wait_seconds: 30,
+      max_deliver: 5,
+      lease_name: "kestrel",
+      lease_namespace: "",
+      identity: "",
+      lease_duration_seconds: 15,
+      renew_deadline_seconds: 10,
+      retry_period_seconds: 2,
+    });
     const bad = await load("cluster:\n  lease_duration_seconds: 5\n  renew_deadline_seconds: 8\n");
     assert.equal(bad.config, undefined);
-    assert.match(formatDiagnostic(errors(bad.diagnostics)[0]!), /cluster\.renew_deadline_seconds.*retry_period_seconds < renew_deadline_seconds < lease_duration_seconds/);
+    assert.match(
+      formatDiagnostic(errors(bad.diagnostics)[0]!),
+      /cluster\.renew_deadline_seconds.*retry_period_seconds < renew_deadline_seconds < lease_duration_seconds/,
+    );
   });
 });
 

@@ -3,15 +3,16 @@
 // then each notifier's settings with that notifier's own schema) and returns a deep-frozen Config.
 // Every problem is collected as a Diagnostic with file:line:col (or `env:NAME` for env vars) before
 // returning; the config is undefined when any of them is an error.
-import { DELIVERY_KEYS, deliverySettings } from "../engine/notify-filter.ts";
+
 import { isIP } from "node:net";
 import { z } from "zod";
+import { DELIVERY_KEYS, deliverySettings } from "../engine/notify-filter.ts";
 import { type ErrorCode, errorMessage } from "../errors.ts";
 import { FileError, readRegularFile } from "../files.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Notifier } from "../plugins/types.ts";
-import { type Diagnostic, didYouMean, type Position, type YamlPath, YamlSource, valueAt } from "../yaml/source.ts";
+import { type Diagnostic, didYouMean, type Position, valueAt, type YamlPath, YamlSource } from "../yaml/source.ts";
 import { DEFAULT_PATHS, type DefaultPaths, defaultRulesFile } from "./paths.ts";
 import { type Config, configSchema, splitList } from "./schema.ts";
 import { securityOverrideProblems } from "./security.ts";
@@ -175,9 +176,7 @@ class Loading {
   /** Diagnostics of the file in line order, then those of env vars. */
   sortedDiagnostics(): Diagnostic[] {
     const rank = (d: Diagnostic) => (d.file === this.file ? 0 : 1);
-    return [...this.diagnostics].sort(
-      (a, b) => rank(a) - rank(b) || (rank(a) === 0 ? a.line - b.line || a.column - b.column : 0),
-    );
+    return [...this.diagnostics].sort((a, b) => rank(a) - rank(b) || (rank(a) === 0 ? a.line - b.line || a.column - b.column : 0));
   }
 
   // ---- normalisation: viper reads keys case-insensitively and treats an empty value as unset ----
@@ -304,11 +303,7 @@ class Loading {
       if (parsed.success) settings.set(name, parsed.data as Obj);
       else {
         const missing = parsed.error.issues.map((i) => `"${pathText(i.path)}"`).join(", ");
-        this.#error(
-          this.#where(path),
-          `notifier "${name}" has no settings: notifiers.${name} needs ${missing}`,
-          "ERR_PARAMS_INVALID",
-        );
+        this.#error(this.#where(path), `notifier "${name}" has no settings: notifiers.${name} needs ${missing}`, "ERR_PARAMS_INVALID");
       }
     }
     return { names, settings };
@@ -631,7 +626,6 @@ function isPlainObject(v: unknown): v is Obj {
 function findKey(node: Obj, lower: string): string | undefined {
   return Object.keys(node).find((k) => k.toLowerCase() === lower);
 }
-
 
 function pathSegment(seg: PropertyKey): string | number {
   return typeof seg === "number" ? seg : String(seg);

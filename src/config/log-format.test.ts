@@ -18,7 +18,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function logFormat(yaml: string | undefined, env: Record<string, string>, stdoutIsTTY: boolean | undefined): Promise<string | undefined> {
+async function logFormat(
+  yaml: string | undefined,
+  env: Record<string, string>,
+  stdoutIsTTY: boolean | undefined,
+): Promise<string | undefined> {
   let file: string | undefined;
   if (yaml !== undefined) {
     file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);

@@ -24,11 +24,17 @@ async function etc(files: { kestrel?: Record<string, string>; talon?: Record<str
   const base = join(root, String(++n));
   const kestrel = join(base, "kestrel");
   const talon = join(base, "falco-talon");
-  for (const [dir, entries] of [[kestrel, files.kestrel], [talon, files.talon]] as const) {
+  for (const [dir, entries] of [
+    [kestrel, files.kestrel],
+    [talon, files.talon],
+  ] as const) {
     await mkdir(dir, { recursive: true });
     for (const [name, text] of Object.entries(entries ?? {})) await writeFile(join(dir, name), text);
   }
-  return { config: [join(kestrel, "config.yaml"), join(talon, "config.yaml")], rules: [join(kestrel, "rules.yaml"), join(talon, "rules.yaml")] };
+  return {
+    config: [join(kestrel, "config.yaml"), join(talon, "config.yaml")],
+    rules: [join(kestrel, "rules.yaml"), join(talon, "rules.yaml")],
+  };
 }
 
 const registries = createRegistries();
@@ -76,7 +82,10 @@ describe("default paths", () => {
     assert.deepEqual((await loadConfig({ registries, env: {}, defaultPaths: paths })).config?.rules_files, [paths.rules[0]]);
     const talonOnly = await etc({ talon: { "rules.yaml": "" } });
     assert.deepEqual((await loadConfig({ registries, env: {}, defaultPaths: talonOnly })).config?.rules_files, [talonOnly.rules[1]]);
-    assert.deepEqual((await loadConfig({ registries, env: { RULES_FILES: "a.yaml,b.yaml" }, defaultPaths: talonOnly })).config?.rules_files, ["a.yaml", "b.yaml"]);
+    assert.deepEqual(
+      (await loadConfig({ registries, env: { RULES_FILES: "a.yaml,b.yaml" }, defaultPaths: talonOnly })).config?.rules_files,
+      ["a.yaml", "b.yaml"],
+    );
     const file = join(root, `config-${++n}.yaml`);
     await writeFile(file, "rules_files: [mine.yaml]\n");
     assert.deepEqual((await loadConfig({ file, registries, env: {}, defaultPaths: talonOnly })).config?.rules_files, ["mine.yaml"]);

@@ -23,7 +23,16 @@ const positiveInt = z
   .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: "must be a positive integer" })
   .pipe(z.number().int("must be a positive integer").min(1, "must be a positive integer"));
 const nonNegative = z
-  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)], { error: "must be a number ≥ 0" })
+  .union(
+    [
+      z.number(),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?$/)
+        .transform(Number),
+    ],
+    { error: "must be a number ≥ 0" },
+  )
   .pipe(z.number().min(0, "must be a number ≥ 0"));
 /** A list written as a YAML sequence or as a comma-separated string (env vars, `RULES_FILES=a.yaml,b.yaml`). */
 export const stringList = z.union([z.array(z.string()), z.string().transform((s) => splitList(s))], {
@@ -84,10 +93,7 @@ export const configSchema = z.strictObject({
       traces_enabled: looseBoolean.default(false),
       metrics_enabled: looseBoolean.default(false),
       collector_endpoint: z.string().default("localhost"),
-      collector_port: z
-        .union([z.number(), z.string()], { error: "must be a port number or a string" })
-        .transform(String)
-        .default("4317"),
+      collector_port: z.union([z.number(), z.string()], { error: "must be a port number or a string" }).transform(String).default("4317"),
       collector_use_insecure_grpc: looseBoolean.default(false),
       timeout: nonNegative.default(10),
       // Kestrel additions. Talon speaks OTLP over gRPC only; OTLP/HTTP (protobuf) suits collectors behind
@@ -152,10 +158,20 @@ export const configSchema = z.strictObject({
     .check((ctx) => {
       const t = ctx.value;
       if ((t.cert_file === "") !== (t.key_file === "")) {
-        ctx.issues.push({ code: "custom", input: t, path: [t.cert_file === "" ? "cert_file" : "key_file"], message: "cert_file and key_file go together" });
+        ctx.issues.push({
+          code: "custom",
+          input: t,
+          path: [t.cert_file === "" ? "cert_file" : "key_file"],
+          message: "cert_file and key_file go together",
+        });
       }
       if (t.client_ca_file !== "" && t.cert_file === "") {
-        ctx.issues.push({ code: "custom", input: t, path: ["client_ca_file"], message: "mutual TLS needs the server's own cert_file and key_file" });
+        ctx.issues.push({
+          code: "custom",
+          input: t,
+          path: ["client_ca_file"],
+          message: "mutual TLS needs the server's own cert_file and key_file",
+        });
       }
     }),
   /** Bearer tokens that may post events (Authorization: Bearer <token>); none = no authentication. */
@@ -172,7 +188,10 @@ export const configSchema = z.strictObject({
       /** NATS server(s) with JetStream (comma-separated): replicas share events, deduplication and work. */
       nats_url: z.string().default(""),
       /** JetStream stream holding the events (its subject is kestrel.<stream, lower case>). */
-      stream: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only").default("KESTREL_EVENTS"),
+      stream: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only")
+        .default("KESTREL_EVENTS"),
       /** An event not acknowledged (nor kept by heartbeats) for this long is given to another replica. */
       ack_wait_seconds: nonNegative.default(30),
       /** Deliveries of one event at most (a replica dying each time on it does not loop forever). */
@@ -189,8 +208,19 @@ export const configSchema = z.strictObject({
     .prefault({})
     .check((ctx) => {
       const c = ctx.value;
-      if (!(c.retry_period_seconds > 0 && c.retry_period_seconds < c.renew_deadline_seconds && c.renew_deadline_seconds < c.lease_duration_seconds)) {
-        ctx.issues.push({ code: "custom", input: c, path: ["renew_deadline_seconds"], message: "needs 0 < retry_period_seconds < renew_deadline_seconds < lease_duration_seconds" });
+      if (
+        !(
+          c.retry_period_seconds > 0 &&
+          c.retry_period_seconds < c.renew_deadline_seconds &&
+          c.renew_deadline_seconds < c.lease_duration_seconds
+        )
+      ) {
+        ctx.issues.push({
+          code: "custom",
+          input: c,
+          path: ["renew_deadline_seconds"],
+          message: "needs 0 < retry_period_seconds < renew_deadline_seconds < lease_duration_seconds",
+        });
       }
     }),
   limits: z

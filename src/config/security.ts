@@ -37,11 +37,18 @@ function authProblems(auth: Obj, setByEnv: (key: string) => boolean, out: Securi
   if (setByEnv("auth.tokens") && Array.isArray(tokens)) {
     const path = ["auth", "tokens"];
     if (tokens.length === 0) {
-      out.push({ path, message: "auth.tokens: the variable holds no token (only blanks or commas), which would leave the intake without authentication; set the tokens, or unset the variable to keep the configuration file's" });
+      out.push({
+        path,
+        message:
+          "auth.tokens: the variable holds no token (only blanks or commas), which would leave the intake without authentication; set the tokens, or unset the variable to keep the configuration file's",
+      });
     }
     tokens.forEach((t, i) => {
       if (typeof t === "string" && !usableToken(t)) {
-        out.push({ path, message: `auth.tokens: token ${i + 1} has a character no Authorization header can carry (a space, a control or non-ASCII character)` });
+        out.push({
+          path,
+          message: `auth.tokens: token ${i + 1} has a character no Authorization header can carry (a space, a control or non-ASCII character)`,
+        });
       }
     });
   }
@@ -59,7 +66,8 @@ function authProblems(auth: Obj, setByEnv: (key: string) => boolean, out: Securi
       out.push({ path, message: errorMessage(err) }); // "auth.tokens_file: cannot read '<path>': …"
       return;
     }
-    if (!fromFile.some(usableToken)) out.push({ path, message: `auth.tokens_file: '${file}' holds no usable token (one per line, no spaces)` });
+    if (!fromFile.some(usableToken))
+      out.push({ path, message: `auth.tokens_file: '${file}' holds no usable token (one per line, no spaces)` });
   }
 }
 
@@ -91,13 +99,20 @@ function tlsProblems(tls: Obj, setByEnv: (key: string) => boolean, out: Security
     try {
       new X509Certificate(pem.client_ca_file);
     } catch (err) {
-      out.push({ path: ["tls", "client_ca_file"], message: `tls.client_ca_file: '${String(tls["client_ca_file"])}' holds no PEM certificate: ${errorMessage(err)}` });
+      out.push({
+        path: ["tls", "client_ca_file"],
+        message: `tls.client_ca_file: '${String(tls["client_ca_file"])}' holds no PEM certificate: ${errorMessage(err)}`,
+      });
       return;
     }
   }
   if (pem.cert_file === undefined || pem.key_file === undefined) return; // half a pair: the schema says so
   try {
-    createSecureContext({ cert: pem.cert_file, key: pem.key_file, ...(pem.client_ca_file === undefined ? {} : { ca: pem.client_ca_file }) });
+    createSecureContext({
+      cert: pem.cert_file,
+      key: pem.key_file,
+      ...(pem.client_ca_file === undefined ? {} : { ca: pem.client_ca_file }),
+    });
   } catch (err) {
     const key = fromEnv[0]!;
     out.push({ path: ["tls", key], message: `tls.${key}: the HTTPS server cannot use the certificate and key: ${errorMessage(err)}` });

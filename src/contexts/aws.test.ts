@@ -10,7 +10,16 @@ import { actionVariables } from "../engine/context.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import aws from "./aws.ts";
 
-const event = { outputFields: {}, tags: [], hostname: "", rule: "r", priority: "Notice", source: "syscall", output: "", time: "" } as unknown as FalcoEvent;
+const event = {
+  outputFields: {},
+  tags: [],
+  hostname: "",
+  rule: "r",
+  priority: "Notice",
+  source: "syscall",
+  output: "",
+  time: "",
+} as unknown as FalcoEvent;
 const log = pino({ level: "silent" });
 
 describe("aws context", () => {
@@ -23,7 +32,9 @@ describe("aws context", () => {
   after(() => servers.close());
 
   it("gives the instance profile and region under Talon's keys and template names", async () => {
-    const clients = createClients({ aws: createAwsClients({ aws: {}, minio: { use_ssl: false }, endpoints: { metadata: servers.imds.url } }) });
+    const clients = createClients({
+      aws: createAwsClients({ aws: {}, minio: { use_ssl: false }, endpoints: { metadata: servers.imds.url } }),
+    });
     const gathered = await aws.gather(event, { clients, log, signal: AbortSignal.timeout(5000) });
     assert.deepEqual(gathered, {
       "aws.instance_profile_arn": profile.arn,
@@ -40,7 +51,12 @@ describe("aws context", () => {
   it("fails clearly without the AWS client, or when the metadata service does not answer", async () => {
     await assert.rejects(aws.gather(event, { clients: createClients(), log, signal: AbortSignal.timeout(5000) }), /no AWS client/);
     servers.imds.script({ status: 200, body: "token", delayMs: 5000 });
-    const clients = createClients({ aws: createAwsClients({ aws: {}, minio: { use_ssl: false }, endpoints: { metadata: servers.imds.url } }) });
-    await assert.rejects(aws.gather(event, { clients, log, signal: AbortSignal.timeout(10_000) }), /did not answer within 2 s: is Kestrel running on EC2\?/);
+    const clients = createClients({
+      aws: createAwsClients({ aws: {}, minio: { use_ssl: false }, endpoints: { metadata: servers.imds.url } }),
+    });
+    await assert.rejects(
+      aws.gather(event, { clients, log, signal: AbortSignal.timeout(10_000) }),
+      /did not answer within 2 s: is Kestrel running on EC2\?/,
+    );
   });
 });

@@ -14,7 +14,8 @@ import { defineContext } from "../plugins/define.ts";
 
 export default defineContext({
   name: "aws",
-  description: "Instance profile and region of the EC2 instance Kestrel runs on (aws.instance_profile_arn, aws.instance_profile_id, aws.region)",
+  description:
+    "Instance profile and region of the EC2 instance Kestrel runs on (aws.instance_profile_arn, aws.instance_profile_id, aws.region)",
   params: z.strictObject({}),
   permissions:
     "no IAM permission; the instance metadata service must be reachable with IMDSv2 (from a container: the instance's metadata hop limit ≥ 2)",

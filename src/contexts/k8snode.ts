@@ -12,13 +12,13 @@
 // deadline of its own so that a slow API cannot hold the action up.
 import type { V1Node } from "@kubernetes/client-node";
 import { z } from "zod";
+import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 import { kubernetesOf } from "../clients/index.ts";
 import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
 import { defineContext } from "../plugins/define.ts";
-import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 /** Deadline of one gathering (pod and node reads, retries included). */
 export const K8SNODE_TIMEOUT_MS = 3000;
@@ -62,7 +62,10 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
     }
   }
   if (event.hostname !== "") return event.hostname;
-  throw new KestrelError("ERR_CONTEXT", pod === undefined ? "the event names no pod and no hostname" : `the pod '${pod}' runs on no known node`);
+  throw new KestrelError(
+    "ERR_CONTEXT",
+    pod === undefined ? "the event names no pod and no hostname" : `the pod '${pod}' runs on no known node`,
+  );
 }
 
 async function gatherNode(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<Record<string, string>> {

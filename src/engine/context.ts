@@ -1,6 +1,7 @@
 // The per-action context (Talon's `context` object) and the template variables of one action run.
-import { eventVariables, variableName } from "../events/fields.ts";
+
 import type { FalcoEvent } from "../events/event.ts";
+import { eventVariables, variableName } from "../events/fields.ts";
 
 // Names Talon's documentation uses for its context variables; its code exports other names. Both work.
 const DOCUMENTED_ALIASES: Readonly<Record<string, string>> = {

@@ -55,8 +55,15 @@ describe("MemoryDedup", () => {
 
 describe("dedupKey: a fixed-size digest", () => {
   it("is 43 base64url characters whatever the event holds, and tells large events apart", () => {
-    const huge = (c: string) => ev(JSON.stringify({ rule: "R", priority: "Notice", output: `12:00:00.000000001: Notice ${c.repeat(1 << 20)}` }));
-    const fields = ev(JSON.stringify({ rule: "R", priority: "Notice", output_fields: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, "y".repeat(60_000)])) }));
+    const huge = (c: string) =>
+      ev(JSON.stringify({ rule: "R", priority: "Notice", output: `12:00:00.000000001: Notice ${c.repeat(1 << 20)}` }));
+    const fields = ev(
+      JSON.stringify({
+        rule: "R",
+        priority: "Notice",
+        output_fields: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, "y".repeat(60_000)])),
+      }),
+    );
     const keys = [dedupKey(huge("a")), dedupKey(huge("b")), dedupKey(fields)];
     for (const k of keys) assert.match(k, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(new Set(keys).size, 3);

@@ -71,12 +71,15 @@ export class MemoryDedup implements DedupStore {
   #schedule(nowMs: number): NodeJS.Timeout | undefined {
     const first = this.#expiries.values().next();
     if (first.done) return undefined;
-    const timer = setTimeout(() => {
-      this.#timer = undefined;
-      const now = this.#now();
-      this.#purge(now);
-      this.#timer = this.#schedule(now);
-    }, Math.max(first.value - nowMs, Math.min(this.#windowMs, PURGE_INTERVAL_MS)));
+    const timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        const now = this.#now();
+        this.#purge(now);
+        this.#timer = this.#schedule(now);
+      },
+      Math.max(first.value - nowMs, Math.min(this.#windowMs, PURGE_INTERVAL_MS)),
+    );
     timer.unref();
     return timer;
   }

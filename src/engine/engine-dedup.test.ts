@@ -29,7 +29,12 @@ const WANTED: CompiledRule = {
 function build(queueSize: number) {
   const log = pino({ level: "silent" });
   const observer = new Observer({ log, metrics: new Metrics({ defaultMetrics: false }), printAllEvents: false });
-  const ruleSet: RuleSet = { rules: [WANTED], match: (e) => (WANTED.matches(e) ? [WANTED] : []), notifierNames: new Set(), categories: new Set() };
+  const ruleSet: RuleSet = {
+    rules: [WANTED],
+    match: (e) => (WANTED.matches(e) ? [WANTED] : []),
+    notifierNames: new Set(),
+    categories: new Set(),
+  };
   const dedup = new MemoryDedup(60);
   const engine = new Engine({
     ruleSet,
@@ -66,7 +71,10 @@ describe("Engine.submit deduplication", () => {
   it("does not record an event refused for a full queue: its retry is taken", async () => {
     const { engine, dedup } = build(1);
     assert.equal(engine.submit(event("Wanted", "first"), "a"), "queued");
-    assert.throws(() => engine.submit(event("Wanted", "second"), "b"), (err: unknown) => err instanceof KestrelError && err.code === "ERR_OVERLOADED");
+    assert.throws(
+      () => engine.submit(event("Wanted", "second"), "b"),
+      (err: unknown) => err instanceof KestrelError && err.code === "ERR_OVERLOADED",
+    );
     await turn(); // the first is dispatched (and done: its rule runs nothing)
     assert.equal(engine.submit(event("Wanted", "second"), "b2"), "queued");
     await engine.drain(1000);

@@ -20,7 +20,11 @@ import { compileParams } from "./template.ts";
 
 const calls: string[] = [];
 
-function fake(name: string, continueByDefault: boolean, behaviour: "ok" | "fail" | "ignored" | "hang" | "preflight-fail" = "ok"): Actionner {
+function fake(
+  name: string,
+  continueByDefault: boolean,
+  behaviour: "ok" | "fail" | "ignored" | "hang" | "preflight-fail" = "ok",
+): Actionner {
   return defineActionner({
     category: "test",
     name,
@@ -77,7 +81,11 @@ function build(rules: CompiledRule[], timeoutMs: number, sent: Notification[], s
   const metrics = new Metrics({ defaultMetrics: false });
   const observer = new Observer({ log, metrics, printAllEvents: false });
   const ruleSet: RuleSet = { rules, match: () => rules, notifierNames: new Set(["recorder"]), categories: new Set(["test"]) };
-  const notifications = new Notifications({ instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]), defaults: [], observer });
+  const notifications = new Notifications({
+    instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]),
+    defaults: [],
+    observer,
+  });
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(0),
@@ -98,7 +106,9 @@ async function run(rules: CompiledRule[], timeoutMs = 5000): Promise<Notificatio
   calls.length = 0;
   const sent: Notification[] = [];
   const { engine, notifications } = build(rules, timeoutMs, sent);
-  const { event } = parseEvent('{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}');
+  const { event } = parseEvent(
+    '{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}',
+  );
   assert.equal(engine.submit(event, "trace-1"), "queued");
   assert.equal(await engine.drain(10_000), true);
   await notifications.close(1000);
@@ -152,7 +162,12 @@ describe("engine execution semantics", () => {
     const sent = await run([
       rule("Dry", [action(fake("d1", true)), action(fake("d2", true))], { dryRun: true }),
       { ...rule("Route", []), notifiers: ["recorder"] },
-      rule("Real", [action(fake("a", true)), action(fake("b", true, "fail"), { ignoreErrors: true }), action(fake("c", false)), action(fake("never", true))]),
+      rule("Real", [
+        action(fake("a", true)),
+        action(fake("b", true, "fail"), { ignoreErrors: true }),
+        action(fake("c", false)),
+        action(fake("never", true)),
+      ]),
       rule("Dry, then stop", [action(fake("d3", true))], { dryRun: true, stop: true }),
       rule("After the stop", [action(fake("z", true))]),
     ]);
@@ -164,7 +179,9 @@ describe("engine execution semantics", () => {
   });
 
   it("process() (the cluster's shared queue) settles once the event's actions are done, whatever happened", async () => {
-    const { event } = parseEvent('{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}');
+    const { event } = parseEvent(
+      '{"rule":"Terminal shell in container","priority":"Notice","output":"x","output_fields":{"k8s.pod.name":"p"}}',
+    );
     calls.length = 0;
     const real = build([rule("Real", [action(fake("a", true))])], 5000, []);
     assert.equal(await real.engine.process(event, "t1", performance.now()), true);
@@ -176,7 +193,10 @@ describe("engine execution semantics", () => {
     broken.observer.actionDispatched = () => {
       throw new Error("observer failure");
     };
-    const settled = await Promise.race([broken.engine.process(event, "t3", performance.now()), new Promise((r) => setTimeout(() => r("hung"), 2000))]);
+    const settled = await Promise.race([
+      broken.engine.process(event, "t3", performance.now()),
+      new Promise((r) => setTimeout(() => r("hung"), 2000)),
+    ]);
     assert.equal(settled, true);
   });
 

@@ -150,7 +150,10 @@ export class Engine {
     if (!this.#accepting) return { ok: false, reason: "shutting down" };
     if (this.#queued >= this.#queueSize) return { ok: false, reason: `queue full (${this.#queueSize} events waiting)` };
     if (this.#scheduler.queued > 0 && this.#scheduler.sinceProgressMs > this.#stallMs) {
-      return { ok: false, reason: `queue stalled: ${this.#scheduler.queued} events waiting, no progress for ${Math.round(this.#scheduler.sinceProgressMs / 1000)} s` };
+      return {
+        ok: false,
+        reason: `queue stalled: ${this.#scheduler.queued} events waiting, no progress for ${Math.round(this.#scheduler.sinceProgressMs / 1000)} s`,
+      };
     }
     return { ok: true };
   }
@@ -180,7 +183,15 @@ export class Engine {
       return "duplicate";
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
-    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, settled: undefined, run: () => this.#runRules(job) };
+    const job: EventJob = {
+      key: targetKey(event, traceId),
+      event,
+      traceId,
+      receivedAt,
+      rules,
+      settled: undefined,
+      run: () => this.#runRules(job),
+    };
     this.#pending.push(job);
     if (this.#pending.length === 1) setImmediate(this.#flush);
     else if (this.#pending.length >= DISPATCH_BATCH) this.#flush();

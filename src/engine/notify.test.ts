@@ -34,7 +34,12 @@ describe("notification delivery queues", () => {
     const finished: Finished[] = [];
     const hanging: NotifierInstance = { send: () => new Promise<void>(() => {}) };
     const policy: DeliveryPolicy = { ...defaultDeliveryPolicy, concurrency: 1, queueSize: 2, timeoutMs: 60_000 };
-    const notifications = new Notifications({ instances: new Map([["slow", hanging]]), defaults: ["slow"], observer: recordingObserver(finished), policy });
+    const notifications = new Notifications({
+      instances: new Map([["slow", hanging]]),
+      defaults: ["slow"],
+      observer: recordingObserver(finished),
+      policy,
+    });
     const n: Notification = makeNotification();
     for (let i = 0; i < 10; i++) notifications.notify([], n); // 1 sending, 2 waiting, 7 refused
     assert.equal(finished.length, 7);
@@ -73,13 +78,18 @@ describe("notification delivery queues", () => {
         }),
     };
     let closedAt = 0;
-    const flushing: NotifierInstance = { send: async () => {}, close: async () => {
+    const flushing: NotifierInstance = {
+      send: async () => {},
+      close: async () => {
         closedAt = performance.now();
       },
     };
     const policy: DeliveryPolicy = { ...defaultDeliveryPolicy, concurrency: 2 };
     const notifications = new Notifications({
-      instances: new Map([["slow", slow], ["fast", flushing]]),
+      instances: new Map([
+        ["slow", slow],
+        ["fast", flushing],
+      ]),
       defaults: ["slow", "fast"],
       observer: recordingObserver(finished, problems),
       policy,
@@ -96,10 +106,17 @@ describe("notification delivery queues", () => {
     assert.equal(cancelled, 2, "the sends in progress were cancelled");
     const failures = finished.filter((f) => f.status === "failure");
     assert.equal(failures.length, dropped, "each dropped notification is counted as a failure");
-    assert.ok(failures.every((f) => f.quiet), "not logged one by one");
+    assert.ok(
+      failures.every((f) => f.quiet),
+      "not logged one by one",
+    );
     assert.deepEqual(problems, [`the shutdown deadline passed: ${dropped} notifications dropped, not delivered (slow: ${dropped})`]);
     assert.ok(closedAt > 0, "the notifiers are closed (flushed)");
     notifications.notify([], makeNotification());
-    assert.equal(finished.filter((f) => f.status === "failure").length, dropped + 2, "a notification after the deadline is dropped by both");
+    assert.equal(
+      finished.filter((f) => f.status === "failure").length,
+      dropped + 2,
+      "a notification after the deadline is dropped by both",
+    );
   });
 });

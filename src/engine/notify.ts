@@ -153,7 +153,11 @@ class NotifierQueue {
     let onAbort: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
       onAbort = () =>
-        reject(new KestrelError("ERR_TIMEOUT", `notifier "${this.name}" did not finish within ${this.#policy.timeoutMs} ms`, { retryable: true }));
+        reject(
+          new KestrelError("ERR_TIMEOUT", `notifier "${this.name}" did not finish within ${this.#policy.timeoutMs} ms`, {
+            retryable: true,
+          }),
+        );
       signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
@@ -253,7 +257,8 @@ export class Notifications {
       queues.map(async (q) => {
         try {
           const closed = within(Promise.resolve(q.instance.close?.()), Math.max(end - performance.now(), CLOSE_GRACE_MS));
-          if (!(await closed)) this.#observer.problem(`notifier "${q.name}" did not finish closing (flushing) before the shutdown deadline`);
+          if (!(await closed))
+            this.#observer.problem(`notifier "${q.name}" did not finish closing (flushing) before the shutdown deadline`);
         } catch (err) {
           this.#observer.problem(`notifier "${q.name}" failed to close: ${errorMessage(err)}`, err);
         }

@@ -28,7 +28,16 @@ export interface OutputRecord {
   readonly error?: unknown;
 }
 
-export type RejectReason = "invalid" | "too_large" | "overloaded" | "shutting_down" | "method" | "unauthorized" | "forbidden" | "rate_limited" | "auth_throttled";
+export type RejectReason =
+  | "invalid"
+  | "too_large"
+  | "overloaded"
+  | "shutting_down"
+  | "method"
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "auth_throttled";
 
 /** How the engine finished with an event: "handled" once its matched rules' actions have all run. */
 /** "stored": persisted in the cluster's stream (cluster.nats_url), for a replica to act on. */
@@ -59,7 +68,14 @@ export interface EngineObserver {
   actionDispatched(event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void;
   actionFinished(record: ActionRecord): void;
   /** An additional context of an action (`additional_contexts`) was gathered, or failed. Optional. */
-  contextGathered?(event: FalcoEvent, traceId: string, action: CompiledAction, context: string, durationSeconds: number, error?: unknown): void;
+  contextGathered?(
+    event: FalcoEvent,
+    traceId: string,
+    action: CompiledAction,
+    context: string,
+    durationSeconds: number,
+    error?: unknown,
+  ): void;
   outputFinished(record: OutputRecord): void;
   /** `quiet`: counted, not logged (a flood of notifications refused by a full queue is logged once a second). */
   notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown, quiet?: boolean): void;

@@ -54,7 +54,9 @@ const CRITERIA: readonly Criterion[] = ["rules", "source", "priority", "tags", "
 /** Parses an expect file; the cases, or the problems (file:line:col) when there is any. */
 export function parseExpectations(file: string, text: string): { cases: ExpectCase[]; problems: ExpectProblem[] } {
   const source = new YamlSource(file, text);
-  const problems: ExpectProblem[] = source.syntaxDiagnostics("ERR_RULES_INVALID").map((d) => ({ file: d.file, line: d.line, column: d.column, message: d.message }));
+  const problems: ExpectProblem[] = source
+    .syntaxDiagnostics("ERR_RULES_INVALID")
+    .map((d) => ({ file: d.file, line: d.line, column: d.column, message: d.message }));
   if (problems.length > 0) return { cases: [], problems };
   const root = source.toJS();
   const problem: Report = Object.assign(
@@ -89,15 +91,18 @@ function parseCase(item: unknown, path: (string | number)[], problem: Report): O
   }
   const before = problem.count();
   for (const key of Object.keys(item)) {
-    if (!(CASE_KEYS as readonly string[]).includes(key)) problem([...path, key], `unknown key "${key}"${didYouMean(key, CASE_KEYS)} (${CASE_KEYS.join(", ")})`, true);
+    if (!(CASE_KEYS as readonly string[]).includes(key))
+      problem([...path, key], `unknown key "${key}"${didYouMean(key, CASE_KEYS)} (${CASE_KEYS.join(", ")})`, true);
   }
   const name = item["name"] === undefined ? `case ${Number(path[0]) + 1}` : stringAt(item["name"], [...path, "name"], problem);
   let event: ExpectCase["event"] | undefined;
   const rawEvent = item["event"];
-  if (rawEvent === undefined) problem(path, "the case has no `event`: a JSON or NDJSON file (relative to this file) or the Falco event itself");
+  if (rawEvent === undefined)
+    problem(path, "the case has no `event`: a JSON or NDJSON file (relative to this file) or the Falco event itself");
   else if (typeof rawEvent === "string") {
     const line = item["line"];
-    if (line !== undefined && !(Number.isInteger(line) && (line as number) >= 1)) problem([...path, "line"], "`line` is a line number (1, 2, …) of the NDJSON file");
+    if (line !== undefined && !(Number.isInteger(line) && (line as number) >= 1))
+      problem([...path, "line"], "`line` is a line number (1, 2, …) of the NDJSON file");
     event = { file: rawEvent, line: typeof line === "number" ? line : undefined };
   } else if (isMap(rawEvent)) {
     if (item["line"] !== undefined) problem([...path, "line"], "`line` selects a line of an event file: the event here is written inline");
@@ -143,7 +148,11 @@ function unmatchedOf(value: unknown, path: (string | number)[], problem: Report)
   const out = new Map<string, Criterion | undefined>();
   for (const [rule, criterion] of Object.entries(value)) {
     if (typeof criterion === "string" && (CRITERIA as readonly string[]).includes(criterion)) out.set(rule, criterion as Criterion);
-    else problem([...path, rule], `the criterion is one of ${CRITERIA.join(", ")}${typeof criterion === "string" ? didYouMean(criterion, CRITERIA) : ""}`);
+    else
+      problem(
+        [...path, rule],
+        `the criterion is one of ${CRITERIA.join(", ")}${typeof criterion === "string" ? didYouMean(criterion, CRITERIA) : ""}`,
+      );
   }
   return out;
 }
@@ -166,14 +175,16 @@ function actionList(value: unknown, path: (string | number)[], problem: Report, 
     }
     const keys = canFail ? ACTION_KEYS : ACTION_KEYS.filter((k) => k !== "fails");
     for (const key of Object.keys(v)) {
-      if (!(keys as readonly string[]).includes(key)) problem([...at, key], `unknown key "${key}"${didYouMean(key, keys)} (${keys.join(", ")})`, true);
+      if (!(keys as readonly string[]).includes(key))
+        problem([...at, key], `unknown key "${key}"${didYouMean(key, keys)} (${keys.join(", ")})`, true);
     }
     const action = v["action"] === undefined ? undefined : stringAt(v["action"], [...at, "action"], problem);
     if (v["action"] === undefined) problem(at, "the action's name is missing (`action: …`)");
     const rule = v["rule"] === undefined ? undefined : stringAt(v["rule"], [...at, "rule"], problem);
     const actionner = v["actionner"] === undefined ? undefined : stringAt(v["actionner"], [...at, "actionner"], problem);
     const parameters = v["parameters"];
-    if (parameters !== undefined && !isMap(parameters)) problem([...at, "parameters"], `\`parameters\` is a map of the parameters to compare, got ${kind(parameters)}`);
+    if (parameters !== undefined && !isMap(parameters))
+      problem([...at, "parameters"], `\`parameters\` is a map of the parameters to compare, got ${kind(parameters)}`);
     const fails = v["fails"];
     if (fails !== undefined && typeof fails !== "boolean") problem([...at, "fails"], "`fails` is true or false");
     if (action !== undefined) {
@@ -200,8 +211,22 @@ export function checkPlan(plan: EventPlan, c: ExpectCase): string[] {
     }
   }
   const all = plan.rules.flatMap((r) => r.actions);
-  if (c.actions !== undefined) out.push(...compareActions("actions", c.actions, all.filter((a) => a.mode === "run")));
-  if (c.dryRun !== undefined) out.push(...compareActions("dry_run", c.dryRun, all.filter((a) => a.mode === "dry_run")));
+  if (c.actions !== undefined)
+    out.push(
+      ...compareActions(
+        "actions",
+        c.actions,
+        all.filter((a) => a.mode === "run"),
+      ),
+    );
+  if (c.dryRun !== undefined)
+    out.push(
+      ...compareActions(
+        "dry_run",
+        c.dryRun,
+        all.filter((a) => a.mode === "dry_run"),
+      ),
+    );
   if (c.notifiers !== undefined) {
     const expected = [...new Set(c.notifiers)].sort();
     const got = [...plan.notifiers].sort();
@@ -212,18 +237,24 @@ export function checkPlan(plan: EventPlan, c: ExpectCase): string[] {
 
 function compareActions(key: string, expected: readonly ActionExpectation[], got: readonly PlannedAction[]): string[] {
   const out: string[] = [];
-  const names = (xs: readonly { rule?: string | undefined; action: string }[]): string => list(xs.map((x) => (x.rule === undefined ? x.action : `${x.rule} › ${x.action}`)));
-  const sameOrder = expected.length === got.length && expected.every((e, i) => e.action === got[i]!.action && (e.rule === undefined || e.rule === got[i]!.rule));
+  const names = (xs: readonly { rule?: string | undefined; action: string }[]): string =>
+    list(xs.map((x) => (x.rule === undefined ? x.action : `${x.rule} › ${x.action}`)));
+  const sameOrder =
+    expected.length === got.length &&
+    expected.every((e, i) => e.action === got[i]!.action && (e.rule === undefined || e.rule === got[i]!.rule));
   if (!sameOrder) return [`${key}: expected ${names(expected)}, got ${names(got)}`];
   expected.forEach((e, i) => {
     const g = got[i]!;
     const which = `${key}[${i}] "${g.action}"`;
-    if (e.actionner !== undefined && e.actionner !== g.actionner) out.push(`${which}: expected the actionner ${e.actionner}, got ${g.actionner}`);
+    if (e.actionner !== undefined && e.actionner !== g.actionner)
+      out.push(`${which}: expected the actionner ${e.actionner}, got ${g.actionner}`);
     if (e.fails && g.error === undefined) out.push(`${which}: expected to fail, but nothing makes it fail before it runs`);
     if (!e.fails && g.error !== undefined) out.push(`${which}: would fail: ${g.error}`);
     for (const [param, value] of Object.entries(e.parameters ?? {})) {
       if (!isDeepStrictEqual(g.parameters[param], value)) {
-        out.push(`${which}: the parameter ${param} is ${JSON.stringify(g.parameters[param]) ?? "not set"}, expected ${JSON.stringify(value)}`);
+        out.push(
+          `${which}: the parameter ${param} is ${JSON.stringify(g.parameters[param]) ?? "not set"}, expected ${JSON.stringify(value)}`,
+        );
       }
     }
   });

@@ -7,8 +7,8 @@ import fc from "fast-check";
 import { nodeContext } from "../contexts/k8snode.ts";
 import { parseEvent } from "../events/parse.ts";
 import { createRegistries } from "../plugins/registries.ts";
-import { compileRules, loadRulesText } from "../rules/index.ts";
 import { explainRule } from "../rules/explain.ts";
+import { compileRules, loadRulesText } from "../rules/index.ts";
 import type { RuleSet } from "../rules/types.ts";
 import { notificationFilter } from "./notify-filter.ts";
 import { CONTEXT_KEYS, contextPlaceholder, type PlanOptions, planEvent, TRACE_ID_PLACEHOLDER } from "./plan.ts";
@@ -22,7 +22,16 @@ function ruleSet(text: string): RuleSet {
 }
 
 function event(fields: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return parseEvent(JSON.stringify({ rule: "Terminal shell in container", priority: "Notice", source: "syscall", tags: ["container", "shell"], output_fields: fields, ...extra })).event;
+  return parseEvent(
+    JSON.stringify({
+      rule: "Terminal shell in container",
+      priority: "Notice",
+      source: "syscall",
+      tags: ["container", "shell"],
+      output_fields: fields,
+      ...extra,
+    }),
+  ).event;
 }
 
 const POD = { "k8s.pod.name": "web-0", "k8s.ns.name": "prod", "proc.name": "bash" };
@@ -60,16 +69,32 @@ describe("rules test plan: matching", () => {
     const reasons = plan.unmatched.flatMap((u) => u.failures.map((f) => f.reason));
     assert.ok(reasons.includes(`the source "syscall" is not "k8s_audit"`), reasons.join("\n"));
     assert.ok(reasons.includes("the priority Notice is not >=Error"), reasons.join("\n"));
-    assert.ok(reasons.some((r) => r.includes(`"filesystem, mitre_credential_access" lacks filesystem, mitre_credential_access`) && r.includes(`"network" lacks network`)), reasons.join("\n"));
-    assert.ok(reasons.some((r) => r.includes(`k8s.ns.name is "kube-system"`)), reasons.join("\n"));
+    assert.ok(
+      reasons.some(
+        (r) =>
+          r.includes(`"filesystem, mitre_credential_access" lacks filesystem, mitre_credential_access`) &&
+          r.includes(`"network" lacks network`),
+      ),
+      reasons.join("\n"),
+    );
+    assert.ok(
+      reasons.some((r) => r.includes(`k8s.ns.name is "kube-system"`)),
+      reasons.join("\n"),
+    );
   });
 
   it("names the Falco rule criterion, and every criterion that fails", () => {
     const plan = planEvent(rules, event(POD, { rule: "Other", source: "k8s_audit", priority: "Debug" }), NO_NOTIFIERS);
     const named = plan.unmatched.find((u) => u.rule === "Named")!;
-    assert.deepEqual(named.failures.map((f) => f.criterion), ["rules"]);
+    assert.deepEqual(
+      named.failures.map((f) => f.criterion),
+      ["rules"],
+    );
     assert.match(named.failures[0]!.reason, /the Falco rule "Other" is not in match\.rules \("Terminal shell in container"\)/);
-    assert.deepEqual(plan.unmatched.find((u) => u.rule === "Severe")!.failures.map((f) => f.criterion), ["priority"]);
+    assert.deepEqual(
+      plan.unmatched.find((u) => u.rule === "Severe")!.failures.map((f) => f.criterion),
+      ["priority"],
+    );
   });
 
   it("explains exactly the rules the engine does not match (random events)", () => {
@@ -132,13 +157,22 @@ describe("rules test plan: actions, in the engine's order and semantics", () => 
     const plan = planEvent(rules, event(POD), NO_NOTIFIERS);
     const [stops, goesOn] = plan.rules;
     assert.match(stops!.actions[0]!.error ?? "", /\$\{FD_NAME\} is not defined for this event/);
-    assert.deepEqual(stops!.actions.map((a) => a.action), ["Needs fd"]);
+    assert.deepEqual(
+      stops!.actions.map((a) => a.action),
+      ["Needs fd"],
+    );
     assert.deepEqual(stops!.skipped, [{ action: "After", because: `the action "Needs fd" would fail (ignore_errors: false)` }]);
-    assert.deepEqual(goesOn!.actions.map((a) => a.action), ["Needs fd too", "After too"]);
+    assert.deepEqual(
+      goesOn!.actions.map((a) => a.action),
+      ["Needs fd too", "After too"],
+    );
     assert.deepEqual(goesOn!.actions[0]!.onFailureSkips, []);
     // The plan assumes success, and says what a failure would skip.
     const ok = planEvent(rules, event({ ...POD, "fd.name": "/etc/shadow" }), NO_NOTIFIERS);
-    assert.deepEqual(ok.rules[0]!.actions.map((a) => a.action), ["Needs fd", "After"]);
+    assert.deepEqual(
+      ok.rules[0]!.actions.map((a) => a.action),
+      ["Needs fd", "After"],
+    );
     assert.deepEqual(ok.rules[0]!.actions[0]!.onFailureSkips, ["After"]);
   });
 
@@ -162,14 +196,19 @@ describe("rules test plan: actions, in the engine's order and semantics", () => 
 `);
     const plan = planEvent(rules, event(POD), { defaultNotifiers: ["stdout"] });
     assert.deepEqual(plan.matched, ["Dry", "Terminates", "Later"]);
-    assert.deepEqual(plan.rules.map((r) => r.rule), ["Dry", "Terminates"]);
+    assert.deepEqual(
+      plan.rules.map((r) => r.rule),
+      ["Dry", "Terminates"],
+    );
     const [dry, terminates] = plan.rules;
     assert.equal(dry!.actions[0]!.mode, "dry_run");
     assert.deepEqual(dry!.actions[0]!.notifiers, [], "a dry run notifies nobody");
     assert.equal(terminates!.actions[0]!.actionner, "kubernetes:terminate");
     assert.equal(terminates!.actions[0]!.continue, false);
     assert.equal(terminates!.actions[0]!.continueFrom, "actionner default");
-    assert.deepEqual(terminates!.skipped, [{ action: "Never", because: `the action "Terminate" has continue: false (the kubernetes:terminate default)` }]);
+    assert.deepEqual(terminates!.skipped, [
+      { action: "Never", because: `the action "Terminate" has continue: false (the kubernetes:terminate default)` },
+    ]);
     assert.deepEqual(plan.stopped, [{ rule: "Later", because: `the rule "Terminates" has continue: false` }]);
     assert.deepEqual(plan.notifiers, ["stdout"]);
   });
@@ -202,7 +241,10 @@ describe("rules test plan: actions, in the engine's order and semantics", () => 
       "/bin/echo",
       `${contextPlaceholder("k8snode", "node.hostname")} ${contextPlaceholder("aws", "aws.region")} ${contextPlaceholder("k8snode", "node.spec.providerid")}`,
     ]);
-    assert.deepEqual(a!.contexts.map((c) => c.name), ["k8snode", "aws"]);
+    assert.deepEqual(
+      a!.contexts.map((c) => c.name),
+      ["k8snode", "aws"],
+    );
   });
 });
 
@@ -227,14 +269,20 @@ describe("rules test plan: notifiers", () => {
       { name: "stdout", onStatus: ["failure"] },
       { name: "webhook", onStatus: undefined },
     ]);
-    assert.deepEqual(plan.rules[1]!.routedTo.map((n) => n.name), ["slack", "webhook"]);
+    assert.deepEqual(
+      plan.rules[1]!.routedTo.map((n) => n.name),
+      ["slack", "webhook"],
+    );
     assert.deepEqual(plan.notifiers, ["stdout", "webhook", "slack"]);
   });
 
   it("leaves out the notifiers whose min_priority the event is below", () => {
     const plan = planEvent(rules, event(POD), { defaultNotifiers: ["slack"], notifierFilters: filters });
     assert.deepEqual(plan.rules[0]!.actions[0]!.notifiersFiltered, ["slack"]);
-    assert.deepEqual(plan.rules[1]!.routedTo.map((n) => n.name), ["webhook"]);
+    assert.deepEqual(
+      plan.rules[1]!.routedTo.map((n) => n.name),
+      ["webhook"],
+    );
     assert.deepEqual(plan.notifiers, ["webhook"]);
   });
 });

@@ -109,7 +109,10 @@ export function planEvent(ruleSet: RuleSet, event: FalcoEvent, options: PlanOpti
     if (matchedSet.has(rule)) continue;
     const failures = explainRule(rule, event);
     // Cannot happen while explain.ts mirrors match.ts; said rather than hidden if it ever does.
-    unmatched.push({ rule: rule.name, failures: failures.length > 0 ? failures : [{ criterion: "rules", reason: "not matched (no criterion explains it)" }] });
+    unmatched.push({
+      rule: rule.name,
+      failures: failures.length > 0 ? failures : [{ criterion: "rules", reason: "not matched (no criterion explains it)" }],
+    });
   }
 
   const rules: PlannedRule[] = [];
@@ -149,14 +152,24 @@ function planRule(rule: CompiledRule, event: FalcoEvent, options: PlanOptions): 
       break;
     }
     if (!action.continueAfter) {
-      for (const n of rest) skipped.push({ action: n, because: `the action "${action.name}" has continue: false${action.spec.continue === undefined ? ` (the ${action.actionnerName} default)` : ""}` });
+      for (const n of rest)
+        skipped.push({
+          action: n,
+          because: `the action "${action.name}" has continue: false${action.spec.continue === undefined ? ` (the ${action.actionnerName} default)` : ""}`,
+        });
       break;
     }
   }
   return { rule: rule.name, dryRun: rule.dryRun, stopsLaterRules: rule.stopAfter, actions, skipped, routedTo };
 }
 
-function planAction(rule: CompiledRule, action: CompiledAction, event: FalcoEvent, options: PlanOptions, dry: boolean): Omit<PlannedAction, "onFailureSkips"> {
+function planAction(
+  rule: CompiledRule,
+  action: CompiledAction,
+  event: FalcoEvent,
+  options: PlanOptions,
+  dry: boolean,
+): Omit<PlannedAction, "onFailureSkips"> {
   const contexts: PlannedContext[] = action.additionalContexts.map((name) => ({ name, keys: CONTEXT_KEYS[name] ?? [] }));
   const context: Record<string, string> = { ...action.context };
   for (const c of contexts) for (const key of c.keys) context[key] = contextPlaceholder(c.name, key);

@@ -1,19 +1,20 @@
 // Runs one action of one matched rule for one event: context → templating → preflight → run (with a
 // deadline) → artifact to its output → notifications. Every outcome is reported to the observer and the
 // notifiers with its true status; nothing here throws.
-import { untilAborted } from "../abort.ts";
+
 import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import { untilAborted } from "../abort.ts";
 import type { Clients } from "../clients/index.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
 import type { Registry } from "../plugins/registry.ts";
+import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 import { actionVariables } from "./context.ts";
-import type { Variables } from "./template.ts";
 import type { Notifications } from "./notify.ts";
 import type { EngineObserver } from "./observer.ts";
-import type { Logger } from "pino";
+import type { Variables } from "./template.ts";
 
 export interface RunEnvironment {
   readonly clients: Clients;
@@ -186,7 +187,14 @@ async function writeArtifact(
     return true;
   } catch (err) {
     env.observer.outputFinished({ ...base, status: "failure", error: err });
-    notify(env, input, rule, action, { kind: "output", status: "failure", target: out.target, output: "", objects, error: errorMessage(err) });
+    notify(env, input, rule, action, {
+      kind: "output",
+      status: "failure",
+      target: out.target,
+      output: "",
+      objects,
+      error: errorMessage(err),
+    });
     return false;
   }
 }

@@ -48,7 +48,12 @@ describe("KeyedScheduler", () => {
     s.push({ key: "a", run: () => new Promise<void>((r) => releases.push(() => r(log.push("a-async") as never))) });
     s.push(sync("a", "a1")); // waits for a-async: same key
     s.push(sync("b", "b1")); // runs at once, within the concurrency left
-    s.push({ key: "b", run: () => { throw new Error("sync boom"); } });
+    s.push({
+      key: "b",
+      run: () => {
+        throw new Error("sync boom");
+      },
+    });
     s.push(sync("b", "b2"));
     assert.deepEqual(log, ["b1", "b2"]);
     assert.equal(errors.length, 1);
@@ -80,7 +85,12 @@ describe("KeyedScheduler", () => {
     const s = new KeyedScheduler({ capacity: 10, concurrency: 1, onError: (e) => errors.push(e) });
     let ran = false;
     s.push({ key: "k", run: async () => Promise.reject(new Error("boom")) });
-    s.push({ key: "k", run: async () => { ran = true; } });
+    s.push({
+      key: "k",
+      run: async () => {
+        ran = true;
+      },
+    });
     await s.idle();
     assert.equal(errors.length, 1);
     assert.equal(ran, true);

@@ -6,7 +6,7 @@
 // the shells, interpreters, query tools and wrappers a response script uses; a program it does not know
 // takes its arguments as data.
 import { basename } from "node:path";
-import { type Arithmetic, literalOf, type Problem, type ScanResult, scanShell, type SimpleCommand, type Word } from "./shell-scan.ts";
+import { type Arithmetic, literalOf, type Problem, type ScanResult, type SimpleCommand, scanShell, type Word } from "./shell-scan.ts";
 
 export interface Taint {
   /** Shell variables that hold event values (assigned from one, read from the event's JSON on stdin). */
@@ -22,7 +22,8 @@ export interface Analysis {
 }
 
 /** Variables that change how a shell or program runs: never set from an event value. */
-export const DANGEROUS_VARIABLE = /^(PATH|IFS|ENV|BASH_ENV|CDPATH|GLOBIGNORE|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_.*|BASH_FUNC_.*|NODE_OPTIONS|NODE_PATH|PYTHON.*|PERL5?(LIB|OPT|DB)|RUBYOPT|RUBYLIB|GCONV_PATH|HOSTALIASES|LOCPATH|NLSPATH|MALLOC_.*|GIT_.*|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)$/;
+export const DANGEROUS_VARIABLE =
+  /^(PATH|IFS|ENV|BASH_ENV|CDPATH|GLOBIGNORE|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_.*|BASH_FUNC_.*|NODE_OPTIONS|NODE_PATH|PYTHON.*|PERL5?(LIB|OPT|DB)|RUBYOPT|RUBYLIB|GCONV_PATH|HOSTALIASES|LOCPATH|NLSPATH|MALLOC_.*|GIT_.*|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)$/;
 
 const POSITIONAL = /^([1-9][0-9]*|[@*])$/;
 /** Paths that are the standard input. */
@@ -105,7 +106,10 @@ class Analyser {
   /** A word the program evaluates as code (a script, a program text, an expression). */
   evaluated(word: Word | undefined, what: string): void {
     if (word !== undefined && this.carries(word)) {
-      this.problem(word, `${what} is evaluated as code, so an event value must not reach it; pass the value as an argument or in the environment and read it there`);
+      this.problem(
+        word,
+        `${what} is evaluated as code, so an event value must not reach it; pass the value as an argument or in the environment and read it there`,
+      );
     }
   }
 
@@ -131,7 +135,8 @@ class Analyser {
   program(word: Word | undefined, what: string): void {
     if (word === undefined) return;
     if (this.carries(word)) this.problem(word, `an event value must not choose ${what}`);
-    else if (STDIN_PATH.test(literalOf(word) ?? "")) this.problem(word, `${what} is read from standard input, which may carry an event value; give it as a file`);
+    else if (STDIN_PATH.test(literalOf(word) ?? ""))
+      this.problem(word, `${what} is read from standard input, which may carry an event value; give it as a file`);
     else if (this.#isWritten(word)) this.problem(word, `${what} is a file this script writes, so what it runs may be an event value`);
   }
 
@@ -232,7 +237,10 @@ class Analyser {
     if (name === undefined) {
       this.program(first, "the program to run");
       if (!this.carries(first) && args.some((w) => this.carries(w))) {
-        this.problem(first, "the program's name is computed ($SHELL, $cmd…), so whether it evaluates the event values it is given cannot be told; name the program literally");
+        this.problem(
+          first,
+          "the program's name is computed ($SHELL, $cmd…), so whether it evaluates the event values it is given cannot be told; name the program literally",
+        );
       }
       return;
     }
@@ -247,14 +255,20 @@ class Analyser {
     if (!numeric) return;
     for (const w of words) {
       if (this.carries(w)) {
-        this.problem(w, "[[ … ]] with -eq, -lt, … evaluates its operands as arithmetic (a[$(cmd)] runs code); compare with [ … ] or case, which read numbers as text");
+        this.problem(
+          w,
+          "[[ … ]] with -eq, -lt, … evaluates its operands as arithmetic (a[$(cmd)] runs code); compare with [ … ] or case, which read numbers as text",
+        );
       }
     }
   }
 
   arithmetic(ar: Arithmetic): void {
     if (/\$\(|`/.test(ar.text)) {
-      this.problems.push({ offset: ar.offset, message: "a command substitution inside an arithmetic expression is refused in a script that carries event values" });
+      this.problems.push({
+        offset: ar.offset,
+        message: "a command substitution inside an arithmetic expression is refused in a script that carries event values",
+      });
       return;
     }
     for (const m of ar.text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)) {
@@ -337,7 +351,9 @@ function interpreter(spec: OptionSpec, what: string): Handler {
       const flag = text.startsWith("--") && eq !== -1 ? text.slice(0, eq) : text;
       const inline = text.startsWith("--") && eq !== -1;
       const attachedTo = (list: readonly string[] | undefined): string | undefined =>
-        spec.attached === true && !text.startsWith("--") ? list?.find((o) => o.length === 2 && text.startsWith(o) && text.length > 2) : undefined;
+        spec.attached === true && !text.startsWith("--")
+          ? list?.find((o) => o.length === 2 && text.startsWith(o) && text.length > 2)
+          : undefined;
       if (spec.code?.includes(flag) || attachedTo(spec.code) !== undefined) {
         codeGiven = true;
         if (!inline && attachedTo(spec.code) === undefined) a.evaluated(args[++i], `the program text of ${what} ${flag}`);
@@ -357,7 +373,10 @@ function interpreter(spec: OptionSpec, what: string): Handler {
     }
     if (codeGiven) return;
     if (i >= args.length) {
-      if (spec.operand === "script") a.problemHere(`${what} reading its program from standard input is refused where event values are around: the input could be one; give the program as a file or with its option`);
+      if (spec.operand === "script")
+        a.problemHere(
+          `${what} reading its program from standard input is refused where event values are around: the input could be one; give the program as a file or with its option`,
+        );
       return;
     }
     if (spec.operand === "script") a.program(args[i], `the script ${what} runs`);
@@ -406,7 +425,9 @@ const shell: Handler = (args, a) => {
     return;
   }
   if (sMode || args[i] === undefined) {
-    a.problemHere("a shell reading its script from standard input (sh, sh -s, … | sh) is refused where event values are around: the input could be one; give the script with -c '…' or as a file");
+    a.problemHere(
+      "a shell reading its script from standard input (sh, sh -s, … | sh) is refused where event values are around: the input could be one; give the script with -c '…' or as a file",
+    );
     return;
   }
   a.program(args[i], "the script file the shell runs");
@@ -538,13 +559,27 @@ const find: Handler = (args, a) => {
 };
 
 const xargs: Handler = (args, a) => {
-  const valued: Record<string, number> = { "-a": 1, "-d": 1, "-E": 1, "-I": 1, "-L": 1, "-n": 1, "-P": 1, "-s": 1, "--arg-file": 1, "--delimiter": 1 };
+  const valued: Record<string, number> = {
+    "-a": 1,
+    "-d": 1,
+    "-E": 1,
+    "-I": 1,
+    "-L": 1,
+    "-n": 1,
+    "-P": 1,
+    "-s": 1,
+    "--arg-file": 1,
+    "--delimiter": 1,
+  };
   let i = 0;
   for (; i < args.length; i++) {
     const text = literalOf(args[i]!);
     if (text === undefined || !text.startsWith("-")) break;
     if (text === "-I" || text === "-i" || text.startsWith("-I") || text.startsWith("--replace")) {
-      a.problem(args[i]!, "xargs -I splices its input (which may be the event) into the command's words; let the command read the input as arguments");
+      a.problem(
+        args[i]!,
+        "xargs -I splices its input (which may be the event) into the command's words; let the command read the input as arguments",
+      );
     }
     if (valued[text] !== undefined) i++;
   }
@@ -566,7 +601,8 @@ const containerExec: Handler = (args, a) => {
   const sub = args.findIndex((w) => /^(exec|run|debug)$/.test(literalOf(w) ?? ""));
   if (sub === -1) return;
   let i = sub + 1;
-  while (i < args.length && (literalOf(args[i]!) ?? "").startsWith("-")) i += /^-(e|u|w|-env|-user|-workdir|c|-container|n|-namespace)$/.test(literalOf(args[i]!) ?? "") ? 2 : 1;
+  while (i < args.length && (literalOf(args[i]!) ?? "").startsWith("-"))
+    i += /^-(e|u|w|-env|-user|-workdir|c|-container|n|-namespace)$/.test(literalOf(args[i]!) ?? "") ? 2 : 1;
   a.run(args.slice(i + 1));
 };
 
@@ -629,13 +665,23 @@ const HANDLERS: Record<string, Handler> = {
   busybox: (args, a) => a.run(args),
   sudo: (args, a) => {
     // sudo -s / -i runs the command through the target user's shell, which evaluates it.
-    if (args.some((w) => /^-[A-Za-z]*[si]$|^--(shell|login)$/.test(literalOf(w) ?? ""))) runsAsScript("sudo -s's command (run by a shell)", true)(args, a);
+    if (args.some((w) => /^-[A-Za-z]*[si]$|^--(shell|login)$/.test(literalOf(w) ?? "")))
+      runsAsScript("sudo -s's command (run by a shell)", true)(args, a);
     else wrapper({ "-u": 1, "-g": 1, "-C": 1, "-D": 1, "-h": 1, "-p": 1, "-r": 1, "-t": 1, "-T": 1, "-U": 1 })(args, a);
   },
   doas: wrapper({ "-u": 1, "-C": 1 }),
-  su: interpreter({ code: ["-c", "--command", "--session-command"], load: ["-s", "--shell"], valued: { "-g": 1, "-G": 1, "-w": 1 }, operand: "data" }, "su"),
-  runuser: interpreter({ code: ["-c", "--command"], load: ["-s", "--shell"], valued: { "-u": 1, "-g": 1, "-G": 1, "-w": 1 }, operand: "data" }, "runuser"),
-  script: interpreter({ code: ["-c", "--command"], valued: { "-t": 1, "-T": 1, "-I": 1, "-O": 1, "-B": 1, "-E": 1, "-m": 1 }, operand: "data" }, "script"),
+  su: interpreter(
+    { code: ["-c", "--command", "--session-command"], load: ["-s", "--shell"], valued: { "-g": 1, "-G": 1, "-w": 1 }, operand: "data" },
+    "su",
+  ),
+  runuser: interpreter(
+    { code: ["-c", "--command"], load: ["-s", "--shell"], valued: { "-u": 1, "-g": 1, "-G": 1, "-w": 1 }, operand: "data" },
+    "runuser",
+  ),
+  script: interpreter(
+    { code: ["-c", "--command"], valued: { "-t": 1, "-T": 1, "-I": 1, "-O": 1, "-B": 1, "-E": 1, "-m": 1 }, operand: "data" },
+    "script",
+  ),
   flock: (args, a) => {
     const c = args.findIndex((w) => /^(-c|--command)$/.test(literalOf(w) ?? ""));
     if (c !== -1) {
@@ -645,9 +691,28 @@ const HANDLERS: Record<string, Handler> = {
     wrapper({ "-w": 1, "--timeout": 1, "-E": 1, "--conflict-exit-code": 1 }, 1)(args, a);
   },
   python: interpreter({ code: ["-c"], load: ["-m"], valued: { "-W": 1, "-X": 1, "-Q": 1 }, operand: "script", attached: true }, "python"),
-  perl: interpreter({ code: ["-e", "-E"], load: ["-M", "-m", "-I", "-x"], valued: { "-F": 0, "-l": 0, "-0": 0, "-i": 0 }, operand: "script", attached: true }, "perl"),
-  ruby: interpreter({ code: ["-e"], load: ["-r", "-I", "--require"], valued: { "-C": 1, "-E": 1 }, operand: "script", attached: true }, "ruby"),
-  node: interpreter({ code: ["-e", "--eval", "-p", "--print"], load: ["-r", "--require", "--import", "--loader", "--experimental-loader"], operand: "script" }, "node"),
+  perl: interpreter(
+    {
+      code: ["-e", "-E"],
+      load: ["-M", "-m", "-I", "-x"],
+      valued: { "-F": 0, "-l": 0, "-0": 0, "-i": 0 },
+      operand: "script",
+      attached: true,
+    },
+    "perl",
+  ),
+  ruby: interpreter(
+    { code: ["-e"], load: ["-r", "-I", "--require"], valued: { "-C": 1, "-E": 1 }, operand: "script", attached: true },
+    "ruby",
+  ),
+  node: interpreter(
+    {
+      code: ["-e", "--eval", "-p", "--print"],
+      load: ["-r", "--require", "--import", "--loader", "--experimental-loader"],
+      operand: "script",
+    },
+    "node",
+  ),
   php: interpreter({ code: ["-r", "-B", "-R", "-E"], load: ["-f", "-d", "-c", "-z"], operand: "script", attached: true }, "php"),
   lua: interpreter({ code: ["-e"], load: ["-l"], operand: "script", attached: true }, "lua"),
   Rscript: interpreter({ code: ["-e"], operand: "script" }, "Rscript"),
@@ -655,18 +720,38 @@ const HANDLERS: Record<string, Handler> = {
   pwsh: interpreter({ code: ["-c", "-Command", "-command", "-EncodedCommand", "-e"], load: ["-File", "-f"], operand: "script" }, "pwsh"),
   tclsh: interpreter({ operand: "script" }, "tclsh"),
   expect: interpreter({ code: ["-c"], load: ["-f"], operand: "script" }, "expect"),
-  gdb: interpreter({ code: ["-ex", "-iex", "--eval-command", "--init-eval-command"], load: ["-x", "-ix", "--command", "--init-command"], operand: "data" }, "gdb"),
-  awk: interpreter(
-    { code: ["-e", "--source"], load: ["-f", "--file", "-i", "--include", "-l", "--load"], spliced: ["-v", "--assign"], valued: { "-F": 1, "--field-separator": 1 }, operand: "program", attached: true },
-    "awk (use ENVIRON[\"NAME\"] for values)",
+  gdb: interpreter(
+    { code: ["-ex", "-iex", "--eval-command", "--init-eval-command"], load: ["-x", "-ix", "--command", "--init-command"], operand: "data" },
+    "gdb",
   ),
-  sed: interpreter({ code: ["-e", "--expression"], load: ["-f", "--file"], valued: { "-l": 1, "--line-length": 1 }, operand: "program", attached: true }, "sed"),
+  awk: interpreter(
+    {
+      code: ["-e", "--source"],
+      load: ["-f", "--file", "-i", "--include", "-l", "--load"],
+      spliced: ["-v", "--assign"],
+      valued: { "-F": 1, "--field-separator": 1 },
+      operand: "program",
+      attached: true,
+    },
+    'awk (use ENVIRON["NAME"] for values)',
+  ),
+  sed: interpreter(
+    { code: ["-e", "--expression"], load: ["-f", "--file"], valued: { "-l": 1, "--line-length": 1 }, operand: "program", attached: true },
+    "sed",
+  ),
   jq: interpreter(
-    { load: ["-f", "--from-file", "-L"], valued: { "--arg": 2, "--argjson": 2, "--slurpfile": 2, "--rawfile": 2, "--indent": 1 }, operand: "program" },
+    {
+      load: ["-f", "--from-file", "-L"],
+      valued: { "--arg": 2, "--argjson": 2, "--slurpfile": 2, "--rawfile": 2, "--indent": 1 },
+      operand: "program",
+    },
     "jq (use --arg name value)",
   ),
   yq: interpreter({ load: ["--from-file"], valued: { "--arg": 2, "-I": 1, "--indent": 1, "-p": 1, "-o": 1 }, operand: "program" }, "yq"),
-  psql: interpreter({ code: ["-c", "--command"], load: ["-f", "--file"], spliced: ["-v", "--set", "--variable"], operand: "data", attached: true }, "psql"),
+  psql: interpreter(
+    { code: ["-c", "--command"], load: ["-f", "--file"], spliced: ["-v", "--set", "--variable"], operand: "data", attached: true },
+    "psql",
+  ),
   mysql: interpreter({ code: ["-e", "--execute"], operand: "data", attached: true }, "mysql"),
   sqlite3: sqlite,
   kubectl: containerExec,

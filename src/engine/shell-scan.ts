@@ -367,7 +367,12 @@ class Scanner {
     const close = raw.indexOf("]=");
     if (close === -1) return;
     this.arithmetic.push({ offset: word.offset, text: raw.slice(m[0].length, close) });
-    this.#refsIn(word.offset, word.offset + close, "bare", "inside an array subscript, which the shell evaluates as arithmetic; assign the value to a plain variable");
+    this.#refsIn(
+      word.offset,
+      word.offset + close,
+      "bare",
+      "inside an array subscript, which the shell evaluates as arithmetic; assign the value to a plain variable",
+    );
   }
 
   /** The `$…` expansion, backtick substitution or reference at `i`, into `parts`; true for a literal `$`. */
@@ -390,7 +395,10 @@ class Scanner {
   }
 
   #afterBackslash(at: number): void {
-    this.problem(at, "after a backslash, where the shell would take the value's first character literally and read the rest; remove the backslash");
+    this.problem(
+      at,
+      "after a backslash, where the shell would take the value's first character literally and read the rest; remove the backslash",
+    );
   }
 
   /** "…": references are "double"; expansions inside are word parts. */
@@ -474,14 +482,21 @@ class Scanner {
     if (next === "{") {
       const close = this.#braceEnd(at + 2);
       const inner = s.slice(at + 2, close);
-      this.#refsIn(at + 2, close, "bare", "inside a shell ${…} expansion, where its operators read the value as a pattern or a word to expand; use the value as a word of its own");
+      this.#refsIn(
+        at + 2,
+        close,
+        "bare",
+        "inside a shell ${…} expansion, where its operators read the value as a pattern or a word to expand; use the value as a word of its own",
+      );
       this.i = close + 1;
       const name = /^[#!]?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])/.exec(inner)?.[1];
       const subscript = /^[A-Za-z_][A-Za-z0-9_]*\[([^\]]*)\]/.exec(inner);
       if (subscript !== null && !/^[@*]$/.test(subscript[1]!)) this.arithmetic.push({ offset: at, text: subscript[1]! });
       if (close >= s.length) this.problem(at, "unterminated ${…}");
       // A ${…} whose name is not read here (${!…} indirection, odd forms) is treated like a substitution.
-      return name === undefined || inner.startsWith("!") ? { kind: "exp", subst: true, text: s.slice(at, this.i) } : { kind: "exp", name, text: s.slice(at, this.i) };
+      return name === undefined || inner.startsWith("!")
+        ? { kind: "exp", subst: true, text: s.slice(at, this.i) }
+        : { kind: "exp", name, text: s.slice(at, this.i) };
     }
     if (next !== undefined && NAME_START.test(next)) {
       let k = at + 2;
@@ -545,7 +560,12 @@ class Scanner {
       k++;
     }
     const stopAt = endAt === -1 ? s.length : endAt;
-    this.#refsIn(from, stopAt, "bare", "inside an arithmetic expression, which evaluates the value as code (array subscripts, command substitutions); pass it as a word and check it, e.g. case ${VAR} in *[!0-9]*) exit 1;; esac");
+    this.#refsIn(
+      from,
+      stopAt,
+      "bare",
+      "inside an arithmetic expression, which evaluates the value as code (array subscripts, command substitutions); pass it as a word and check it, e.g. case ${VAR} in *[!0-9]*) exit 1;; esac",
+    );
     this.arithmetic.push({ offset: at, text: s.slice(from, stopAt) });
     if (endAt === -1) this.problem(at, `unterminated ${open}`);
     this.i = endAt === -1 ? s.length : endAt + (open === "$[" ? 1 : 2);
@@ -573,7 +593,8 @@ class Scanner {
     if (sub.functions) this.functions = true;
     for (const c of sub.commands) this.commands.push(shift(c, at));
     for (const a of sub.arithmetic) this.arithmetic.push({ offset: at, text: a.text });
-    for (const p of sub.problems) if (!/^inside|^after|^right after/.test(p.message)) this.problems.push({ offset: at, message: p.message });
+    for (const p of sub.problems)
+      if (!/^inside|^after|^right after/.test(p.message)) this.problems.push({ offset: at, message: p.message });
     return { kind: "exp", subst: true, text: s.slice(at, this.i) };
   }
 }

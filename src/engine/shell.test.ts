@@ -16,7 +16,10 @@ function sh(script: string, vars: Record<string, string>, extra: string[] = []):
 describe("shell scripts with event values", () => {
   it("replaces each reference by a variable set from the positional parameters, in every quoting", () => {
     const { script } = compileShellScript(`cat \${FD_NAME} '\${FD_NAME}' "x \${PROC}"`);
-    assert.equal(script.text, `__kestrel_1="\${1}" __kestrel_2="\${2}"; shift 2; cat "\${__kestrel_1}" ''"\${__kestrel_1}"'' "x \${__kestrel_2}"`);
+    assert.equal(
+      script.text,
+      `__kestrel_1="\${1}" __kestrel_2="\${2}"; shift 2; cat "\${__kestrel_1}" ''"\${__kestrel_1}"'' "x \${__kestrel_2}"`,
+    );
     assert.deepEqual(script.variables, ["FD_NAME", "PROC"]);
   });
 
@@ -27,7 +30,7 @@ describe("shell scripts with event values", () => {
     assert.deepEqual(script.variables, []);
   });
 
-  it("keeps the script's own $1 and \"$@\" as they were (empty for kubernetes:exec)", () => {
+  it('keeps the script\'s own $1 and "$@" as they were (empty for kubernetes:exec)', () => {
     assert.equal(sh(`printf '[%s]' "$1" "$#" \${V}`, { V: "v" }), "[][0][v]");
   });
 
@@ -50,10 +53,28 @@ describe("shell scripts with event values", () => {
     const { script } = compileShellScript("cat ${A}; cat -- ${B}; cat x${C}");
     assert.deepEqual([...script.guarded], ["A"]);
     assert.throws(
-      () => scriptValues(script, new Map([["A", "-rf"], ["B", "-x"], ["C", "-y"]])),
+      () =>
+        scriptValues(
+          script,
+          new Map([
+            ["A", "-rf"],
+            ["B", "-x"],
+            ["C", "-y"],
+          ]),
+        ),
       (e: unknown) => e instanceof KestrelError && e.code === "ERR_TEMPLATE" && /\$\{A\} starts with '-'/.test(e.message),
     );
-    assert.deepEqual(scriptValues(script, new Map([["A", "a"], ["B", "-x"], ["C", "-y"]])), ["a", "-x", "-y"]);
+    assert.deepEqual(
+      scriptValues(
+        script,
+        new Map([
+          ["A", "a"],
+          ["B", "-x"],
+          ["C", "-y"],
+        ]),
+      ),
+      ["a", "-x", "-y"],
+    );
   });
 
   it("refuses a missing variable and a NUL byte with ERR_TEMPLATE", () => {
@@ -96,7 +117,7 @@ describe("local:command argv", () => {
   });
 
   it("keeps the rule's own arguments after the script as $0, $1…", () => {
-    const argv = ["sh", "-c", "printf '[%s]' \"$0\" \"$1\" ${PROC}", "name", "${FD_NAME}"];
+    const argv = ["sh", "-c", 'printf \'[%s]\' "$0" "$1" ${PROC}', "name", "${FD_NAME}"];
     const compiled = compileCommand(argv, {}, false);
     assert.deepEqual(compiled.problems, []);
     const full = commandArgv(compiled, render(argv, compiled.scriptIndex), vars);
@@ -108,16 +129,19 @@ describe("local:command argv", () => {
       [["/usr/bin/${PROC}"], {}, /must not choose the program/],
       [["python3", "-c", "print('${FD_NAME}')"], {}, /program text of python/],
       [["perl", "-e", "print '${FD_NAME}'"], {}, /program text of perl/],
-      [["awk", "{print \"${FD_NAME}\"}"], {}, /program of awk/],
-      [["env", "sh", "-c", "eval \"$1\"", "x", "${FD_NAME}"], {}, /eval's argument/],
+      [["awk", '{print "${FD_NAME}"}'], {}, /program of awk/],
+      [["env", "sh", "-c", 'eval "$1"', "x", "${FD_NAME}"], {}, /eval's argument/],
       [["sh", "-c", "echo ok"], { "${PROC}": "x" }, /variable name/],
       [["sh", "-c", "echo ok"], { LD_PRELOAD: "${FD_NAME}" }, /LD_PRELOAD changes how programs run/],
       [["logger", "x"], { PATH: "/bin:${FD_NAME}" }, /PATH changes how programs run/],
-      [["sh", "-c", "read x; eval \"$x\""], {}, /eval's argument/],
+      [["sh", "-c", 'read x; eval "$x"'], {}, /eval's argument/],
     ];
     for (const [argv, env, problem] of cases) {
       const { problems } = compileCommand(argv, env, true);
-      assert.ok(problems.some((p) => problem.test(p)), `${argv.join(" ")}: ${problems.join("; ")}`);
+      assert.ok(
+        problems.some((p) => problem.test(p)),
+        `${argv.join(" ")}: ${problems.join("; ")}`,
+      );
     }
   });
 

@@ -15,7 +15,7 @@
 // value starts with '-': a program would take it as an option.
 import { KestrelError } from "../errors.ts";
 import { analyseArgv, analyseScript, DANGEROUS_VARIABLE, isShell, type Taint } from "./shell-commands.ts";
-import { REF_BASE, REF_LIMIT, type Part, refAt, scanShell, type Word } from "./shell-scan.ts";
+import { type Part, REF_BASE, REF_LIMIT, refAt, scanShell, type Word } from "./shell-scan.ts";
 import { VARIABLE_NAME, type Variables } from "./template.ts";
 
 export { isShell };
@@ -63,7 +63,8 @@ function readTemplate(source: string): Template {
   const problems: string[] = [];
   const at = (offset: number): string => position(source, offset);
   for (let i = 0; i < source.length; ) {
-    if (refAt(source, i) !== undefined) problems.push(`${at(i)}: the character U+${source.charCodeAt(i).toString(16).toUpperCase()} is not allowed in a script`);
+    if (refAt(source, i) !== undefined)
+      problems.push(`${at(i)}: the character U+${source.charCodeAt(i).toString(16).toUpperCase()} is not allowed in a script`);
     if (source.startsWith("$${", i)) {
       text += "${";
       origin.push(i, i + 1);
@@ -172,7 +173,8 @@ export function scriptValues(script: ShellScript, vars: Variables): string[] {
 function checkedValue(name: string, vars: Variables, guarded: boolean): string {
   const value = vars.get(name);
   if (value === undefined) throw new KestrelError("ERR_TEMPLATE", `the variable \${${name}} is not defined for this event`);
-  if (value.includes("\u0000")) throw new KestrelError("ERR_TEMPLATE", `the value of \${${name}} holds a NUL byte, which no argument can carry`);
+  if (value.includes("\u0000"))
+    throw new KestrelError("ERR_TEMPLATE", `the value of \${${name}} holds a NUL byte, which no argument can carry`);
   if (guarded && value.startsWith("-")) {
     throw new KestrelError(
       "ERR_TEMPLATE",
@@ -235,10 +237,12 @@ function compileArgv(argv: readonly string[], env: Readonly<Record<string, strin
   });
   const envTemplated: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (name.includes("${")) problems.push(`env: the variable name '${name}' cannot use \${…}: an event value must not choose which variable is set`);
+    if (name.includes("${"))
+      problems.push(`env: the variable name '${name}' cannot use \${…}: an event value must not choose which variable is set`);
     else if (value.includes("${")) {
       envTemplated.push(name);
-      if (DANGEROUS_VARIABLE.test(name)) problems.push(`env.${name}: ${name} changes how programs run, so it cannot be set from an event value`);
+      if (DANGEROUS_VARIABLE.test(name))
+        problems.push(`env.${name}: ${name} changes how programs run, so it cannot be set from an event value`);
     }
   }
   let scriptWord: Word | undefined;

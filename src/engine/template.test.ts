@@ -22,7 +22,10 @@ describe("templates", () => {
 
   it("fails on a variable the event does not have, instead of inserting an empty value", () => {
     const t = compileTemplate("cat ${MISSING}")!;
-    assert.throws(() => renderTemplate(t, vars), (e: unknown) => e instanceof KestrelError && e.code === "ERR_TEMPLATE" && /MISSING/.test(e.message));
+    assert.throws(
+      () => renderTemplate(t, vars),
+      (e: unknown) => e instanceof KestrelError && e.code === "ERR_TEMPLATE" && /MISSING/.test(e.message),
+    );
   });
 
   it("never reads the process environment", () => {

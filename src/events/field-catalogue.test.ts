@@ -12,7 +12,17 @@ describe("the Falco field catalogue", () => {
   });
 
   it("holds Falco's field classes and every rule of the corpus with the fields its alerts carry", () => {
-    for (const f of ["proc.cmdline", "fd.name", "container.id", "k8s.pod.name", "user.name", "group.gid", "evt.type", "ka.target.name", "ct.user"]) {
+    for (const f of [
+      "proc.cmdline",
+      "fd.name",
+      "container.id",
+      "k8s.pod.name",
+      "user.name",
+      "group.gid",
+      "evt.type",
+      "ka.target.name",
+      "ct.user",
+    ]) {
       assert.ok(FALCO_FIELDS.includes(f), f);
     }
     for (const f of ["proc.aname", "evt.arg", "k8s.pod.label"]) assert.ok(FALCO_FIELDS_WITH_ARGUMENT.includes(f), f);

@@ -6,11 +6,16 @@ import { eventField } from "./parse.ts";
  * (1234567, never 1.234567e+06); null prints as Talon's `<nil>`. Undefined when the field is absent. */
 export function fieldText(value: FieldValue | undefined): string | undefined {
   switch (typeof value) {
-    case "string": return value;
-    case "number": return Number.isInteger(value) && Math.abs(value) >= 1e21 ? BigInt(value).toString() : String(value);
-    case "bigint": return value.toString();
-    case "boolean": return value ? "true" : "false";
-    case "undefined": return undefined;
+    case "string":
+      return value;
+    case "number":
+      return Number.isInteger(value) && Math.abs(value) >= 1e21 ? BigInt(value).toString() : String(value);
+    case "bigint":
+      return value.toString();
+    case "boolean":
+      return value ? "true" : "false";
+    case "undefined":
+      return undefined;
     default:
       if (value === null) return "<nil>";
       return JSON.stringify(value, bigintReplacer);

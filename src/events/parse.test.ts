@@ -37,11 +37,15 @@ describe("parseEvent", () => {
     assert.deepEqual(event.outputFields["list"], [9007199254740993n]);
     assert.equal(event.outputFields["proc.pid"], 42);
     assert.equal(event.outputFields['we"ird'], -9007199254740995n);
-    const plain = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.time":1735573264268296715,"user.uid":-9007199254740993}}');
+    const plain = parseEvent(
+      '{"rule":"r","priority":"Notice","output_fields":{"evt.time":1735573264268296715,"user.uid":-9007199254740993}}',
+    );
     assert.equal(plain.event.outputFields["evt.time"], 1735573264268296715n);
     assert.equal(plain.event.outputFields["user.uid"], -9007199254740993n);
     // Keys that are found by their own text: empty, only a prefix of another key, spaced around the colon.
-    const odd = parseEvent('{"rule":"r","priority":"Notice","output_fields":{"evt.timex":1,"":9007199254740993,"evt.time"\n:\t1735573264268296715}}');
+    const odd = parseEvent(
+      '{"rule":"r","priority":"Notice","output_fields":{"evt.timex":1,"":9007199254740993,"evt.time"\n:\t1735573264268296715}}',
+    );
     assert.equal(odd.event.outputFields[""], 9007199254740993n);
     assert.equal(odd.event.outputFields["evt.time"], 1735573264268296715n);
     // A key the text search cannot find as such (an escaped newline in it): the body is parsed again, exactly.
@@ -56,7 +60,9 @@ describe("parseEvent", () => {
     assert.equal(event.rule, "Test Label");
     assert.equal(event.priority, "Warning");
     // The capitalised fields keep their big integers exact too; numbers elsewhere do not matter (ignored keys).
-    const capitalised = parseEvent('{"Rule":"r","Priority":"Notice","Output_Fields":{"evt.time":1735573264268296715},"extra":[9007199254740993]}');
+    const capitalised = parseEvent(
+      '{"Rule":"r","Priority":"Notice","Output_Fields":{"evt.time":1735573264268296715},"extra":[9007199254740993]}',
+    );
     assert.equal(capitalised.event.outputFields["evt.time"], 1735573264268296715n);
   });
 
@@ -67,7 +73,13 @@ describe("parseEvent", () => {
   });
 
   it("accepts RFC 3339 times as Falco and Falcosidekick write them, and keeps them as sent", () => {
-    for (const time of ["2024-12-30T15:41:04.268296715Z", "2024-12-30T15:41:04.2682967Z", "2024-12-30T15:41:04Z", "2024-12-30t15:41:04.268296715z", "2024-12-30T16:41:04.268296715+01:00"]) {
+    for (const time of [
+      "2024-12-30T15:41:04.268296715Z",
+      "2024-12-30T15:41:04.2682967Z",
+      "2024-12-30T15:41:04Z",
+      "2024-12-30t15:41:04.268296715z",
+      "2024-12-30T16:41:04.268296715+01:00",
+    ]) {
       const { event } = parseEvent(JSON.stringify({ rule: "r", priority: "Notice", output: "x", time }));
       assert.equal(event.time, time);
     }
@@ -130,7 +142,12 @@ describe("parseEvent: exact integers from each value's own text", () => {
     const cases: [string, string][] = [
       [body(`"output_fields":{"evt.time":${decoys[0]}},"output_fields":{"evt.time":${EXACT}}`), EXACT],
       [body(`"output_fields":{"evt.time":${decoys[0]},"evt.time":${EXACT}}`), EXACT],
-      [body(`"output_fields":{"evt.time":${decoys[0]},"evt.time":${decoys[1]}},"output_fields":{"evt.time":${decoys[2]},"evt.time":${EXACT}}`), EXACT],
+      [
+        body(
+          `"output_fields":{"evt.time":${decoys[0]},"evt.time":${decoys[1]}},"output_fields":{"evt.time":${decoys[2]},"evt.time":${EXACT}}`,
+        ),
+        EXACT,
+      ],
       // Talon's capitalised key: the one the event uses (the last) gives the digits.
       [body(`"output_fields":{"evt.time":${decoys[0]}},"Output_Fields":{"evt.time":${EXACT}}`), EXACT],
     ];
@@ -182,7 +199,10 @@ describe("parseEvent: shape limits", () => {
 
   it("refuses more output_fields than the limit", () => {
     const fields = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i])));
-    assert.equal(Object.keys(parseEvent(withFields(fields(EVENT_LIMITS.outputFields))).event.outputFields).length, EVENT_LIMITS.outputFields);
+    assert.equal(
+      Object.keys(parseEvent(withFields(fields(EVENT_LIMITS.outputFields))).event.outputFields).length,
+      EVENT_LIMITS.outputFields,
+    );
     limited(withFields(fields(EVENT_LIMITS.outputFields + 1)), /more than 1024 fields \(limit: number of output_fields\)/, "output_fields");
   });
 
@@ -190,7 +210,11 @@ describe("parseEvent: shape limits", () => {
     const max = "x".repeat(EVENT_LIMITS.fieldLength);
     assert.equal(parseEvent(withFields(JSON.stringify({ [max]: max }))).event.outputFields[max], max);
     const over = `${max}y`;
-    limited(withFields(JSON.stringify({ "proc.cmdline": over })), /output field "proc\.cmdline" is longer than 65536 characters \(limit: field length\)/, "output_fields");
+    limited(
+      withFields(JSON.stringify({ "proc.cmdline": over })),
+      /output field "proc\.cmdline" is longer than 65536 characters \(limit: field length\)/,
+      "output_fields",
+    );
     limited(withFields(JSON.stringify({ list: ["a", over] })), /output field "list" is longer/, "output_fields");
     limited(withFields(JSON.stringify({ obj: { [over]: 1 } })), /output field "obj" is longer/, "output_fields");
     limited(withFields(JSON.stringify({ [over]: 1 })), /output field "x{64}…" is longer/, "output_fields");
@@ -201,7 +225,12 @@ describe("parseEvent: time", () => {
   const at = (time: string) => JSON.stringify({ rule: "r", priority: "Notice", output: "x", time });
 
   it("accepts real instants, leap days included", () => {
-    for (const time of ["2024-02-29T23:59:59.999999999Z", "2000-02-29T00:00:00Z", "2024-12-31T00:00:00-23:59", "2024-01-31T12:00:00+14:00"]) {
+    for (const time of [
+      "2024-02-29T23:59:59.999999999Z",
+      "2000-02-29T00:00:00Z",
+      "2024-12-31T00:00:00-23:59",
+      "2024-01-31T12:00:00+14:00",
+    ]) {
       assert.equal(parseEvent(at(time)).event.time, time);
     }
   });
@@ -221,13 +250,20 @@ describe("parseEvent: time", () => {
       "2024-01-01T00:00:00+24:00",
       "2024-01-01T00:00:00-01:60",
     ]) {
-      assert.throws(() => parseEvent(at(time)), (err: unknown) => err instanceof EventError && err.field === "time" && /real instant/.test(err.message), time);
+      assert.throws(
+        () => parseEvent(at(time)),
+        (err: unknown) => err instanceof EventError && err.field === "time" && /real instant/.test(err.message),
+        time,
+      );
     }
   });
 
   it("echoes at most a short prefix of what it refuses", () => {
     for (const body of [at("9".repeat(100_000)), JSON.stringify({ rule: "r", priority: "P".repeat(100_000), output: "x" })]) {
-      assert.throws(() => parseEvent(body), (err: unknown) => err instanceof EventError && err.message.length < 300);
+      assert.throws(
+        () => parseEvent(body),
+        (err: unknown) => err instanceof EventError && err.message.length < 300,
+      );
     }
   });
 });

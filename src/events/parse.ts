@@ -87,7 +87,10 @@ function checkFields(fields: object): boolean {
   let unsafe = false;
   for (const key in fields) {
     if (++count > EVENT_LIMITS.outputFields) {
-      throw new EventError(`"output_fields" has more than ${EVENT_LIMITS.outputFields} fields (limit: number of output_fields)`, "output_fields");
+      throw new EventError(
+        `"output_fields" has more than ${EVENT_LIMITS.outputFields} fields (limit: number of output_fields)`,
+        "output_fields",
+      );
     }
     if (key.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
     const v = (fields as Record<string, unknown>)[key];
@@ -105,7 +108,10 @@ function checkFields(fields: object): boolean {
 /** Checks a value at `depth` (the body is 1) inside field `field` (undefined outside output_fields). */
 function checkNested(v: object, depth: number, field: string | undefined): boolean {
   if (depth > EVENT_LIMITS.depth) {
-    throw new EventError(`the event nests arrays and objects more than ${EVENT_LIMITS.depth} levels deep (limit: nesting depth)`, field === undefined ? undefined : "output_fields");
+    throw new EventError(
+      `the event nests arrays and objects more than ${EVENT_LIMITS.depth} levels deep (limit: nesting depth)`,
+      field === undefined ? undefined : "output_fields",
+    );
   }
   let unsafe = false;
   if (Array.isArray(v)) {
@@ -129,7 +135,10 @@ function checkItem(x: unknown, depth: number, field: string | undefined): boolea
 }
 
 function tooLong(field: string): EventError {
-  return new EventError(`output field "${clip(field)}" is longer than ${EVENT_LIMITS.fieldLength} characters (limit: field length)`, "output_fields");
+  return new EventError(
+    `output field "${clip(field)}" is longer than ${EVENT_LIMITS.fieldLength} characters (limit: field length)`,
+    "output_fields",
+  );
 }
 
 function clip(text: string): string {
@@ -210,25 +219,50 @@ export function validateEvent(value: unknown, text?: string): ParsedEvent {
     // exact re-parse of the body (exactFields) recurses into them.
     if (name !== "output_fields" && name !== "tags" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
     switch (name) {
-      case "output": output = v; break;
-      case "message": message = v; break;
-      case "priority": priority = v; break;
-      case "rule": rule = v; break;
-      case "time": time = v; break;
-      case "source": source = v; break;
-      case "hostname": hostname = v; break;
-      case "tags": tags = v; break;
-      case "output_fields": outputFields = v; fieldsKey = key; fieldsKeys++; break;
-      case "uuid": uuid = v; break;
-      case "context": droppedContext = v !== undefined && v !== null; break;
-      default: break; // unknown keys (trace_id, …) are ignored, as Falco may add keys in later versions
+      case "output":
+        output = v;
+        break;
+      case "message":
+        message = v;
+        break;
+      case "priority":
+        priority = v;
+        break;
+      case "rule":
+        rule = v;
+        break;
+      case "time":
+        time = v;
+        break;
+      case "source":
+        source = v;
+        break;
+      case "hostname":
+        hostname = v;
+        break;
+      case "tags":
+        tags = v;
+        break;
+      case "output_fields":
+        outputFields = v;
+        fieldsKey = key;
+        fieldsKeys++;
+        break;
+      case "uuid":
+        uuid = v;
+        break;
+      case "context":
+        droppedContext = v !== undefined && v !== null;
+        break;
+      default:
+        break; // unknown keys (trace_id, …) are ignored, as Falco may add keys in later versions
     }
   }
 
-  if (rule === undefined || rule === null || rule === "") throw new EventError("missing required field \"rule\"", "rule");
+  if (rule === undefined || rule === null || rule === "") throw new EventError('missing required field "rule"', "rule");
   if (typeof rule !== "string") throw new EventError(`"rule" must be a string, got ${describe(rule)}`, "rule");
   if (priority === undefined || priority === null || priority === "") {
-    throw new EventError("missing required field \"priority\"", "priority");
+    throw new EventError('missing required field "priority"', "priority");
   }
   if (typeof priority !== "string") throw new EventError(`"priority" must be a string, got ${describe(priority)}`, "priority");
   const level = priorityLevel(priority);
@@ -238,7 +272,7 @@ export function validateEvent(value: unknown, text?: string): ParsedEvent {
   const hasOutput = output !== undefined && output !== null;
   const hasFields = outputFields !== undefined && outputFields !== null;
   if (!hasOutput && !hasFields) {
-    throw new EventError("the event has neither \"output\" nor \"output_fields\"", "output");
+    throw new EventError('the event has neither "output" nor "output_fields"', "output");
   }
   if (hasOutput && typeof output !== "string") throw new EventError(`"output" must be a string, got ${describe(output)}`, "output");
   if (hasFields && (typeof outputFields !== "object" || Array.isArray(outputFields))) {
@@ -257,7 +291,10 @@ export function validateEvent(value: unknown, text?: string): ParsedEvent {
   }
   const timeText = optionalString(time, "time");
   if (timeText !== "" && !(RFC3339.test(timeText) && isRealInstant(timeText))) {
-    throw new EventError(`"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, a real instant, got "${clip(timeText)}"`, "time");
+    throw new EventError(
+      `"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, a real instant, got "${clip(timeText)}"`,
+      "time",
+    );
   }
   const sourceText = optionalString(source, "source");
   const hostnameText = optionalString(hostname, "hostname");

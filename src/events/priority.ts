@@ -1,16 +1,7 @@
 // Falco priorities, in Falco's own order: Emergency (0, most severe) … Debug (7, least severe).
 // Parsing is case-insensitive and accepts the alias "info", like Falco's parse_priority; the canonical
 // spelling is what Kestrel keeps and re-emits.
-export const PRIORITIES = [
-  "Emergency",
-  "Alert",
-  "Critical",
-  "Error",
-  "Warning",
-  "Notice",
-  "Informational",
-  "Debug",
-] as const;
+export const PRIORITIES = ["Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"] as const;
 
 export type Priority = (typeof PRIORITIES)[number];
 
@@ -22,15 +13,24 @@ byLowerName.set("info", 6);
 export function priorityLevel(name: string): number {
   // Falco always emits the canonical spelling: compared first, without lower-casing (hot path).
   switch (name) {
-    case "Emergency": return 0;
-    case "Alert": return 1;
-    case "Critical": return 2;
-    case "Error": return 3;
-    case "Warning": return 4;
-    case "Notice": return 5;
-    case "Informational": return 6;
-    case "Debug": return 7;
-    default: return byLowerName.get(name.toLowerCase()) ?? -1;
+    case "Emergency":
+      return 0;
+    case "Alert":
+      return 1;
+    case "Critical":
+      return 2;
+    case "Error":
+      return 3;
+    case "Warning":
+      return 4;
+    case "Notice":
+      return 5;
+    case "Informational":
+      return 6;
+    case "Debug":
+      return 7;
+    default:
+      return byLowerName.get(name.toLowerCase()) ?? -1;
   }
 }
 

@@ -68,7 +68,9 @@ async function postAtOnce(port: number, rules: string[]): Promise<{ status: numb
   );
   sockets.forEach((s, i) => {
     const body = falcoEvent({ rule: rules[i]! });
-    s.write(`POST / HTTP/1.1\r\nhost: kestrel\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    s.write(
+      `POST / HTTP/1.1\r\nhost: kestrel\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   return Promise.all(answers);
 }

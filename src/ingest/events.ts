@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Engine, SubmitOutcome } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import type { FalcoEvent } from "../events/event.ts";
 import { KestrelError } from "../errors.ts";
+import type { FalcoEvent } from "../events/event.ts";
 import { type EventError, parseEvent } from "../events/parse.ts";
 import type { IntakeGuard } from "./guard.ts";
 import { answerAndClose, LINGER_BYTES, tooLargeBudget } from "./linger.ts";
@@ -22,7 +22,9 @@ export interface EventRouteOptions {
   bodyLimit: number;
   guard?: IntakeGuard | undefined;
   /** Several replicas (cluster.nats_url): the event is persisted in the shared stream before the answer. */
-  persist?: ((event: FalcoEvent, body: string, traceId: string, receivedAt: number, traceparent?: string) => Promise<SubmitOutcome>) | undefined;
+  persist?:
+    | ((event: FalcoEvent, body: string, traceId: string, receivedAt: number, traceparent?: string) => Promise<SubmitOutcome>)
+    | undefined;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -46,7 +48,12 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     // With its length the answer goes out as one piece; without, node:http sends it chunked (writeHead
     // fixes the headers before end() sees the body): chunk framing, a last empty chunk, more bytes.
     const length = Buffer.byteLength(body);
-    res.writeHead(status, extra === undefined ? { "content-type": JSON_TYPE, "content-length": length } : { "content-type": JSON_TYPE, "content-length": length, ...extra });
+    res.writeHead(
+      status,
+      extra === undefined
+        ? { "content-type": JSON_TYPE, "content-length": length }
+        : { "content-type": JSON_TYPE, "content-length": length, ...extra },
+    );
     res.end(body);
   };
 
@@ -100,7 +107,12 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
       observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);
       const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
       // A client kept alive on a server that is going away should reconnect (to another replica).
-      answer(res, 503, JSON.stringify({ error: err.message }), shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" });
+      answer(
+        res,
+        503,
+        JSON.stringify({ error: err.message }),
+        shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" },
+      );
       return;
     }
     observer.problem("intake error", err);
@@ -122,7 +134,14 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
       if (refused !== undefined) {
         observer.eventRejected(refused.reason, refused.message, req.socket.remoteAddress);
         // The body is not consumed: the connection closes shortly after the answer (./linger.ts).
-        answerAndClose(req, res, refused.status, JSON.stringify({ error: refused.message }), { "content-type": JSON_TYPE, ...refused.headers }, LINGER_BYTES);
+        answerAndClose(
+          req,
+          res,
+          refused.status,
+          JSON.stringify({ error: refused.message }),
+          { "content-type": JSON_TYPE, ...refused.headers },
+          LINGER_BYTES,
+        );
         return;
       }
     }

@@ -20,10 +20,15 @@ describe("intake guard", () => {
     const dir = await mkdtemp(join(tmpdir(), "kestrel-guard-"));
     await writeFile(join(dir, "t"), "# rotated 2026-11-23\n  alpha  \n\nbeta\n");
     assert.deepEqual(readTokensFile(join(dir, "t")), ["alpha", "beta"]);
-    assert.throws(() => readTokensFile(join(dir, "missing")), (e: unknown) => e instanceof KestrelError && /auth\.tokens_file/.test(e.message));
+    assert.throws(
+      () => readTokensFile(join(dir, "missing")),
+      (e: unknown) => e instanceof KestrelError && /auth\.tokens_file/.test(e.message),
+    );
     // A FIFO is refused at once: this synchronous read would otherwise block the whole process.
     execFileSync("mkfifo", [join(dir, "pipe")]);
-    assert.throws(() => readTokensFile(join(dir, "pipe")), { message: `auth.tokens_file: cannot read '${join(dir, "pipe")}': it is a named pipe (FIFO), not a regular file` });
+    assert.throws(() => readTokensFile(join(dir, "pipe")), {
+      message: `auth.tokens_file: cannot read '${join(dir, "pipe")}': it is a named pipe (FIFO), not a regular file`,
+    });
     await writeFile(join(dir, "empty"), "# nothing yet\n");
     assert.throws(() => createGuard({ tokens: [], tokensFile: join(dir, "empty"), eventsPerSecond: 0, burst: 0 }), /holds no token/);
     assert.throws(() => createGuard({ tokens: [" "], tokensFile: "", eventsPerSecond: 0, burst: 0 }), /a token is empty/);
@@ -38,7 +43,14 @@ describe("intake guard", () => {
   });
 
   it("throttles a client that keeps failing authentication, before looking at its token, and lets it back at the rate", async () => {
-    const guard = createGuard({ tokens: ["t0ken"], tokensFile: "", eventsPerSecond: 0, burst: 0, authFailureBurst: 3, authFailuresPerSecond: 10 })!;
+    const guard = createGuard({
+      tokens: ["t0ken"],
+      tokensFile: "",
+      eventsPerSecond: 0,
+      burst: 0,
+      authFailureBurst: 3,
+      authFailuresPerSecond: 10,
+    })!;
     for (let i = 0; i < 5; i++) assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined, "successes cost nothing");
     assert.equal(guard.check(request("10.0.0.1"))?.status, 401);
     assert.equal(guard.check(request("10.0.0.1", "Bearer wrong"))?.status, 403);

@@ -84,7 +84,8 @@ class TokenSet {
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (stamp === this.#fileStamp) return;
     const tokens = readTokensFile(this.#file);
-    if (tokens.length === 0 && this.#fromFile.length > 0) throw new KestrelError("ERR_CONFIG_INVALID", `auth.tokens_file: '${this.#file}' is now empty`);
+    if (tokens.length === 0 && this.#fromFile.length > 0)
+      throw new KestrelError("ERR_CONFIG_INVALID", `auth.tokens_file: '${this.#file}' is now empty`);
     this.#fromFile = tokens.map(digest);
     this.#fileStamp = stamp;
   }
@@ -174,7 +175,10 @@ export function createGuard(options: GuardOptions, onReloadError: (err: unknown)
   const tokens = new TokenSet(options.tokens, options.tokensFile, options.reloadIntervalMs ?? 2000, onReloadError);
   const limiter = options.eventsPerSecond > 0 ? new RateLimiter(options.eventsPerSecond, options.burst) : undefined;
   if (!tokens.enabled && limiter === undefined) return undefined;
-  const failures = new RateLimiter(options.authFailuresPerSecond ?? AUTH_FAILURES_PER_SECOND, options.authFailureBurst ?? AUTH_FAILURE_BURST);
+  const failures = new RateLimiter(
+    options.authFailuresPerSecond ?? AUTH_FAILURES_PER_SECOND,
+    options.authFailureBurst ?? AUTH_FAILURE_BURST,
+  );
   const failed = (req: IncomingMessage, rejection: Rejection): Rejection => {
     failures.take(req.socket.remoteAddress ?? "", performance.now());
     return rejection;

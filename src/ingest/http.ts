@@ -2,7 +2,7 @@
 // any other path, takes one event through the event route (./events.ts), served by node:http directly;
 // fastify serves the rest: /healthz, /metrics, and 405 for other methods. The app is built without
 // listening, for tests.
-import { createServer, type IncomingMessage, STATUS_CODES, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -37,14 +37,18 @@ export function buildIntake(options: IntakeOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     serverFactory: (fastifyHandler) => {
-      const handler = (req: IncomingMessage, res: ServerResponse): void => (req.method === "POST" ? events(req, res) : fastifyHandler(req, res));
+      const handler = (req: IncomingMessage, res: ServerResponse): void =>
+        req.method === "POST" ? events(req, res) : fastifyHandler(req, res);
       // node:http checks its header and request timeouts every connectionsCheckingInterval (30 s by
       // default, so a 10 s limit fired at up to 40 s); the handshake of a TLS client has its own timeout.
       const timing = { connectionsCheckingInterval: TIMEOUT_CHECK_MS };
       const server =
         options.tls === undefined
           ? createServer(timing, handler)
-          : createHttpsServer({ ...options.tls, ...timing, ...(headersTimeoutMs > 0 ? { handshakeTimeout: headersTimeoutMs } : {}) }, handler);
+          : createHttpsServer(
+              { ...options.tls, ...timing, ...(headersTimeoutMs > 0 ? { handshakeTimeout: headersTimeoutMs } : {}) },
+              handler,
+            );
       // Falco's http_output (libcurl) and Falcosidekick keep connections alive: keep them longer than the
       // clients' own idle timeouts, but bound how long a request may take to arrive.
       server.keepAliveTimeout = 65_000;
@@ -113,7 +117,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, headersTi
 function clientErrorAnswer(code: string | undefined, headersTimeoutMs: number, requestTimeoutMs: number): [number, string] {
   switch (code) {
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return [408, `the request did not arrive in time: the headers are due within ${headersTimeoutMs / 1000} s, the whole request within ${requestTimeoutMs / 1000} s`];
+      return [
+        408,
+        `the request did not arrive in time: the headers are due within ${headersTimeoutMs / 1000} s, the whole request within ${requestTimeoutMs / 1000} s`,
+      ];
     case "HPE_HEADER_OVERFLOW":
       return [431, "the request headers are too large"];
     case "HPE_CHUNK_EXTENSIONS_OVERFLOW":

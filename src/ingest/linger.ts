@@ -25,7 +25,14 @@ export function tooLargeBudget(declaredLength: number | undefined): number {
  * Writes the whole answer (with `connection: close`) and ends the response, which makes node:http close the
  * connection, once the request's body has ended, `budget` more body bytes have arrived or LINGER_MS passed.
  */
-export function answerAndClose(req: IncomingMessage, res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders, budget: number): void {
+export function answerAndClose(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: OutgoingHttpHeaders,
+  budget: number,
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body), connection: "close" });
   res.write(body);

@@ -57,7 +57,9 @@ export function formatLine(n: Notification, format: "json" | "text"): string {
 
 /** One line of text, Falco-style: `<time>: <Status> <rule> › <action> (<actionner>) …`. */
 export function textLine(n: Notification): string {
-  const parts = [`${n.time.toISOString()}: ${titleCase(n.status)} rule=${quote(n.rule)} action=${quote(n.action)} actionner=${n.actionner}`];
+  const parts = [
+    `${n.time.toISOString()}: ${titleCase(n.status)} rule=${quote(n.rule)} action=${quote(n.action)} actionner=${n.actionner}`,
+  ];
   if (n.target !== undefined) parts.push(`output_target=${n.target}`);
   for (const k of Object.keys(n.objects)) parts.push(`${k}=${quote(n.objects[k]!)}`);
   if (n.output !== "") parts.push(`output=${quote(n.output)}`);

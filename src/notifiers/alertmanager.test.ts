@@ -21,8 +21,14 @@ describe("alertmanager notifier", () => {
   it("accepts one URL, a comma-separated list or a list; endpoint defaults to /api/v2/alerts", () => {
     assert.deepEqual(settings.host_port, ["http://am:9093"]);
     assert.equal(settings.endpoint, "/api/v2/alerts");
-    assert.deepEqual(alertmanager.params.parse({ host_port: "http://a:9093, http://b:9093" }).host_port, ["http://a:9093", "http://b:9093"]);
-    assert.deepEqual(alertmanager.params.parse({ host_port: ["http://a:9093", "http://b:9093"] }).host_port, ["http://a:9093", "http://b:9093"]);
+    assert.deepEqual(alertmanager.params.parse({ host_port: "http://a:9093, http://b:9093" }).host_port, [
+      "http://a:9093",
+      "http://b:9093",
+    ]);
+    assert.deepEqual(alertmanager.params.parse({ host_port: ["http://a:9093", "http://b:9093"] }).host_port, [
+      "http://a:9093",
+      "http://b:9093",
+    ]);
     assert.equal(alertmanager.params.safeParse({}).success, false);
     assert.equal(alertmanager.params.safeParse({ host_port: "" }).success, false);
     assert.equal(alertmanager.params.safeParse({ host_port: "am:9093" }).success, false);
@@ -30,7 +36,10 @@ describe("alertmanager notifier", () => {
 
   it("labels: string and number output fields, Falcosidekick's fixed labels, severity, and the result", () => {
     const n = makeNotification({
-      event: { priority: "Warning", fields: { "proc.aname[2]": "sshd", "fd.num": 3, "user.loginuid": null, "evt.is_open_read": true, n_evts: 4 } },
+      event: {
+        priority: "Warning",
+        fields: { "proc.aname[2]": "sshd", "fd.num": 3, "user.loginuid": null, "evt.is_open_read": true, n_evts: 4 },
+      },
     });
     const a = alertFor(n, settings);
     assert.deepEqual(a.labels, {
@@ -95,7 +104,10 @@ describe("alertmanager notifier", () => {
   });
 
   it("a failure carries its error; empty values are not labels", () => {
-    const a = alertFor(makeNotification({ status: "failure", output: "", error: "forbidden", event: { fields: { "container.id": "" } } }), settings);
+    const a = alertFor(
+      makeNotification({ status: "failure", output: "", error: "forbidden", event: { fields: { "container.id": "" } } }),
+      settings,
+    );
     assert.equal(a.labels["status"], "failure");
     assert.equal(a.annotations["error"], "forbidden");
     assert.equal("container_id" in a.labels, false);
@@ -104,25 +116,60 @@ describe("alertmanager notifier", () => {
   it("Falco's drop alerts: n_drop* counters become threshold buckets and raise the priority", () => {
     const drop = (fields: Record<string, unknown>, priority = "Debug", s = settings) => {
       const a = alertFor(makeNotification({ event: { rule: "Falco internal: syscall event drop", priority, fields: fields as never } }), s);
-      return { drops: Object.fromEntries(Object.entries(a.labels).filter(([k]) => k.startsWith("n_"))), priority: a.labels["priority"], severity: a.labels["severity"] };
+      return {
+        drops: Object.fromEntries(Object.entries(a.labels).filter(([k]) => k.startsWith("n_"))),
+        priority: a.labels["priority"],
+        severity: a.labels["severity"],
+      };
     };
     // Defaults: 10000:critical, 1000:critical, 100:critical, 10:warning, 1:warning.
     assert.deepEqual(drop({ n_drops: 12345, n_evts: 99 }), { drops: { n_drops: ">10000" }, priority: "Critical", severity: "critical" });
-    assert.deepEqual(drop({ n_drops_buffer_total: 150 }), { drops: { n_drops_buffer_total: ">100" }, priority: "Critical", severity: "critical" });
+    assert.deepEqual(drop({ n_drops_buffer_total: 150 }), {
+      drops: { n_drops_buffer_total: ">100" },
+      priority: "Critical",
+      severity: "critical",
+    });
     assert.deepEqual(drop({ n_drops: 5 }), { drops: { n_drops: ">1" }, priority: "Warning", severity: "warning" });
-    assert.deepEqual(drop({ n_drops: 0 }), { drops: { n_drops: "0" }, priority: "Warning", severity: "warning" }, "no drops: at least Warning");
-    assert.deepEqual(drop({ n_drops: 1 }), { drops: { n_drops: "1" }, priority: "Critical", severity: "critical" }, "below every threshold: the default priority");
-    assert.deepEqual(drop({ n_drops: 5 }, "Emergency"), { drops: { n_drops: ">1" }, priority: "Emergency", severity: "critical" }, "never lowered");
+    assert.deepEqual(
+      drop({ n_drops: 0 }),
+      { drops: { n_drops: "0" }, priority: "Warning", severity: "warning" },
+      "no drops: at least Warning",
+    );
+    assert.deepEqual(
+      drop({ n_drops: 1 }),
+      { drops: { n_drops: "1" }, priority: "Critical", severity: "critical" },
+      "below every threshold: the default priority",
+    );
+    assert.deepEqual(
+      drop({ n_drops: 5 }, "Emergency"),
+      { drops: { n_drops: ">1" }, priority: "Emergency", severity: "critical" },
+      "never lowered",
+    );
     assert.deepEqual(drop({ n_drops: "2000" }), { drops: { n_drops: ">1000" }, priority: "Critical", severity: "critical" });
     // Several counters: the most severe wins.
     assert.equal(drop({ n_drops_pf: 3, n_drops_scratch_map: 50000 }).priority, "Critical");
 
-    const custom = alertmanager.params.parse({ host_port: "http://am:9093", drop_event_thresholds: { 50: "error", 5: "notice" }, drop_event_default_priority: "info" });
-    assert.deepEqual(custom.drop_event_thresholds, [{ value: 50, level: 3 }, { value: 5, level: 5 }]);
+    const custom = alertmanager.params.parse({
+      host_port: "http://am:9093",
+      drop_event_thresholds: { 50: "error", 5: "notice" },
+      drop_event_default_priority: "info",
+    });
+    assert.deepEqual(custom.drop_event_thresholds, [
+      { value: 50, level: 3 },
+      { value: 5, level: 5 },
+    ]);
     assert.deepEqual(drop({ n_drops: 60 }, "Debug", custom), { drops: { n_drops: ">50" }, priority: "Error", severity: "warning" });
     assert.deepEqual(drop({ n_drops: 6 }, "Debug", custom), { drops: { n_drops: ">5" }, priority: "Notice", severity: "information" });
-    assert.deepEqual(drop({ n_drops: 2 }, "Debug", custom), { drops: { n_drops: "2" }, priority: "Informational", severity: "information" });
-    assert.equal(alertmanager.params.parse({ host_port: "http://am:9093", drop_event_thresholds: "100:error,10:warning" }).drop_event_thresholds.length, 2);
+    assert.deepEqual(drop({ n_drops: 2 }, "Debug", custom), {
+      drops: { n_drops: "2" },
+      priority: "Informational",
+      severity: "information",
+    });
+    assert.equal(
+      alertmanager.params.parse({ host_port: "http://am:9093", drop_event_thresholds: "100:error,10:warning" }).drop_event_thresholds
+        .length,
+      2,
+    );
     assert.equal(alertmanager.params.safeParse({ host_port: "http://am:9093", drop_event_thresholds: "100:severe" }).success, false);
     assert.equal(alertmanager.params.safeParse({ host_port: "http://am:9093", drop_event_thresholds: "many:error" }).success, false);
   });
@@ -167,7 +214,10 @@ describe("alertmanager notifier delivery to several instances", () => {
     assert.equal(r.error.retryable, true);
     assert.equal(r.error.retryAfterSeconds, 2);
     assert.match(r.error.message, /HTTP 503; HTTP 400/);
-    const bad = await deliver({ "a:9093": new KestrelError("ERR_NOTIFY", "HTTP 400"), "b:9093": new KestrelError("ERR_NOTIFY", "HTTP 400") });
+    const bad = await deliver({
+      "a:9093": new KestrelError("ERR_NOTIFY", "HTTP 400"),
+      "b:9093": new KestrelError("ERR_NOTIFY", "HTTP 400"),
+    });
     assert.equal((bad.error as KestrelError).retryable, false);
   });
 });

@@ -6,8 +6,8 @@ import { z } from "zod";
 import { KestrelError } from "../errors.ts";
 import { fieldText } from "../events/fields.ts";
 import { PRIORITIES, priorityLevel } from "../events/priority.ts";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { titleCase } from "./_payload.ts";
 
 export interface PostableAlert {
@@ -33,7 +33,10 @@ export const DEFAULT_SEVERITY: Readonly<Record<string, string>> = {
 /** Falcosidekick's label name sanitising: `[^a-zA-Z0-9_]` → `_`, `__` → `_` once, `_` trimmed at both ends
  * (`proc.aname[2]` → `proc_aname_2`). A name that would start with a digit gets a leading `_`. */
 export function labelName(key: string): string {
-  const name = key.replace(/[^a-zA-Z0-9_]/g, "_").replaceAll("__", "_").replace(/^_+|_+$/g, "");
+  const name = key
+    .replace(/[^a-zA-Z0-9_]/g, "_")
+    .replaceAll("__", "_")
+    .replace(/^_+|_+$/g, "");
   return /^[0-9]/.test(name) ? `_${name}` : name;
 }
 
@@ -58,7 +61,15 @@ const pairs = z
   .default({});
 
 const hostPorts = z
-  .union([z.string().transform((s) => s.split(",").map((u) => u.trim()).filter((u) => u !== "")), z.array(z.string())])
+  .union([
+    z.string().transform((s) =>
+      s
+        .split(",")
+        .map((u) => u.trim())
+        .filter((u) => u !== ""),
+    ),
+    z.array(z.string()),
+  ])
   .pipe(z.array(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })).min(1, "at least one Alertmanager URL is needed"));
 
 /** A drop-count threshold: more drops than `value` make the alert at least `level` (0 Emergency … 7 Debug). */
@@ -193,7 +204,9 @@ export default defineNotifier({
     ),
     drop_event_thresholds: dropThresholds
       .prefault("10000:critical, 1000:critical, 100:critical, 10:warning, 1:warning")
-      .describe("Falco's drop alerts: n_drop* counters above a threshold become the label >threshold and raise the priority (count:priority, …)"),
+      .describe(
+        "Falco's drop alerts: n_drop* counters above a threshold become the label >threshold and raise the priority (count:priority, …)",
+      ),
     drop_event_default_priority: priorityName
       .prefault("Critical")
       .describe("priority of a drop alert whose counters are above 0 but below every threshold"),
@@ -224,7 +237,14 @@ notifiers:
         const body = JSON.stringify([alertFor(n, settings)]);
         const results = await Promise.allSettled(
           urls.map((url) =>
-            clients.http(url, { method: "POST", headers, body, timeoutMs: settings.timeout_seconds * 1000, signal, errorCode: "ERR_NOTIFY" }),
+            clients.http(url, {
+              method: "POST",
+              headers,
+              body,
+              timeoutMs: settings.timeout_seconds * 1000,
+              signal,
+              errorCode: "ERR_NOTIFY",
+            }),
           ),
         );
         if (results.some((r) => r.status === "fulfilled")) return;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, it } from "node:test";
 import pino from "pino";
-import { createClients } from "../clients/index.ts";
-import { KestrelError } from "../errors.ts";
 import { type FakeElasticsearch, startFakeElasticsearch } from "../../test/support/elasticsearch.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { createClients } from "../clients/index.ts";
+import { KestrelError } from "../errors.ts";
 import elasticsearch, { bulkOutcomes, esDocument, indexName, indexTemplate } from "./elasticsearch.ts";
 
 const log = pino({ level: "silent" });
@@ -44,12 +44,23 @@ describe("elasticsearch shaping", () => {
     assert.equal(props["@timestamp"]!.type, "date");
     assert.equal(props["time"]!.type, "date");
     for (const k of ["status", "rule", "action", "actionner", "priority", "trace_id"]) assert.equal(props[k]!.type, "keyword");
-    assert.deepEqual((indexTemplate({ index: "sec", suffix: "none", number_of_shards: 1, number_of_replicas: 0 }) as { index_patterns: string[] }).index_patterns, ["sec"]);
+    assert.deepEqual(
+      (indexTemplate({ index: "sec", suffix: "none", number_of_shards: 1, number_of_replicas: 0 }) as { index_patterns: string[] })
+        .index_patterns,
+      ["sec"],
+    );
   });
 
   it("reads per-item outcomes of a _bulk answer", () => {
     const out = bulkOutcomes(
-      JSON.stringify({ errors: true, items: [{ create: { status: 201 } }, { create: { status: 429, error: { type: "es_rejected_execution_exception" } } }, { create: { status: 400, error: { type: "document_parsing_exception", reason: "bad" } } }] }),
+      JSON.stringify({
+        errors: true,
+        items: [
+          { create: { status: 201 } },
+          { create: { status: 429, error: { type: "es_rejected_execution_exception" } } },
+          { create: { status: 400, error: { type: "document_parsing_exception", reason: "bad" } } },
+        ],
+      }),
       4,
     );
     assert.equal(out[0], undefined);
@@ -70,7 +81,15 @@ describe("elasticsearch send", () => {
 
   const create = async (extra: Record<string, unknown> = {}) =>
     elasticsearch.create(
-      elasticsearch.params.parse({ url: fake.url, user: "elastic", password: "changeme", number_of_shards: 1, number_of_replicas: 0, custom_headers: { "X-Team": "sec" }, ...extra }),
+      elasticsearch.params.parse({
+        url: fake.url,
+        user: "elastic",
+        password: "changeme",
+        number_of_shards: 1,
+        number_of_replicas: 0,
+        custom_headers: { "X-Team": "sec" },
+        ...extra,
+      }),
       { clients: createClients(), log },
     );
 
@@ -80,7 +99,12 @@ describe("elasticsearch send", () => {
     await inst.send(makeNotification(), AbortSignal.timeout(3000));
     assert.deepEqual(
       fake.requests.map((r) => `${r.method} ${r.url}`),
-      ["GET /_index_template/falco-talon", "PUT /_index_template/falco-talon", "POST /falco-talon-2024.12.30/_doc", "POST /falco-talon-2024.12.30/_doc"],
+      [
+        "GET /_index_template/falco-talon",
+        "PUT /_index_template/falco-talon",
+        "POST /falco-talon-2024.12.30/_doc",
+        "POST /falco-talon-2024.12.30/_doc",
+      ],
     );
     for (const r of fake.requests) {
       assert.equal(r.headers.authorization, AUTH);
@@ -96,7 +120,10 @@ describe("elasticsearch send", () => {
     fake.templates.set("falco-talon", { index_patterns: ["falco-talon-*"] });
     const inst = await create();
     await inst.send(makeNotification(), AbortSignal.timeout(3000));
-    assert.deepEqual(fake.requests.map((r) => r.method), ["GET", "POST"]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.method),
+      ["GET", "POST"],
+    );
     const off = await create({ create_index_template: false, suffix: "none", index: "plain" });
     await off.send(makeNotification(), AbortSignal.timeout(3000));
     assert.equal(fake.requests.at(-1)!.url, "/plain/_doc");
@@ -105,7 +132,10 @@ describe("elasticsearch send", () => {
 
   it("fails without retry on 401 (wrong password)", async () => {
     const inst = await create({ password: "wrong" });
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(3000)), (err: unknown) => err instanceof KestrelError && !err.retryable && /401/.test(err.message));
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(3000)),
+      (err: unknown) => err instanceof KestrelError && !err.retryable && /401/.test(err.message),
+    );
   });
 
   it("batches documents queued during a request into one _bulk, each send settling with its own item", async () => {
@@ -116,19 +146,31 @@ describe("elasticsearch send", () => {
     const rest = [1, 2, 3].map((i) => inst.send(makeNotification({ rule: `r${i}` }), AbortSignal.timeout(3000)));
     await first;
     const results = await Promise.allSettled(rest);
-    assert.deepEqual(fake.requests.map((r) => r.url), ["/falco-talon-2024.12.30/_doc", "/_bulk"]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.url),
+      ["/falco-talon-2024.12.30/_doc", "/_bulk"],
+    );
     const bulk = fake.requests[1]!;
     assert.equal(bulk.headers["content-type"], "application/x-ndjson");
     assert.equal(bulk.headers.authorization, AUTH);
-    const lines = bulk.body.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = bulk.body
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(lines[0], { create: { _index: "falco-talon-2024.12.30" } });
-    assert.deepEqual(lines.filter((_, i) => i % 2 === 1).map((d) => d["rule"]), ["r1", "r2", "r3"]);
+    assert.deepEqual(
+      lines.filter((_, i) => i % 2 === 1).map((d) => d["rule"]),
+      ["r1", "r2", "r3"],
+    );
     assert.equal(results[0]!.status, "rejected");
     assert.equal(((results[0] as PromiseRejectedResult).reason as KestrelError).retryable, false);
     assert.equal(results[1]!.status, "rejected");
     assert.equal(((results[1] as PromiseRejectedResult).reason as KestrelError).retryable, true);
     assert.equal(results[2]!.status, "fulfilled");
-    assert.deepEqual(fake.docs.map((d) => d.doc["rule"]), ["first", "r3"]);
+    assert.deepEqual(
+      fake.docs.map((d) => d.doc["rule"]),
+      ["first", "r3"],
+    );
   });
 
   it("rejects every document of a _bulk answered 429 or 500, retryably", async () => {
@@ -136,7 +178,10 @@ describe("elasticsearch send", () => {
     fake.script({ delayMs: 100 }, { status: 429, headers: { "retry-after": "1" } });
     const first = inst.send(makeNotification(), AbortSignal.timeout(3000));
     await new Promise((r) => setTimeout(r, 20));
-    const rest = await Promise.allSettled([inst.send(makeNotification(), AbortSignal.timeout(3000)), inst.send(makeNotification(), AbortSignal.timeout(3000))]);
+    const rest = await Promise.allSettled([
+      inst.send(makeNotification(), AbortSignal.timeout(3000)),
+      inst.send(makeNotification(), AbortSignal.timeout(3000)),
+    ]);
     await first;
     for (const r of rest) {
       assert.equal(r.status, "rejected");
@@ -160,7 +205,10 @@ describe("elasticsearch send", () => {
     fake.script({ delayMs: 150 });
     const first = inst.send(makeNotification(), AbortSignal.timeout(3000));
     await new Promise((r) => setTimeout(r, 20));
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(30)), (err: unknown) => err instanceof KestrelError && err.code === "ERR_TIMEOUT");
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(30)),
+      (err: unknown) => err instanceof KestrelError && err.code === "ERR_TIMEOUT",
+    );
     await first;
     await inst.close!();
     assert.equal(fake.docs.length, 1);

@@ -6,8 +6,8 @@
 import { z } from "zod";
 import type { HttpClient } from "../clients/http.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { talonPayload } from "./_payload.ts";
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
@@ -24,7 +24,10 @@ export const params = z
       .regex(/^[a-z0-9][a-z0-9._-]*$/, "must be a lower-case Elasticsearch index name")
       .default("falco-talon")
       .describe("index name, before the date suffix"),
-    suffix: z.enum(["daily", "monthly", "annually", "none"]).default("daily").describe("date suffix of the index: -YYYY.MM.DD, -YYYY.MM, -YYYY or none"),
+    suffix: z
+      .enum(["daily", "monthly", "annually", "none"])
+      .default("daily")
+      .describe("date suffix of the index: -YYYY.MM.DD, -YYYY.MM, -YYYY or none"),
     create_index_template: z.boolean().default(true).describe("create the index template before the first document if it does not exist"),
     number_of_shards: z.int().min(1).default(3).describe("shards of the indices (with create_index_template)"),
     number_of_replicas: z.int().min(0).default(3).describe("replicas of the indices (with create_index_template)"),
@@ -34,7 +37,13 @@ export const params = z
   })
   .superRefine((s, ctx) => {
     if (s.url === undefined && s.host_port === undefined) {
-      ctx.addIssue({ code: "invalid_type", expected: "string", input: undefined, path: ["url"], message: "url (or host_port) is required" });
+      ctx.addIssue({
+        code: "invalid_type",
+        expected: "string",
+        input: undefined,
+        path: ["url"],
+        message: "url (or host_port) is required",
+      });
     }
   });
 
@@ -116,17 +125,23 @@ export function bulkOutcomes(body: string, count: number): (KestrelError | undef
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
-    return Array.from({ length: count }, () => new KestrelError("ERR_NOTIFY", "elasticsearch: the _bulk answer is not JSON", { retryable: true }));
+    return Array.from(
+      { length: count },
+      () => new KestrelError("ERR_NOTIFY", "elasticsearch: the _bulk answer is not JSON", { retryable: true }),
+    );
   }
   const items = parsed.items ?? [];
   return Array.from({ length: count }, (_, i) => {
     const entry = items[i];
     const item = entry === undefined ? undefined : Object.values(entry)[0];
-    if (item === undefined) return new KestrelError("ERR_NOTIFY", "elasticsearch: the _bulk answer has no item for this document", { retryable: true });
+    if (item === undefined)
+      return new KestrelError("ERR_NOTIFY", "elasticsearch: the _bulk answer has no item for this document", { retryable: true });
     const status = item.status ?? 0;
     if (status >= 200 && status < 300) return undefined;
     const reason = item.error === undefined ? "" : `: ${item.error.type ?? "error"}: ${item.error.reason ?? ""}`;
-    return new KestrelError("ERR_NOTIFY", `elasticsearch: document rejected with ${status}${reason}`, { retryable: status === 429 || status >= 500 });
+    return new KestrelError("ERR_NOTIFY", `elasticsearch: document rejected with ${status}${reason}`, {
+      retryable: status === 429 || status >= 500,
+    });
   });
 }
 
@@ -145,7 +160,8 @@ class Indexer {
     this.#base = (settings.url ?? settings.host_port ?? "").replace(/\/+$/, "");
     const headers: Record<string, string> = { ...settings.custom_headers, "user-agent": "Kestrel" };
     if (settings.api_key !== "") headers["authorization"] = `ApiKey ${settings.api_key}`;
-    else if (settings.user !== "") headers["authorization"] = `Basic ${Buffer.from(`${settings.user}:${settings.password}`).toString("base64")}`;
+    else if (settings.user !== "")
+      headers["authorization"] = `Basic ${Buffer.from(`${settings.user}:${settings.password}`).toString("base64")}`;
     this.#headers = headers;
   }
 
@@ -252,7 +268,8 @@ class Indexer {
         errorCode: "ERR_NOTIFY",
       });
     } catch (err) {
-      if (!(err instanceof KestrelError)) throw new KestrelError("ERR_NOTIFY", `elasticsearch: ${errorMessage(err)}`, { cause: err, retryable: true });
+      if (!(err instanceof KestrelError))
+        throw new KestrelError("ERR_NOTIFY", `elasticsearch: ${errorMessage(err)}`, { cause: err, retryable: true });
       throw new KestrelError(err.code, `elasticsearch ${method} ${path}: ${err.message}`, {
         cause: err,
         retryable: err.retryable,

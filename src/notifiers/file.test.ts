@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { KestrelError } from "../errors.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { KestrelError } from "../errors.ts";
 import { onReopen, reopenOutputs } from "./_reopen.ts";
 import file, { LineFile } from "./file.ts";
 
@@ -43,13 +43,19 @@ describe("file notifier", () => {
     const filename = join(await tmp(), "events.txt");
     const inst = await file.create(file.params.parse({ filename, format: "text" }), ctx);
     await inst.send(makeNotification({ status: "failure", error: "nope" }), signal);
-    assert.match(await readFile(filename, "utf8"), /^2024-12-30T14:37:28\.123Z: Failure rule="Terminal shell in container" .*error=nope.*\n$/);
+    assert.match(
+      await readFile(filename, "utf8"),
+      /^2024-12-30T14:37:28\.123Z: Failure rule="Terminal shell in container" .*error=nope.*\n$/,
+    );
     await inst.close?.();
   });
 
   it("fails non-retryable when the directory does not exist", async () => {
     const inst = await file.create(file.params.parse({ filename: "/nonexistent-dir/x/events.txt" }), ctx);
-    await assert.rejects(inst.send(makeNotification(), signal), (e: unknown) => e instanceof KestrelError && !e.retryable && /failed to write/.test(e.message));
+    await assert.rejects(
+      inst.send(makeNotification(), signal),
+      (e: unknown) => e instanceof KestrelError && !e.retryable && /failed to write/.test(e.message),
+    );
     await inst.close?.();
   });
 
@@ -60,7 +66,8 @@ describe("file notifier", () => {
     const results = await Promise.allSettled(writes);
     const rejected = results.filter((r) => r.status === "rejected");
     assert.ok(rejected.length >= 1, "some writes were refused");
-    for (const r of rejected) assert.ok((r as PromiseRejectedResult).reason instanceof KestrelError && (r as PromiseRejectedResult).reason.retryable);
+    for (const r of rejected)
+      assert.ok((r as PromiseRejectedResult).reason instanceof KestrelError && (r as PromiseRejectedResult).reason.retryable);
     await f.close();
     const written = (await readFile(filename, "utf8")).split("\n").filter((l) => l !== "");
     assert.equal(written.length, 4 - rejected.length);

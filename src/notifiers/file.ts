@@ -106,10 +106,7 @@ export default defineNotifier({
   description: "Append each result as one line to a file (Falco's file_output; reopened on SIGUSR1)",
   params: z.strictObject({
     filename: z.string().min(1).describe("path of the file; lines are appended"),
-    keep_alive: z
-      .boolean()
-      .default(false)
-      .describe("true: keep the file open; false: open, append and close it for every line (as Falco)"),
+    keep_alive: z.boolean().default(false).describe("true: keep the file open; false: open, append and close it for every line (as Falco)"),
     format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),
     max_buffered_lines: z
       .number()

@@ -1,16 +1,30 @@
 // The notifiers Kestrel ships, named bare as in Talon (`notifiers: [webhook]`): one file each.
+
+import type { Notifier } from "../plugins/types.ts";
+import alertmanager from "./alertmanager.ts";
 import elasticsearch from "./elasticsearch.ts";
 import file from "./file.ts";
 import k8sevents from "./k8sevents.ts";
-import program from "./program.ts";
 import loki from "./loki.ts";
+import pagerduty from "./pagerduty.ts";
+import program from "./program.ts";
+import slack from "./slack.ts";
 import smtp from "./smtp.ts";
 import stdout from "./stdout.ts";
 import syslog from "./syslog.ts";
 import webhook from "./webhook.ts";
-import alertmanager from "./alertmanager.ts";
-import pagerduty from "./pagerduty.ts";
-import slack from "./slack.ts";
-import type { Notifier } from "../plugins/types.ts";
 
-export const notifiers: readonly Notifier[] = [stdout as Notifier, webhook as Notifier, k8sevents as Notifier, smtp as Notifier, loki as Notifier, elasticsearch as Notifier, file as Notifier, syslog as Notifier, program as Notifier, slack as Notifier, alertmanager as Notifier, pagerduty as Notifier];
+export const notifiers: readonly Notifier[] = [
+  stdout as Notifier,
+  webhook as Notifier,
+  k8sevents as Notifier,
+  smtp as Notifier,
+  loki as Notifier,
+  elasticsearch as Notifier,
+  file as Notifier,
+  syslog as Notifier,
+  program as Notifier,
+  slack as Notifier,
+  alertmanager as Notifier,
+  pagerduty as Notifier,
+];

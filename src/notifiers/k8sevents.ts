@@ -13,13 +13,13 @@
 import { hostname } from "node:os";
 import type { CoreV1Event, V1MicroTime, V1ObjectReference } from "@kubernetes/client-node";
 import { z } from "zod";
+import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 import { kubernetesOf } from "../clients/index.ts";
 import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { firstField } from "../events/fields.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
-import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 
 export const COMPONENT = "kestrel";
 export const MESSAGE_LIMIT_BYTES = 1024;
@@ -85,7 +85,13 @@ export function eventMessage(n: Notification): string {
   return truncateBytes(lines.join("\n").replaceAll("\r\n", "\n"), MESSAGE_LIMIT_BYTES);
 }
 
-export function eventBody(n: Notification, subject: Subject, uid: string | undefined, instance: string, eventTime: V1MicroTime): CoreV1Event {
+export function eventBody(
+  n: Notification,
+  subject: Subject,
+  uid: string | undefined,
+  instance: string,
+  eventTime: V1MicroTime,
+): CoreV1Event {
   const what = n.kind === "output" && n.target !== undefined ? n.target : n.actionner;
   const involvedObject: V1ObjectReference =
     subject.pod !== undefined
@@ -94,7 +100,10 @@ export function eventBody(n: Notification, subject: Subject, uid: string | undef
   return {
     apiVersion: "v1",
     kind: "Event",
-    metadata: { generateName: `${COMPONENT}-`, namespace: subject.pod !== undefined || subject.object !== undefined ? subject.namespace : DEFAULT_NAMESPACE },
+    metadata: {
+      generateName: `${COMPONENT}-`,
+      namespace: subject.pod !== undefined || subject.object !== undefined ? subject.namespace : DEFAULT_NAMESPACE,
+    },
     involvedObject,
     type: n.status === "failure" ? "Warning" : "Normal",
     reason: `${COMPONENT}:${what}:${n.status}`.slice(0, FIELD_LIMIT),
@@ -136,7 +145,10 @@ notifiers:
     const post = (body: CoreV1Event, namespace: string, signal: AbortSignal): Promise<CoreV1Event> =>
       // One attempt: the notification queue retries what kubeError marks retryable (409, 429, 5xx, resets).
       kubeCall(`create an event in the namespace '${namespace}'`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedEvent({ namespace, body: { ...body, metadata: { ...body.metadata, namespace } } }, kube.requestOptions(signal)),
+        kube.core.createNamespacedEvent(
+          { namespace, body: { ...body, metadata: { ...body.metadata, namespace } } },
+          kube.requestOptions(signal),
+        ),
       );
     return {
       async send(n, signal) {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { createClients } from "../clients/index.ts";
-import { KestrelError } from "../errors.ts";
 import { type FakeLoki, startFakeLoki } from "../../test/support/loki.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { createClients } from "../clients/index.ts";
+import { KestrelError } from "../errors.ts";
 import loki, { lokiBody, lokiLabels } from "./loki.ts";
 
 const log = pino({ level: "silent" });
@@ -75,10 +75,20 @@ describe("loki send", () => {
   after(() => fake.close());
 
   const create = async (extra: Record<string, unknown> = {}) =>
-    loki.create(loki.params.parse({ host_port: `${fake.url}/`, user: "99999", api_key: "s3cret", tenant: "team-a", custom_headers: { "X-Env": "prod" }, ...extra }), {
-      clients: createClients(),
-      log,
-    });
+    loki.create(
+      loki.params.parse({
+        host_port: `${fake.url}/`,
+        user: "99999",
+        api_key: "s3cret",
+        tenant: "team-a",
+        custom_headers: { "X-Env": "prod" },
+        ...extra,
+      }),
+      {
+        clients: createClients(),
+        log,
+      },
+    );
 
   it("sends basic auth, the tenant header and custom headers to the push endpoint", async () => {
     const inst = await create();

@@ -4,8 +4,8 @@
 // texts stay in the log line, so that Loki's index does not grow with every event.
 import { z } from "zod";
 import { KestrelError } from "../errors.ts";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { formatLine } from "./_payload.ts";
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
@@ -19,12 +19,21 @@ export const params = z
     api_key: z.string().default("").describe("password or API key for basic auth, sent when user is set"),
     tenant: z.string().default("").describe("tenant sent as the X-Scope-OrgID header (multi-tenant Loki)"),
     custom_headers: z.record(z.string(), z.coerce.string()).default({}).describe("extra HTTP headers"),
-    format: z.enum(["json", "text"]).default("json").describe("log line: json (Talon's notification body) or text (one readable line) (Kestrel addition)"),
+    format: z
+      .enum(["json", "text"])
+      .default("json")
+      .describe("log line: json (Talon's notification body) or text (one readable line) (Kestrel addition)"),
     timeout_seconds: z.number().positive().default(10).describe("deadline of one request (Kestrel addition)"),
   })
   .superRefine((s, ctx) => {
     if (s.url === undefined && s.host_port === undefined) {
-      ctx.addIssue({ code: "invalid_type", expected: "string", input: undefined, path: ["url"], message: "url (or host_port) is required" });
+      ctx.addIssue({
+        code: "invalid_type",
+        expected: "string",
+        input: undefined,
+        path: ["url"],
+        message: "url (or host_port) is required",
+      });
     }
   });
 
@@ -108,5 +117,9 @@ notifiers:
 });
 
 function lokiErrorOptions(err: KestrelError): { cause: unknown; retryable: boolean; retryAfterSeconds?: number } {
-  return { cause: err, retryable: err.retryable, ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }) };
+  return {
+    cause: err,
+    retryable: err.retryable,
+    ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+  };
 }

@@ -18,10 +18,16 @@ describe("pagerduty notifier", () => {
   });
 
   it("maps priorities to severities (not always critical)", () => {
-    assert.deepEqual(
-      ["Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"].map(severityOf),
-      ["critical", "critical", "critical", "error", "warning", "info", "info", "info"],
-    );
+    assert.deepEqual(["Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"].map(severityOf), [
+      "critical",
+      "critical",
+      "critical",
+      "error",
+      "warning",
+      "info",
+      "info",
+      "info",
+    ]);
   });
 
   it("triggers with summary, source, severity, timestamp, dedup_key and the fields as custom_details", () => {
@@ -49,19 +55,26 @@ describe("pagerduty notifier", () => {
     assert.equal(d["trace_id"], n.traceId);
     assert.deepEqual(d["objects"], { Pod: "nginx", Namespace: "default" });
     // big integers survive JSON exactly
-    const body = JSON.parse(encode(e).replace(/"evt\.time":(\d+)/, '"evt.time":"$1"')) as { payload: { custom_details: { output_fields: Record<string, string> } } };
+    const body = JSON.parse(encode(e).replace(/"evt\.time":(\d+)/, '"evt.time":"$1"')) as {
+      payload: { custom_details: { output_fields: Record<string, string> } };
+    };
     assert.equal(body.payload.custom_details.output_fields["evt.time"], "12345678901234567890");
   });
 
   it("repeats of the same Falco rule and pod share the dedup_key; another pod does not", () => {
     const a = dedupKey(makeNotification({ objects: { pod: "web-1", namespace: "shop" } }));
-    const b = dedupKey(makeNotification({ action: "Terminate", actionner: "kubernetes:terminate", objects: { pod: "web-1", namespace: "shop" } }));
+    const b = dedupKey(
+      makeNotification({ action: "Terminate", actionner: "kubernetes:terminate", objects: { pod: "web-1", namespace: "shop" } }),
+    );
     const c = dedupKey(makeNotification({ objects: { pod: "web-2", namespace: "shop" } }));
     assert.equal(a, b);
     assert.notEqual(a, c);
     // an event without objects: the pod comes from the output fields; without a pod, the host
     assert.match(dedupKey(makeNotification({ kind: "event", objects: {} })), /^falco\/Terminal shell in container\/default\/nginx-\d+$/);
-    assert.equal(dedupKey(makeNotification({ objects: {}, event: { fields: { "k8s.pod.name": null, "k8s.ns.name": null } } })), "falco/Terminal shell in container/node-1");
+    assert.equal(
+      dedupKey(makeNotification({ objects: {}, event: { fields: { "k8s.pod.name": null, "k8s.ns.name": null } } })),
+      "falco/Terminal shell in container/node-1",
+    );
     assert.ok(dedupKey(makeNotification({ event: { rule: "x".repeat(400) } })).length <= 255);
   });
 
@@ -72,8 +85,15 @@ describe("pagerduty notifier", () => {
   it("resolves the incident when an actionner of resolve_on succeeds, triggers when it fails", () => {
     const s = { ...settings, resolve_on: ["kubernetes:terminate"] };
     const ok = pagerDutyEvent(makeNotification({ actionner: "kubernetes:terminate" }), s);
-    assert.deepEqual(ok, { routing_key: "R0UT1NGKEY", event_action: "resolve", dedup_key: "falco/Terminal shell in container/default/nginx" });
-    assert.equal(pagerDutyEvent(makeNotification({ actionner: "kubernetes:terminate", status: "failure", error: "x" }), s).event_action, "trigger");
+    assert.deepEqual(ok, {
+      routing_key: "R0UT1NGKEY",
+      event_action: "resolve",
+      dedup_key: "falco/Terminal shell in container/default/nginx",
+    });
+    assert.equal(
+      pagerDutyEvent(makeNotification({ actionner: "kubernetes:terminate", status: "failure", error: "x" }), s).event_action,
+      "trigger",
+    );
     assert.equal(pagerDutyEvent(makeNotification(), s).event_action, "trigger");
   });
 
@@ -118,7 +138,10 @@ describe("pagerduty notifier delivery", () => {
 
   it("never lets a resolve overtake the trigger of the same incident", async () => {
     const f = fakeHttp([80, 0, 0]); // the trigger is slow to answer
-    const inst = await pagerduty.create(pagerduty.params.parse({ routing_key: "k", resolve_on: ["kubernetes:terminate"] }), { clients: f.clients, log });
+    const inst = await pagerduty.create(pagerduty.params.parse({ routing_key: "k", resolve_on: ["kubernetes:terminate"] }), {
+      clients: f.clients,
+      log,
+    });
     const signal = AbortSignal.timeout(2000);
     await Promise.all([
       inst.send(makeNotification({ kind: "event", objects: {}, event: { fields: { "k8s.pod.name": "p" } } }), signal),

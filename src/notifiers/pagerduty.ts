@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { bigintReplacer, firstField } from "../events/fields.ts";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { talonPayload } from "./_payload.ts";
 
 export const ENDPOINTS = {
@@ -119,14 +119,20 @@ export function encode(event: PagerDutyEvent): string {
   if (size <= MAX_BODY || details === undefined || typeof details["output"] !== "string") return body;
   const output = details["output"];
   const keep = Math.max(0, output.length - (size - MAX_BODY) - 100);
-  return JSON.stringify({ ...event, payload: { ...event.payload, custom_details: { ...details, output: `${output.slice(0, keep)}… (cut)` } } }, bigintReplacer);
+  return JSON.stringify(
+    { ...event, payload: { ...event.payload, custom_details: { ...details, output: `${output.slice(0, keep)}… (cut)` } } },
+    bigintReplacer,
+  );
 }
 
 export default defineNotifier({
   name: "pagerduty",
   description: "Trigger (or resolve) PagerDuty incidents through the Events API v2, one incident per rule and pod",
   params: z.strictObject({
-    routing_key: z.string().min(1, "the integration (routing) key is required").describe("integration key of the PagerDuty service (Events API v2)"),
+    routing_key: z
+      .string()
+      .min(1, "the integration (routing) key is required")
+      .describe("integration key of the PagerDuty service (Events API v2)"),
     region: z.enum(["us", "eu"]).default("us").describe("us: events.pagerduty.com; eu: events.eu.pagerduty.com"),
     api_url: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL" })

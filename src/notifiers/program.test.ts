@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { KestrelError } from "../errors.ts";
 import { eventually } from "../../test/support/kestrel.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { KestrelError } from "../errors.ts";
 import { reopenOutputs } from "./_reopen.ts";
 import program, { KeptProgram } from "./program.ts";
 
@@ -40,7 +40,10 @@ describe("program notifier, keep_alive false", () => {
 
   it("fails (not retryable) on a non-zero exit, with the program's stderr", async () => {
     const inst = await program.create(program.params.parse({ program: "cat > /dev/null; echo broken >&2; exit 3" }), ctx);
-    await assert.rejects(inst.send(makeNotification(), signal), (e: unknown) => e instanceof KestrelError && !e.retryable && /exited with code 3: broken/.test(e.message));
+    await assert.rejects(
+      inst.send(makeNotification(), signal),
+      (e: unknown) => e instanceof KestrelError && !e.retryable && /exited with code 3: broken/.test(e.message),
+    );
   });
 
   it("kills the program when the deadline passes", async () => {
@@ -54,7 +57,10 @@ describe("program notifier, keep_alive false", () => {
 describe("program notifier, keep_alive true", () => {
   it("feeds one long-lived process one text line per notification", async () => {
     const out = await tmpFile();
-    const inst = await program.create(program.params.parse({ program: `echo start >> '${out}'; exec cat >> '${out}'`, keep_alive: true, format: "text" }), ctx);
+    const inst = await program.create(
+      program.params.parse({ program: `echo start >> '${out}'; exec cat >> '${out}'`, keep_alive: true, format: "text" }),
+      ctx,
+    );
     for (let i = 0; i < 5; i++) await inst.send(makeNotification({ output: `line ${i}` }), signal);
     await inst.close?.();
     const lines = await readLines(out);
@@ -74,11 +80,17 @@ describe("program notifier, keep_alive true", () => {
     await eventually(() => kept.started === 2, 2000, "restart after exit");
     await kept.close();
     const l1 = await readLines(out);
-    assert.deepEqual(l1.filter((l) => l !== "start"), ["a", "b"]);
+    assert.deepEqual(
+      l1.filter((l) => l !== "start"),
+      ["a", "b"],
+    );
     assert.equal(l1.filter((l) => l === "start").length, 2);
 
     const out2 = await tmpFile();
-    const inst = await program.create(program.params.parse({ program: `echo start >> '${out2}'; exec cat >> '${out2}'`, keep_alive: true }), ctx);
+    const inst = await program.create(
+      program.params.parse({ program: `echo start >> '${out2}'; exec cat >> '${out2}'`, keep_alive: true }),
+      ctx,
+    );
     await inst.send(makeNotification({ output: "before" }), signal);
     reopenOutputs();
     await inst.send(makeNotification({ output: "after" }), signal);
@@ -97,14 +109,20 @@ describe("program notifier, keep_alive true", () => {
     const settled = Promise.allSettled([first, ...queued]);
     await assert.rejects(kept.write("4"), (e: unknown) => e instanceof KestrelError && e.retryable);
     let firstDone = false;
-    void first.then(() => (firstDone = true), () => (firstDone = true));
+    void first.then(
+      () => (firstDone = true),
+      () => (firstDone = true),
+    );
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(firstDone, false, "the write waits for the reader");
     const closing = Date.now();
     await kept.close(100);
     assert.ok(Date.now() - closing < 2000, "close kills a program that does not read");
     const results = await settled;
-    assert.ok(results.every((r) => r.status === "rejected"), "lines the program never took are failures");
+    assert.ok(
+      results.every((r) => r.status === "rejected"),
+      "lines the program never took are failures",
+    );
   });
 
   it("refuses a program that would run the notification's text as code, with the line and column", () => {

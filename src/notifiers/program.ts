@@ -159,7 +159,8 @@ export class KeptProgram {
         if (this.#child === child) this.#child = undefined;
         this.#retiringChildren.delete(child);
         this.#retiring.delete(exited);
-        if (!this.#closed) this.#log.warn({ program: this.#program, code, signal }, "the program exited; it is started again for the next line");
+        if (!this.#closed)
+          this.#log.warn({ program: this.#program, code, signal }, "the program exited; it is started again for the next line");
         resolve();
       });
     });
@@ -249,7 +250,9 @@ export default defineNotifier({
     keep_alive: z
       .boolean()
       .default(false)
-      .describe("true: one long-lived process fed one line per result, restarted when it exits and on SIGUSR1; false: one process per result (as Falco)"),
+      .describe(
+        "true: one long-lived process fed one line per result, restarted when it exits and on SIGUSR1; false: one process per result (as Falco)",
+      ),
     format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),
     max_buffered_lines: z
       .number()

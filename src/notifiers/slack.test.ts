@@ -37,10 +37,13 @@ describe("slack notifier", () => {
   });
 
   it("colours failures red and ignored results grey, and shows the error", () => {
-    const failed = slackPayload(makeNotification({ status: "failure", output: "", error: "pods \"nginx\" not found" }), settings);
+    const failed = slackPayload(makeNotification({ status: "failure", output: "", error: 'pods "nginx" not found' }), settings);
     assert.equal(failed.attachments[0]!.color, "#e20b0b");
     assert.equal(failed.attachments[0]!.fields!.find((f) => f.title === "Error")!.value, '`pods "nginx" not found`');
-    assert.equal(failed.attachments[0]!.fields!.some((f) => f.title === "Output"), false);
+    assert.equal(
+      failed.attachments[0]!.fields!.some((f) => f.title === "Output"),
+      false,
+    );
     assert.equal(slackPayload(makeNotification({ status: "ignored" }), settings).attachments[0]!.color, "#a4a8b1");
   });
 
@@ -65,7 +68,10 @@ describe("slack notifier", () => {
     assert.match(p.text!, /^\[\*Critical\*\]\[\*event\*\]/);
     const titles = p.attachments[0]!.fields!.map((f) => f.title);
     assert.ok(titles.includes("Priority") && !titles.includes("Action") && !titles.includes("Status"));
-    assert.equal(slackPayload(makeNotification({ kind: "event", event: { priority: "Debug" } }), settings).attachments[0]!.color, "#ccfff2");
+    assert.equal(
+      slackPayload(makeNotification({ kind: "event", event: { priority: "Debug" } }), settings).attachments[0]!.color,
+      "#ccfff2",
+    );
   });
 
   it("shows the output target of an artifact write", () => {

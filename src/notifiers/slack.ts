@@ -2,8 +2,8 @@
 // one attachment coloured by the result's status (by the event's priority for matched events) and, in
 // the long format, Talon's fields (rule, action, actionner, status, objects, event, output, error, trace id).
 import { z } from "zod";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { titleCase } from "./_payload.ts";
 
 export interface SlackField {
@@ -91,7 +91,11 @@ export function slackPayload(n: Notification, s: SlackSettings): SlackPayload {
   if (s.format === "short") {
     // Talon's short format: the header and the outcome in the attachment's text, no fields, no footer.
     const outcome =
-      n.error !== undefined && n.error !== "" ? `, with error: ${code(n.error)}` : n.output !== "" ? `, with output: ${code(n.output)}` : "";
+      n.error !== undefined && n.error !== ""
+        ? `, with error: ${code(n.error)}`
+        : n.output !== ""
+          ? `, with output: ${code(n.output)}`
+          : "";
     attachment.text = header + outcome;
     return payload;
   }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { createClients } from "../clients/index.ts";
-import { KestrelError } from "../errors.ts";
 import { makeNotification } from "../../test/support/notification.ts";
 import { parseMime, type SmtpTestServer, startSmtpServer } from "../../test/support/smtp.ts";
+import { createClients } from "../clients/index.ts";
+import { KestrelError } from "../errors.ts";
 import smtp, { mailHtml, mailSubject, mailText, smtpError } from "./smtp.ts";
 
 const log = pino({ level: "silent" });
@@ -13,12 +13,25 @@ const EVIL = `<script>alert("x")</script><img src=x onerror='y'>&amp;`;
 describe("smtp message shaping", () => {
   it("puts status, kind, action and rule in the subject, on one line", () => {
     assert.equal(mailSubject(makeNotification()), "[kestrel][success][action] Action 'Label the pod' Rule 'Terminal shell in container'");
-    const event = makeNotification({ kind: "event", action: "", actionner: "", rule: "Bad\r\nBcc: victim@example.com", event: { priority: "Critical" } });
+    const event = makeNotification({
+      kind: "event",
+      action: "",
+      actionner: "",
+      rule: "Bad\r\nBcc: victim@example.com",
+      event: { priority: "Critical" },
+    });
     assert.equal(mailSubject(event), "[kestrel][Critical][event] Rule 'Bad Bcc: victim@example.com'");
   });
 
   it("escapes every value in the html body", () => {
-    const n = makeNotification({ rule: EVIL, action: EVIL, output: EVIL, error: EVIL, objects: { pod: EVIL }, event: { output: `12:00:00.000000000: Notice ${EVIL}` } });
+    const n = makeNotification({
+      rule: EVIL,
+      action: EVIL,
+      output: EVIL,
+      error: EVIL,
+      objects: { pod: EVIL },
+      event: { output: `12:00:00.000000000: Notice ${EVIL}` },
+    });
     const html = mailHtml(n);
     assert.ok(!html.includes("<script"), html);
     assert.ok(!html.includes("<img"), html);
@@ -29,7 +42,16 @@ describe("smtp message shaping", () => {
 
   it("lists the fields in the text body", () => {
     const text = mailText(makeNotification({ status: "failure", error: "pods is forbidden" }));
-    for (const line of ["Status: failure", "Rule: Terminal shell in container", "Action: Label the pod", "Actionner: kubernetes:label", "Pod: nginx", "Namespace: default", "Error: pods is forbidden", "Trace ID: 0b5e1f0c-3a4e-4c1e-9a43-4a7d9d6c2f11"]) {
+    for (const line of [
+      "Status: failure",
+      "Rule: Terminal shell in container",
+      "Action: Label the pod",
+      "Actionner: kubernetes:label",
+      "Pod: nginx",
+      "Namespace: default",
+      "Error: pods is forbidden",
+      "Trace ID: 0b5e1f0c-3a4e-4c1e-9a43-4a7d9d6c2f11",
+    ]) {
       assert.ok(text.includes(`${line}\n`), `missing ${line}`);
     }
   });
@@ -113,20 +135,32 @@ describe("smtp delivery through a real SMTP server with STARTTLS", () => {
   it("fails without retry when authentication is refused", async () => {
     const before = server.authFailures;
     const inst = await create({ password: "wrong" });
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(5000)), (err: unknown) => err instanceof KestrelError && !err.retryable && /535|auth/i.test(err.message));
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(5000)),
+      (err: unknown) => err instanceof KestrelError && !err.retryable && /535|auth/i.test(err.message),
+    );
     assert.equal(server.authFailures, before + 1);
   });
 
   it("fails retryably on a 4xx answer and finally on a 5xx answer", async () => {
     const inst = await create();
     server.script(451, 554);
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(5000)), (err: unknown) => err instanceof KestrelError && err.retryable);
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(5000)), (err: unknown) => err instanceof KestrelError && !err.retryable);
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(5000)),
+      (err: unknown) => err instanceof KestrelError && err.retryable,
+    );
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(5000)),
+      (err: unknown) => err instanceof KestrelError && !err.retryable,
+    );
   });
 
   it("refuses an untrusted certificate, without retry", async () => {
     const inst = await create({ ca_file: "" });
-    await assert.rejects(inst.send(makeNotification(), AbortSignal.timeout(5000)), (err: unknown) => err instanceof KestrelError && !err.retryable && /certificate/i.test(err.message));
+    await assert.rejects(
+      inst.send(makeNotification(), AbortSignal.timeout(5000)),
+      (err: unknown) => err instanceof KestrelError && !err.retryable && /certificate/i.test(err.message),
+    );
   });
 });
 
@@ -135,7 +169,15 @@ describe("smtp with implicit TLS", () => {
     const server = await startSmtpServer({ user: "falco", password: "s3cret", implicitTls: true });
     try {
       const inst = await smtp.create(
-        smtp.params.parse({ host_port: `127.0.0.1:${server.port}`, from: "f@example.com", to: "t@example.com", user: "falco", password: "s3cret", implicit_tls: true, ca_file: server.caFile }),
+        smtp.params.parse({
+          host_port: `127.0.0.1:${server.port}`,
+          from: "f@example.com",
+          to: "t@example.com",
+          user: "falco",
+          password: "s3cret",
+          implicit_tls: true,
+          ca_file: server.caFile,
+        }),
         { clients: createClients(), log },
       );
       await inst.send(makeNotification(), AbortSignal.timeout(5000));

@@ -8,8 +8,8 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { FileError, readRegularFileSync } from "../files.ts";
-import type { Notification } from "../plugins/types.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import type { Notification } from "../plugins/types.ts";
 import { titleCase } from "./_payload.ts";
 
 export const params = z.strictObject({
@@ -153,7 +153,11 @@ function transportOptions(s: Settings) {
     connectionTimeout: ms,
     greetingTimeout: ms,
     socketTimeout: ms,
-    tls: { minVersion: "TLSv1.2" as const, ...(isIP(host) === 0 ? { servername: host } : {}), ...(s.ca_file === "" ? {} : { ca: readCa(s.ca_file) }) },
+    tls: {
+      minVersion: "TLSv1.2" as const,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      ...(s.ca_file === "" ? {} : { ca: readCa(s.ca_file) }),
+    },
     ...(s.user === "" ? {} : { auth: { user: s.user, pass: s.password } }),
   };
 }

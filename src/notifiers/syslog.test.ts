@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import pino from "pino";
-import { KestrelError } from "../errors.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { KestrelError } from "../errors.ts";
 import syslog, { frame, severityOf, syslogMessage } from "./syslog.ts";
 
 const f = { rfc: "5424", facility: "local0", hostname: "node-1", appName: "kestrel", format: "json", pid: 42 } as const;
@@ -30,7 +30,10 @@ describe("syslog message", () => {
   it("writes RFC 3164 with a local BSD timestamp and TAG[PID], text body", () => {
     const n = makeNotification({ status: "failure", error: "boom" });
     const m = syslogMessage(n, { ...f, rfc: "3164", facility: "user", format: "text" });
-    assert.match(m, /^<11>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d node-1 kestrel\[42\]: \S+: Failure rule="Terminal shell in container" .*error=boom/);
+    assert.match(
+      m,
+      /^<11>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d node-1 kestrel\[42\]: \S+: Failure rule="Terminal shell in container" .*error=boom/,
+    );
   });
 
   it("sanitises header fields (no spaces)", () => {
@@ -81,7 +84,6 @@ describe("syslog over TCP", () => {
       try {
         await inst.send(makeNotification({ output: `second-${i}` }), signal);
       } catch (err) {
-
         assert.ok(err instanceof KestrelError && err.retryable, String(err));
       }
       await new Promise((r) => setTimeout(r, 10));
@@ -96,8 +98,14 @@ describe("syslog over TCP", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((r) => server.close(() => r()));
-    const inst = await syslog.create(syslog.params.parse({ transport: "tcp", host: "127.0.0.1", port }), { clients: {} as never, log: pino({ enabled: false }) });
-    await assert.rejects(inst.send(makeNotification(), new AbortController().signal), (err: unknown) => err instanceof KestrelError && err.retryable && /cannot connect/.test(err.message));
+    const inst = await syslog.create(syslog.params.parse({ transport: "tcp", host: "127.0.0.1", port }), {
+      clients: {} as never,
+      log: pino({ enabled: false }),
+    });
+    await assert.rejects(
+      inst.send(makeNotification(), new AbortController().signal),
+      (err: unknown) => err instanceof KestrelError && err.retryable && /cannot connect/.test(err.message),
+    );
     await inst.close?.();
   });
 });

@@ -4,8 +4,8 @@
 // priority. TCP/TLS/Unix connections are kept and re-established after an error (the send is retryable).
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
-import { hostname as osHostname } from "node:os";
 import { connect as netConnect, type Socket } from "node:net";
+import { hostname as osHostname } from "node:os";
 import { connect as tlsConnect } from "node:tls";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -95,7 +95,11 @@ const params = z.strictObject({
   host: z.string().min(1).default("localhost").describe("syslog server (udp, tcp, tls)"),
   port: z.number().int().min(1).max(65535).optional().describe("server port (default 514; 6514 for tls)"),
   path: z.string().min(1).default("/dev/log").describe("socket path for the unix transport (a stream socket)"),
-  rfc: z.coerce.string().pipe(z.enum(["5424", "3164"])).default("5424").describe("message format: 5424 or 3164 (BSD)"),
+  rfc: z.coerce
+    .string()
+    .pipe(z.enum(["5424", "3164"]))
+    .default("5424")
+    .describe("message format: 5424 or 3164 (BSD)"),
   facility: z
     .enum(Object.keys(FACILITIES) as [Facility, ...Facility[]])
     .default("user")
@@ -321,8 +325,7 @@ notifiers:
 `,
   create(settings) {
     const port = settings.port ?? (settings.transport === "tls" ? 6514 : 514);
-    const transport: Transport =
-      settings.transport === "udp" ? new UdpTransport(settings.host, port) : new StreamTransport(settings, port);
+    const transport: Transport = settings.transport === "udp" ? new UdpTransport(settings.host, port) : new StreamTransport(settings, port);
     const format: SyslogFormat = {
       rfc: settings.rfc,
       facility: settings.facility,

@@ -1,8 +1,9 @@
 // Reports every engine happening to the main observer (logs, Prometheus metrics, summary) and then to a
 // second one (tracing). The second one can never break the first or the engine: what it throws is handed
 // to `onError` and the engine goes on. Only built when tracing is on, so the default path is unchanged.
-import type { FalcoEvent } from "../events/event.ts";
+
 import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord, RejectReason } from "../engine/observer.ts";
+import type { FalcoEvent } from "../events/event.ts";
 import type { Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 
@@ -65,7 +66,14 @@ export class FanOutObserver implements EngineObserver {
     this.#guard(() => this.#extra.actionFinished(record));
   }
 
-  contextGathered(event: FalcoEvent, traceId: string, action: CompiledAction, context: string, durationSeconds: number, error?: unknown): void {
+  contextGathered(
+    event: FalcoEvent,
+    traceId: string,
+    action: CompiledAction,
+    context: string,
+    durationSeconds: number,
+    error?: unknown,
+  ): void {
     this.#main.contextGathered?.(event, traceId, action, context, durationSeconds, error);
     this.#guard(() => this.#extra.contextGathered?.(event, traceId, action, context, durationSeconds, error));
   }
@@ -75,7 +83,13 @@ export class FanOutObserver implements EngineObserver {
     this.#guard(() => this.#extra.outputFinished(record));
   }
 
-  notificationFinished(notifier: string, notification: Notification, status: "success" | "failure", error?: unknown, quiet?: boolean): void {
+  notificationFinished(
+    notifier: string,
+    notification: Notification,
+    status: "success" | "failure",
+    error?: unknown,
+    quiet?: boolean,
+  ): void {
     this.#main.notificationFinished(notifier, notification, status, error, quiet);
     this.#guard(() => this.#extra.notificationFinished(notifier, notification, status, error));
   }

@@ -26,8 +26,20 @@ describe("FastHistogram", () => {
   it("keeps one series per label set, also through series(), and matches prom-client with labels", async () => {
     const ours = new Registry();
     const theirs = new Registry();
-    const fast = new FastHistogram({ name: "d_seconds", help: "by actionner", buckets: BUCKETS, labelNames: ["actionner"], registers: [ours] });
-    const reference = new Histogram({ name: "d_seconds", help: "by actionner", buckets: BUCKETS, labelNames: ["actionner"], registers: [theirs] });
+    const fast = new FastHistogram({
+      name: "d_seconds",
+      help: "by actionner",
+      buckets: BUCKETS,
+      labelNames: ["actionner"],
+      registers: [ours],
+    });
+    const reference = new Histogram({
+      name: "d_seconds",
+      help: "by actionner",
+      buckets: BUCKETS,
+      labelNames: ["actionner"],
+      registers: [theirs],
+    });
     const kept = fast.series({ actionner: "kubernetes:label" });
     VALUES.forEach((v, i) => {
       const actionner = i % 2 === 0 ? "kubernetes:label" : "kubernetes:terminate";

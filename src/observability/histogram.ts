@@ -110,7 +110,12 @@ export class FastHistogram<L extends string = never> {
       let cumulative = 0;
       for (let i = 0; i < this.#bounds.length; i++) {
         cumulative += s.counts[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: this.#bounds[i]!, ...s.labels }, value: cumulative, exemplar: null });
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { le: this.#bounds[i]!, ...s.labels },
+          value: cumulative,
+          exemplar: null,
+        });
       }
       values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", ...s.labels }, value: s.count, exemplar: null });
       values.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });

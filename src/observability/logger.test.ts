@@ -10,7 +10,12 @@ function capture(format: LogFormat, level = "info") {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter((l) => l !== ""));
+      lines.push(
+        ...chunk
+          .toString("utf8")
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
       done();
     },
   });
@@ -133,9 +138,13 @@ describe("createLogger: URL credentials", () => {
     for (const format of ["json", "text", "color"] as const) {
       const { log, lines } = capture(format);
       const cause = new Error("connect to nats://tok3n@nats:4222 failed");
-      log
-        .child({ server: "nats://user:pa55@nats:4222" })
-        .error({ err: new KestrelError("ERR_NOTIFY", "fetch failed for https://user:pa55@hooks.example/x", { cause }), host_port: "http://es:pa55@es:9200" }, "sent to https://user:pa55@hooks.example");
+      log.child({ server: "nats://user:pa55@nats:4222" }).error(
+        {
+          err: new KestrelError("ERR_NOTIFY", "fetch failed for https://user:pa55@hooks.example/x", { cause }),
+          host_port: "http://es:pa55@es:9200",
+        },
+        "sent to https://user:pa55@hooks.example",
+      );
       assert.equal(lines.length, 1);
       assert.doesNotMatch(lines[0]!, /pa55|tok3n/, format);
       assert.match(lines[0]!, /https:\/\/\[redacted\]@hooks\.example/, format);

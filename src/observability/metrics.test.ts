@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { PRIORITIES } from "../events/priority.ts";
-import { describe, it } from "node:test";
 import { EVENT_SERIES_LIMIT, FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
 
 setFlagsFromString("--expose-gc");
@@ -61,7 +61,8 @@ describe("Metrics", () => {
 
   it("bounds the label values that come from events", async () => {
     const m = new Metrics({ defaultMetrics: false });
-    for (let i = 0; i < FALCO_RULE_LABEL_LIMIT + 100; i++) m.countEvent(`rule ${i}`, PRIORITIES.indexOf("Warning"), `source ${i % (SOURCE_LABEL_LIMIT + 10)}`);
+    for (let i = 0; i < FALCO_RULE_LABEL_LIMIT + 100; i++)
+      m.countEvent(`rule ${i}`, PRIORITIES.indexOf("Warning"), `source ${i % (SOURCE_LABEL_LIMIT + 10)}`);
     const lines = samples(await m.exposition(), "kestrel_events_total");
     const rules = new Set(lines.map((l) => /falco_rule="([^"]*)"/.exec(l)![1]));
     const sources = new Set(lines.map((l) => /source="([^"]*)"/.exec(l)![1]));
@@ -106,6 +107,9 @@ describe("Metrics", () => {
     for (let r = 0; r < 600; r++) for (let s = 0; s < 12; s++, n++) m.countEvent(`rule ${r}`, r % 8, `source ${s}`);
     const lines = samples(await m.exposition(), "kestrel_events_total");
     assert.ok(lines.length <= EVENT_SERIES_LIMIT + 8, `${lines.length} series`);
-    assert.equal(lines.reduce((t, l) => t + Number(l.split(" ").pop()), 0), n);
+    assert.equal(
+      lines.reduce((t, l) => t + Number(l.split(" ").pop()), 0),
+      n,
+    );
   });
 });

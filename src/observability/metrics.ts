@@ -130,7 +130,12 @@ export class Metrics {
         copyCells(this, cells.notifications);
       },
     });
-    this.outputs = new Counter({ name: "kestrel_outputs_total", help: "Artifacts stored or failed", labelNames: ["target", "status"], registers });
+    this.outputs = new Counter({
+      name: "kestrel_outputs_total",
+      help: "Artifacts stored or failed",
+      labelNames: ["target", "status"],
+      registers,
+    });
     const duplicates = () => this.#duplicates;
     this.duplicates = new Counter({
       name: "kestrel_duplicates_total",
@@ -141,7 +146,12 @@ export class Metrics {
         this.inc(duplicates());
       },
     });
-    this.rejected = new Counter({ name: "kestrel_rejected_total", help: "Requests refused by the intake", labelNames: ["reason"], registers });
+    this.rejected = new Counter({
+      name: "kestrel_rejected_total",
+      help: "Requests refused by the intake",
+      labelNames: ["reason"],
+      registers,
+    });
     this.droppedAtShutdown = new Counter({
       name: "kestrel_shutdown_dropped_events_total",
       help: "Events still queued when the shutdown deadline passed: their actions never ran (in cluster mode they go back to the stream)",
@@ -153,8 +163,17 @@ export class Metrics {
       labelNames: ["reason"],
       registers,
     });
-    this.leader = new Gauge({ name: "kestrel_leader", help: "1 when this replica holds the leader lease (deduplication.leader_election)", registers });
-    this.rulesReloads = new Counter({ name: "kestrel_rules_reload_total", help: "Rules reloads (watch_rules, SIGHUP), by result", labelNames: ["result"], registers });
+    this.leader = new Gauge({
+      name: "kestrel_leader",
+      help: "1 when this replica holds the leader lease (deduplication.leader_election)",
+      registers,
+    });
+    this.rulesReloads = new Counter({
+      name: "kestrel_rules_reload_total",
+      help: "Rules reloads (watch_rules, SIGHUP), by result",
+      labelNames: ["result"],
+      registers,
+    });
     const depth = () => this.#queueDepth;
     this.queueDepth = new Gauge({
       name: "kestrel_queue_depth",
@@ -236,7 +255,10 @@ export class Metrics {
       byLevel[level] = cell;
       return cell;
     }
-    const cell: Cell = { labels: { falco_rule: falcoRule, priority, source: bounded(this.#sources, source, SOURCE_LABEL_LIMIT) }, value: 0 };
+    const cell: Cell = {
+      labels: { falco_rule: falcoRule, priority, source: bounded(this.#sources, source, SOURCE_LABEL_LIMIT) },
+      value: 0,
+    };
     byLevel[level] = cell;
     this.#cells.events.push(cell);
     return cell;

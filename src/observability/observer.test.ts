@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { parseEvent } from "../events/parse.ts";
 import { falcoEvent } from "../../test/support/events.ts";
+import { parseEvent } from "../events/parse.ts";
 import { Metrics } from "./metrics.ts";
 import { Observer } from "./observer.ts";
 

@@ -1,10 +1,11 @@
 // The engine's observer: the only place that turns engine happenings into log lines, metrics and the exit
 // summary. Every line about an event or action carries trace_id, rule, action, actionner and status.
-import { NotificationSkipped } from "../notifiers/_unconfigured.ts";
+
 import type { Logger } from "pino";
+import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord, RejectReason } from "../engine/observer.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord, RejectReason } from "../engine/observer.ts";
+import { NotificationSkipped } from "../notifiers/_unconfigured.ts";
 import type { Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 import type { Metrics } from "./metrics.ts";
@@ -103,7 +104,8 @@ export class Observer implements EngineObserver {
     if (error instanceof NotificationSkipped) {
       // An unconfigured notifier (warned about at start): counted, logged at debug level only.
       this.#metrics.countNotification(notifier, "skipped");
-      if (this.#log.isLevelEnabled("debug")) this.#log.debug({ trace_id: n.traceId, rule: n.rule, notifier }, "notification skipped: the notifier is not configured");
+      if (this.#log.isLevelEnabled("debug"))
+        this.#log.debug({ trace_id: n.traceId, rule: n.rule, notifier }, "notification skipped: the notifier is not configured");
       return;
     }
     this.#metrics.countNotification(notifier, status);
@@ -138,5 +140,7 @@ function actionFields(traceId: string, rule: CompiledRule, action: CompiledActio
 const LOGGED_EVENT_LIMIT = 4096;
 
 function clip(text: string): string {
-  return text.length <= LOGGED_EVENT_LIMIT ? text : `${text.slice(0, LOGGED_EVENT_LIMIT)}… (${text.length - LOGGED_EVENT_LIMIT} more characters)`;
+  return text.length <= LOGGED_EVENT_LIMIT
+    ? text
+    : `${text.slice(0, LOGGED_EVENT_LIMIT)}… (${text.length - LOGGED_EVENT_LIMIT} more characters)`;
 }

@@ -58,7 +58,10 @@ async function failuresCounted(registry: Registry): Promise<number> {
 describe("collector settings", () => {
   it("builds the collector URL for each protocol and the insecure flag", () => {
     assert.equal(collectorUrl(otel({})), "https://localhost:4317");
-    assert.equal(collectorUrl(otel({ collector_endpoint: "otel.monitoring", collector_use_insecure_grpc: true }), "traces"), "http://otel.monitoring:4317");
+    assert.equal(
+      collectorUrl(otel({ collector_endpoint: "otel.monitoring", collector_use_insecure_grpc: true }), "traces"),
+      "http://otel.monitoring:4317",
+    );
     const http = otel({ protocol: "http/protobuf", collector_port: 4318, collector_endpoint: "::1", collector_use_insecure_grpc: true });
     assert.equal(collectorUrl(http, "traces"), "http://[::1]:4318/v1/traces");
     assert.equal(collectorUrl(http, "metrics"), "http://[::1]:4318/v1/metrics");
@@ -81,7 +84,12 @@ describe("GuardedExporter", () => {
     const { log, lines } = capture();
     const registry = new Registry();
     const inner = scripted(grpcError(14, "14 UNAVAILABLE: connection refused"));
-    const e = new GuardedSpanExporter(inner, { signal: "traces", budgetMs: 5000, retryable: (err) => (err as { code?: number }).code === 14, problems: new ExportProblems(log, registry) });
+    const e = new GuardedSpanExporter(inner, {
+      signal: "traces",
+      budgetMs: 5000,
+      retryable: (err) => (err as { code?: number }).code === 14,
+      problems: new ExportProblems(log, registry),
+    });
     const result = await exportOnce(e);
     assert.equal(result.code, ExportResultCode.SUCCESS);
     assert.equal(inner.calls.length, 2);
@@ -94,7 +102,12 @@ describe("GuardedExporter", () => {
     const { log, lines } = capture();
     const registry = new Registry();
     const inner = scripted(grpcError(16, "16 UNAUTHENTICATED: bad token"));
-    const e = new GuardedSpanExporter(inner, { signal: "traces", budgetMs: 5000, retryable: (err) => (err as { code?: number }).code === 14, problems: new ExportProblems(log, registry) });
+    const e = new GuardedSpanExporter(inner, {
+      signal: "traces",
+      budgetMs: 5000,
+      retryable: (err) => (err as { code?: number }).code === 14,
+      problems: new ExportProblems(log, registry),
+    });
     assert.equal((await exportOnce(e)).code, ExportResultCode.FAILED);
     assert.equal(inner.calls.length, 1);
     assert.equal(await failuresCounted(registry), 1);
@@ -107,7 +120,12 @@ describe("GuardedExporter", () => {
     const { log } = capture();
     const registry = new Registry();
     const inner = scripted(grpcError(14, "down"), grpcError(14, "down"), grpcError(14, "down"));
-    const e = new GuardedSpanExporter(inner, { signal: "traces", budgetMs: 500, retryable: () => true, problems: new ExportProblems(log, registry) });
+    const e = new GuardedSpanExporter(inner, {
+      signal: "traces",
+      budgetMs: 500,
+      retryable: () => true,
+      problems: new ExportProblems(log, registry),
+    });
     const started = Date.now();
     assert.equal((await exportOnce(e)).code, ExportResultCode.FAILED);
     assert.equal(inner.calls.length, 1, "the first backoff (≥ 0.8 s) does not fit in 0.5 s");
@@ -133,7 +151,12 @@ describe("GuardedExporter", () => {
     const { log } = capture();
     const registry = new Registry();
     const inner = scripted(grpcError(14, "down"), grpcError(14, "down"));
-    const e = new GuardedSpanExporter(inner, { signal: "traces", budgetMs: 60_000, retryable: () => true, problems: new ExportProblems(log, registry) });
+    const e = new GuardedSpanExporter(inner, {
+      signal: "traces",
+      budgetMs: 60_000,
+      retryable: () => true,
+      problems: new ExportProblems(log, registry),
+    });
     const pending = exportOnce(e);
     await new Promise((r) => setTimeout(r, 50)); // the first attempt failed; a retry waits
     e.stop();

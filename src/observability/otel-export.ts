@@ -37,9 +37,10 @@ export function exportTimeoutMs(settings: OtelSettings): number {
 
 /** The collector's address: http:// when collector_use_insecure_grpc (for either protocol), else https://. */
 export function collectorUrl(settings: OtelSettings, signal?: Signal): string {
-  const host = settings.collector_endpoint.includes(":") && !settings.collector_endpoint.startsWith("[")
-    ? `[${settings.collector_endpoint}]` // an IPv6 address
-    : settings.collector_endpoint;
+  const host =
+    settings.collector_endpoint.includes(":") && !settings.collector_endpoint.startsWith("[")
+      ? `[${settings.collector_endpoint}]` // an IPv6 address
+      : settings.collector_endpoint;
   const base = `${settings.collector_use_insecure_grpc ? "http" : "https"}://${host}:${settings.collector_port}`;
   return signal === undefined || settings.protocol === "grpc" ? base : `${base}/v1/${signal}`;
 }
@@ -139,7 +140,10 @@ export class GuardedExporter<T extends ReadableSpan[] | ResourceMetrics> {
   readonly #waiting = new Map<NodeJS.Timeout, () => void>();
   #stopped = false;
 
-  constructor(inner: Exporter<T>, options: { signal: Signal; budgetMs: number; retryable: (err: unknown) => boolean; problems: ExportProblems }) {
+  constructor(
+    inner: Exporter<T>,
+    options: { signal: Signal; budgetMs: number; retryable: (err: unknown) => boolean; problems: ExportProblems },
+  ) {
     this.#inner = inner;
     this.#signal = options.signal;
     this.#budgetMs = options.budgetMs;
@@ -241,7 +245,12 @@ export function spanExporter(settings: OtelSettings, problems: ExportProblems): 
             undefined,
           ),
         );
-  return new GuardedSpanExporter(inner, { signal: "traces", budgetMs, retryable: settings.protocol === "grpc" ? retryableGrpc : () => false, problems });
+  return new GuardedSpanExporter(inner, {
+    signal: "traces",
+    budgetMs,
+    retryable: settings.protocol === "grpc" ? retryableGrpc : () => false,
+    problems,
+  });
 }
 
 /** The metric exporter for otel.protocol; `budgetMs` is at most the push interval. */
@@ -259,5 +268,10 @@ export function metricExporter(settings: OtelSettings, problems: ExportProblems,
             undefined,
           ),
         );
-  return new GuardedMetricExporter(inner, { signal: "metrics", budgetMs, retryable: settings.protocol === "grpc" ? retryableGrpc : () => false, problems });
+  return new GuardedMetricExporter(inner, {
+    signal: "metrics",
+    budgetMs,
+    retryable: settings.protocol === "grpc" ? retryableGrpc : () => false,
+    problems,
+  });
 }

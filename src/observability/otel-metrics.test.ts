@@ -1,10 +1,10 @@
 // The OTLP form of Kestrel's Prometheus metrics: names, attributes, values and histogram buckets, read from
 // the registry /metrics serves, and their way through the SDK's periodic reader to an exporter.
 import assert from "node:assert/strict";
-import { PRIORITIES } from "../events/priority.ts";
 import { describe, it } from "node:test";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, type MetricData } from "@opentelemetry/sdk-metrics";
+import { PRIORITIES } from "../events/priority.ts";
 import { Metrics } from "./metrics.ts";
 import { OtelMetrics, toMetricData } from "./otel-metrics.ts";
 
@@ -45,13 +45,10 @@ describe("toMetricData", () => {
     );
     assert.deepEqual(events.dataPoints[0]!.startTime, [1, 0]);
     const actions = find(data, "kestrel_actions");
-    assert.deepEqual(
-      actions.dataPoints.map((p) => [p.attributes["status"], p.value]).sort(),
-      [
-        ["failure", 1],
-        ["success", 1],
-      ],
-    );
+    assert.deepEqual(actions.dataPoints.map((p) => [p.attributes["status"], p.value]).sort(), [
+      ["failure", 1],
+      ["success", 1],
+    ]);
     assert.equal(find(data, "kestrel_matches").dataPoints[0]!.value, 1);
     assert.equal(find(data, "kestrel_duplicates").dataPoints[0]!.value, 1);
     assert.deepEqual(find(data, "kestrel_notifications").dataPoints[0]!.attributes, { notifier: "webhook", status: "success" });
@@ -79,7 +76,10 @@ describe("toMetricData", () => {
     assert.equal(counts[bounds.indexOf(0.005)], 1);
     assert.equal(counts[bounds.indexOf(0.25)], 1);
     assert.equal(counts.at(-1), 1, "the +Inf bucket");
-    assert.equal(counts.reduce((a, b) => a + b, 0), 3);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      3,
+    );
   });
 });
 

@@ -8,8 +8,16 @@ import type { EngineObserver } from "../engine/observer.ts";
 import { errorMessage } from "../errors.ts";
 import { FanOutObserver } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
+import {
+  collectorUrl,
+  ExportProblems,
+  exportTimeoutMs,
+  kestrelResource,
+  metricExporter,
+  type OtelSettings,
+  spanExporter,
+} from "./otel-export.ts";
 import { OtelMetrics } from "./otel-metrics.ts";
-import { collectorUrl, ExportProblems, exportTimeoutMs, kestrelResource, metricExporter, type OtelSettings, spanExporter } from "./otel-export.ts";
 import { Tracing } from "./tracing.ts";
 
 export interface Telemetry {
@@ -43,7 +51,14 @@ export function createTelemetry(settings: OtelSettings, options: { log: Logger; 
   const otelMetrics =
     pushed === undefined
       ? undefined
-      : new OtelMetrics({ registry: options.metrics.registry, resource, version: kestrelVersion, exporter: pushed, intervalMs, timeoutMs: budgetMs });
+      : new OtelMetrics({
+          registry: options.metrics.registry,
+          resource,
+          version: kestrelVersion,
+          exporter: pushed,
+          intervalMs,
+          timeoutMs: budgetMs,
+        });
   log.info(
     {
       traces: settings.traces_enabled,
@@ -80,7 +95,8 @@ export function createTelemetry(settings: OtelSettings, options: { log: Logger; 
         // Retries still waiting are given up: the process is stopping.
         spans?.stop();
         pushed?.stop();
-        if (result === "late") log.warn({ timeout_seconds: budgetMs / 1000 }, "OpenTelemetry: the last spans or metrics could not be exported in time");
+        if (result === "late")
+          log.warn({ timeout_seconds: budgetMs / 1000 }, "OpenTelemetry: the last spans or metrics could not be exported in time");
       })();
       return closing;
     },

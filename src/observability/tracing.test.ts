@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { resourceFromAttributes } from "@opentelemetry/resources";
 import { ExportResultCode } from "@opentelemetry/core";
+import { resourceFromAttributes } from "@opentelemetry/resources";
 import { type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace";
 import pino from "pino";
 import { z } from "zod";
@@ -43,7 +43,8 @@ function actionner(name: string, behaviour: "ok" | "fail" | "artifact" | "hang")
     async run({ signal }) {
       if (behaviour === "fail") throw new KestrelError("ERR_TARGET_GONE", `the pod ${POD} is gone`);
       if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
-      if (behaviour === "artifact") return { output: `captured ${POD}`, artifact: { name: "capture.txt", data: "bytes" }, objects: { pod: POD } };
+      if (behaviour === "artifact")
+        return { output: `captured ${POD}`, artifact: { name: "capture.txt", data: "bytes" }, objects: { pod: POD } };
       return { output: `${name} done on ${POD}`, objects: { pod: POD } };
     },
   }) as Actionner;
@@ -90,7 +91,16 @@ function action(name: string, a: Actionner, options: { contexts?: string[]; stor
 }
 
 function rule(name: string, actions: CompiledAction[]): CompiledRule {
-  return { spec: {} as CompiledRule["spec"], name, index: 0, stopAfter: false, dryRun: false, notifiers: ["recorder"], actions, matches: () => true };
+  return {
+    spec: {} as CompiledRule["spec"],
+    name,
+    index: 0,
+    stopAfter: false,
+    dryRun: false,
+    notifiers: ["recorder"],
+    actions,
+    matches: () => true,
+  };
 }
 
 /** Keeps every exported span, shutdown included (the SDK's in-memory exporter forgets them then). */
@@ -117,8 +127,17 @@ function setup(rules: CompiledRule[], options: { dedupSeconds?: number; maxOpenE
   const tracingErrors: unknown[] = [];
   const observer = new FanOutObserver(main, tracing, (err) => tracingErrors.push(err));
   const sent: Notification[] = [];
-  const ruleSet: RuleSet = { rules, match: (e) => (e.rule === "Unmatched" ? [] : rules), notifierNames: new Set(["recorder"]), categories: new Set(["test"]) };
-  const notifications = new Notifications({ instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]), defaults: [], observer });
+  const ruleSet: RuleSet = {
+    rules,
+    match: (e) => (e.rule === "Unmatched" ? [] : rules),
+    notifierNames: new Set(["recorder"]),
+    categories: new Set(["test"]),
+  };
+  const notifications = new Notifications({
+    instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]),
+    defaults: [],
+    observer,
+  });
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(options.dedupSeconds ?? 0),
@@ -141,7 +160,15 @@ function setup(rules: CompiledRule[], options: { dedupSeconds?: number; maxOpenE
 }
 
 function event(rule = "Terminal shell in container") {
-  return parseEvent(JSON.stringify({ rule, priority: "Critical", source: "syscall", output: OUTPUT, output_fields: { "k8s.pod.name": POD, "proc.name": "bash" } })).event;
+  return parseEvent(
+    JSON.stringify({
+      rule,
+      priority: "Critical",
+      source: "syscall",
+      output: OUTPUT,
+      output_fields: { "k8s.pod.name": POD, "proc.name": "bash" },
+    }),
+  ).event;
 }
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -162,7 +189,12 @@ function isChild(child: ReadableSpan, parent: ReadableSpan): boolean {
 
 describe("tracing spans", () => {
   it("builds event → match → action → output/notification, all in the event's trace, with bounded attributes", async () => {
-    const rules = [rule("Capture", [action("Capture it", actionner("capture", "artifact"), { stored: true }), action("Label it", actionner("label", "ok"))])];
+    const rules = [
+      rule("Capture", [
+        action("Capture it", actionner("capture", "artifact"), { stored: true }),
+        action("Label it", actionner("label", "ok")),
+      ]),
+    ];
     const t = setup(rules);
     assert.equal(t.engine.submit(event(), TRACE_ID), "queued");
     const spans = await t.finish();
@@ -172,7 +204,10 @@ describe("tracing spans", () => {
     const actions = byName(spans, "action");
     const out = one(spans, "output");
     const notes = byName(spans, "notification");
-    assert.ok(spans.every((s) => s.spanContext().traceId === TRACE_ID), "every span has the event's Kestrel trace id");
+    assert.ok(
+      spans.every((s) => s.spanContext().traceId === TRACE_ID),
+      "every span has the event's Kestrel trace id",
+    );
     assert.equal(ev.parentSpanContext, undefined, "without a traceparent the event span is a root");
     assert.equal(ev.kind, SpanKind.SERVER);
     assert.ok(isChild(match, ev));
@@ -233,7 +268,10 @@ describe("tracing spans", () => {
     const spans = await t.finish();
     const ev = one(spans, "event");
     const startMs = ev.startTime[0] * 1000 + ev.startTime[1] / 1e6;
-    assert.ok(Math.abs(startMs - (performance.timeOrigin + receivedAt)) < 0.01, `starts at receipt (off by ${startMs - (performance.timeOrigin + receivedAt)} ms)`);
+    assert.ok(
+      Math.abs(startMs - (performance.timeOrigin + receivedAt)) < 0.01,
+      `starts at receipt (off by ${startMs - (performance.timeOrigin + receivedAt)} ms)`,
+    );
     const match = one(spans, "match");
     const matchMs = match.startTime[0] * 1000 + match.startTime[1] / 1e6;
     assert.ok(matchMs - startMs >= 6.9, "the match began after the wait");
@@ -267,13 +305,19 @@ describe("tracing spans", () => {
 
   it("adds a context span per additional context, in error when it fails", async () => {
     const t = setup([
-      rule("R", [action("With node", actionner("a", "ok"), { contexts: ["test:node"] }), action("With broken", actionner("b", "ok"), { contexts: ["test:broken"] })]),
+      rule("R", [
+        action("With node", actionner("a", "ok"), { contexts: ["test:node"] }),
+        action("With broken", actionner("b", "ok"), { contexts: ["test:broken"] }),
+      ]),
     ]);
     t.engine.submit(event(), TRACE_ID);
     const spans = await t.finish();
     const contexts = byName(spans, "context");
     assert.equal(contexts.length, 2);
-    const [ok, broken] = [contexts.find((c) => c.attributes[ATTR.context] === "test:node")!, contexts.find((c) => c.attributes[ATTR.context] === "test:broken")!];
+    const [ok, broken] = [
+      contexts.find((c) => c.attributes[ATTR.context] === "test:node")!,
+      contexts.find((c) => c.attributes[ATTR.context] === "test:broken")!,
+    ];
     assert.ok(isChild(ok, byName(spans, "action").find((a) => a.attributes[ATTR.action] === "With node")!));
     assert.equal(ok.status.code, SpanStatusCode.UNSET);
     assert.equal(broken.status.code, SpanStatusCode.ERROR);

@@ -14,7 +14,17 @@
 // and source (truncated), counts and durations. Never the output text, object names (pods…), paths or
 // other event field values.
 import { performance } from "node:perf_hooks";
-import { type Attributes, type Context, type HrTime, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Context,
+  type HrTime,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
 import { millisToHrTime } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import {
@@ -27,9 +37,9 @@ import {
   type SpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
+import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord } from "../engine/observer.ts";
 import { type ErrorCode, errorCode, errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord } from "../engine/observer.ts";
 import { parseTraceparent } from "../ingest/trace.ts";
 import type { Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
@@ -251,11 +261,22 @@ export class Tracing implements EngineObserver {
     et.byName.set(`${rule.name}\0${action.name}`, ctx);
   }
 
-  contextGathered(event: FalcoEvent, _traceId: string, action: CompiledAction, context: string, durationSeconds: number, error?: unknown): void {
+  contextGathered(
+    event: FalcoEvent,
+    _traceId: string,
+    action: CompiledAction,
+    context: string,
+    durationSeconds: number,
+    error?: unknown,
+  ): void {
     const at = this.#events.get(event)?.actions.get(action);
     if (at === undefined) return;
     const end = now();
-    const span = this.#tracer.startSpan("context", { startTime: secondsBefore(end, durationSeconds), attributes: { [ATTR.context]: context } }, at.ctx);
+    const span = this.#tracer.startSpan(
+      "context",
+      { startTime: secondsBefore(end, durationSeconds), attributes: { [ATTR.context]: context } },
+      at.ctx,
+    );
     if (error !== undefined) failed(span, error, "ERR_CONTEXT");
     span.end(end);
   }

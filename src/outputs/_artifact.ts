@@ -89,7 +89,10 @@ export function abortable(iterator: AsyncIterator<Uint8Array>, signal: AbortSign
 }
 
 /** The artifact's data as a readable stream: a buffer or string in one chunk, an iterator abortable by `signal`. */
-export function artifactSource(data: Artifact["data"], signal: AbortSignal): { source: Readable | AsyncIterableIterator<Uint8Array>; stop(): void } {
+export function artifactSource(
+  data: Artifact["data"],
+  signal: AbortSignal,
+): { source: Readable | AsyncIterableIterator<Uint8Array>; stop(): void } {
   if (!isAsyncIterable(data)) {
     return { source: Readable.from([typeof data === "string" ? Buffer.from(data, "utf8") : data]), stop() {} };
   }

@@ -57,11 +57,23 @@ describe("S3 object keys", () => {
   });
 
   it("holds for any event values (property)", () => {
-    const text = fc.string({ unit: fc.oneof(fc.constantFrom("/", "\\", ".", "\u0000", "\n", "..", "../"), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })), maxLength: 40 });
+    const text = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom("/", "\\", ".", "\u0000", "\n", "..", "../"),
+        fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+      ),
+      maxLength: 40,
+    });
     fc.assert(
       fc.property(text, text, text, fc.constantFrom("", "logs", "/a/b/", "x//y"), (namespace, pod, file, prefix) => {
         const key = objectKey(prefix, artifactFileName(file, { namespace, pod }, NOW));
-        assertContained(key, prefix.split("/").filter((s) => s !== "").join("/"));
+        assertContained(
+          key,
+          prefix
+            .split("/")
+            .filter((s) => s !== "")
+            .join("/"),
+        );
         assert.ok(!key.split("/").some((s) => s === ".." || s === "." || s === ""), key);
         assert.ok(Buffer.byteLength(key) <= 1024, "within S3's key length");
       }),
@@ -112,7 +124,10 @@ describe("aws:s3 and minio:s3 outputs", () => {
 
   it("aws:s3 uploads under the prefix, reports s3://bucket/key and Talon's objects", async () => {
     const artifact: Artifact = { name: "../../etc/passwd", contentType: "text/plain", data: "root:x:0:0" };
-    const res = await awsS3.write(artifact, ctx({ bucket: "evidence", prefix: "/files/", region: TEST_REGION }, { namespace: "..", pod: "/web-1" }));
+    const res = await awsS3.write(
+      artifact,
+      ctx({ bucket: "evidence", prefix: "/files/", region: TEST_REGION }, { namespace: "..", pod: "/web-1" }),
+    );
     const key = res.objects!["key"]!;
     assertContained(key, "files");
     assert.match(key, /^files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_____web-1_\.\._\.\._etc_passwd$/);
@@ -148,11 +163,14 @@ describe("aws:s3 and minio:s3 outputs", () => {
         };
       },
     };
-    await assert.rejects(awsS3.write({ name: "cap.pcap", data }, ctx({ bucket: "missing-bucket", prefix: "" }, {})), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TARGET_GONE");
-      assert.match(err.message, /the bucket 'missing-bucket' does not exist/);
-      return true;
-    });
+    await assert.rejects(
+      awsS3.write({ name: "cap.pcap", data }, ctx({ bucket: "missing-bucket", prefix: "" }, {})),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TARGET_GONE");
+        assert.match(err.message, /the bucket 'missing-bucket' does not exist/);
+        return true;
+      },
+    );
     assert.equal(closed, true);
   });
 
@@ -168,7 +186,11 @@ describe("aws:s3 and minio:s3 outputs", () => {
     assert.equal(new Set(keys).size, 30);
     for (const [i, key] of keys.entries()) {
       assert.match(key, new RegExp(`^same/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_trace${i}_prod_web-1_app\\.log$`));
-      assert.equal((await servers.s3.object("evidence", key))!.body.toString(), `event ${i}`, "each notification's key holds its own event's artifact");
+      assert.equal(
+        (await servers.s3.object("evidence", key))!.body.toString(),
+        `event ${i}`,
+        "each notification's key holds its own event's artifact",
+      );
     }
   });
 
@@ -177,7 +199,8 @@ describe("aws:s3 and minio:s3 outputs", () => {
     // The objects of this second and the next ones exist already (the name holds the time of the write).
     const now = Date.now();
     const taken = Array.from({ length: 5 }, (_, s) => `dup/${timestamp(new Date(now + s * 1000))}_t_node-1_sysdig.scap.gz`);
-    for (const key of taken) await store.upload({ bucket: "evidence", key, body: Buffer.from("older"), contentType: "x/y", signal: AbortSignal.timeout(10_000) });
+    for (const key of taken)
+      await store.upload({ bucket: "evidence", key, body: Buffer.from("older"), contentType: "x/y", signal: AbortSignal.timeout(10_000) });
     const c = ctx({ bucket: "evidence", prefix: "dup", region: TEST_REGION }, { hostname: "node-1" });
     const res = await awsS3.write({ name: "sysdig.scap.gz", data: "newer" }, c);
     const key = res.objects!["key"]!;
@@ -190,24 +213,38 @@ describe("aws:s3 and minio:s3 outputs", () => {
     async function* stream() {
       yield Buffer.from("streamed");
     }
-    await assert.rejects(awsS3.write({ name: "sysdig.scap.gz", data: stream() }, c), /exists already in the bucket 'evidence': it is not overwritten/);
-    for (const k of taken) assert.equal((await servers.s3.object("evidence", k))!.body.toString(), "older", "the existing objects are untouched");
+    await assert.rejects(
+      awsS3.write({ name: "sysdig.scap.gz", data: stream() }, c),
+      /exists already in the bucket 'evidence': it is not overwritten/,
+    );
+    for (const k of taken)
+      assert.equal((await servers.s3.object("evidence", k))!.body.toString(), "older", "the existing objects are untouched");
   });
 
   it("refuses to replace an object with a multipart upload (If-None-Match on CompleteMultipartUpload)", async () => {
     const store = awsOf(clients).s3(TEST_REGION);
     const signal = AbortSignal.timeout(60_000);
-    assert.equal(await store.upload({ bucket: "evidence", key: "mp/big.bin", body: Buffer.from("original"), contentType: "x/y", signal }), "stored");
-    const big = Readable.from((function* () {
-      for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, i);
-    })());
+    assert.equal(
+      await store.upload({ bucket: "evidence", key: "mp/big.bin", body: Buffer.from("original"), contentType: "x/y", signal }),
+      "stored",
+    );
+    const big = Readable.from(
+      (function* () {
+        for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, i);
+      })(),
+    );
     assert.equal(await store.upload({ bucket: "evidence", key: "mp/big.bin", body: big, contentType: "x/y", signal }), "exists");
-    assert.ok(servers.s3.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=") && r.refused === 412), "refused at completion");
+    assert.ok(
+      servers.s3.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=") && r.refused === 412),
+      "refused at completion",
+    );
     assert.equal((await servers.s3.object("evidence", "mp/big.bin"))!.body.toString(), "original");
     assert.equal(await servers.s3.pendingUploads("evidence"), 0, "the refused upload's parts are cleaned up");
     // Two writers of one key at the same time: exactly one stores it.
     const both = await Promise.all(
-      [1, 2].map((n) => store.upload({ bucket: "evidence", key: "mp/race.txt", body: Buffer.from(`writer ${n}`), contentType: "x/y", signal })),
+      [1, 2].map((n) =>
+        store.upload({ bucket: "evidence", key: "mp/race.txt", body: Buffer.from(`writer ${n}`), contentType: "x/y", signal }),
+      ),
     );
     assert.deepEqual(both.toSorted(), ["exists", "stored"]);
   });
@@ -224,7 +261,10 @@ describe("aws:s3 and minio:s3 outputs", () => {
         },
       }),
     };
-    await assert.rejects(awsS3.write({ name: "x", data }, ctx({ bucket: "evidence", prefix: "../other" }, {})), /holds a '\.' or '\.\.' segment/);
+    await assert.rejects(
+      awsS3.write({ name: "x", data }, ctx({ bucket: "evidence", prefix: "../other" }, {})),
+      /holds a '\.' or '\.\.' segment/,
+    );
     assert.equal(closed, true);
     assert.equal(servers.s3.requests.length, before);
   });

@@ -48,7 +48,8 @@ export function locationProblems(bucket: string, prefix: string): string[] {
 }
 
 function prefixProblem(prefix: string): string | undefined {
-  if (/[\u0000-\u001f\u007f\\]/.test(prefix)) return `the prefix '${JSON.stringify(prefix).slice(1, -1)}' holds control characters or a backslash`;
+  if (/[\u0000-\u001f\u007f\\]/.test(prefix))
+    return `the prefix '${JSON.stringify(prefix).slice(1, -1)}' holds control characters or a backslash`;
   if (prefix.split("/").some((s) => s === "." || s === "..")) return `the prefix '${prefix}' holds a '.' or '..' segment`;
   if (Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) return `the prefix is longer than ${MAX_PREFIX_BYTES} bytes`;
   return undefined;
@@ -77,7 +78,12 @@ export interface S3Location {
 }
 
 /** Uploads the artifact under its Talon name; an upload that fails or is cut is a failure, never a success. */
-export async function uploadArtifact(store: () => ObjectStore, artifact: Artifact, ctx: OutputContext, where: S3Location): Promise<OutputResult> {
+export async function uploadArtifact(
+  store: () => ObjectStore,
+  artifact: Artifact,
+  ctx: OutputContext,
+  where: S3Location,
+): Promise<OutputResult> {
   const problems = locationProblems(where.bucket, where.prefix);
   if (problems.length > 0) {
     await discard(artifact.data);

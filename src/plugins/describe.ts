@@ -14,7 +14,10 @@ export interface ParameterInfo {
 
 export function describeParameters(plugin: AnyPlugin): ParameterInfo[] {
   const schema = z.toJSONSchema(plugin.params, { io: "input", unrepresentable: "any" }) as {
-    properties?: Record<string, { type?: string | string[]; default?: unknown; description?: string; items?: { type?: string }; anyOf?: { type?: string }[] }>;
+    properties?: Record<
+      string,
+      { type?: string | string[]; default?: unknown; description?: string; items?: { type?: string }; anyOf?: { type?: string }[] }
+    >;
     required?: string[];
   };
   const required = new Set(schema.required ?? []);

@@ -14,7 +14,8 @@ export interface RbacRule {
   readonly resourceNames?: readonly string[];
 }
 
-const RULE_LINE = /^([a-z0-9.-]*)\/([a-z]+(?:\.[a-z]+)*(?:\/[a-z]+)?)(?:\[([a-z0-9.*-]+(?:\s*,\s*[a-z0-9.*-]+)*)\])?:\s*([a-z]+(?:\s*,\s*[a-z]+)*)$/;
+const RULE_LINE =
+  /^([a-z0-9.-]*)\/([a-z]+(?:\.[a-z]+)*(?:\/[a-z]+)?)(?:\[([a-z0-9.*-]+(?:\s*,\s*[a-z0-9.*-]+)*)\])?:\s*([a-z]+(?:\s*,\s*[a-z]+)*)$/;
 const RULE_SHAPE = /^[a-z0-9.-]*\/[a-z/.]+(?:\[[^\]]*\])?:/;
 const VERBS = new Set(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]);
 
@@ -36,8 +37,8 @@ export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
     if (m !== null && verbs.every((v) => VERBS.has(v))) {
       const names = m[3]?.split(",").map((n) => n.trim());
       rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs, ...(names === undefined ? {} : { resourceNames: names }) });
-    }
-    else if (RULE_SHAPE.test(line)) bad.push(line); // meant as a rule: a typo must not drop it silently
+    } else if (RULE_SHAPE.test(line))
+      bad.push(line); // meant as a rule: a typo must not drop it silently
     else prose++;
   }
   if (bad.length > 0 || (rules.length > 0 && prose > 0)) {

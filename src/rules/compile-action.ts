@@ -6,7 +6,7 @@ import { type ErrorCode, errorMessage } from "../errors.ts";
 import type { Registries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Actionner, Output } from "../plugins/types.ts";
-import { didYouMean, type Diagnostic } from "../yaml/source.ts";
+import { type Diagnostic, didYouMean } from "../yaml/source.ts";
 import { below, diagnosticAtLoc, type Subject } from "./diagnostics.ts";
 import { staticContext } from "./static-context.ts";
 import type { ActionSpec, CompiledAction, CompiledOutput, Loc, OutputSpec, RuleSpec } from "./types.ts";
@@ -35,7 +35,8 @@ export function compileAction(rule: RuleSpec | undefined, action: ActionSpec, en
   if (action.name === "") error(action.at, "action without a name");
   const actionner = findActionner(action, env, error);
   checkContexts(action, env, error);
-  const params = actionner === undefined ? undefined : validatePluginParams(`actionner '${action.actionner}'`, actionner, action, env, subject);
+  const params =
+    actionner === undefined ? undefined : validatePluginParams(`actionner '${action.actionner}'`, actionner, action, env, subject);
   const output = compileOutput(action, actionner, env, subject, error);
   const template = params === undefined ? undefined : compileTemplates(params, action.at, error);
   if (template !== undefined) checkVariables(rule, action, subject, env);
@@ -80,7 +81,9 @@ function validatePluginParams(
   const start = env.diagnostics.length;
   const params = validateWith(owner, plugin, { ...holder, at }, env, subject);
   if (holder.blockAt !== undefined && env.diagnostics.slice(start).some((d) => d.severity === "error")) {
-    env.diagnostics.push(diagnosticAtLoc(holder.at, "note", "ERR_RULES_INVALID", `the action block "${subject.action ?? ""}" is used here`, subject));
+    env.diagnostics.push(
+      diagnosticAtLoc(holder.at, "note", "ERR_RULES_INVALID", `the action block "${subject.action ?? ""}" is used here`, subject),
+    );
   }
   return params;
 }
@@ -140,7 +143,10 @@ function compileOutput(
   const spec = action.output;
   if (spec === undefined) {
     if (actionner?.output === "required") {
-      error(action.at, `an output is required: the actionner '${action.actionner}' produces an artifact (add 'output: {target, parameters}')`);
+      error(
+        action.at,
+        `an output is required: the actionner '${action.actionner}' produces an artifact (add 'output: {target, parameters}')`,
+      );
     }
     return undefined;
   }

@@ -9,7 +9,10 @@ import { loadRules } from "./index.ts";
 import { loadRulesTexts } from "./load.ts";
 import type { RuleSet } from "./types.ts";
 
-function check(text: string | { file: string; text: string }[], strict = false): { ruleSet: RuleSet | undefined; diagnostics: Diagnostic[] } {
+function check(
+  text: string | { file: string; text: string }[],
+  strict = false,
+): { ruleSet: RuleSet | undefined; diagnostics: Diagnostic[] } {
   const inputs = typeof text === "string" ? [{ file: "rules.yaml", text }] : text;
   const loaded = loadRulesTexts(inputs);
   const compiled = compileRules(loaded.document, fakeRegistries(), { strict });
@@ -62,7 +65,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("continue: yes is an error", () => {
-    const d = onlyError(oneAction("      actionner: kubernetes:delete\n", "  continue: yes\n  match: {}\n"), /^'continue' setting can be 'true' or 'false' only$/);
+    const d = onlyError(
+      oneAction("      actionner: kubernetes:delete\n", "  continue: yes\n  match: {}\n"),
+      /^'continue' setting can be 'true' or 'false' only$/,
+    );
     assert.equal(d.line, 2);
   });
 
@@ -100,7 +106,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("a wrong CIDR is an error from the actionner's own check", () => {
-    onlyError(oneAction("      actionner: kubernetes:networkpolicy\n      parameters: {allow_cidr: [10.0.0.1]}\n"), /^wrong CIDR '10\.0\.0\.1'$/);
+    onlyError(
+      oneAction("      actionner: kubernetes:networkpolicy\n      parameters: {allow_cidr: [10.0.0.1]}\n"),
+      /^wrong CIDR '10\.0\.0\.1'$/,
+    );
   });
 
   it("a missing required parameter is named", () => {
@@ -115,7 +124,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("an unknown additional context is an error", () => {
-    onlyError(oneAction("      actionner: kubernetes:delete\n      additional_contexts: [aws, k8snod]\n"), /^unknown context 'k8snod' \(did you mean "k8snode"\?\)$/);
+    onlyError(
+      oneAction("      actionner: kubernetes:delete\n      additional_contexts: [aws, k8snod]\n"),
+      /^unknown context 'k8snod' \(did you mean "k8snode"\?\)$/,
+    );
   });
 
   it("an unknown parameter key is a warning, and an error with strict", () => {
@@ -124,7 +136,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
     assert.ok(loose.ruleSet);
     assert.equal(loose.diagnostics.length, 1);
     assert.equal(loose.diagnostics[0]!.severity, "warning");
-    assert.equal(loose.diagnostics[0]!.message, `unknown parameter 'grace_period' for the actionner 'kubernetes:terminate', ignored (did you mean "grace_period_seconds"?)`);
+    assert.equal(
+      loose.diagnostics[0]!.message,
+      `unknown parameter 'grace_period' for the actionner 'kubernetes:terminate', ignored (did you mean "grace_period_seconds"?)`,
+    );
     assert.equal(loose.diagnostics[0]!.line, lineOf(text, "grace_period:"));
     // The unknown key does not reach the actionner.
     assert.equal("grace_period" in loose.ruleSet.rules[0]!.actions[0]!.params.raw, false);
@@ -134,7 +149,10 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("a malformed output_fields condition is an error at its column", () => {
-    const text = oneAction("      actionner: kubernetes:delete\n", "  match:\n    output_fields:\n      - k8s.ns.name=default, proc.cmdline=a=b\n");
+    const text = oneAction(
+      "      actionner: kubernetes:delete\n",
+      "  match:\n    output_fields:\n      - k8s.ns.name=default, proc.cmdline=a=b\n",
+    );
     const d = onlyError(text, /^malformed value 'a=b' for 'proc\.cmdline'/);
     assert.equal(d.line, 4);
     // "      - " is 8 columns, then 36 characters up to the second '='.
@@ -154,12 +172,20 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("an action naming a block that does not exist, without actionner, is an error with a suggestion", () => {
-    const text = "- action: Terminate Pod\n  actionner: kubernetes:terminate\n" + oneAction("", "  match: {}\n").replace("action: A", "action: Terminate Pods");
-    onlyError(text, /^missing actionner: no action block "Terminate Pods" exists \(did you mean "Terminate Pod"\?\) and the action sets no 'actionner'$/);
+    const text =
+      "- action: Terminate Pod\n  actionner: kubernetes:terminate\n" +
+      oneAction("", "  match: {}\n").replace("action: A", "action: Terminate Pods");
+    onlyError(
+      text,
+      /^missing actionner: no action block "Terminate Pods" exists \(did you mean "Terminate Pod"\?\) and the action sets no 'actionner'$/,
+    );
   });
 
   it("a block without actionner is named as such", () => {
-    onlyError(`- action: A\n  description: no actionner\n${oneAction("")}`, /^missing actionner: neither the action nor its action block "A" sets 'actionner'$/);
+    onlyError(
+      `- action: A\n  description: no actionner\n${oneAction("")}`,
+      /^missing actionner: neither the action nor its action block "A" sets 'actionner'$/,
+    );
   });
 
   it("a rule with notifiers and no actions routes its events (Kestrel); with neither it is an error", () => {
@@ -174,9 +200,18 @@ describe("rules check: Talon's validation cases, as Kestrel decides them", () =>
   });
 
   it("an output for an actionner that produces none, and an unknown output target, are errors", () => {
-    onlyError(oneAction("      actionner: kubernetes:delete\n      output: {target: aws:s3, parameters: {bucket: b}}\n"), /takes no 'output'$/);
-    onlyError(oneAction("      actionner: kubernetes:log\n      output: {target: aws:s4, parameters: {bucket: b}}\n"), /^unknown output target "aws:s4" \(did you mean "aws:s3"\?\)$/);
-    onlyError(oneAction("      actionner: kubernetes:log\n      output: {target: aws:s3, parameters: {prefix: b}}\n"), /^missing parameter 'bucket' for the output 'aws:s3'$/);
+    onlyError(
+      oneAction("      actionner: kubernetes:delete\n      output: {target: aws:s3, parameters: {bucket: b}}\n"),
+      /takes no 'output'$/,
+    );
+    onlyError(
+      oneAction("      actionner: kubernetes:log\n      output: {target: aws:s4, parameters: {bucket: b}}\n"),
+      /^unknown output target "aws:s4" \(did you mean "aws:s3"\?\)$/,
+    );
+    onlyError(
+      oneAction("      actionner: kubernetes:log\n      output: {target: aws:s3, parameters: {prefix: b}}\n"),
+      /^missing parameter 'bucket' for the output 'aws:s3'$/,
+    );
   });
 
   it("a malformed template is an error at load, not at the first event", () => {

@@ -3,10 +3,10 @@
 // before failing, so `rules check` shows them all in one run; the rule set exists only when none is an
 // error.
 import type { Registries } from "../plugins/registries.ts";
-import { didYouMean, type Diagnostic } from "../yaml/source.ts";
-import { diagnosticAt, diagnosticAtLoc, locateInString, type Subject } from "./diagnostics.ts";
+import { type Diagnostic, didYouMean } from "../yaml/source.ts";
 import { type ActionEnv, compileAction } from "./compile-action.ts";
-import { compileMatch, matchesCriteria, type MatchProblem } from "./match.ts";
+import { diagnosticAt, diagnosticAtLoc, locateInString, type Subject } from "./diagnostics.ts";
+import { compileMatch, type MatchProblem, matchesCriteria } from "./match.ts";
 import { createRuleSet, type IndexedRule } from "./rule-set.ts";
 import type { CompiledAction, CompiledRule, RuleSet, RuleSpec, RulesDocument } from "./types.ts";
 
@@ -57,7 +57,13 @@ function compileRule(rule: RuleSpec, index: number, env: ActionEnv): IndexedRule
   // notifiers either, it would do nothing (Talon's "no action specified").
   if (rule.actions.length === 0 && rule.notifiers.length === 0) {
     env.diagnostics.push(
-      diagnosticAtLoc(rule.fieldAt.get("actions") ?? rule.at, "error", "ERR_RULES_INVALID", "no action specified (nor notifiers to route the events to)", subject),
+      diagnosticAtLoc(
+        rule.fieldAt.get("actions") ?? rule.at,
+        "error",
+        "ERR_RULES_INVALID",
+        "no action specified (nor notifiers to route the events to)",
+        subject,
+      ),
     );
   }
   checkNotifiers(rule, env, subject);
@@ -100,7 +106,9 @@ function checkNotifiers(rule: RuleSpec, env: ActionEnv, subject: Subject): void 
   rule.notifiers.forEach((name, i) => {
     if (known.has(name)) return;
     const at = rule.fieldAt.get(`notifiers[${i}]`) ?? rule.at;
-    env.diagnostics.push(diagnosticAtLoc(at, "error", "ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"${didYouMean(name, known.ids())}`, subject));
+    env.diagnostics.push(
+      diagnosticAtLoc(at, "error", "ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"${didYouMean(name, known.ids())}`, subject),
+    );
   });
 }
 

@@ -25,7 +25,13 @@ describe("output_fields items", () => {
   });
 
   it("accepts the keys Talon refused: _, -, /, : and brackets", () => {
-    for (const key of ["proc.is_exe_writable", "k8s.pod.label[app.kubernetes.io/name]", "proc.aname[2]", "gcp.resource-name", "plugin:field"]) {
+    for (const key of [
+      "proc.is_exe_writable",
+      "k8s.pod.label[app.kubernetes.io/name]",
+      "proc.aname[2]",
+      "gcp.resource-name",
+      "plugin:field",
+    ]) {
       assert.deepEqual(conditions(`${key}=x`), [{ key, op: "=", value: "x" }]);
     }
   });

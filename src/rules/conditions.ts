@@ -29,7 +29,8 @@ const SPACE = /\s/;
 export function parseOutputFieldsItem(text: string): Parsed<Condition[]> {
   const conditions: Condition[] = [];
   const problems: SyntaxProblem[] = [];
-  if (text.trim() === "") return { ok: false, problems: [{ message: "empty output_fields item: write key=value or key!=value", offset: 0 }] };
+  if (text.trim() === "")
+    return { ok: false, problems: [{ message: "empty output_fields item: write key=value or key!=value", offset: 0 }] };
   let i = 0;
   for (;;) {
     const piece = parseCondition(text, i);
@@ -62,7 +63,8 @@ function parseCondition(text: string, start: number): PieceResult {
   const op: Operator = text[i] === "!" ? "!=" : "=";
   i += op.length;
   if (key === "") return fail(`empty key before '${op}'`, keyStart);
-  if (!KEY.test(key)) return fail(`invalid field key '${key}': keys are made of letters, digits, '.', '_', '-', '/', ':', '[' and ']'`, keyStart);
+  if (!KEY.test(key))
+    return fail(`invalid field key '${key}': keys are made of letters, digits, '.', '_', '-', '/', ':', '[' and ']'`, keyStart);
   return parseValue(text, skipSpaces(text, i), key, op);
 }
 
@@ -96,7 +98,8 @@ export function parseTagsItem(text: string): Parsed<string[]> {
     const tag = raw.trim();
     const at = offset + (raw.length - raw.trimStart().length);
     if (tag === "") problems.push({ message: "empty tag", offset: at });
-    else if (SPACE.test(tag)) problems.push({ message: `incorrect tag '${tag}': a tag has no spaces (separate tags with ',')`, offset: at });
+    else if (SPACE.test(tag))
+      problems.push({ message: `incorrect tag '${tag}': a tag has no spaces (separate tags with ',')`, offset: at });
     else tags.push(tag);
     offset += raw.length + 1;
   }

@@ -4,7 +4,7 @@
 import type { YamlPath } from "../yaml/source.ts";
 import { below, type Subject } from "./diagnostics.ts";
 import type { Params } from "./merge-params.ts";
-import { isMap, type ItemReader, kindOf, type YamlMap } from "./reader.ts";
+import { type ItemReader, isMap, kindOf, type YamlMap } from "./reader.ts";
 import type { ActionSpec, Loc, MatchSpec, OutputSpec, RuleSpec } from "./types.ts";
 
 export const ACTION_KEYS = [

@@ -15,13 +15,7 @@ export interface Subject {
   readonly action?: string | undefined;
 }
 
-export function diagnosticAt(
-  position: Position,
-  severity: Severity,
-  code: ErrorCode,
-  message: string,
-  subject: Subject = {},
-): Diagnostic {
+export function diagnosticAt(position: Position, severity: Severity, code: ErrorCode, message: string, subject: Subject = {}): Diagnostic {
   const d: Diagnostic = { ...position, severity, code, message };
   if (subject.rule !== undefined) d.rule = subject.rule;
   if (subject.action !== undefined) d.action = subject.action;

@@ -6,7 +6,7 @@ import type { FalcoEvent, FieldValue } from "../events/event.ts";
 import { fieldText } from "../events/fields.ts";
 import { eventField } from "../events/parse.ts";
 import { PRIORITIES } from "../events/priority.ts";
-import { compileMatch, type CompiledMatch, equals, type FieldCondition } from "./match.ts";
+import { type CompiledMatch, compileMatch, equals, type FieldCondition } from "./match.ts";
 import { inRange } from "./priority.ts";
 import type { CompiledRule } from "./types.ts";
 
@@ -28,7 +28,10 @@ export function explainRule(rule: CompiledRule, event: FalcoEvent): CriterionFai
 export function explainMatch(m: CompiledMatch, event: FalcoEvent, priorityText = ""): CriterionFailure[] {
   const out: CriterionFailure[] = [];
   if (m.rules.length > 0 && !m.rules.includes(event.rule)) {
-    out.push({ criterion: "rules", reason: `the Falco rule ${quote(event.rule)} is not in match.rules (${m.rules.map(quote).join(", ")})` });
+    out.push({
+      criterion: "rules",
+      reason: `the Falco rule ${quote(event.rule)} is not in match.rules (${m.rules.map(quote).join(", ")})`,
+    });
   }
   if (m.source !== "" && event.source !== m.source) {
     out.push({ criterion: "source", reason: `the source ${quote(event.source)} is not ${quote(m.source)}` });
@@ -51,7 +54,10 @@ export function explainMatch(m: CompiledMatch, event: FalcoEvent, priorityText =
         const item = group.map(conditionText).join(", ");
         return m.fieldGroups.length === 1 ? failed[i]! : `${quote(item)}: ${failed[i]!}`;
       });
-      const lead = m.fieldGroups.length === 1 ? `match.output_fields ${quote(m.fieldGroups[0]!.map(conditionText).join(", "))} does not hold` : "no match.output_fields item holds";
+      const lead =
+        m.fieldGroups.length === 1
+          ? `match.output_fields ${quote(m.fieldGroups[0]!.map(conditionText).join(", "))} does not hold`
+          : "no match.output_fields item holds";
       out.push({ criterion: "output_fields", reason: `${lead}: ${parts.join("; ")}` });
     }
   }

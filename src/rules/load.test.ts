@@ -129,7 +129,10 @@ describe("resolving a rule's action against its block", () => {
     assert.equal(w!.line, lineOf(text, "kind: text"));
     assert.equal(w!.rule, "R");
     // Where each value came from.
-    assert.equal(a.fieldAt.get("actionner")!.source.locate(a.fieldAt.get("actionner")!.path).line, lineOf(text, "actionner: kubernetes:label"));
+    assert.equal(
+      a.fieldAt.get("actionner")!.source.locate(a.fieldAt.get("actionner")!.path).line,
+      lineOf(text, "actionner: kubernetes:label"),
+    );
     assert.equal(a.fieldAt.get("continue")!.source.locate(a.fieldAt.get("continue")!.path).line, lineOf(text, "continue: false"));
   });
 
@@ -180,7 +183,14 @@ describe("merging duplicate action blocks", () => {
     assert.equal(b.description, "base");
     assert.equal(b.continue, false);
     assert.deepEqual(b.additionalContexts, ["aws", "k8snode"]);
-    assert.deepEqual(b.parameters, { list: ["A", "B"], map: { a: "1", b: "3", c: "4" }, scalar: 2, kept: 1, mismatch: ["x"], only_later: ["C"] });
+    assert.deepEqual(b.parameters, {
+      list: ["A", "B"],
+      map: { a: "1", b: "3", c: "4" },
+      scalar: 2,
+      kept: 1,
+      mismatch: ["x"],
+      only_later: ["C"],
+    });
     // Kestrel: a later output.target wins (Talon kept the first); its parameters merge.
     assert.equal(b.output?.target, "minio:s3");
     assert.deepEqual(b.output?.parameters, { bucket: "one", prefix: "p" });

@@ -32,7 +32,11 @@ export async function loadRulesFiles(files: readonly string[]): Promise<LoadResu
   if (unique.length < files.length) {
     // Merging a file with itself would append every rule's actions to themselves: each would run twice.
     const twice = unique.filter((f) => files.indexOf(f) !== files.lastIndexOf(f));
-    for (const file of twice) diagnostics.push({ ...diagnosticInFile(file, "ERR_RULES_INVALID", "this rules file is given more than once; it is loaded once"), severity: "warning" });
+    for (const file of twice)
+      diagnostics.push({
+        ...diagnosticInFile(file, "ERR_RULES_INVALID", "this rules file is given more than once; it is loaded once"),
+        severity: "warning",
+      });
   }
   const texts = await Promise.all(
     unique.map(async (file): Promise<RulesText | undefined> => {

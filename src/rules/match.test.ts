@@ -10,7 +10,7 @@ import { formatDiagnostic } from "../yaml/source.ts";
 import { fakeRegistries } from "./__fixtures__/plugins.ts";
 import { compileRules } from "./compile.ts";
 import { loadRulesText } from "./load.ts";
-import { compileMatch, fieldCondition, equals } from "./match.ts";
+import { compileMatch, equals, fieldCondition } from "./match.ts";
 
 const E_A = parseEvent(
   JSON.stringify({
@@ -21,7 +21,14 @@ const E_A = parseEvent(
     source: "syscall",
     hostname: "node-1",
     tags: ["maturity_stable", "container", "shell", "mitre_execution", "T1059"],
-    output_fields: { "k8s.ns.name": "default", "k8s.pod.name": "nginx", "proc.pid": 1234567, "fd.rport": 8080, "user.uid": 0, "proc.aname[2]": "bash" },
+    output_fields: {
+      "k8s.ns.name": "default",
+      "k8s.pod.name": "nginx",
+      "proc.pid": 1234567,
+      "fd.rport": 8080,
+      "user.uid": 0,
+      "proc.aname[2]": "bash",
+    },
   }),
 ).event;
 const E_B = parseEvent(
@@ -138,7 +145,9 @@ describe("match: Kestrel's additions", () => {
   });
 
   it("quoted values may hold '=' and ',' (double or single quotes)", () => {
-    const e = parseEvent(JSON.stringify({ rule: "R", priority: "Notice", output_fields: { "proc.cmdline": "sh -c a=b,c", "user.name": "root" } })).event;
+    const e = parseEvent(
+      JSON.stringify({ rule: "R", priority: "Notice", output_fields: { "proc.cmdline": "sh -c a=b,c", "user.name": "root" } }),
+    ).event;
     assert.equal(triggers({ output_fields: ['proc.cmdline="sh -c a=b,c", user.name=root'] }, e), true);
     assert.equal(triggers({ output_fields: ["proc.cmdline = 'sh -c a=b,c' , user.name = root"] }, e), true);
     assert.equal(triggers({ output_fields: ['proc.cmdline!="sh -c a=b,c"'] }, e), false);

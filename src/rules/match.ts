@@ -50,13 +50,17 @@ export function compileMatch(spec: MatchSpec): { match: CompiledMatch; problems:
   spec.tags.forEach((item, i) => {
     const parsed = parseTagsItem(item);
     if (parsed.ok) tagGroups.push(parsed.value);
-    else for (const p of parsed.problems) problems.push({ severity: "error", field: `match.tags[${i}]`, offset: p.offset, message: p.message });
+    else
+      for (const p of parsed.problems)
+        problems.push({ severity: "error", field: `match.tags[${i}]`, offset: p.offset, message: p.message });
   });
   const fieldGroups: FieldCondition[][] = [];
   spec.outputFields.forEach((item, i) => {
     const parsed = parseOutputFieldsItem(item);
     if (parsed.ok) fieldGroups.push(parsed.value.map((c) => fieldCondition(c.key, c.op === "!=", c.value)));
-    else for (const p of parsed.problems) problems.push({ severity: "error", field: `match.output_fields[${i}]`, offset: p.offset, message: p.message });
+    else
+      for (const p of parsed.problems)
+        problems.push({ severity: "error", field: `match.output_fields[${i}]`, offset: p.offset, message: p.message });
   });
   const match: CompiledMatch = {
     rules: [...new Set(spec.rules)],

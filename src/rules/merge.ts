@@ -3,7 +3,7 @@
 // keeps its position. The merged value keeps the origin (Loc) of whichever item wrote it.
 import type { Diagnostic } from "../yaml/source.ts";
 import { diagnosticAtLoc } from "./diagnostics.ts";
-import { mergeParams, type MismatchReport } from "./merge-params.ts";
+import { type MismatchReport, mergeParams } from "./merge-params.ts";
 import type { ActionSpec, Loc, OutputSpec, RuleSpec } from "./types.ts";
 
 /** Action blocks with duplicates merged into their first occurrence, in first-occurrence order. */
@@ -46,7 +46,14 @@ function mergeBlock(first: ActionSpec, later: ActionSpec, diagnostics: Diagnosti
     actionner: pick("actionner", first.actionner, later.actionner, later.actionner !== ""),
     continue: pick("continue", first.continue, later.continue, later.continue !== undefined),
     ignoreErrors: pick("ignore_errors", first.ignoreErrors, later.ignoreErrors, later.ignoreErrors !== undefined),
-    additionalContexts: appendItems("additional_contexts", first.additionalContexts, later.additionalContexts, fieldAt, later.fieldAt, true),
+    additionalContexts: appendItems(
+      "additional_contexts",
+      first.additionalContexts,
+      later.additionalContexts,
+      fieldAt,
+      later.fieldAt,
+      true,
+    ),
     parameters: params.parameters,
     output: mergeBlockOutputs(first.output, later.output, fieldAt, later.fieldAt, report),
     at: first.at,

@@ -64,7 +64,11 @@ describe("printRules", () => {
     const again = loadRulesText("printed.yaml", printed);
     assert.deepEqual(again.diagnostics, []);
     const shape = (d: typeof document) =>
-      d.rules.map((r) => ({ name: r.name, match: r.match, actions: r.actions.map((a) => [a.name, a.actionner, a.parameters, a.output?.parameters]) }));
+      d.rules.map((r) => ({
+        name: r.name,
+        match: r.match,
+        actions: r.actions.map((a) => [a.name, a.actionner, a.parameters, a.output?.parameters]),
+      }));
     assert.deepEqual(shape(again.document), shape(document));
     assert.match(printed, /grace_period_seconds: 2\n/);
   });
@@ -81,8 +85,12 @@ describe("printRules", () => {
       output: { target: minio:s3, parameters: { bucket: b, endpoint: "http://k3y:s3cr3t-key@minio:9000" } }
 `;
     const printed = printRules(loadRulesText("r.yaml", text).document);
-    for (const secret of ["hunter2", "d3scr1pt", "s3cr3t-t0ken", "b3arer", "s3cr3t-key", "k3y"]) assert.ok(!printed.includes(secret), `${secret} in:\n${printed}`);
-    const [rule] = parse(printed) as { description: string; actions: { parameters: Record<string, unknown>; output: { parameters: Record<string, unknown> } }[] }[];
+    for (const secret of ["hunter2", "d3scr1pt", "s3cr3t-t0ken", "b3arer", "s3cr3t-key", "k3y"])
+      assert.ok(!printed.includes(secret), `${secret} in:\n${printed}`);
+    const [rule] = parse(printed) as {
+      description: string;
+      actions: { parameters: Record<string, unknown>; output: { parameters: Record<string, unknown> } }[];
+    }[];
     assert.equal(rule!.description, "posts to https://[redacted]@hooks.example/x");
     assert.deepEqual(rule!.actions[0]!.parameters, {
       url: "https://[redacted]@api.example/v1",

@@ -7,7 +7,10 @@ import type { ActionSpec, MatchSpec, OutputSpec, RuleSpec, RulesDocument } from 
 
 export function printRules(document: RulesDocument): string {
   if (document.rules.length === 0) return "[]\n";
-  return stringify(document.rules.map((rule) => redactSecrets(ruleObject(rule))), { lineWidth: 0 });
+  return stringify(
+    document.rules.map((rule) => redactSecrets(ruleObject(rule))),
+    { lineWidth: 0 },
+  );
 }
 
 function ruleObject(rule: RuleSpec): Record<string, unknown> {

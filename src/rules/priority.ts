@@ -2,8 +2,9 @@
 // Falco levels run from Emergency = 0 (most severe) to Debug = 7, so ">=Warning" ("at least as severe as
 // Warning") means level <= 4. A filter is compiled to an inclusive range of levels: one comparison pair
 // per event, whatever the comparator.
-import { didYouMean } from "../yaml/source.ts";
+
 import { PRIORITIES, priorityLevel } from "../events/priority.ts";
+import { didYouMean } from "../yaml/source.ts";
 
 export interface LevelRange {
   /** Most severe level accepted (0 = Emergency). */
@@ -12,9 +13,7 @@ export interface LevelRange {
   readonly max: number;
 }
 
-export type PriorityFilter =
-  | { ok: true; range: LevelRange | undefined; warning?: string }
-  | { ok: false; error: string };
+export type PriorityFilter = { ok: true; range: LevelRange | undefined; warning?: string } | { ok: false; error: string };
 
 const SYNTAX = /^(<|>)?(=)?([A-Za-z]*)$/;
 const LEAST_SEVERE = PRIORITIES.length - 1;

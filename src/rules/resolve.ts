@@ -2,8 +2,8 @@
 // rules.go:99-194). Action names are not global identifiers: an action that names no block is simply
 // local. When a block exists, what the action sets locally wins, the block fills in the rest.
 import type { Diagnostic } from "../yaml/source.ts";
-import { mergeParams } from "./merge-params.ts";
 import { copyOrigin, mismatchReporter } from "./merge.ts";
+import { mergeParams } from "./merge-params.ts";
 import type { ActionSpec, Loc, OutputSpec, RuleSpec } from "./types.ts";
 
 /** Every rule with its actions resolved against `blocks` (the rules are copied, not modified). */

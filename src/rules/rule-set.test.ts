@@ -5,8 +5,8 @@ import { parseEvent } from "../events/parse.ts";
 import { formatDiagnostic } from "../yaml/source.ts";
 import { fakeRegistries } from "./__fixtures__/plugins.ts";
 import { compileRules } from "./compile.ts";
-import { compileMatch, matchesEvent } from "./match.ts";
 import { loadRulesText } from "./load.ts";
+import { compileMatch, matchesEvent } from "./match.ts";
 import type { RuleSet } from "./types.ts";
 
 function ruleSetOf(text: string): RuleSet {
@@ -55,7 +55,9 @@ describe("RuleSet.match", () => {
   });
 
   it("returns one shared, frozen empty array when nothing matches", () => {
-    const none = ruleSetOf(rule("shell", '{rules: [Terminal shell in container], priority: ">=Error"}') + rule("prod", "{output_fields: [k8s.ns.name=prod]}"));
+    const none = ruleSetOf(
+      rule("shell", '{rules: [Terminal shell in container], priority: ">=Error"}') + rule("prod", "{output_fields: [k8s.ns.name=prod]}"),
+    );
     const a = none.match(event("Other"));
     const b = none.match(event("Terminal shell in container", "Notice", { "k8s.ns.name": "dev" }));
     assert.equal(a.length, 0);
@@ -105,7 +107,7 @@ describe("RuleSet.match", () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
     };
-    const pick = <T,>(list: readonly T[]): T => list[random(list.length)]!;
+    const pick = <T>(list: readonly T[]): T => list[random(list.length)]!;
     const names = ["A", "B", "C", "D"];
     const tags = ["t1", "t2", "t3", "t4", "t5"];
     const priorities = ["", ">=Error", "<Warning", "=Notice"];
@@ -113,7 +115,8 @@ describe("RuleSet.match", () => {
     const rules = Array.from({ length: 30 }, (_, i) => {
       const match: string[] = [];
       if (random(2) === 0) match.push(`rules: [${random(2) === 0 ? pick(names) : `${pick(names)}, ${pick(names)}`}]`);
-      if (random(2) === 0) match.push(`tags: [${Array.from({ length: 1 + random(2) }, () => JSON.stringify(someTags(3).join(", ") || "t1")).join(", ")}]`);
+      if (random(2) === 0)
+        match.push(`tags: [${Array.from({ length: 1 + random(2) }, () => JSON.stringify(someTags(3).join(", ") || "t1")).join(", ")}]`);
       const priority = pick(priorities);
       if (priority !== "") match.push(`priority: "${priority}"`);
       return rule(`r${i}`, `{${match.join(", ")}}`);
@@ -122,7 +125,12 @@ describe("RuleSet.match", () => {
     const compiled = set.rules.map((r) => compileMatch(r.spec.match).match);
     for (let n = 0; n < 3000; n++) {
       const e = parseEvent(
-        JSON.stringify({ rule: random(5) === 0 ? `unknown ${random(3)}` : pick(names), priority: pick(["Error", "Warning", "Notice"]), output: "x", tags: someTags(5) }),
+        JSON.stringify({
+          rule: random(5) === 0 ? `unknown ${random(3)}` : pick(names),
+          priority: pick(["Error", "Warning", "Notice"]),
+          output: "x",
+          tags: someTags(5),
+        }),
       ).event;
       const expected = set.rules.filter((_, i) => matchesEvent(compiled[i]!, e)).map((r) => r.name);
       assert.deepEqual(

@@ -60,7 +60,12 @@ export function unconfiguredReason(config: Config, registries: Registries, name:
   return config.file === "" ? `no configuration file sets notifiers.${name}, which needs ${missing}` : `notifiers.${name} needs ${missing}`;
 }
 
-export async function checkSetup(config: Config, ruleSet: RuleSet, registries: Registries, options: SetupCheckOptions): Promise<SetupCheck> {
+export async function checkSetup(
+  config: Config,
+  ruleSet: RuleSet,
+  registries: Registries,
+  options: SetupCheckOptions,
+): Promise<SetupCheck> {
   const diagnostics: Diagnostic[] = [];
   const where = configLocator(config);
   const unconfigured = new Map<string, string>();
@@ -86,7 +91,15 @@ export async function checkSetup(config: Config, ruleSet: RuleSet, registries: R
     for (const [key, value] of Object.entries(settings)) {
       if (!key.endsWith("_file") || typeof value !== "string" || value === "") continue;
       const problem = unreadable(value);
-      if (problem !== undefined) diagnostics.push(diagnosticAt(where(["notifiers", name, key]), "error", "ERR_CONFIG_INVALID", `notifiers.${name}.${key}: cannot read ${value}: ${problem}`));
+      if (problem !== undefined)
+        diagnostics.push(
+          diagnosticAt(
+            where(["notifiers", name, key]),
+            "error",
+            "ERR_CONFIG_INVALID",
+            `notifiers.${name}.${key}: cannot read ${value}: ${problem}`,
+          ),
+        );
     }
   }
   await checkClients(config, ruleSet, where, diagnostics, options.env ?? process.env);
@@ -96,7 +109,13 @@ export async function checkSetup(config: Config, ruleSet: RuleSet, registries: R
 /** The clients' settings, statically: a kubeconfig or credentials file that cannot be read, AWS keys
  * without their pair, a MinIO endpoint that is not one. Whether the cluster or cloud answers is not known
  * here (the server finds out when it starts). */
-async function checkClients(config: Config, ruleSet: RuleSet, where: Locator, diagnostics: Diagnostic[], env: NodeJS.ProcessEnv): Promise<void> {
+async function checkClients(
+  config: Config,
+  ruleSet: RuleSet,
+  where: Locator,
+  diagnostics: Diagnostic[],
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const error = (path: YamlPath, message: string) => diagnostics.push(diagnosticAt(where(path), "error", "ERR_CONFIG_INVALID", message));
   if (needsKubernetes(config, ruleSet) && config.kubeconfig !== "") {
     const problem = unreadable(config.kubeconfig);

@@ -3,8 +3,8 @@
 import type { ParamsTemplate } from "../engine/template.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import type { Actionner, Output } from "../plugins/types.ts";
-import type { CompiledMatch } from "./match.ts";
 import type { YamlPath, YamlSource } from "../yaml/source.ts";
+import type { CompiledMatch } from "./match.ts";
 
 /** Where a value was written: the file it came from and its path in that file's YAML. */
 export interface Loc {

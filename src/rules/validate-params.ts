@@ -32,7 +32,9 @@ export function validateParams(input: ParamsInput, diagnostics: Diagnostic[]): R
   const data = result.data as Record<string, unknown>;
   const problems = input.check?.(data as never) ?? [];
   for (const message of problems) {
-    diagnostics.push(diagnosticAt(input.fallback.source.locate(input.fallback.path), "error", "ERR_PARAMS_INVALID", message, input.subject));
+    diagnostics.push(
+      diagnosticAt(input.fallback.source.locate(input.fallback.path), "error", "ERR_PARAMS_INVALID", message, input.subject),
+    );
   }
   return problems.length > 0 ? undefined : data;
 }
@@ -49,7 +51,9 @@ function withoutUnknownKeys(input: ParamsInput, diagnostics: Diagnostic[]): Reco
     }
     const message = `unknown parameter '${key}' for the ${input.owner}${input.strict ? "" : ", ignored"}${suggest(key, allowed)}`;
     const at = input.parameterAt.get(key) ?? input.fallback;
-    diagnostics.push(diagnosticAt(at.source.locate(at.path), input.strict ? "error" : "warning", "ERR_PARAMS_INVALID", message, input.subject));
+    diagnostics.push(
+      diagnosticAt(at.source.locate(at.path), input.strict ? "error" : "warning", "ERR_PARAMS_INVALID", message, input.subject),
+    );
   }
   return known;
 }
@@ -59,9 +63,7 @@ function issueDiagnostic(input: ParamsInput, known: Record<string, unknown>, iss
   const top = path[0];
   const origin = typeof top === "string" ? input.parameterAt.get(top) : undefined;
   const position =
-    origin === undefined
-      ? input.fallback.source.locate(input.fallback.path)
-      : locateNested(origin, path.slice(1), known[top as string]);
+    origin === undefined ? input.fallback.source.locate(input.fallback.path) : locateNested(origin, path.slice(1), known[top as string]);
   return diagnosticAt(position, "error", "ERR_PARAMS_INVALID", issueMessage(input.owner, known, issue), input.subject);
 }
 
@@ -77,4 +79,3 @@ function pathText(path: readonly PropertyKey[]): string {
   for (const p of path) out += typeof p === "number" ? `[${p}]` : `${out === "" ? "" : "."}${String(p)}`;
   return out;
 }
-

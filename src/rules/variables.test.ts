@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { nodeContext } from "../contexts/k8snode.ts";
 import { actionVariables } from "../engine/context.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import { nodeContext } from "../contexts/k8snode.ts";
 import { variableName } from "../events/fields.ts";
 import { createRegistries } from "../plugins/registries.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
@@ -16,8 +16,8 @@ import { compileRules } from "./compile.ts";
 import { loadRules } from "./index.ts";
 import { loadRulesTexts } from "./load.ts";
 import { staticContext } from "./static-context.ts";
-import { ADDITIONAL_CONTEXT_VARIABLES, CONTEXT_VARIABLES, EVENT_VARIABLES } from "./variables.ts";
 import type { ActionSpec, RuleSpec } from "./types.ts";
+import { ADDITIONAL_CONTEXT_VARIABLES, CONTEXT_VARIABLES, EVENT_VARIABLES } from "./variables.ts";
 
 function check(text: string, strict = false): Diagnostic[] {
   const loaded = loadRulesTexts([{ file: "rules.yaml", text }]);
@@ -51,7 +51,8 @@ describe("template variables", () => {
   });
 
   it("accepts event, context and field variables, fields with an argument included", () => {
-    const words = "${RULE} ${PRIORITY} ${TRACE_ID} ${FALCO-TALON_RULE} ${PROC_ANAME_2} ${EVT_ARG_FLAGS} ${K8S_POD_LABEL_APP} ${KA_TARGET_NAME}";
+    const words =
+      "${RULE} ${PRIORITY} ${TRACE_ID} ${FALCO-TALON_RULE} ${PROC_ANAME_2} ${EVT_ARG_FLAGS} ${K8S_POD_LABEL_APP} ${KA_TARGET_NAME}";
     assert.deepEqual(check(echo(words, "match: {}")), []);
   });
 
@@ -74,7 +75,18 @@ describe("template variables", () => {
   });
 
   it("knows exactly the variables an action run has (engine/context.ts, the contexts)", () => {
-    const event: FalcoEvent = { uuid: undefined, output: "", message: "", priority: "Warning", rule: "x", time: "", outputFields: {}, source: "syscall", tags: [], hostname: "h" } as unknown as FalcoEvent;
+    const event: FalcoEvent = {
+      uuid: undefined,
+      output: "",
+      message: "",
+      priority: "Warning",
+      rule: "x",
+      time: "",
+      outputFields: {},
+      source: "syscall",
+      tags: [],
+      hostname: "h",
+    } as unknown as FalcoEvent;
     const rule = { name: "R", continue: true, dryRun: false } as unknown as RuleSpec;
     const action = { name: "A", continue: true, ignoreErrors: true, parameters: {}, actionner: "local:command" } as unknown as ActionSpec;
     const vars = actionVariables(event, staticContext(rule, action), "trace");
@@ -86,12 +98,16 @@ describe("template variables", () => {
 
 describe("action blocks no rule uses", () => {
   it("are validated: a typo in the actionner is an error; a valid one is a warning", () => {
-    const typo = check("- action: Unused\n  actionner: local:comand\n  parameters: { command: [/bin/true] }\n- rule: R\n  match: {}\n  notifiers: [stdout]\n");
+    const typo = check(
+      "- action: Unused\n  actionner: local:comand\n  parameters: { command: [/bin/true] }\n- rule: R\n  match: {}\n  notifiers: [stdout]\n",
+    );
     const errors = typo.filter((d) => d.severity === "error");
     assert.equal(errors.length, 1, shown(typo));
     assert.match(errors[0]!.message, /unknown actionner "local:comand".*did you mean "local:command"/);
     assert.equal(errors[0]!.line, 2);
-    const fine = check("- action: Unused\n  actionner: local:command\n  parameters: { command: [/bin/true] }\n- rule: R\n  match: {}\n  notifiers: [stdout]\n");
+    const fine = check(
+      "- action: Unused\n  actionner: local:command\n  parameters: { command: [/bin/true] }\n- rule: R\n  match: {}\n  notifiers: [stdout]\n",
+    );
     assert.equal(fine.length, 1, shown(fine));
     assert.equal(fine[0]!.severity, "warning");
     assert.match(fine[0]!.message, /the action block "Unused" is not used by any rule/);
@@ -101,12 +117,23 @@ describe("action blocks no rule uses", () => {
 describe("--strict", () => {
   it("turns unknown keys and unknown parameters into errors", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "kestrel-strict-")), "rules.yaml");
-    writeFileSync(file, "- rule: R\n  match: {}\n  colour: red\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true], shel: sh }\n");
+    writeFileSync(
+      file,
+      "- rule: R\n  match: {}\n  colour: red\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true], shel: sh }\n",
+    );
     const lax = await loadRules([file], createRegistries());
-    assert.deepEqual(lax.diagnostics.map((d) => d.severity), ["warning", "warning"], shown(lax.diagnostics));
+    assert.deepEqual(
+      lax.diagnostics.map((d) => d.severity),
+      ["warning", "warning"],
+      shown(lax.diagnostics),
+    );
     assert.ok(lax.ruleSet);
     const strict = await loadRules([file], createRegistries(), { strict: true });
-    assert.deepEqual(strict.diagnostics.map((d) => d.severity), ["error", "error"], shown(strict.diagnostics));
+    assert.deepEqual(
+      strict.diagnostics.map((d) => d.severity),
+      ["error", "error"],
+      shown(strict.diagnostics),
+    );
     assert.match(strict.diagnostics[0]!.message, /^unknown key 'colour' in a rule$/);
     assert.equal(strict.ruleSet, undefined);
   });

@@ -8,7 +8,7 @@
 import { compileTemplate } from "../engine/template.ts";
 import { FALCO_FIELDS, FALCO_FIELDS_WITH_ARGUMENT, FALCO_RULE_FIELDS } from "../events/field-catalogue.ts";
 import { variableName } from "../events/fields.ts";
-import { didYouMean, type Diagnostic, type Position } from "../yaml/source.ts";
+import { type Diagnostic, didYouMean, type Position } from "../yaml/source.ts";
 import { diagnosticAt, locateInString, locateNested, type Subject } from "./diagnostics.ts";
 import type { ActionSpec, Loc, RuleSpec } from "./types.ts";
 
@@ -37,7 +37,15 @@ export const CONTEXT_VARIABLES: readonly string[] = [
 /** The variables each additional context adds (contexts/aws.ts, contexts/k8snode.ts; a test checks them). */
 export const ADDITIONAL_CONTEXT_VARIABLES: Readonly<Record<string, readonly string[]>> = {
   aws: ["AWS_INSTANCE_PROFILE_ARN", "AWS_INSTANCE_PROFILE_ID", "AWS_REGION"],
-  k8snode: ["NODE_HOSTNAME", "NODE_INSTANCETYPE", "NODE_ROLE", "NODE_TOPOLOGY_REGION", "NODE_TOPOLOGY_ZONE", "NODE_SPEC_PROVIDERID", "NODE_SPEC_PROVIDEDID"],
+  k8snode: [
+    "NODE_HOSTNAME",
+    "NODE_INSTANCETYPE",
+    "NODE_ROLE",
+    "NODE_TOPOLOGY_REGION",
+    "NODE_TOPOLOGY_ZONE",
+    "NODE_SPEC_PROVIDERID",
+    "NODE_SPEC_PROVIDEDID",
+  ],
 };
 
 interface Catalogue {

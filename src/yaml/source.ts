@@ -1,6 +1,6 @@
 // A YAML file kept together with its line counter, so that every diagnostic about a value in it can say
 // file:line:col. Config and rules loading both go through this class.
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { type Document, isNode, LineCounter, parseDocument } from "yaml";
 import type { ErrorCode } from "../errors.ts";
 
 export type YamlPath = readonly (string | number)[];

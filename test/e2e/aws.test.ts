@@ -84,7 +84,14 @@ minio:
 
   before(async () => {
     servers = await startAwsServers({
-      functions: [{ name: "quarantine", versions: ["12"], aliases: { prod: "12" }, handler: (e) => ({ isolated: (e as { context: Record<string, string> }).context["aws.region"] }) }],
+      functions: [
+        {
+          name: "quarantine",
+          versions: ["12"],
+          aliases: { prod: "12" },
+          handler: (e) => ({ isolated: (e as { context: Record<string, string> }).context["aws.region"] }),
+        },
+      ],
       imds: { instanceProfile: PROFILE },
     });
     receiver = await startReceiver();
@@ -93,7 +100,11 @@ minio:
     role = servers.account.addRole("kestrel-e2e", "e2e-external-id");
     await servers.s3.createBucket("evidence");
     await servers.s3.createBucket("minio-evidence");
-    dir = await tempFiles("kestrel-e2e-aws-", { "rules.yaml": RULES, "config.yaml": config("e2e-external-id"), "wrong.yaml": config("not-the-external-id") });
+    dir = await tempFiles("kestrel-e2e-aws-", {
+      "rules.yaml": RULES,
+      "config.yaml": config("e2e-external-id"),
+      "wrong.yaml": config("not-the-external-id"),
+    });
   });
   after(async () => {
     await receiver?.close();
@@ -109,9 +120,15 @@ minio:
       assert.equal(servers.sts.assumed.at(-1)!.accessKeyId, user.accessKeyId, "the role was assumed with AWS_ACCESS_KEY/AWS_SECRET_KEY");
       assert.equal(servers.sts.assumed.at(-1)!.externalId, "e2e-external-id");
 
-      const res = await kestrel.post(falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }));
+      const res = await kestrel.post(
+        falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }),
+      );
       assert.equal(res.status, 200);
-      await eventually(() => receiver.requests.length >= 5, 15_000, `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`);
+      await eventually(
+        () => receiver.requests.length >= 5,
+        15_000,
+        `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`,
+      );
       const bodies = receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification);
       for (const b of bodies) assert.equal(b.status, "success", `${b.action} (${b.message}): ${b.error}`);
 

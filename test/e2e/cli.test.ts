@@ -11,11 +11,20 @@ import { KESTREL_BIN, startKestrelProcess } from "../support/process.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 function kestrel(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [KESTREL_BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", ...env } });
+  return spawnSync(process.execPath, [KESTREL_BIN, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { PATH: process.env["PATH"] ?? "", ...env },
+  });
 }
 
 /** The client libraries (≈ 0.5 s and 85 MB for client-node, 60 ms for nodemailer) are loaded only when a rule or notifier needs them. */
-const CLIENT_LIBRARIES = ["/node_modules/@kubernetes/client-node/", "/node_modules/@aws-sdk/", "/node_modules/@google-cloud/", "/node_modules/nodemailer/"];
+const CLIENT_LIBRARIES = [
+  "/node_modules/@kubernetes/client-node/",
+  "/node_modules/@aws-sdk/",
+  "/node_modules/@google-cloud/",
+  "/node_modules/nodemailer/",
+];
 
 /** The client libraries the traced process loaded, after a check that the trace works. */
 function clientLibrariesLoaded(trace: ModuleTrace): string[] {
@@ -78,8 +87,15 @@ describe("kestrel rules print", () => {
 
 describe("kestrel lists, version and completion", () => {
   it("stops quietly with exit code 0 when the reader closes the pipe (kestrel actionners list | head)", async () => {
-    for (const args of [["actionners", "list"], ["rules", "print", "-r", "examples/rules.yaml"]]) {
-      const child = spawn(process.execPath, [KESTREL_BIN, ...args], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+    for (const args of [
+      ["actionners", "list"],
+      ["rules", "print", "-r", "examples/rules.yaml"],
+    ]) {
+      const child = spawn(process.execPath, [KESTREL_BIN, ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env["PATH"] ?? "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       child.stdout.destroy(); // the reader is gone before the first write: that write fails with EPIPE
       let stderr = "";
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
@@ -126,7 +142,18 @@ describe("kestrel lists, version and completion", () => {
   });
 
   it("shows the global flags -c and -r in every command's help, as Talon's Global Flags", () => {
-    for (const args of [["server"], ["rules"], ["rules", "check"], ["rules", "print"], ["rules", "test"], ["actionners", "list"], ["outputs", "list"], ["notifiers", "list"], ["version"], ["completion"]]) {
+    for (const args of [
+      ["server"],
+      ["rules"],
+      ["rules", "check"],
+      ["rules", "print"],
+      ["rules", "test"],
+      ["actionners", "list"],
+      ["outputs", "list"],
+      ["notifiers", "list"],
+      ["version"],
+      ["completion"],
+    ]) {
       const r = kestrel([...args, "--help"]);
       assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stdout, /Global Options:\n(.*\n)*\s+-c, --config <file>/, args.join(" "));
@@ -137,9 +164,15 @@ describe("kestrel lists, version and completion", () => {
   it("lists only the plugins named (full name or category), as YAML or --format json", () => {
     const one = kestrel(["actionners", "list", "kubernetes:terminate", "local"]);
     assert.equal(one.status, 0, one.stderr);
-    assert.deepEqual([...one.stdout.matchAll(/^--- (.+) ---$/gm)].map((m) => m[1]), ["kubernetes:terminate", "local:command"]);
+    assert.deepEqual(
+      [...one.stdout.matchAll(/^--- (.+) ---$/gm)].map((m) => m[1]),
+      ["kubernetes:terminate", "local:command"],
+    );
     const json = JSON.parse(kestrel(["notifiers", "list", "slack", "webhook", "--format", "json"]).stdout) as { name: string }[];
-    assert.deepEqual(json.map((p) => p.name), ["webhook", "slack"]);
+    assert.deepEqual(
+      json.map((p) => p.name),
+      ["webhook", "slack"],
+    );
     const category = JSON.parse(kestrel(["actionners", "list", "kubernetes", "--format", "json"]).stdout) as { name: string }[];
     assert.ok(category.length > 5 && category.every((p) => p.name.startsWith("kubernetes:")));
     const unknown = kestrel(["outputs", "list", "aws:s4"]);
@@ -213,19 +246,34 @@ describe("kestrel server", () => {
 
   it("reloads the rules when the file changes (watch_rules) and on SIGHUP, keeping the last good rules", async () => {
     const rules = tempFile("rules.yaml", readFileSync(join(ROOT, "examples/rules.yaml"), "utf8"));
-    const server = await startKestrelProcess({ config: "examples/config.yaml", rules, env: { LISTEN_PORT: "0", LOG_FORMAT: "json" }, timeoutMs: 10_000 });
+    const server = await startKestrelProcess({
+      config: "examples/config.yaml",
+      rules,
+      env: { LISTEN_PORT: "0", LOG_FORMAT: "json" },
+      timeoutMs: 10_000,
+    });
     const count = (msg: string) => server.logs.filter((l) => l["msg"] === msg).length;
     const waitCount = (msg: string, n: number) => server.waitFor(() => count(msg) >= n, 10_000, `${n}× "${msg}"`);
     try {
       assert.equal(server.listening["watch_rules"], true);
       let posted = 0;
       const post = async (rule: string) => {
-        const body = JSON.stringify({ rule, priority: "Warning", output: `event ${++posted}`, output_fields: {}, source: "syscall", time: "2026-11-23T10:00:00.000000000Z" });
+        const body = JSON.stringify({
+          rule,
+          priority: "Warning",
+          output: `event ${++posted}`,
+          output_fields: {},
+          source: "syscall",
+          time: "2026-11-23T10:00:00.000000000Z",
+        });
         const res = await server.post(body);
         return ((await res.json()) as { result: string }).result;
       };
       assert.equal(await post("Reloaded rule"), "unmatched");
-      writeFileSync(rules, `- rule: Reloaded\n  match: { rules: [Reloaded rule] }\n  actions:\n    - action: Note\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`);
+      writeFileSync(
+        rules,
+        `- rule: Reloaded\n  match: { rules: [Reloaded rule] }\n  actions:\n    - action: Note\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`,
+      );
       await waitCount("rules reloaded", 1);
       assert.equal(await post("Reloaded rule"), "queued");
       writeFileSync(rules, "- rule: Broken\n  match: { rules: [Reloaded rule] }\n");

@@ -39,7 +39,10 @@ cluster:
   retry_period_seconds: 0.25
 `,
     );
-    await writeFile(join(dir, "rules.yaml"), `- rule: Log\n  match: {}\n  dry_run: true\n  actions:\n    - action: a\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`);
+    await writeFile(
+      join(dir, "rules.yaml"),
+      `- rule: Log\n  match: {}\n  dry_run: true\n  actions:\n    - action: a\n      actionner: local:command\n      parameters: { command: ["/bin/true"] }\n`,
+    );
   });
   after(async () => {
     for (const r of replicas) r.kill();
@@ -47,7 +50,10 @@ cluster:
   });
 
   async function start(name: string): Promise<Replica> {
-    const replica = { name, ...(await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: { POD_NAME: name } })) };
+    const replica = {
+      name,
+      ...(await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: { POD_NAME: name } })),
+    };
     replicas.push(replica);
     return replica;
   }
@@ -66,7 +72,9 @@ cluster:
     return Date.now() - started;
   }
 
-  const holder = () => (api.get("coordination.k8s.io/v1", "Lease", "security", "kestrel") as unknown as { spec: { holderIdentity: string } } | undefined)?.spec.holderIdentity;
+  const holder = () =>
+    (api.get("coordination.k8s.io/v1", "Lease", "security", "kestrel") as unknown as { spec: { holderIdentity: string } } | undefined)?.spec
+      .holderIdentity;
 
   it("one process leads; SIGTERM releases the lease and the other leads at once", async () => {
     const a = await start("kestrel-a");

@@ -12,8 +12,14 @@ import { KESTREL_BIN } from "../support/process.ts";
 const dir = mkdtempSync(join(tmpdir(), "kestrel-env-security-"));
 const configFile = join(dir, "config.yaml");
 const rulesFile = join(dir, "rules.yaml");
-writeFileSync(configFile, `listen_address: 127.0.0.1\nlisten_port: 0\nwatch_rules: false\nrules_files: [${rulesFile}]\nauth:\n  tokens: [file-token-AAAA]\n`);
-writeFileSync(rulesFile, "- rule: Act\n  match: { rules: [x] }\n  actions:\n    - action: Ok\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n");
+writeFileSync(
+  configFile,
+  `listen_address: 127.0.0.1\nlisten_port: 0\nwatch_rules: false\nrules_files: [${rulesFile}]\nauth:\n  tokens: [file-token-AAAA]\n`,
+);
+writeFileSync(
+  rulesFile,
+  "- rule: Act\n  match: { rules: [x] }\n  actions:\n    - action: Ok\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n",
+);
 
 function kestrel(args: string[], env: Record<string, string>) {
   // The rules come from the configuration's rules_files: `rules check -r` does not read the configuration.

@@ -16,10 +16,7 @@ import { locate, missingMessage, PROMTOOL, requireTool, skipReason } from "../su
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WRAPPER = join(ROOT, "kestrel");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { engines: { node: string } };
-const [NEED_MAJOR, NEED_MINOR] = /^>=\s*(\d+)\.(\d+)/
-  .exec(pkg.engines.node)!
-  .slice(1)
-  .map(Number) as [number, number];
+const [NEED_MAJOR, NEED_MINOR] = /^>=\s*(\d+)\.(\d+)/.exec(pkg.engines.node)!.slice(1).map(Number) as [number, number];
 const TERMINAL_SHELL = readFileSync(join(ROOT, "examples/events/terminal-shell.json"), "utf8");
 
 const temps: string[] = [];
@@ -48,7 +45,12 @@ function tooOld(version: string): boolean {
 /** A Node older than engines.node on this machine (the system's, e.g. Debian's /usr/bin/node 20), with the
  * npm next to it, or undefined. $KESTREL_OLD_NODE points at one elsewhere. */
 function findOldNode(): { node: string; version: string; npm: string | undefined } | undefined {
-  const candidates = [process.env["KESTREL_OLD_NODE"], "/usr/bin/node", "/usr/local/bin/node", ...(process.env["PATH"] ?? "").split(delimiter).map((d) => join(d, "node"))];
+  const candidates = [
+    process.env["KESTREL_OLD_NODE"],
+    "/usr/bin/node",
+    "/usr/local/bin/node",
+    ...(process.env["PATH"] ?? "").split(delimiter).map((d) => join(d, "node")),
+  ];
   for (const node of candidates) {
     if (node === undefined || !existsSync(node)) continue;
     const r = spawnSync(node, ["-p", "process.versions.node"], { encoding: "utf8" });
@@ -87,7 +89,9 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Run {
   child.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));
   child.stderr!.on("data", (c: Buffer) => (output += c.toString("utf8")));
   // "exit", not "close": a server left behind would hold the pipes open.
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const kill = (): void => {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -164,7 +168,12 @@ describe("./kestrel on a machine with only an old Node", { skip: NO_OLD_NPM }, (
     const r = run(WRAPPER, [], userEnv({ PATH: oldNodePath(), KESTREL_NODE_CACHE: cache, LISTEN_PORT: "0" }));
     try {
       const url = await listening(r, 540_000);
-      assert.match(r.output(), new RegExp(`Kestrel needs Node\\.js >= ${NEED_MAJOR}\\.${NEED_MINOR} \\(found ${OLD!.version.replaceAll(".", "\\.")}\\): fetching Node 24`));
+      assert.match(
+        r.output(),
+        new RegExp(
+          `Kestrel needs Node\\.js >= ${NEED_MAJOR}\\.${NEED_MINOR} \\(found ${OLD!.version.replaceAll(".", "\\.")}\\): fetching Node 24`,
+        ),
+      );
       const fetched = readdirSync(join(cache, "node_modules"));
       assert.equal(fetched.length, 1, fetched.join());
       assert.match(fetched[0]!, /^node-(linux|darwin)-(x64|arm64)$/);
@@ -205,13 +214,23 @@ describe("an old Node gets one line", { skip: NO_OLD_NODE }, () => {
     });
     assert.equal(r.status, 1);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr, `Kestrel needs Node.js >= ${NEED_MAJOR}.${NEED_MINOR} (found ${OLD!.version}); run ./kestrel (it fetches Node 24 into a cache) or install Node 24\n`);
+    assert.equal(
+      r.stderr,
+      `Kestrel needs Node.js >= ${NEED_MAJOR}.${NEED_MINOR} (found ${OLD!.version}); run ./kestrel (it fetches Node 24 into a cache) or install Node 24\n`,
+    );
   });
 
   it("bin/kestrel.js from another folder names the wrapper's path from there", () => {
-    const r = spawnSync(OLD!.node, [join(ROOT, "bin/kestrel.js"), "version"], { cwd: join(ROOT, "examples"), encoding: "utf8", env: userEnv({}) });
+    const r = spawnSync(OLD!.node, [join(ROOT, "bin/kestrel.js"), "version"], {
+      cwd: join(ROOT, "examples"),
+      encoding: "utf8",
+      env: userEnv({}),
+    });
     assert.equal(r.status, 1);
-    assert.equal(r.stderr, `Kestrel needs Node.js >= ${NEED_MAJOR}.${NEED_MINOR} (found ${OLD!.version}); run ../kestrel (it fetches Node 24 into a cache) or install Node 24\n`);
+    assert.equal(
+      r.stderr,
+      `Kestrel needs Node.js >= ${NEED_MAJOR}.${NEED_MINOR} (found ${OLD!.version}); run ../kestrel (it fetches Node 24 into a cache) or install Node 24\n`,
+    );
   });
 
   it("npm test: the line, and no test runner error or stack", { skip: NO_OLD_NPM }, () => {
@@ -225,8 +244,14 @@ describe("an old Node gets one line", { skip: NO_OLD_NODE }, () => {
 
 describe("npm start", () => {
   const npm = locate({ command: "npm", pkg: "npm" });
-  it("lets SIGTERM to npm reach the server: drained, exit 0, nothing left listening", { skip: npm === undefined ? "npm is not on PATH" : false }, async () => {
-    const r = run(npm!, ["start"], userEnv({ PATH: `${dirname(process.execPath)}${delimiter}${process.env["PATH"] ?? ""}`, LISTEN_PORT: "0" }));
+  it("lets SIGTERM to npm reach the server: drained, exit 0, nothing left listening", {
+    skip: npm === undefined ? "npm is not on PATH" : false,
+  }, async () => {
+    const r = run(
+      npm!,
+      ["start"],
+      userEnv({ PATH: `${dirname(process.execPath)}${delimiter}${process.env["PATH"] ?? ""}`, LISTEN_PORT: "0" }),
+    );
     try {
       const url = await listening(r, 60_000);
       const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: TERMINAL_SHELL });
@@ -255,7 +280,11 @@ describe("log_format default", () => {
   const script = locate({ command: "script", pkg: "util-linux" });
   it("is color on a terminal", { skip: script === undefined ? "script (util-linux) is not installed" : false }, () => {
     const command = args.map((a) => `'${a}'`).join(" ");
-    const r = spawnSync(script!, ["-qec", `'${process.execPath}' ${command}`, "/dev/null"], { cwd: ROOT, encoding: "utf8", env: userEnv({}) });
+    const r = spawnSync(script!, ["-qec", `'${process.execPath}' ${command}`, "/dev/null"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: userEnv({}),
+    });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /\u001b\[\d+mWARN\u001b\[\d+m: /);
   });
@@ -275,7 +304,13 @@ describe("a missing Debian tool", () => {
 
   /** Runs test files in a child test runner (TAP) with `env`. */
   function testRun(files: string[], env: Record<string, string>, pattern?: string): { status: number | null; output: string } {
-    const args = ["--test", "--test-reporter=tap", "--test-timeout=60000", ...(pattern === undefined ? [] : [`--test-name-pattern=${pattern}`]), ...files];
+    const args = [
+      "--test",
+      "--test-reporter=tap",
+      "--test-timeout=60000",
+      ...(pattern === undefined ? [] : [`--test-name-pattern=${pattern}`]),
+      ...files,
+    ];
     const base = userEnv(env);
     if (env["CI"] === undefined) delete base["CI"];
     const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", env: base });
@@ -286,7 +321,11 @@ describe("a missing Debian tool", () => {
     const skipped = testRun(["test/integration/notify-syslog.test.ts"], { RSYSLOGD_BIN: "/nonexistent/rsyslogd" }, "against rsyslog");
     assert.equal(skipped.status, 0, skipped.output);
     assert.match(skipped.output, /# SKIP \/nonexistent\/rsyslogd is not installed \(Debian package rsyslog\)/);
-    const ci = testRun(["test/integration/notify-syslog.test.ts"], { RSYSLOGD_BIN: "/nonexistent/rsyslogd", CI: "true" }, "against rsyslog");
+    const ci = testRun(
+      ["test/integration/notify-syslog.test.ts"],
+      { RSYSLOGD_BIN: "/nonexistent/rsyslogd", CI: "true" },
+      "against rsyslog",
+    );
     assert.notEqual(ci.status, 0, ci.output);
     assert.match(ci.output, /\/nonexistent\/rsyslogd is not installed \(Debian package rsyslog\)/);
     assert.doesNotMatch(ci.output, /ENOENT/);

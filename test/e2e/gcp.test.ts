@@ -62,7 +62,11 @@ gcp:
         gcp_function_timeout: 10
 `,
     );
-    kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: { GCP_FUNCTIONS_ENDPOINT: fake.functionsApiUrl } });
+    kestrel = await startKestrelProcess({
+      config: join(dir, "config.yaml"),
+      rules: join(dir, "rules.yaml"),
+      env: { GCP_FUNCTIONS_ENDPOINT: fake.functionsApiUrl },
+    });
   });
 
   after(async () => {
@@ -90,7 +94,9 @@ gcp:
     assert.equal(event.output_fields["k8s.pod.name"], "web-9");
     assert.equal(event.context["falco-talon.rule"], "Keep the evidence");
     assert.ok(
-      fake.requests.some((r) => r.api === "storage" && r.query.get("name") === key && /^Bearer ya29\./.test(String(r.headers.authorization))),
+      fake.requests.some(
+        (r) => r.api === "storage" && r.query.get("name") === key && /^Bearer ya29\./.test(String(r.headers.authorization)),
+      ),
       "the upload carried a token from the key's token_uri",
     );
   });

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BuiltImage, buildImage, IMAGE_USER, sameDigests, SIZE_BUDGET_BYTES, summary } from "../../deploy/image/build.ts";
+import { type BuiltImage, buildImage, IMAGE_USER, SIZE_BUDGET_BYTES, sameDigests, summary } from "../../deploy/image/build.ts";
 import { NODE_VERSION } from "../../deploy/image/stage.ts";
 import { falcoEvent } from "../support/events.ts";
 
@@ -65,16 +65,42 @@ describe("the container image", { skip: missing }, () => {
       assert.equal(info.config.User, `${IMAGE_USER}:${IMAGE_USER}`, transport);
       assert.deepEqual(info.config.Entrypoint, ["/usr/local/bin/kestrel"], transport);
       assert.deepEqual(info.config.Cmd, ["server"], transport);
-      assert.deepEqual(info.rootfs.diff_ids, image.layers.map((l) => l.diffId), transport);
+      assert.deepEqual(
+        info.rootfs.diff_ids,
+        image.layers.map((l) => l.diffId),
+        transport,
+      );
     }
-    const nodeVersion = execFileSync("chroot", ["--userspec", `${IMAGE_USER}:${IMAGE_USER}`, rootfs, "/usr/local/bin/node", "--version"]).toString().trim();
+    const nodeVersion = execFileSync("chroot", ["--userspec", `${IMAGE_USER}:${IMAGE_USER}`, rootfs, "/usr/local/bin/node", "--version"])
+      .toString()
+      .trim();
     assert.equal(nodeVersion, `v${NODE_VERSION}`);
     // Every compiled module loads in the image, with the pruned production dependencies it imports.
-    const importAll = "import { readdirSync } from 'node:fs'; let n = 0; for (const f of readdirSync('/app/dist', { recursive: true })) if (f.endsWith('.js')) { await import('/app/dist/' + f); n++; } console.log(n);";
-    const modules = execFileSync("chroot", ["--userspec", `${IMAGE_USER}:${IMAGE_USER}`, rootfs, "/usr/local/bin/node", "--input-type=module", "-e", importAll]).toString().trim();
+    const importAll =
+      "import { readdirSync } from 'node:fs'; let n = 0; for (const f of readdirSync('/app/dist', { recursive: true })) if (f.endsWith('.js')) { await import('/app/dist/' + f); n++; } console.log(n);";
+    const modules = execFileSync("chroot", [
+      "--userspec",
+      `${IMAGE_USER}:${IMAGE_USER}`,
+      rootfs,
+      "/usr/local/bin/node",
+      "--input-type=module",
+      "-e",
+      importAll,
+    ])
+      .toString()
+      .trim();
     assert.ok(Number(modules) > 50, `${modules} modules`);
     // No shell, no package manager, no development files.
-    for (const absent of ["bin/sh", "bin/bash", "usr/bin/apt", "usr/bin/dpkg", "usr/local/bin/npm", "app/node_modules/typescript", "app/node_modules/@biomejs", "app/src"]) {
+    for (const absent of [
+      "bin/sh",
+      "bin/bash",
+      "usr/bin/apt",
+      "usr/bin/dpkg",
+      "usr/local/bin/npm",
+      "app/node_modules/typescript",
+      "app/node_modules/@biomejs",
+      "app/src",
+    ]) {
       assert.ok(!existsSync(join(rootfs, absent)), `/${absent} is in the image`);
     }
     const app = join(rootfs, "app");
@@ -96,7 +122,8 @@ describe("the container image", { skip: missing }, () => {
     chmodSync(out, 0o777); // the container's user writes the action's proof here
     // No rules_files: the default /etc/kestrel/rules.yaml is absent, so Talon's /etc/falco-talon/rules.yaml is read.
     writeFileSync(join(etc, "config.yaml"), "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nshutdown_timeout_seconds: 5\n");
-    const script = "const fs = require('node:fs'); fs.writeFileSync('/out/ran.json', JSON.stringify({ uid: process.getuid(), cwd: process.cwd(), event: JSON.parse(fs.readFileSync(0, 'utf8')) }))";
+    const script =
+      "const fs = require('node:fs'); fs.writeFileSync('/out/ran.json', JSON.stringify({ uid: process.getuid(), cwd: process.cwd(), event: JSON.parse(fs.readFileSync(0, 'utf8')) }))";
     writeFileSync(
       join(etc, "rules.yaml"),
       `- rule: Act in the image\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Record\n      actionner: local:command\n      parameters:\n        command: ["/usr/local/bin/node", "-e", ${JSON.stringify(script)}]\n`,
@@ -124,18 +151,29 @@ describe("the container image", { skip: missing }, () => {
       const url = record.url;
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
 
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: falcoEvent({ fields: { "k8s.pod.name": "in-image" } }) });
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: falcoEvent({ fields: { "k8s.pod.name": "in-image" } }),
+      });
       assert.equal(res.status, 200);
       const proof = join(out, "ran.json");
       await container.waitFor(() => existsSync(proof) && readFileSync(proof, "utf8").endsWith("}"), 15_000, "the local:command action");
-      const ran = JSON.parse(readFileSync(proof, "utf8")) as { uid: number; cwd: string; event: { rule: string; output_fields: Record<string, unknown> } };
+      const ran = JSON.parse(readFileSync(proof, "utf8")) as {
+        uid: number;
+        cwd: string;
+        event: { rule: string; output_fields: Record<string, unknown> };
+      };
       assert.equal(ran.uid, IMAGE_USER);
       assert.equal(ran.cwd, "/app");
       assert.equal(ran.event.rule, "Terminal shell in container");
       assert.equal(ran.event.output_fields["k8s.pod.name"], "in-image");
 
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      assert.match(metrics, /^kestrel_actions_total\{rule="Act in the image",action="Record",actionner="local:command",status="success"\} 1$/m);
+      assert.match(
+        metrics,
+        /^kestrel_actions_total\{rule="Act in the image",action="Record",actionner="local:command",status="success"\} 1$/m,
+      );
 
       // Read-only root: the server itself wrote nothing outside /tmp, or it would have failed above.
       execFileSync("runc", ["kill", id, "SIGTERM"]);
@@ -213,7 +251,9 @@ function startContainer(bundle: string, id: string): Container {
     },
     waitFor,
     async exited(timeoutMs) {
-      const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms:\n${output()}`)), timeoutMs).unref());
+      const timer = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms:\n${output()}`)), timeoutMs).unref(),
+      );
       return Promise.race([closed, timer]);
     },
     output,

@@ -36,7 +36,12 @@ describe("kestrel server with a kubeconfig", () => {
     );
     kubeApi.addNode("node-e2e");
     kubeApi.addPod("default", "shell-pod", { node: "node-e2e" });
-    const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml"), env: trace.env, timeoutMs: 10_000 }).catch(async (err: unknown) => {
+    const kestrel = await startKestrelProcess({
+      config: join(dir, "config.yaml"),
+      rules: join(dir, "rules.yaml"),
+      env: trace.env,
+      timeoutMs: 10_000,
+    }).catch(async (err: unknown) => {
       await kubeApi.close();
       throw err;
     });
@@ -231,7 +236,13 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
       {
         rule: "E2E delete",
         source: "k8s_audit",
-        fields: { "k8s.ns.name": null, "k8s.pod.name": null, "ka.target.resource": "configmaps", "ka.target.name": "leaked", "ka.target.namespace": NS },
+        fields: {
+          "k8s.ns.name": null,
+          "k8s.pod.name": null,
+          "ka.target.resource": "configmaps",
+          "ka.target.name": "leaked",
+          "ka.target.namespace": NS,
+        },
       },
       { rule: "E2E cordon", fields: at("cordon-1") },
       { rule: "E2E drain", fields: at(seeded.drainTrigger) },
@@ -314,7 +325,8 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   /** The Kubernetes Events k8sevents recorded for the event of `rule`, one per notification. */
   async function k8sEventsOf(rule: string, count: number): Promise<KubeObject[]> {
     const traceId = await traces.get(rule)!;
-    const mine = () => kubeApi.list("v1", "Event").filter((e) => typeof e.message === "string" && e.message.includes(`TraceID: ${traceId}\n`));
+    const mine = () =>
+      kubeApi.list("v1", "Event").filter((e) => typeof e.message === "string" && e.message.includes(`TraceID: ${traceId}\n`));
     await eventually(() => mine().length >= count, 10_000, `${count} Kubernetes Event(s) for "${rule}"`);
     return mine();
   }
@@ -326,14 +338,19 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     const evs = await k8sEventsOf(rule, 1 + outputs);
     assert.equal(evs.length, 1 + outputs);
     const reasons = evs.map((e) => e.reason as string).sort();
-    const expected = bodies.map((b) => `kestrel:${b.message === "output" ? b.output_target : b.actionner}:${b.message === "output" ? "success" : status}`).sort();
+    const expected = bodies
+      .map((b) => `kestrel:${b.message === "output" ? b.output_target : b.actionner}:${b.message === "output" ? "success" : status}`)
+      .sort();
     assert.deepEqual(reasons, expected);
     for (const ev of evs) {
       assert.equal(ev.type, "Normal");
       assert.equal(ev.reportingComponent, "kestrel");
       if (pod !== undefined) {
         assert.equal(ev.metadata.namespace, NS);
-        assert.deepEqual({ kind: ev.involvedObject.kind, namespace: ev.involvedObject.namespace, name: ev.involvedObject.name }, { kind: "Pod", namespace: NS, name: pod });
+        assert.deepEqual(
+          { kind: ev.involvedObject.kind, namespace: ev.involvedObject.namespace, name: ev.involvedObject.name },
+          { kind: "Pod", namespace: NS, name: pod },
+        );
       }
     }
     return bodies;
@@ -373,7 +390,10 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     lines = kestrel.lines;
     const running = kestrel;
     for (const e of events()) {
-      const body = e.source === undefined ? falcoEvent({ rule: e.rule, fields: e.fields }) : falcoEvent({ rule: e.rule, fields: e.fields, source: e.source });
+      const body =
+        e.source === undefined
+          ? falcoEvent({ rule: e.rule, fields: e.fields })
+          : falcoEvent({ rule: e.rule, fields: e.fields, source: e.source });
       const posted = running.post(body).then(async (res) => {
         assert.equal(res.status, 200, `POST of "${e.rule}"`);
         return ((await res.json()) as { trace_id: string }).trace_id;
@@ -393,7 +413,10 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     const [done] = await expectResult("E2E terminate", "success", "term-1");
     assert.equal(done!.output, `the pod 'term-1' in the namespace '${NS}' has been terminated`);
     assert.equal(pod("term-1"), undefined);
-    assert.ok(kubeApi.deletions.some((d) => d.kind === "Pod" && d.name === "term-1" && d.gracePeriodSeconds === 3), JSON.stringify(kubeApi.deletions));
+    assert.ok(
+      kubeApi.deletions.some((d) => d.kind === "Pod" && d.name === "term-1" && d.gracePeriodSeconds === 3),
+      JSON.stringify(kubeApi.deletions),
+    );
 
     const [ignored] = await expectResult("E2E terminate DaemonSet pod", "ignored", seeded.agentPod);
     assert.match(ignored!.output ?? "", /DaemonSet/);
@@ -444,17 +467,30 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     ]);
 
     const [script] = await expectResult("E2E script", "success", "script-1");
-    assert.match(script!.output ?? "", new RegExp(`^the script has been run in the container 'app' of the pod 'script-1' in the namespace '${NS}'\\n5$`));
+    assert.match(
+      script!.output ?? "",
+      new RegExp(`^the script has been run in the container 'app' of the pod 'script-1' in the namespace '${NS}'\\n5$`),
+    );
     const scriptExecs = execsIn("script-1");
-    assert.deepEqual(scriptExecs.slice(0, 3), [["/bin/sh", "-s", "--", "/data/in put"], ["shift", "1"], ["touch", "/tmp/kestrel-was-here"]]);
+    assert.deepEqual(scriptExecs.slice(0, 3), [
+      ["/bin/sh", "-s", "--", "/data/in put"],
+      ["shift", "1"],
+      ["touch", "/tmp/kestrel-was-here"],
+    ]);
     // The two sides of the pipe start in either order.
-    assert.deepEqual(scriptExecs.slice(3).sort(), [["cat", "/data/in put"], ["wc", "-c"]]);
+    assert.deepEqual(scriptExecs.slice(3).sort(), [
+      ["cat", "/data/in put"],
+      ["wc", "-c"],
+    ]);
     assert.notEqual(kubeApi.getFile(NS, "script-1", "app", "/tmp/kestrel-was-here"), undefined);
   });
 
   it("kubernetes:log returns the last tail_lines lines of the container", async () => {
     const [log] = await expectResult("E2E log", "success", "log-1");
-    assert.equal(log!.output, `the logs of the container 'app' of the pod 'log-1' in the namespace '${NS}' have been downloaded\napp line 8\napp line 9\napp line 10`);
+    assert.equal(
+      log!.output,
+      `the logs of the container 'app' of the pod 'log-1' in the namespace '${NS}' have been downloaded\napp line 8\napp line 9\napp line 10`,
+    );
     const [request] = kubeApi.requests.filter((r) => r.path === `/api/v1/namespaces/${NS}/pods/log-1/log`);
     assert.equal(request?.query["tailLines"], "3");
   });
@@ -463,7 +499,10 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     const [dl, dlOut] = await expectResult("E2E download", "success", "dl-1", 1);
     assert.match(dl!.output ?? "", /the file '\/data\/evidence\.bin' of the container 'app' of the pod 'dl-1'/);
     assert.equal(dlOut!.output_target, "local:file");
-    assert.match(dlOut!.location ?? "", new RegExp(`^file://${dest}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_[0-9a-f]{32}_${NS}_dl-1__data_evidence\\.bin$`));
+    assert.match(
+      dlOut!.location ?? "",
+      new RegExp(`^file://${dest}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ_[0-9a-f]{32}_${NS}_dl-1__data_evidence\\.bin$`),
+    );
     assert.deepEqual(await readFile(new URL(dlOut!.location!)), EVIDENCE);
 
     const [, capOut] = await expectResult("E2E tcpdump", "success", "cap-1", 1);
@@ -481,7 +520,9 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     assert.match(sysOut!.location ?? "", new RegExp(`_${NS}_sys-1_sysdig\\.scap\\.gz$`));
     const scap = gunzipSync(await readFile(new URL(sysOut!.location!)));
     assert.equal(scap.readUInt32LE(0), 0x0a0d0d0a, "scap section header");
-    const ids = (seeded.sysPod.status.containerStatuses as { containerID: string }[]).map((s) => s.containerID.slice("containerd://".length, "containerd://".length + 12));
+    const ids = (seeded.sysPod.status.containerStatuses as { containerID: string }[]).map((s) =>
+      s.containerID.slice("containerd://".length, "containerd://".length + 12),
+    );
     const sysdig = kubeApi.execLog.find((e) => e.pod === `${job}-p0d00` && e.argv[0] === "sysdig");
     assert.equal(sysdig?.argv.at(-1), `container.id in (${ids.join(",")})`);
     await eventually(() => kubeApi.get("batch/v1", "Job", NS, job!) === undefined, 5000, "the sysdig Job to be deleted");
@@ -512,7 +553,10 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     assert.notEqual(pod("cordon-1"), undefined);
 
     const [drain] = await expectResult("E2E drain", "success", seeded.drainTrigger);
-    assert.equal(drain!.output, "the node 'node-drain' has been drained, errors are ignored: 1 ignored pods, 0 eviction errors, 0 other errors");
+    assert.equal(
+      drain!.output,
+      "the node 'node-drain' has been drained, errors are ignored: 1 ignored pods, 0 eviction errors, 0 other errors",
+    );
     assert.equal(node("node-drain")!.spec.unschedulable, true);
     for (const p of seeded.drainPods) assert.equal(pod(p), undefined, `${p} evicted`);
     for (const p of seeded.drainDsPods) assert.notEqual(pod(p), undefined, `${p} left`);
@@ -523,7 +567,14 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   it("additional_contexts [k8snode] fills the NODE_* variables of a templated parameter from the pod's node", async () => {
     const [body] = await expectResult("E2E k8snode", "success", "nodeinfo-1");
     assert.deepEqual(execsIn("nodeinfo-1"), [
-      ["/bin/sh", "-c", '__kestrel_1="${1}" __kestrel_2="${2}"; shift 2; echo "${__kestrel_1}" "${__kestrel_2}"', "kestrel", "ip-10-0-1-5", "eu-west-3a"],
+      [
+        "/bin/sh",
+        "-c",
+        '__kestrel_1="${1}" __kestrel_2="${2}"; shift 2; echo "${__kestrel_1}" "${__kestrel_2}"',
+        "kestrel",
+        "ip-10-0-1-5",
+        "eu-west-3a",
+      ],
       ["shift", "2"],
       ["echo", "ip-10-0-1-5", "eu-west-3a"],
     ]);

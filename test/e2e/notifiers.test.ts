@@ -139,16 +139,16 @@ notifiers:
     assert.equal(hook!.url, "/falco");
     assert.equal(hook!.headers["authorization"], "Bearer e2e");
     const result = JSON.parse(hook!.body) as Record<string, unknown>;
-    assert.deepEqual([result["rule"], result["action"], result["actionner"], result["status"], result["trace_id"]], [
-      "Shell in a container",
-      "Record it",
-      "local:command",
-      "success",
-      traceId,
-    ]);
+    assert.deepEqual(
+      [result["rule"], result["action"], result["actionner"], result["status"], result["trace_id"]],
+      ["Shell in a container", "Record it", "local:command", "success", traceId],
+    );
 
     assert.ok(carries((await slack.waitFor(1, 10_000))[0]!.body), "slack");
-    const pd = JSON.parse((await pagerduty.waitFor(1, 10_000))[0]!.body) as { event_action: string; payload: { severity: string; custom_details: Record<string, unknown> } };
+    const pd = JSON.parse((await pagerduty.waitFor(1, 10_000))[0]!.body) as {
+      event_action: string;
+      payload: { severity: string; custom_details: Record<string, unknown> };
+    };
     assert.equal(pd.event_action, "trigger");
     assert.equal(pd.payload.severity, "critical");
     assert.equal(pd.payload.custom_details["trace_id"], traceId);
@@ -173,7 +173,11 @@ notifiers:
     assert.equal(alert!.labels["team"], "security");
     assert.equal(alert!.annotations["trace_id"], traceId);
 
-    await until(() => stdout.some((l) => carries(l) && !l.includes('"level"') && l.includes('"message":"action"')), "the stdout line", 10_000);
+    await until(
+      () => stdout.some((l) => carries(l) && !l.includes('"level"') && l.includes('"message":"action"')),
+      "the stdout line",
+      10_000,
+    );
 
     const records = (await rsyslog.waitFor(1, 10_000)).filter((r) => r.app === "kestrel-e2e");
     assert.equal(records.length, 1);
@@ -208,7 +212,11 @@ notifiers:
     assert.equal(page.payload.severity, "error");
     assert.equal(page.payload.custom_details["trace_id"], traceId);
     // Alertmanager fires its own webhook receiver: the whole chain works.
-    await until(() => amWebhook.requests.some((r) => r.body.includes("Detect crypto miners using the Stratum protocol")), "Alertmanager's webhook", 15_000);
+    await until(
+      () => amWebhook.requests.some((r) => r.body.includes("Detect crypto miners using the Stratum protocol")),
+      "Alertmanager's webhook",
+      15_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual({ webhook: webhook.requests.length, slack: slack.requests.length }, before, "default notifiers are for results");
   });

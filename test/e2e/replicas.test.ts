@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { eventually } from "../support/kestrel.ts";
-import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
+import { type NatsServer, natsSkipReason, startNats } from "../support/nats.ts";
 import { type KestrelProcess, startKestrelProcess, tempFiles } from "../support/process.ts";
 
 type Replica = KestrelProcess & { readonly name: string };
@@ -71,14 +71,22 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
 
   it("runs the event of a replica killed mid-action on another replica", async () => {
     const traceId = await post(replicas[0]!, falcoEvent({ rule: "Slow rule" }));
-    await eventually(() => replicas.some((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started")), 10_000, "the slow action to start");
+    await eventually(
+      () => replicas.some((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started")),
+      10_000,
+      "the slow action to start",
+    );
     const victim = replicas.find((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started"))!;
     assert.equal(await victim.stop("SIGKILL"), null);
     await eventually(() => ran(traceId).length === 1, 20_000, "another replica to run the slow action");
     const [runner] = ran(traceId);
     assert.notEqual(runner, victim.name);
     const rerun = replicas.find((r) => r.name === runner)!;
-    assert.ok(rerun.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "cluster: event delivered again (its replica stopped before finishing)"));
+    assert.ok(
+      rerun.logs.some(
+        (l) => l["trace_id"] === traceId && l["msg"] === "cluster: event delivered again (its replica stopped before finishing)",
+      ),
+    );
 
     for (const r of replicas.filter((x) => x !== victim)) assert.equal(await r.stop(), 0, `${r.name} exits 0`);
   });

@@ -116,8 +116,18 @@ describe("a notifier a rule names but the configuration leaves unusable", () => 
       }
       assert.match(output, new RegExp(`${rules}:4:7: warning notifier "slack" is not configured`));
       const url = (JSON.parse(output.split("\n").find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
-      const event = { rule: "Terminal shell in container", priority: "Notice", output: "x", output_fields: {}, source: "syscall", time: "2026-11-23T10:00:00.000000000Z" };
-      assert.equal((await fetch(url, { method: "POST", body: JSON.stringify(event), headers: { "content-type": "application/json" } })).status, 200);
+      const event = {
+        rule: "Terminal shell in container",
+        priority: "Notice",
+        output: "x",
+        output_fields: {},
+        source: "syscall",
+        time: "2026-11-23T10:00:00.000000000Z",
+      };
+      assert.equal(
+        (await fetch(url, { method: "POST", body: JSON.stringify(event), headers: { "content-type": "application/json" } })).status,
+        200,
+      );
       let metrics = "";
       while (!/kestrel_notifications_total\{notifier="slack",status="skipped"\} 1/.test(metrics)) {
         assert.ok(Date.now() < deadline, metrics);
@@ -138,16 +148,52 @@ describe("the property: when rules check -c C -r Râ€¦ exits 0, server -c C -r Râ
   const cases: { name: string; args: string[]; valid?: true }[] = [
     { name: "the example", valid: true, args: ["-c", "examples/config.yaml", "-r", "examples/rules.yaml"] },
     { name: "the example, no -c", args: ["-r", "examples/rules.yaml"] },
-    { name: "capture-logs", valid: true, args: ["-c", "examples/config.yaml", "-r", `${fixtures}/capture-logs/base-rules.yaml`, "-r", `${fixtures}/capture-logs/override-rules.yaml`] },
+    {
+      name: "capture-logs",
+      valid: true,
+      args: [
+        "-c",
+        "examples/config.yaml",
+        "-r",
+        `${fixtures}/capture-logs/base-rules.yaml`,
+        "-r",
+        `${fixtures}/capture-logs/override-rules.yaml`,
+      ],
+    },
     { name: "an invalid configuration", args: ["-c", file("bad.yaml", "workers: nope\n"), "-r", "examples/rules.yaml"] },
-    { name: "AWS keys without their pair", args: ["-c", file("aws.yaml", "aws:\n  access_key: AKIA\n"), "-r", `${fixtures}/capture-logs/base-rules.yaml`, "-r", `${fixtures}/capture-logs/override-rules.yaml`] },
-    { name: "an unconfigured notifier", args: ["-c", file("p-config.yaml", "notifiers:\n  webhook: {}\n"), "-r", file("p-rules.yaml", "- rule: R\n  match: {}\n  notifiers: [webhook]\n")] },
-    { name: "an unusable default notifier", args: ["-c", file("d-config.yaml", "default_notifiers: [webhook]\n"), "-r", "examples/rules.yaml"] },
+    {
+      name: "AWS keys without their pair",
+      args: [
+        "-c",
+        file("aws.yaml", "aws:\n  access_key: AKIA\n"),
+        "-r",
+        `${fixtures}/capture-logs/base-rules.yaml`,
+        "-r",
+        `${fixtures}/capture-logs/override-rules.yaml`,
+      ],
+    },
+    {
+      name: "an unconfigured notifier",
+      args: [
+        "-c",
+        file("p-config.yaml", "notifiers:\n  webhook: {}\n"),
+        "-r",
+        file("p-rules.yaml", "- rule: R\n  match: {}\n  notifiers: [webhook]\n"),
+      ],
+    },
+    {
+      name: "an unusable default notifier",
+      args: ["-c", file("d-config.yaml", "default_notifiers: [webhook]\n"), "-r", "examples/rules.yaml"],
+    },
   ];
   // Talon's own rules fixture (every actionner and output Talon has): its MinIO and Google Cloud settings
   // are written in before(), the key file pointing at the local Google Cloud test servers.
   const talonConfig = join(DIR, "talon-config.yaml");
-  cases.push({ name: "Talon's rules fixture", valid: true, args: ["-c", talonConfig, "-r", `${fixtures}/talon/rules.yaml`, "-r", `${fixtures}/talon/rules_override.yaml`] });
+  cases.push({
+    name: "Talon's rules fixture",
+    valid: true,
+    args: ["-c", talonConfig, "-r", `${fixtures}/talon/rules.yaml`, "-r", `${fixtures}/talon/rules_override.yaml`],
+  });
   let gcp: FakeGcp | undefined;
   // The AWS credentials the capture-logs fixture's aws:s3 output needs, verified by a local STS at start.
   let sts: StsServer | undefined;

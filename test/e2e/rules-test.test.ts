@@ -31,7 +31,10 @@ interface JsonReport {
   events: {
     source: string;
     matched: string[];
-    rules: { rule: string; actions: { action: string; mode: string; parameters: Record<string, unknown>; notifiers: { name: string }[]; error?: string }[] }[];
+    rules: {
+      rule: string;
+      actions: { action: string; mode: string; parameters: Record<string, unknown>; notifiers: { name: string }[]; error?: string }[];
+    }[];
     unmatched: { rule: string; failures: { criterion: string; reason: string }[] }[];
     notifiers: string[];
   }[];
@@ -81,7 +84,10 @@ describe("kestrel rules test", () => {
     assert.equal(existsSync(marker), false, "the command did not run");
     const report = JSON.parse(r.stdout) as JsonReport;
     const actions = report.events[0]!.rules[0]!.actions;
-    assert.deepEqual(actions.map((a) => a.action), ["Touch", "Node facts", "Terminate"]);
+    assert.deepEqual(
+      actions.map((a) => a.action),
+      ["Touch", "Node facts", "Terminate"],
+    );
     assert.deepEqual(actions[1]!.parameters["command"], ["/usr/bin/touch", `${marker}-<k8snode: node.hostname>`]);
     assert.ok(trace.loaded("/src/cli/main.ts").length > 0, "the module trace works");
     for (const library of ["/node_modules/@kubernetes/client-node/", "/node_modules/@aws-sdk/", "/node_modules/@google-cloud/"]) {
@@ -90,24 +96,37 @@ describe("kestrel rules test", () => {
   });
 
   it("reads NDJSON (Falco's file_output) from stdin and prints JSON for tools", () => {
-    const lines = ["examples/events/terminal-shell.json", "examples/events/namespace-created.json"].map((f) => spawnSync("cat", [f], { cwd: ROOT, encoding: "utf8" }).stdout.trim());
+    const lines = ["examples/events/terminal-shell.json", "examples/events/namespace-created.json"].map((f) =>
+      spawnSync("cat", [f], { cwd: ROOT, encoding: "utf8" }).stdout.trim(),
+    );
     const r = kestrel(["rules", "test", ...EXAMPLES, "--format", "json"], { input: `${lines.join("\n")}\n\n` });
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as JsonReport;
-    assert.deepEqual(report.events.map((e) => [e.source, e.matched]), [
-      ["<stdin>:1", ["Terminal shell in container"]],
-      ["<stdin>:2", ["Namespace created"]],
-    ]);
+    assert.deepEqual(
+      report.events.map((e) => [e.source, e.matched]),
+      [
+        ["<stdin>:1", ["Terminal shell in container"]],
+        ["<stdin>:2", ["Namespace created"]],
+      ],
+    );
     const logged = report.events[1]!.rules[0]!.actions[0]!;
     assert.deepEqual(logged.parameters["command"], ["/bin/echo", "namespace todelete created by alice@example.com"]);
-    assert.deepEqual(logged.notifiers.map((n) => n.name), ["stdout"]);
+    assert.deepEqual(
+      logged.notifiers.map((n) => n.name),
+      ["stdout"],
+    );
     const why = report.events[0]!.unmatched.find((u) => u.rule === "Namespace created")!;
-    assert.deepEqual(why.failures.map((f) => f.criterion), ["rules", "source"]);
+    assert.deepEqual(
+      why.failures.map((f) => f.criterion),
+      ["rules", "source"],
+    );
     assert.equal(report.summary.actions, 2);
   });
 
   it("exits 2 on an invalid event, naming its file and line, after planning the others", () => {
-    const dir = tempDir({ "events.ndjson": `${JSON.stringify({ rule: "Terminal shell in container", priority: "Notice", output_fields: { "k8s.ns.name": "prod" } })}\n{"rule":"x","priority":"Loud","output":"o"}\n` });
+    const dir = tempDir({
+      "events.ndjson": `${JSON.stringify({ rule: "Terminal shell in container", priority: "Notice", output_fields: { "k8s.ns.name": "prod" } })}\n{"rule":"x","priority":"Loud","output":"o"}\n`,
+    });
     const r = kestrel(["rules", "test", ...EXAMPLES, join(dir, "events.ndjson"), "examples/events/malformed.json"]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /events\.ndjson:2: invalid event: unknown priority "Loud"/);
@@ -144,7 +163,10 @@ describe("kestrel rules test --expect", () => {
     const r = kestrel(["rules", "test", ...EXAMPLES, "--expect", join(dir, "expect.yaml"), "--format", "json"]);
     assert.equal(r.status, 1, r.stderr);
     const report = JSON.parse(r.stdout) as JsonReport;
-    assert.deepEqual(report.expectations.map((e) => e.ok), [false, false, true]);
+    assert.deepEqual(
+      report.expectations.map((e) => e.ok),
+      [false, false, true],
+    );
     const [shell, template] = report.expectations;
     assert.deepEqual(shell!.differences, [
       `rules: expected ["Terminal shell in container", "Sensitive file read"], got ["Terminal shell in container"]`,
@@ -152,7 +174,10 @@ describe("kestrel rules test --expect", () => {
       `actions[0] "Record the alert": the parameter command is ["/bin/echo","Terminal shell in container (Notice) in pod nginx-7c5ddbdf54-x2x9z of namespace default"], expected ["/bin/echo","something else"]`,
       `notifiers: expected ["slack"], got ["stdout"]`,
     ]);
-    assert.match(template!.differences[0]!, /actions\[0\] "Record the alert": would fail: the variable \$\{K8S_POD_NAME\} is not defined for this event/);
+    assert.match(
+      template!.differences[0]!,
+      /actions\[0\] "Record the alert": would fail: the variable \$\{K8S_POD_NAME\} is not defined for this event/,
+    );
   });
 
   it("exits 2 with file:line:col on a bad expect file", () => {
@@ -174,7 +199,13 @@ describe("kestrel rules test --expect", () => {
   });
 
   it("exits 2 on invalid rules, a missing event file and bad usage", () => {
-    const rules = join(tempDir({ "rules.yaml": "- rule: R\n  match: { priority: '>=Nope' }\n  actions: [{ action: A, actionner: local:command, parameters: { command: [/bin/true] } }]\n" }), "rules.yaml");
+    const rules = join(
+      tempDir({
+        "rules.yaml":
+          "- rule: R\n  match: { priority: '>=Nope' }\n  actions: [{ action: A, actionner: local:command, parameters: { command: [/bin/true] } }]\n",
+      }),
+      "rules.yaml",
+    );
     assert.equal(kestrel(["rules", "test", "-r", rules, "examples/events/terminal-shell.json"]).status, 2);
     const missing = kestrel(["rules", "test", ...EXAMPLES, "examples/events/nope.json"]);
     assert.equal(missing.status, 2);

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { falcoEvent } from "../support/events.ts";
+import { closedPort } from "../support/ports.ts";
 import { KESTREL_BIN, type KestrelProcess, startKestrelProcess, tempFiles } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
-import { closedPort } from "../support/ports.ts";
 
 const run = promisify(execFile);
 

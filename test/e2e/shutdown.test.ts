@@ -18,7 +18,8 @@ function records(kestrel: KestrelProcess, re: RegExp): Record<string, unknown>[]
 describe("kestrel server stopped under load", () => {
   it("drains once when the signal comes twice (Ctrl-C under npm start: from the terminal and from npm)", async () => {
     const dir = await tempFiles("kestrel-e2e-shutdown-", {
-      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 1\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
+      "config.yaml":
+        "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 1\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
       "rules.yaml": `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
     });
     const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
@@ -37,7 +38,8 @@ describe("kestrel server stopped under load", () => {
 
   it("finishes every accepted event's actions before exiting 0", async () => {
     const dir = await tempFiles("kestrel-e2e-shutdown-", {
-      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 4\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
+      "config.yaml":
+        "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 4\nshutdown_timeout_seconds: 30\nwatch_rules: false\n",
       "rules.yaml": `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "0.3"] }\n`,
     });
     const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });
@@ -49,7 +51,10 @@ describe("kestrel server stopped under load", () => {
       const exited = kestrel.stop();
       // Events sent during the drain are refused (503 or a closed connection), never accepted and dropped.
       await new Promise((r) => setTimeout(r, 100));
-      const late = await post(99).then((r) => r.status, () => "refused");
+      const late = await post(99).then(
+        (r) => r.status,
+        () => "refused",
+      );
       assert.ok(late === 503 || late === "refused", `late event: ${late}`);
       assert.equal(await exited, 0);
       assert.ok(Date.now() - stoppedAt >= 1000, "it waited for the queued actions (40 × 0.3 s on 4 workers)");
@@ -73,7 +78,11 @@ describe("kestrel server stopped under load", () => {
     try {
       const answers = await Promise.all(Array.from({ length: 40 }, () => kestrel.post(falcoEvent())));
       assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([200]));
-      await kestrel.waitFor(() => records(kestrel, /^action success$/).length === 40 && receiver.requests.length >= 4, 10_000, "the actions and the first deliveries");
+      await kestrel.waitFor(
+        () => records(kestrel, /^action success$/).length === 40 && receiver.requests.length >= 4,
+        10_000,
+        "the actions and the first deliveries",
+      );
       const stoppedAt = Date.now();
       const code = await kestrel.stop("SIGTERM", 15_000);
       const took = Date.now() - stoppedAt;
@@ -95,7 +104,8 @@ describe("kestrel server stopped under load", () => {
 
   it("drops the queued actions at the deadline: the running ones are cancelled, the rest never start", async () => {
     const dir = await tempFiles("kestrel-e2e-shutdown-", {
-      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 2\nshutdown_timeout_seconds: 2\nwatch_rules: false\n",
+      "config.yaml":
+        "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nworkers: 2\nshutdown_timeout_seconds: 2\nwatch_rules: false\n",
       "rules.yaml": `- rule: Slow\n  match: { rules: [Terminal shell in container] }\n  actions:\n    - action: Take a while\n      actionner: local:command\n      parameters: { command: ["/bin/sleep", "1"] }\n`,
     });
     const kestrel = await startKestrelProcess({ config: join(dir, "config.yaml"), rules: join(dir, "rules.yaml") });

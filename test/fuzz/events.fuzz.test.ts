@@ -27,8 +27,16 @@ function outcome(body: string): "event" | "rejected" {
 /** A valid alert with some keys replaced by arbitrary JSON values, removed, or added. */
 const mutatedEvent = fc
   .record({
-    base: fc.constantFrom(falcoEvent(), falcoEvent({ priority: "Critical", tags: [] }), falcoEvent({ fields: { "evt.time": 1735573264268296715n.toString() } })),
-    replace: fc.dictionary(fc.constantFrom("rule", "priority", "output", "output_fields", "time", "source", "tags", "hostname", "uuid", "context", "Rule"), fc.jsonValue(), { maxKeys: 3 }),
+    base: fc.constantFrom(
+      falcoEvent(),
+      falcoEvent({ priority: "Critical", tags: [] }),
+      falcoEvent({ fields: { "evt.time": 1735573264268296715n.toString() } }),
+    ),
+    replace: fc.dictionary(
+      fc.constantFrom("rule", "priority", "output", "output_fields", "time", "source", "tags", "hostname", "uuid", "context", "Rule"),
+      fc.jsonValue(),
+      { maxKeys: 3 },
+    ),
     remove: fc.subarray(["rule", "priority", "output", "output_fields", "time", "source", "tags"]),
   })
   .map(({ base, replace, remove }) => {
@@ -39,11 +47,17 @@ const mutatedEvent = fc
 
 describe("event parser fuzzing", () => {
   it("never fails other than with an EventError, on arbitrary text", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 400 }), (s) => void outcome(s)), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 400 }), (s) => void outcome(s)),
+      { numRuns: 3000 },
+    );
   });
 
   it("never fails other than with an EventError, on arbitrary JSON values", () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => void outcome(JSON.stringify(v) ?? "null")), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => void outcome(JSON.stringify(v) ?? "null")),
+      { numRuns: 3000 },
+    );
   });
 
   it("accepts or rejects mutated Falco alerts cleanly, naming the field at fault", () => {
@@ -55,7 +69,12 @@ describe("event parser fuzzing", () => {
           assert.ok(err instanceof EventError);
           const keys = Object.keys(JSON.parse(body) as object);
           // A missing or wrong required field is named; `output` stands for "neither output nor output_fields".
-          if (err.field !== undefined) assert.match(err.field, /^(rule|priority|output|output_fields|time|source|hostname|uuid|message|tags(\[\d+\])?)$/, `${err.field} of ${keys}`);
+          if (err.field !== undefined)
+            assert.match(
+              err.field,
+              /^(rule|priority|output|output_fields|time|source|hostname|uuid|message|tags(\[\d+\])?)$/,
+              `${err.field} of ${keys}`,
+            );
         }
       }),
       { numRuns: 2000 },
@@ -64,11 +83,15 @@ describe("event parser fuzzing", () => {
 
   it("keeps big integers exact whatever their neighbours", () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n }), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 4 }), (n, extra) => {
-        const body = `{"rule":"r","priority":"Notice","output":"o","output_fields":${JSON.stringify({ ...extra, "evt.time": 0 }).replace('"evt.time":0', `"evt.time":${n}`)}}`;
-        const { event } = parseEvent(body);
-        assert.equal(event.outputFields["evt.time"], n);
-      }),
+      fc.property(
+        fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n }),
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 4 }),
+        (n, extra) => {
+          const body = `{"rule":"r","priority":"Notice","output":"o","output_fields":${JSON.stringify({ ...extra, "evt.time": 0 }).replace('"evt.time":0', `"evt.time":${n}`)}}`;
+          const { event } = parseEvent(body);
+          assert.equal(event.outputFields["evt.time"], n);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -121,7 +144,10 @@ describe("event shape limits fuzzing", () => {
         }
         assert.throws(
           () => parseEvent(body),
-          (err: unknown) => err instanceof EventError && err.field === "output_fields" && /\(limit: (nesting depth|number of output_fields|field length)\)$/.test(err.message),
+          (err: unknown) =>
+            err instanceof EventError &&
+            err.field === "output_fields" &&
+            /\(limit: (nesting depth|number of output_fields|field length)\)$/.test(err.message),
         );
       }),
       { numRuns: 300 },
@@ -143,13 +169,20 @@ describe("event intake fuzzing through the server", () => {
 
   it("answers 200 or 400 with a JSON error, never 500, and the server stays up", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 300 }), mutatedEvent, fc.jsonValue().map((v) => JSON.stringify(v) ?? "null")), async (body) => {
-        const res = await kestrel.post(body);
-        const answer = (await res.json()) as { error?: string; result?: string };
-        assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${body}`);
-        if (res.status === 400) assert.ok(typeof answer.error === "string" && answer.error.length > 0);
-        assert.equal(res.status === 200, outcome(body) === "event", "the server agrees with the parser");
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          mutatedEvent,
+          fc.jsonValue().map((v) => JSON.stringify(v) ?? "null"),
+        ),
+        async (body) => {
+          const res = await kestrel.post(body);
+          const answer = (await res.json()) as { error?: string; result?: string };
+          assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${body}`);
+          if (res.status === 400) assert.ok(typeof answer.error === "string" && answer.error.length > 0);
+          assert.equal(res.status === 200, outcome(body) === "event", "the server agrees with the parser");
+        },
+      ),
       { numRuns: 300 },
     );
     assert.equal((await fetch(`${kestrel.url}/healthz`)).status, 200);
@@ -157,7 +190,9 @@ describe("event intake fuzzing through the server", () => {
 
   it("answers 400 naming the limit to deeply nested bodies, without a stack overflow's text", async () => {
     for (const depth of [EVENT_LIMITS.depth, 10_000, 200_000]) {
-      const res = await kestrel.post(`{"rule":"r","priority":"Notice","output":"o","output_fields":{"a":${"[".repeat(depth)}${"]".repeat(depth)}}}`);
+      const res = await kestrel.post(
+        `{"rule":"r","priority":"Notice","output":"o","output_fields":{"a":${"[".repeat(depth)}${"]".repeat(depth)}}}`,
+      );
       const answer = (await res.json()) as { error: string; field?: string };
       assert.equal(res.status, 400);
       assert.match(answer.error, /limit: nesting depth/);

@@ -37,17 +37,29 @@ function check(text: string): void {
   }
 }
 
-const EVENTS = [falcoEvent(), falcoEvent({ priority: "Debug", tags: [], fields: { "fd.name": "/etc/shadow", n: 3 } }), falcoEvent({ source: "k8s_audit", tags: ["T1", "a:b"] })];
+const EVENTS = [
+  falcoEvent(),
+  falcoEvent({ priority: "Debug", tags: [], fields: { "fd.name": "/etc/shadow", n: 3 } }),
+  falcoEvent({ source: "k8s_audit", tags: ["T1", "a:b"] }),
+];
 
 const scalar = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null), fc.double({ noNaN: true }));
 const anyValue = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), scalar, { maxKeys: 3 }));
-const priorityCondition = fc.tuple(fc.constantFrom("", "<", "<=", ">", ">=", "=", "=>", "!"), fc.constantFrom("Warning", "info", "Critical", "nope", "")).map(([op, p]) => op + p);
+const priorityCondition = fc
+  .tuple(fc.constantFrom("", "<", "<=", ">", ">=", "=", "=>", "!"), fc.constantFrom("Warning", "info", "Critical", "nope", ""))
+  .map(([op, p]) => op + p);
 const matchBlock = fc.record(
   {
-    rules: fc.oneof(fc.array(fc.constantFrom("Terminal shell in container", "Read sensitive file untrusted", ""), { maxLength: 3 }), anyValue),
+    rules: fc.oneof(
+      fc.array(fc.constantFrom("Terminal shell in container", "Read sensitive file untrusted", ""), { maxLength: 3 }),
+      anyValue,
+    ),
     priority: fc.oneof(priorityCondition, anyValue),
     tags: fc.oneof(fc.array(fc.constantFrom("T1059, container", "shell", "a:b", ",", ""), { maxLength: 3 }), anyValue),
-    output_fields: fc.oneof(fc.array(fc.constantFrom("k8s.ns.name=default", "fd.name!=/etc/shadow, n=3", "broken", "a=", "=b", 'x="a=b,c"'), { maxLength: 3 }), anyValue),
+    output_fields: fc.oneof(
+      fc.array(fc.constantFrom("k8s.ns.name=default", "fd.name!=/etc/shadow, n=3", "broken", "a=", "=b", 'x="a=b,c"'), { maxLength: 3 }),
+      anyValue,
+    ),
     source: fc.oneof(fc.constantFrom("syscall", "k8s_audit", ""), anyValue),
   },
   { requiredKeys: [] },
@@ -55,11 +67,26 @@ const matchBlock = fc.record(
 const actionItem = fc.record(
   {
     action: fc.oneof(fc.constantFrom("Terminate", "Label", "Block"), anyValue),
-    actionner: fc.oneof(fc.constantFrom("kubernetes:terminate", "kubernetes:label", "local:command", "nope:nothing", "kubernetes"), anyValue),
-    parameters: fc.oneof(fc.record({ command: fc.constant(["/bin/true"]), labels: fc.dictionary(fc.string({ maxLength: 5 }), scalar, { maxKeys: 2 }) }, { requiredKeys: [] }), anyValue),
+    actionner: fc.oneof(
+      fc.constantFrom("kubernetes:terminate", "kubernetes:label", "local:command", "nope:nothing", "kubernetes"),
+      anyValue,
+    ),
+    parameters: fc.oneof(
+      fc.record(
+        { command: fc.constant(["/bin/true"]), labels: fc.dictionary(fc.string({ maxLength: 5 }), scalar, { maxKeys: 2 }) },
+        { requiredKeys: [] },
+      ),
+      anyValue,
+    ),
     continue: fc.oneof(fc.boolean(), fc.constantFrom("true", "false", "maybe")),
     ignore_errors: fc.oneof(fc.boolean(), anyValue),
-    output: fc.oneof(fc.record({ target: fc.constantFrom("local:file", "aws:s3", "x"), parameters: fc.dictionary(fc.string({ maxLength: 6 }), scalar, { maxKeys: 2 }) }), anyValue),
+    output: fc.oneof(
+      fc.record({
+        target: fc.constantFrom("local:file", "aws:s3", "x"),
+        parameters: fc.dictionary(fc.string({ maxLength: 6 }), scalar, { maxKeys: 2 }),
+      }),
+      anyValue,
+    ),
     additional_contexts: fc.oneof(fc.array(fc.constantFrom("k8snode", "aws", "nope"), { maxLength: 2 }), anyValue),
   },
   { requiredKeys: [] },
@@ -77,7 +104,14 @@ const ruleItem = fc.record(
   },
   { requiredKeys: [] },
 );
-const actionBlock = fc.record({ action: fc.constantFrom("Terminate", "Label"), actionner: fc.constantFrom("kubernetes:terminate", "kubernetes:label", "bad"), parameters: anyValue }, { requiredKeys: [] });
+const actionBlock = fc.record(
+  {
+    action: fc.constantFrom("Terminate", "Label"),
+    actionner: fc.constantFrom("kubernetes:terminate", "kubernetes:label", "bad"),
+    parameters: anyValue,
+  },
+  { requiredKeys: [] },
+);
 
 describe("rules loader fuzzing", () => {
   it("never throws on arbitrary text", () => {
@@ -85,13 +119,46 @@ describe("rules loader fuzzing", () => {
   });
 
   it("never throws on YAML-ish text made of rule syntax fragments", () => {
-    const fragment = fc.constantFrom("- rule: x\n", "  match:\n", "    rules: [a]\n", "  actions:\n", "    - action: y\n", "      actionner: kubernetes:terminate\n", "- action: y\n", "  override: { actions: append }\n", "  - ", ": ", "{", "[", "'", '"', "&a ", "*a\n", "!!binary ", "---\n", "\t", "<<: *a\n");
-    fc.assert(fc.property(fc.array(fragment, { maxLength: 25 }).map((a) => a.join("")), check), { numRuns: 1500 });
+    const fragment = fc.constantFrom(
+      "- rule: x\n",
+      "  match:\n",
+      "    rules: [a]\n",
+      "  actions:\n",
+      "    - action: y\n",
+      "      actionner: kubernetes:terminate\n",
+      "- action: y\n",
+      "  override: { actions: append }\n",
+      "  - ",
+      ": ",
+      "{",
+      "[",
+      "'",
+      '"',
+      "&a ",
+      "*a\n",
+      "!!binary ",
+      "---\n",
+      "\t",
+      "<<: *a\n",
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fragment, { maxLength: 25 }).map((a) => a.join("")),
+        check,
+      ),
+      { numRuns: 1500 },
+    );
   });
 
   it("never throws on rule-shaped documents with arbitrary values, and reports each problem with file and line", () => {
     const before = compiledSets;
-    fc.assert(fc.property(fc.array(fc.oneof(ruleItem, actionBlock, anyValue), { maxLength: 5 }).map((doc) => stringify(doc)), check), { numRuns: 800 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(ruleItem, actionBlock, anyValue), { maxLength: 5 }).map((doc) => stringify(doc)),
+        check,
+      ),
+      { numRuns: 800 },
+    );
     assert.ok(compiledSets > before, "some generated rule sets compile, so matching was exercised");
   });
 });

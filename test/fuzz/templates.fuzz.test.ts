@@ -7,12 +7,18 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { KestrelError } from "../../src/errors.ts";
 import { compileShellScript, scriptValues } from "../../src/engine/shell.ts";
 import { compileTemplate, renderTemplate } from "../../src/engine/template.ts";
+import { KestrelError } from "../../src/errors.ts";
 
 /** Any text a shell argument can hold (no NUL), including quotes, $, backticks, newlines and Unicode. */
-const shellValue = fc.string({ unit: fc.oneof(fc.constantFrom("'", '"', "$", "`", "\\", "\n", " ", ";", "|", "&", "(", ")", "*", "?", "~", "#", "!", "{", "}", "-"), fc.string({ unit: "binary", minLength: 1, maxLength: 1 }).filter((c) => c !== "\0")), maxLength: 24 });
+const shellValue = fc.string({
+  unit: fc.oneof(
+    fc.constantFrom("'", '"', "$", "`", "\\", "\n", " ", ";", "|", "&", "(", ")", "*", "?", "~", "#", "!", "{", "}", "-"),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 1 }).filter((c) => c !== "\0"),
+  ),
+  maxLength: 24,
+});
 
 /** A way of writing the variable in a script, and what printf then prints for the value. */
 const FORMS: readonly { script: string; expected: (v: string) => string }[] = [
@@ -41,7 +47,10 @@ describe("template fuzzing", () => {
         const names = t.segments.flatMap((s) => (typeof s === "string" ? [] : [s.variable]));
         assert.equal(typeof renderTemplate(t, new Map(names.map((n) => [n, value]))), "string");
         if (names.length > 0) {
-          assert.throws(() => renderTemplate(t, new Map()), (e: unknown) => e instanceof KestrelError && e.code === "ERR_TEMPLATE");
+          assert.throws(
+            () => renderTemplate(t, new Map()),
+            (e: unknown) => e instanceof KestrelError && e.code === "ERR_TEMPLATE",
+          );
         }
       }),
       { numRuns: 3000 },

@@ -77,7 +77,8 @@ function mountedContent(r: Rendered, path: string): string | undefined {
   for (const m of container(r)["volumeMounts"] as Obj[]) {
     let key: string | undefined;
     if (m["subPath"] !== undefined && m["mountPath"] === path) key = m["subPath"];
-    else if (m["subPath"] === undefined && path.startsWith(`${m["mountPath"]}/`) && !path.slice(m["mountPath"].length + 1).includes("/")) key = basename(path);
+    else if (m["subPath"] === undefined && path.startsWith(`${m["mountPath"]}/`) && !path.slice(m["mountPath"].length + 1).includes("/"))
+      key = basename(path);
     if (key === undefined) continue;
     const volume = (spec["volumes"] as Obj[]).find((v) => v["name"] === m["name"]);
     assert.ok(volume, `volume ${m["name"]}`);
@@ -158,7 +159,9 @@ if (missingHelm && process.env["CI"]) {
   it("finds helm ($HELM or ~/.cache/kestrel-helm/helm, extracted by .ci/run)", () => assert.fail("helm is missing"));
 }
 
-describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found ($HELM or ~/.cache/kestrel-helm/helm; .ci/run extracts it)" : false }, () => {
+describe("Helm chart deploy/helm/kestrel", {
+  skip: missingHelm ? "helm not found ($HELM or ~/.cache/kestrel-helm/helm; .ci/run extracts it)" : false,
+}, () => {
   const scenarios = new Map<string, Rendered>();
   const exampleFiles: string[] = [];
   const get = (name: string) => scenarios.get(name) ?? assert.fail(`no scenario ${name}`);
@@ -213,7 +216,11 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
       const tmp = (container(r)["volumeMounts"] as Obj[]).find((m) => m["mountPath"] === "/tmp");
       assert.ok(tmp && deployment(r)["spec"].template.spec.volumes.some((v: Obj) => v["name"] === tmp["name"] && v["emptyDir"]), name);
     }
-    assert.deepEqual(commandFiles(get("rules-files")).rules, ["/etc/kestrel/rules/rules.yaml", "/etc/kestrel/rules/10-shells.yaml", "/etc/kestrel/rules/20-logs.yaml"]);
+    assert.deepEqual(commandFiles(get("rules-files")).rules, [
+      "/etc/kestrel/rules/rules.yaml",
+      "/etc/kestrel/rules/10-shells.yaml",
+      "/etc/kestrel/rules/20-logs.yaml",
+    ]);
     assert.deepEqual(commandFiles(get("defaults")).rules, ["/etc/kestrel/rules/rules.yaml"]);
     // existingSecret: the Secret of the user, no rendered config
     const existing = get("existing-secret");
@@ -286,7 +293,11 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
     const secured = await loadRenderedConfig(configText(get("secured")));
     assert.equal(secured.cluster.nats_url, "nats://nats.nats.svc:4222");
     assert.equal(secured.auth.tokens_file, "/etc/kestrel/tokens/tokens");
-    assert.deepEqual(secured.tls, { cert_file: "/etc/kestrel/tls/tls.crt", key_file: "/etc/kestrel/tls/tls.key", client_ca_file: "/etc/kestrel/client-ca/ca.crt" });
+    assert.deepEqual(secured.tls, {
+      cert_file: "/etc/kestrel/tls/tls.crt",
+      key_file: "/etc/kestrel/tls/tls.key",
+      client_ca_file: "/etc/kestrel/client-ca/ca.crt",
+    });
     for (const file of [secured.auth.tokens_file, secured.tls.cert_file, secured.tls.key_file, secured.tls.client_ca_file]) {
       assert.ok(mountedContent(get("secured"), file), `${file} is not mounted`);
     }
@@ -323,8 +334,19 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
       ],
     );
     // Talon's later customRules (a map of files) come after rules.yaml, by name
-    const custom = template("kestrel", [], ["customRules.b\\.yaml=- rule: B\n  match: {}\n  actions: [{action: Terminate Pod}]", "customRules.a\\.yaml=- action: A\n  actionner: kubernetes:cordon"]);
-    assert.deepEqual(commandFiles(custom).rules, ["/etc/kestrel/rules/rules.yaml", "/etc/kestrel/rules/a.yaml", "/etc/kestrel/rules/b.yaml"]);
+    const custom = template(
+      "kestrel",
+      [],
+      [
+        "customRules.b\\.yaml=- rule: B\n  match: {}\n  actions: [{action: Terminate Pod}]",
+        "customRules.a\\.yaml=- action: A\n  actionner: kubernetes:cordon",
+      ],
+    );
+    assert.deepEqual(commandFiles(custom).rules, [
+      "/etc/kestrel/rules/rules.yaml",
+      "/etc/kestrel/rules/a.yaml",
+      "/etc/kestrel/rules/b.yaml",
+    ]);
     compiledRules(custom);
   });
 
@@ -333,7 +355,9 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
     const base = annotations([]);
     assert.match(base["checksum/rules"], /^[0-9a-f]{64}$/);
     assert.match(base["checksum/config"], /^[0-9a-f]{64}$/);
-    const override = annotations(["config.rulesOverride=- action: Terminate Pod\n  actionner: kubernetes:terminate\n  parameters: {grace_period_seconds: 5}\n"]);
+    const override = annotations([
+      "config.rulesOverride=- action: Terminate Pod\n  actionner: kubernetes:terminate\n  parameters: {grace_period_seconds: 5}\n",
+    ]);
     assert.notEqual(override["checksum/rules"], base["checksum/rules"]);
     assert.equal(override["checksum/config"], base["checksum/config"]);
     const moreFiles = annotations(["rulesFiles[0].name=x.yaml", "rulesFiles[0].content=- action: X\n  actionner: kubernetes:cordon\n"]);
@@ -365,16 +389,31 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
     assert.ok(narrow.has("/pods: patch") && narrow.has("/pods/log: get"));
     assert.ok(![...narrow].some((g) => g.endsWith(": delete") || g.startsWith("apps/")), [...narrow].join(", "));
     // rbac.permissions=all: every plugin's permissions, as deploy/rbac.yaml
-    const deployRbac = parseAllDocuments(await readFile(new URL("../../deploy/rbac.yaml", import.meta.url), "utf8")).map((d) => d.toJS() as Obj);
+    const deployRbac = parseAllDocuments(await readFile(new URL("../../deploy/rbac.yaml", import.meta.url), "utf8")).map(
+      (d) => d.toJS() as Obj,
+    );
     const everything = template("kestrel", [], ["rbac.permissions=all"]);
-    assert.deepEqual([...grants(find(everything, "ClusterRole"))].sort(), [...grants(deployRbac.find((d) => d["kind"] === "ClusterRole")!)].sort());
+    assert.deepEqual(
+      [...grants(find(everything, "ClusterRole"))].sort(),
+      [...grants(deployRbac.find((d) => d["kind"] === "ClusterRole")!)].sort(),
+    );
     // leader election: a Role on leases in the release's namespace, bound to the service account
     const role = find(get("defaults"), "Role");
-    assert.deepEqual([...grants(role)].sort(), ["coordination.k8s.io/leases: create", "coordination.k8s.io/leases: get", "coordination.k8s.io/leases: update"]);
-    assert.equal(find(get("defaults"), "RoleBinding")["subjects"][0].name, deployment(get("defaults"))["spec"].template.spec.serviceAccountName);
+    assert.deepEqual([...grants(role)].sort(), [
+      "coordination.k8s.io/leases: create",
+      "coordination.k8s.io/leases: get",
+      "coordination.k8s.io/leases: update",
+    ]);
+    assert.equal(
+      find(get("defaults"), "RoleBinding")["subjects"][0].name,
+      deployment(get("defaults"))["spec"].template.spec.serviceAccountName,
+    );
     assert.equal(all(template("kestrel", [], ["config.deduplication.leaderElection=false"]), "Role").length, 0);
     // an actionner Kestrel does not have is refused at render time
-    assert.throws(() => template("kestrel", [], ["rules=- rule: X\n  match: {}\n  actions: [{action: Y, actionner: kubernetes:explode}]"]), /kubernetes:explode/);
+    assert.throws(
+      () => template("kestrel", [], ["rules=- rule: X\n  match: {}\n  actions: [{action: Y, actionner: kubernetes:explode}]"]),
+      /kubernetes:explode/,
+    );
   });
 
   it("honours Talon's rbac.<resource> verb lists, granting Calico's real networkpolicies resources", () => {
@@ -399,7 +438,12 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
     assert.equal(c["image"], "ghcr.io/falco-kestrel/kestrel:0.1.0");
     assert.equal(c["imagePullPolicy"], "Always"); // Talon's pullPolicy is kept
     assert.equal(container(get("talon-values"))["image"], "ghcr.io/falco-kestrel/kestrel:0.1.0");
-    assert.equal(container(template("kestrel", [], ["image.registry=registry.example.com", "image.repository=sec/kestrel", "image.tag=1.2.3"]))["image"], "registry.example.com/sec/kestrel:1.2.3");
+    assert.equal(
+      container(template("kestrel", [], ["image.registry=registry.example.com", "image.repository=sec/kestrel", "image.tag=1.2.3"]))[
+        "image"
+      ],
+      "registry.example.com/sec/kestrel:1.2.3",
+    );
     const notes = await renderNotes([TALON_DEFAULTS]);
     assert.match(notes, /does not deploy it: it runs Kestrel's image ghcr\.io\/falco-kestrel\/kestrel:0\.1\.0 instead/);
     assert.match(notes, /falcosecurity\/falco-talon/);
@@ -479,7 +523,12 @@ describe("Helm chart deploy/helm/kestrel", { skip: missingHelm ? "helm not found
     assert.deepEqual(ingress["spec"].tls, [{ hosts: ["talon.example.com"], secretName: "talon-tls" }]);
     // PodSecurityPolicy only where the API serves it (removed in Kubernetes 1.25)
     assert.equal(all(r, "PodSecurityPolicy").length, 0);
-    const old = template("kestrel", [example("talon-values.yaml")], [], ["--kube-version", "1.24.0", "--api-versions", "policy/v1beta1/PodSecurityPolicy"]);
+    const old = template(
+      "kestrel",
+      [example("talon-values.yaml")],
+      [],
+      ["--kube-version", "1.24.0", "--api-versions", "policy/v1beta1/PodSecurityPolicy"],
+    );
     const psp = find(old, "PodSecurityPolicy");
     const Psp = await modelOf("policy/v1beta1", "PodSecurityPolicy");
     assert.doesNotThrow(() => new Psp(psp).validate());

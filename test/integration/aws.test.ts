@@ -101,8 +101,18 @@ describe("AWS plugins through the server", () => {
   before(async () => {
     servers = await startAwsServers({
       functions: [
-        { name: "responder", versions: ["4"], aliases: { live: "4" }, handler: (e) => ({ quarantined: (e as { output_fields: Record<string, unknown> }).output_fields["k8s.pod.name"] }) },
-        { name: "broken", handler: () => { throw new Error("cannot reach the firewall API"); } },
+        {
+          name: "responder",
+          versions: ["4"],
+          aliases: { live: "4" },
+          handler: (e) => ({ quarantined: (e as { output_fields: Record<string, unknown> }).output_fields["k8s.pod.name"] }),
+        },
+        {
+          name: "broken",
+          handler: () => {
+            throw new Error("cannot reach the firewall API");
+          },
+        },
         { name: "slow", handler: () => "late", durationMs: 5000 },
       ],
       imds: { instanceProfile: PROFILE },
@@ -163,7 +173,13 @@ minio:
     kubeApi.addPod("shop", "web-1", { node: "node-a" });
     const content = randomBytes(24 * MIB);
     kubeApi.setFile("shop", "web-1", "app", "/data/dump.bin", content);
-    const [action, output] = await act(kestrel, "Evidence to S3", { "k8s.ns.name": "shop", "k8s.pod.name": "web-1", "fd.name": "/data/../../data/dump.bin" }, 2, 30_000);
+    const [action, output] = await act(
+      kestrel,
+      "Evidence to S3",
+      { "k8s.ns.name": "shop", "k8s.pod.name": "web-1", "fd.name": "/data/../../data/dump.bin" },
+      2,
+      30_000,
+    );
     assert.equal(action!.status, "success", action!.error);
     assert.equal(output!.status, "success", output!.error);
     const key = output!.objects!["Key"]!;
@@ -171,8 +187,15 @@ minio:
     assert.equal(output!.location, `s3://evidence/${key}`);
     assert.match(output!.output!, new RegExp(`has been uploaded as the key '${key.replace(/[.]/g, "\\.")}' to the bucket 'evidence'`));
     assert.deepEqual(await servers.s3.keys("evidence"), [key]);
-    assert.deepEqual(await servers.s3.digest("evidence", key), { sha256: createHash("sha256").update(content).digest("hex"), size: content.length });
-    assert.deepEqual(servers.s3.events.filter((e) => e.key === key).map((e) => e.name), ["ObjectCreated:Post"], "a multipart upload");
+    assert.deepEqual(await servers.s3.digest("evidence", key), {
+      sha256: createHash("sha256").update(content).digest("hex"),
+      size: content.length,
+    });
+    assert.deepEqual(
+      servers.s3.events.filter((e) => e.key === key).map((e) => e.name),
+      ["ObjectCreated:Post"],
+      "a multipart upload",
+    );
     const calls = servers.s3.requests.filter((r) => r.url.startsWith("/evidence/"));
     assert.ok(calls.filter((r) => r.url.includes("partNumber=")).length >= 3, "several parts");
     for (const r of calls) {
@@ -205,9 +228,16 @@ minio:
     assert.deepEqual(action!.objects, { Name: "responder", Version: "4" }); // Talon's Title-cased keys
     const req = servers.lambda.requests.at(-1)!;
     assert.equal(req.url, "/2015-03-31/functions/responder/invocations?Qualifier=live");
-    assert.match(String(req.headers["authorization"]), /^AWS4-HMAC-SHA256 Credential=ASIA[A-Z2-7]{16}\/\d{8}\/eu-west-3\/lambda\/aws4_request, SignedHeaders=[^,]*x-amz-security-token[^,]*, Signature=[0-9a-f]{64}$/);
+    assert.match(
+      String(req.headers["authorization"]),
+      /^AWS4-HMAC-SHA256 Credential=ASIA[A-Z2-7]{16}\/\d{8}\/eu-west-3\/lambda\/aws4_request, SignedHeaders=[^,]*x-amz-security-token[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     assert.match(servers.account.key(signer(req.headers))!.arn, /assumed-role\/kestrel-responder\//);
-    const payload = servers.lambda.invocations.at(-1)!.payload as { rule: string; output_fields: Record<string, unknown>; context: Record<string, string> };
+    const payload = servers.lambda.invocations.at(-1)!.payload as {
+      rule: string;
+      output_fields: Record<string, unknown>;
+      context: Record<string, string>;
+    };
     assert.equal(payload.rule, "Lambda");
     assert.equal(payload.output_fields["k8s.pod.name"], "web-9");
     assert.deepEqual(payload.context, {
@@ -236,7 +266,10 @@ minio:
     assert.equal(action!.status, "success");
     assert.equal(output!.message, "output");
     assert.equal(output!.status, "failure");
-    assert.match(output!.error!, /cannot upload s3:\/\/no-such-bucket\/.* to AWS S3 \(eu-west-3\): the bucket 'no-such-bucket' does not exist \(NoSuchBucket/);
+    assert.match(
+      output!.error!,
+      /cannot upload s3:\/\/no-such-bucket\/.* to AWS S3 \(eu-west-3\): the bucket 'no-such-bucket' does not exist \(NoSuchBucket/,
+    );
   });
 
   it("deadlines: a slow function, a stalled upload and an unanswering IMDS fail the action within action_timeout_seconds", async () => {
@@ -258,19 +291,31 @@ minio:
       servers.imds.script({ status: 200, body: "token", delayMs: 5000 });
       const [noContext] = await act(quick, "Lambda", {}, 1);
       assert.equal(noContext!.status, "failure");
-      assert.match(noContext!.error!, /context "aws": the request to the instance metadata service was cancelled|did not finish within 1 s/);
+      assert.match(
+        noContext!.error!,
+        /context "aws": the request to the instance metadata service was cancelled|did not finish within 1 s/,
+      );
     } finally {
       await quick.close();
     }
   });
 
   it("a credential problem stops the start, naming the setting; rules without AWS create no AWS client", async () => {
-    await assert.rejects(startKestrel({ rules: RULES, config: config.replace("external_id: ext-7", "external_id: wrong") }), (err: Error) => {
-      assert.match(err.message, /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-responder' \(aws\.role_arn with aws\.external_id\)/);
-      assert.match(err.message, /AccessDenied/);
-      return true;
-    });
-    await assert.rejects(startKestrel({ rules: RULES, config: config.replace(/ {2}secret_key: .*\n/, "") }), /aws\.secret_key is not set: aws\.access_key needs it/);
+    await assert.rejects(
+      startKestrel({ rules: RULES, config: config.replace("external_id: ext-7", "external_id: wrong") }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /cannot assume the role 'arn:aws:iam::123456789012:role\/kestrel-responder' \(aws\.role_arn with aws\.external_id\)/,
+        );
+        assert.match(err.message, /AccessDenied/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      startKestrel({ rules: RULES, config: config.replace(/ {2}secret_key: .*\n/, "") }),
+      /aws\.secret_key is not set: aws\.access_key needs it/,
+    );
     const minioOnly = `
 - rule: M
   match: { rules: [M] }
@@ -280,9 +325,16 @@ minio:
       parameters: { command: [/bin/true] }
       output: { target: minio:s3, parameters: { bucket: bkt } }
 `;
-    await assert.rejects(startKestrel({ rules: minioOnly, config: "minio:\n  endpoint: minio.local:9000\n" }), /minio\.access_key is not set; minio\.secret_key is not set/);
+    await assert.rejects(
+      startKestrel({ rules: minioOnly, config: "minio:\n  endpoint: minio.local:9000\n" }),
+      /minio\.access_key is not set; minio\.secret_key is not set/,
+    );
     const stsBefore = servers.sts.requests.length;
-    const plain = await startKestrel({ rules: "- rule: P\n  match: { rules: [P] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n", config });
+    const plain = await startKestrel({
+      rules:
+        "- rule: P\n  match: { rules: [P] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n",
+      config,
+    });
     try {
       assert.equal(servers.sts.requests.length, stsBefore, "no STS call");
       assert.ok(!plain.logs.some((l) => l["msg"] === "AWS credentials verified"));
@@ -292,7 +344,8 @@ minio:
   });
 
   it("a reload that brings AWS rules checks the credentials first: refused, naming the setting, the old rules kept", async () => {
-    const plainRules = "- rule: P\n  match: { rules: [P] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n";
+    const plainRules =
+      "- rule: P\n  match: { rules: [P] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n";
     const k = await startKestrel({ rules: plainRules, config: config.replace("external_id: ext-7", "external_id: wrong") });
     try {
       const file = join(await mkdtemp(join(tmpdir(), "kestrel-aws-reload-")), "rules.yaml");
@@ -365,7 +418,11 @@ describe("a large artifact to aws:s3", () => {
     }
     const key = res.objects!["key"]!;
     assert.deepEqual(await servers.s3.digest("captures", key), { sha256: hash.digest("hex"), size: total });
-    assert.deepEqual(servers.s3.events.slice(eventsBefore).map((e) => e.name), ["ObjectCreated:Post"], "one multipart upload");
+    assert.deepEqual(
+      servers.s3.events.slice(eventsBefore).map((e) => e.name),
+      ["ObjectCreated:Post"],
+      "one multipart upload",
+    );
     assert.equal(servers.s3.requests.filter((r) => r.url.includes("partNumber=")).length - partsBefore, 20, "20 parts of 8 MiB");
     const grown = peak - baseline;
     assert.ok(grown < total / 2, `RSS grew by ${(grown / MIB).toFixed(1)} MiB for a ${total / MIB} MiB artifact`);

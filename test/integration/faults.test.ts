@@ -56,10 +56,20 @@ describe("a Kubernetes API that fails or hangs", () => {
     await kube?.close();
   });
 
-  const result = (traceId: string) => kestrel.logs.find((l) => l["trace_id"] === traceId && typeof l["msg"] === "string" && /^action (success|failure)|^action failed/.test(String(l["msg"])));
+  const result = (traceId: string) =>
+    kestrel.logs.find(
+      (l) => l["trace_id"] === traceId && typeof l["msg"] === "string" && /^action (success|failure)|^action failed/.test(String(l["msg"])),
+    );
 
   it("fails an action cleanly after retrying 500s, and the next one succeeds", async () => {
-    kube.failNext({ method: "PATCH", path: /\/pods\/broken$/, status: 500, reason: "InternalError", message: "etcdserver: leader changed", times: 10 });
+    kube.failNext({
+      method: "PATCH",
+      path: /\/pods\/broken$/,
+      status: 500,
+      reason: "InternalError",
+      message: "etcdserver: leader changed",
+      times: 10,
+    });
     const res = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": "broken" } }));
     const { trace_id } = (await res.json()) as { trace_id: string };
     await eventually(() => result(trace_id) !== undefined, 15_000, "the action's outcome");

@@ -76,7 +76,8 @@ describe("gcp:gcs and gcp:function in the server", () => {
   let kestrel: RunningKestrel;
   let keyPath: string;
   let dir: string;
-  const gcpConfig = () => `gcp:\n  credentials_path: ${keyPath}\n  storage_endpoint: ${fake.storageUrl}\n  functions_endpoint: ${fake.functionsApiUrl}\n`;
+  const gcpConfig = () =>
+    `gcp:\n  credentials_path: ${keyPath}\n  storage_endpoint: ${fake.storageUrl}\n  functions_endpoint: ${fake.functionsApiUrl}\n`;
 
   const act = (via: RunningKestrel, rule: string, count: number, fields: Record<string, unknown> = {}, timeoutMs = 15_000) =>
     postForNotifications(via, receiver, { rule, fields, count, timeoutMs });
@@ -118,7 +119,9 @@ describe("gcp:gcs and gcp:function in the server", () => {
       const upload = fake.requests.filter((r) => r.api === "storage" && r.method === "POST" && r.query.get("name") === key);
       assert.equal(upload.length, 1);
       assert.match(String(upload[0]!.headers.authorization), /^Bearer ya29\./, "the token the token server issued");
-      assert.ok(fake.tokenGrants.some((g) => g.kind === "access" && String(g.claims["iss"]).endsWith(`@${fake.projectId}.iam.gserviceaccount.com`)));
+      assert.ok(
+        fake.tokenGrants.some((g) => g.kind === "access" && String(g.claims["iss"]).endsWith(`@${fake.projectId}.iam.gserviceaccount.com`)),
+      );
     });
 
     it("notifies a failure naming the bucket that does not exist, or the permission a bucket refuses", async () => {
@@ -127,7 +130,10 @@ describe("gcp:gcs and gcp:function in the server", () => {
       assert.match(missing!.error ?? "", /the bucket 'no-such-bucket' does not exist/);
       const [, denied] = await act(kestrel, "GCS denied bucket", 2);
       assert.equal(denied!.status, "failure");
-      assert.match(denied!.error ?? "", /permission denied: gcp\.credentials_path ".*" needs storage\.objects\.create on the bucket 'locked'/);
+      assert.match(
+        denied!.error ?? "",
+        /permission denied: gcp\.credentials_path ".*" needs storage\.objects\.create on the bucket 'locked'/,
+      );
       assert.equal(fake.objects("locked").length, 0);
     });
 
@@ -136,7 +142,9 @@ describe("gcp:gcs and gcp:function in the server", () => {
       const [, output] = await act(kestrel, "GCS retry", 2);
       assert.equal(output!.status, "success", output!.error);
       assert.equal(fake.object("artifacts", output!.objects!["Key"]!)!.data.toString(), "retried\n");
-      const posts = fake.requests.filter((r) => r.api === "storage" && r.method === "POST" && r.query.get("name")?.startsWith("kestrel/retried/"));
+      const posts = fake.requests.filter(
+        (r) => r.api === "storage" && r.method === "POST" && r.query.get("name")?.startsWith("kestrel/retried/"),
+      );
       assert.deepEqual(
         posts.map((r) => r.status),
         [503, 200],
@@ -216,7 +224,8 @@ describe("gcp:gcs and gcp:function in the server", () => {
 
     it("creates no Google Cloud client when no rule needs one, whatever the gcp settings", async () => {
       const local = await startKestrel({
-        rules: "- rule: Local\n  match: { rules: [Local] }\n  actions:\n    - action: Echo\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n",
+        rules:
+          "- rule: Local\n  match: { rules: [Local] }\n  actions:\n    - action: Echo\n      actionner: local:command\n      parameters: { command: [/bin/true] }\n",
         config: `gcp:\n  credentials_path: ${join(dir, "missing.json")}\n`,
       });
       await local.close();
@@ -236,7 +245,10 @@ describe("gcp:gcs with artifacts from Kubernetes", () => {
     receiver = await startReceiver();
     const dir = await mkdtemp(join(tmpdir(), "kestrel-gcp-k8s-"));
     fake.addBucket("captures");
-    const gcp = createGcpClient({ credentials_path: await fake.writeKeyFile(dir), storage_endpoint: fake.storageUrl, functions_endpoint: "" }, { env: {} });
+    const gcp = createGcpClient(
+      { credentials_path: await fake.writeKeyFile(dir), storage_endpoint: fake.storageUrl, functions_endpoint: "" },
+      { env: {} },
+    );
     kestrel = await startKestrel({
       rules: `
 - rule: Download
@@ -262,7 +274,9 @@ describe("gcp:gcs with artifacts from Kubernetes", () => {
   it("keeps a file name with ../ from the event inside the prefix, as one plain name", async () => {
     kubeApi.addPod("shop", "web-3");
     kubeApi.setFile("shop", "web-3", "app", "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
-    const res = await kestrel.post(falcoEvent({ rule: "Download", fields: { "k8s.ns.name": "shop", "k8s.pod.name": "web-3", "fd.name": "/data/../../etc/passwd" } }));
+    const res = await kestrel.post(
+      falcoEvent({ rule: "Download", fields: { "k8s.ns.name": "shop", "k8s.pod.name": "web-3", "fd.name": "/data/../../etc/passwd" } }),
+    );
     const { trace_id } = (await res.json()) as { trace_id: string };
     const mine = () => notificationsOf(receiver, trace_id);
     await eventually(() => mine().length >= 2, 15_000, "the download and its upload");

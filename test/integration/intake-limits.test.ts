@@ -22,7 +22,11 @@ interface Answer {
 
 function parseAnswer(raw: string): Answer {
   const head = raw.indexOf("\r\n\r\n");
-  return { status: Number(raw.slice(9, 12)), headers: raw.slice(0, Math.max(0, head)).toLowerCase(), body: head < 0 ? "" : raw.slice(head + 4) };
+  return {
+    status: Number(raw.slice(9, 12)),
+    headers: raw.slice(0, Math.max(0, head)).toLowerCase(),
+    body: head < 0 ? "" : raw.slice(head + 4),
+  };
 }
 
 function portOf(k: RunningKestrel): number {
@@ -109,7 +113,10 @@ function connected(port: number): Promise<Socket> {
 describe("a request refused before its body is read", () => {
   let kestrel: RunningKestrel;
   before(async () => {
-    kestrel = await startKestrel({ rules: ACT_OK_RULES, config: `auth:\n  tokens: [${TOKEN}]\nlimits:\n  events_per_second: 0.01\n  burst: 1\n` });
+    kestrel = await startKestrel({
+      rules: ACT_OK_RULES,
+      config: `auth:\n  tokens: [${TOKEN}]\nlimits:\n  events_per_second: 0.01\n  burst: 1\n`,
+    });
   });
   after(async () => {
     await kestrel.close();
@@ -173,7 +180,8 @@ describe("a request refused before its body is read", () => {
         socket.on("error", () => {});
         socket.on("data", (c: string) => {
           raw += c;
-          if (raw.startsWith("HTTP/1.1 100 ") && raw.endsWith("\r\n\r\n")) socket.write(event); // invited: the body follows
+          if (raw.startsWith("HTTP/1.1 100 ") && raw.endsWith("\r\n\r\n"))
+            socket.write(event); // invited: the body follows
           else if (/\r\n\r\n\{.*\}$/s.test(raw)) socket.end();
         });
         socket.on("close", () => resolve(raw));

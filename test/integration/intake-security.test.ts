@@ -2,10 +2,10 @@
 // that is rotated), per-client rate limits. Refusals are 401/403/429, counted by reason, logged without the
 // token, and nothing refused reaches the engine.
 import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -117,7 +117,11 @@ describe("intake with bearer tokens", () => {
       const res = await send(kestrel.url, falcoEvent(), { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200, token);
     }
-    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "bearer   inline-token-AAAA" } })).status, 200, "scheme case-insensitive");
+    assert.equal(
+      (await send(kestrel.url, falcoEvent(), { headers: { authorization: "bearer   inline-token-AAAA" } })).status,
+      200,
+      "scheme case-insensitive",
+    );
   });
 
   it("answers 401 without a token and 403 with a wrong one; counted, logged without the token, never reaching the engine", async () => {
@@ -153,7 +157,8 @@ describe("intake with bearer tokens", () => {
     let status = 0;
     while (Date.now() < deadline) {
       // The failures while the file is not re-read yet may get this address throttled for a while (429).
-      status = (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-2" }, localAddress: "127.0.0.3" })).status;
+      status = (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-2" }, localAddress: "127.0.0.3" }))
+        .status;
       if (status === 200) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -192,14 +197,20 @@ describe("intake with bearer tokens: repeated failures", () => {
     assert.match((JSON.parse(throttled.body) as { error: string }).error, /too many failed authentications/);
     assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer guess-x-ZZZZ" } })).status, 429);
     // Another client is not affected.
-    assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" }, localAddress: "127.0.0.2" })).status, 200);
+    assert.equal(
+      (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" }, localAddress: "127.0.0.2" })).status,
+      200,
+    );
     assert.equal(await authFailures(kestrel, "unauthorized"), 5);
     assert.equal(await authFailures(kestrel, "forbidden"), 5);
     assert.equal(await authFailures(kestrel, "auth_throttled"), 2);
     assert.equal(await rejected(kestrel, "auth_throttled"), 2);
     assert.equal(kestrel.app.observer.summary.events, 1, "only the other client's event reached the engine");
     await eventually(() => kestrel.logs.filter((l) => l["reason"] === "auth_throttled").length === 2, 2000, "the throttling logs");
-    assert.ok(kestrel.logs.filter((l) => l["reason"] === "auth_throttled").every((l) => l["level"] === "debug"), "at debug: a flood does not flood the log");
+    assert.ok(
+      kestrel.logs.filter((l) => l["reason"] === "auth_throttled").every((l) => l["level"] === "debug"),
+      "at debug: a flood does not flood the log",
+    );
     const logged = JSON.stringify(kestrel.logs);
     assert.ok(!logged.includes("right-token-BBBB") && !logged.includes("guess-"), "tokens never reach the logs");
     const metrics = await (await fetch(`${kestrel.url}/metrics`)).text();

@@ -176,7 +176,12 @@ describe("HTTP intake to actions and notifications", () => {
     await kestrel.post(falcoEvent({ rule: "Two rules" }));
     await receiver.waitFor(before + 1);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(bodies().slice(before).map((b) => b.action), ["First"]);
+    assert.deepEqual(
+      bodies()
+        .slice(before)
+        .map((b) => b.action),
+      ["First"],
+    );
   });
 
   it("runs nothing for a dry-run rule and says so", async () => {
@@ -240,7 +245,10 @@ describe("HTTP intake to actions and notifications", () => {
     assert.equal((JSON.parse(chunked.body) as { result: string }).result, "unmatched");
 
     // No content-length to check first: the limit is enforced while reading, and the connection closes.
-    const huge = await rawPost(kestrel.url, Array.from({ length: 20 }, () => "x".repeat(64 * 1024)));
+    const huge = await rawPost(
+      kestrel.url,
+      Array.from({ length: 20 }, () => "x".repeat(64 * 1024)),
+    );
     assert.equal(huge.status, 413);
     assert.equal(huge.headers.connection, "close");
 

@@ -124,7 +124,11 @@ describe("capture actionners streamed to local:file", () => {
       const content = randomBytes(20 * 1024 * 1024);
       kubeApi.setFile("shop", "dl-1", "sidecar", "/data/big.bin", content);
       const before = new Set(await files());
-      const [action, output] = await act("Download", { "k8s.ns.name": "shop", "k8s.pod.name": "dl-1", "k8s.container.name": "sidecar", "fd.name": "/data/big.bin" }, 2);
+      const [action, output] = await act(
+        "Download",
+        { "k8s.ns.name": "shop", "k8s.pod.name": "dl-1", "k8s.container.name": "sidecar", "fd.name": "/data/big.bin" },
+        2,
+      );
       assert.equal(action!.status, "success", action!.error);
       assert.match(action!.output ?? "", /the file '\/data\/big.bin' of the container 'sidecar' of the pod 'dl-1'/);
       assert.equal(output!.message, "output");
@@ -148,7 +152,10 @@ describe("capture actionners streamed to local:file", () => {
       const before = await files();
       const [action] = await act("Download", { "k8s.ns.name": "shop", "k8s.pod.name": "dl-2", "fd.name": INJECTION }, 1);
       assert.equal(action!.status, "failure");
-      assert.match(action!.error ?? "", /the download of '\/tmp\/x; rm -rf \/ #' in the container 'app' of the pod 'dl-2' in the namespace 'shop' exited with code 1: cat: .*No such file/);
+      assert.match(
+        action!.error ?? "",
+        /the download of '\/tmp\/x; rm -rf \/ #' in the container 'app' of the pod 'dl-2' in the namespace 'shop' exited with code 1: cat: .*No such file/,
+      );
       const argvs = kubeApi.execLog.filter((e) => e.pod === "dl-2").map((e) => e.argv);
       assert.deepEqual(argvs, [["cat", "--", INJECTION]]);
       assert.equal(Buffer.from(kubeApi.getFile("shop", "dl-2", "app", "/etc/important") ?? []).toString(), "keep me");
@@ -225,7 +232,8 @@ describe("capture actionners streamed to local:file", () => {
       kubeApi.addPod("shop", "cap-3");
       const res = await kestrel.post(falcoEvent({ rule: "Tcpdump long", fields: { "k8s.ns.name": "shop", "k8s.pod.name": "cap-3" } }));
       const { trace_id } = (await res.json()) as { trace_id: string };
-      const running = () => kubeApi.execSessions.find((s) => s.pod === "cap-3" && s.command.includes("tcpdump") && s.exitCode === undefined);
+      const running = () =>
+        kubeApi.execSessions.find((s) => s.pod === "cap-3" && s.command.includes("tcpdump") && s.exitCode === undefined);
       let streamed = 0;
       await eventually(
         () => {
@@ -244,11 +252,7 @@ describe("capture actionners streamed to local:file", () => {
         "packets on disk during the capture",
       );
       assert.ok(running() !== undefined, "the capture was still running");
-      await eventually(
-        () => notificationsOf(receiver, trace_id).some((b) => b.message === "output"),
-        10_000,
-        "the output notification",
-      );
+      await eventually(() => notificationsOf(receiver, trace_id).some((b) => b.message === "output"), 10_000, "the output notification");
       const out = notificationsOf(receiver, trace_id).find((b) => b.message === "output")!;
       assert.equal(out.status, "success", out.error);
       const pcap = await readFile(new URL(out.location!));
@@ -283,7 +287,9 @@ describe("capture actionners streamed to local:file", () => {
   describe("kubernetes:sysdig", () => {
     it("runs a Job on the pod's node, filters on the pod's containers, streams the scap and deletes the Job", async () => {
       const victim = kubeApi.addPod("shop", "sys-1", { node: "node-s1", containers: ["app", "sidecar"] });
-      const ids = (victim.status.containerStatuses as { containerID: string }[]).map((s) => s.containerID.slice("containerd://".length, "containerd://".length + 12));
+      const ids = (victim.status.containerStatuses as { containerID: string }[]).map((s) =>
+        s.containerID.slice("containerd://".length, "containerd://".length + 12),
+      );
       const before = new Set(await files());
       const [action, output] = await act("Sysdig", { "k8s.ns.name": "shop", "k8s.pod.name": "sys-1" }, 2);
       assert.equal(action!.status, "success", action!.error);

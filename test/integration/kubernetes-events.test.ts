@@ -87,7 +87,14 @@ describe("k8sevents notifier", () => {
     assert.match(ev.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, "eventTime in microseconds");
     assert.ok(ev.firstTimestamp && ev.firstTimestamp === ev.lastTimestamp);
     const lines = String(ev.message).split("\n");
-    assert.deepEqual(lines.slice(0, 6), ["Status: success", "Message: action", "Rule: Echo", "Action: Say hello", "Actionner: local:command", `TraceID: ${traceId}`]);
+    assert.deepEqual(lines.slice(0, 6), [
+      "Status: success",
+      "Message: action",
+      "Rule: Echo",
+      "Action: Say hello",
+      "Actionner: local:command",
+      `TraceID: ${traceId}`,
+    ]);
     assert.ok(lines.includes("command: /bin/echo"));
     assert.ok(lines.some((l) => l.startsWith("Output: the command '/bin/echo' succeeded")));
     assert.match(lines.at(-1)!, /^Event: .*A shell was spawned/);
@@ -130,7 +137,13 @@ describe("k8sevents notifier", () => {
   });
 
   it("is retried by the notification queue after a 5xx, and not after a 403", async () => {
-    kube.failNext({ method: "POST", path: /\/namespaces\/prod\/events$/, status: 503, reason: "ServiceUnavailable", message: "etcd is busy" });
+    kube.failNext({
+      method: "POST",
+      path: /\/namespaces\/prod\/events$/,
+      status: 503,
+      reason: "ServiceUnavailable",
+      message: "etcd is busy",
+    });
     let mark = kube.requests.length;
     let traceId = await post(kestrel, "Echo rule", { "k8s.ns.name": "prod", "k8s.pod.name": "web-1" });
     await waitEvent(traceId);
@@ -140,7 +153,13 @@ describe("k8sevents notifier", () => {
       [503, 201],
     );
 
-    kube.failNext({ method: "POST", path: /\/namespaces\/prod\/events$/, status: 403, reason: "Forbidden", message: "events is forbidden" });
+    kube.failNext({
+      method: "POST",
+      path: /\/namespaces\/prod\/events$/,
+      status: 403,
+      reason: "Forbidden",
+      message: "events is forbidden",
+    });
     mark = kube.requests.length;
     traceId = await post(kestrel, "Echo rule", { "k8s.ns.name": "prod", "k8s.pod.name": "web-1" });
     const isFailure = (l: LogEntry) => l["msg"] === "notification failed" && l["trace_id"] === traceId;

@@ -114,9 +114,17 @@ describe("kubernetes:exec, script and log against the API test server", () => {
       kubeApi.addPod("shop", "web-1", { containers: ["app", "sidecar"] });
       kubeApi.setFile("shop", "web-1", "sidecar", "/srv/a b.txt", "secret in the sidecar\n");
       kubeApi.setFile("shop", "web-1", "app", "/srv/a b.txt", "the app's copy\n");
-      const [body] = await act("Exec", { "k8s.ns.name": "shop", "k8s.pod.name": "web-1", "k8s.container.name": "sidecar", "fd.name": "/srv/a b.txt" });
+      const [body] = await act("Exec", {
+        "k8s.ns.name": "shop",
+        "k8s.pod.name": "web-1",
+        "k8s.container.name": "sidecar",
+        "fd.name": "/srv/a b.txt",
+      });
       assert.equal(body!.status, "success", body!.error);
-      assert.equal(body!.output, "the command has been run in the container 'sidecar' of the pod 'web-1' in the namespace 'shop'\nsecret in the sidecar");
+      assert.equal(
+        body!.output,
+        "the command has been run in the container 'sidecar' of the pod 'web-1' in the namespace 'shop'\nsecret in the sidecar",
+      );
       assert.deepEqual(body!.objects, { Pod: "web-1", Namespace: "shop", Container: "sidecar" });
       const sessions = kubeApi.execSessions.filter((s) => s.pod === "web-1");
       assert.deepEqual(
@@ -135,7 +143,12 @@ describe("kubernetes:exec, script and log against the API test server", () => {
       const [first] = await act("Exec", { "k8s.ns.name": "shop", "k8s.pod.name": "web-2", "fd.name": "/f" });
       assert.equal(first!.status, "success", first!.error);
       assert.match(first!.output ?? "", /container 'app'.*\napp$/);
-      const [named] = await act("Exec in sidecar", { "k8s.ns.name": "shop", "k8s.pod.name": "web-2", "k8s.container.name": "app", "fd.name": "/f" });
+      const [named] = await act("Exec in sidecar", {
+        "k8s.ns.name": "shop",
+        "k8s.pod.name": "web-2",
+        "k8s.container.name": "app",
+        "fd.name": "/f",
+      });
       assert.equal(named!.status, "success", named!.error);
       assert.match(named!.output ?? "", /container 'sidecar'.*\nsidecar$/);
       assert.deepEqual(
@@ -163,7 +176,10 @@ describe("kubernetes:exec, script and log against the API test server", () => {
       kubeApi.addPod("shop", "web-4");
       const [body] = await act("Exec failing", { "k8s.ns.name": "shop", "k8s.pod.name": "web-4" });
       assert.equal(body!.status, "failure");
-      assert.match(body!.error ?? "", /the command exited with code 3 in the container 'app' of the pod 'web-4' in the namespace 'shop': boom: disk full/);
+      assert.match(
+        body!.error ?? "",
+        /the command exited with code 3 in the container 'app' of the pod 'web-4' in the namespace 'shop': boom: disk full/,
+      );
     });
 
     it("fails before any exec when the pod is gone or the container does not exist", async () => {
@@ -182,9 +198,17 @@ describe("kubernetes:exec, script and log against the API test server", () => {
       const crashing = kubeApi.addPod("shop", "web-8", { containers: ["app", "sidecar"] });
       crashing.status.containerStatuses[1].state = { waiting: { reason: "CrashLoopBackOff" } };
       kubeApi.update(crashing);
-      const [waiting] = await act("Exec", { "k8s.ns.name": "shop", "k8s.pod.name": "web-8", "k8s.container.name": "sidecar", "fd.name": "/f" });
+      const [waiting] = await act("Exec", {
+        "k8s.ns.name": "shop",
+        "k8s.pod.name": "web-8",
+        "k8s.container.name": "sidecar",
+        "fd.name": "/f",
+      });
       assert.equal(waiting!.status, "failure");
-      assert.match(waiting!.error ?? "", /the container 'sidecar' of the pod 'web-8' in the namespace 'shop' is not running \(CrashLoopBackOff\)/);
+      assert.match(
+        waiting!.error ?? "",
+        /the container 'sidecar' of the pod 'web-8' in the namespace 'shop' is not running \(CrashLoopBackOff\)/,
+      );
       assert.equal(kubeApi.execSessions.length, sessions);
     });
 
@@ -219,9 +243,17 @@ describe("kubernetes:exec, script and log against the API test server", () => {
     it("sends the script on stdin to `sh -s` in one container, event values as its parameters", async () => {
       kubeApi.addPod("shop", "api-1", { containers: ["app", "sidecar"] });
       kubeApi.setFile("shop", "api-1", "sidecar", "/data/in put", "12345");
-      const [body] = await act("Script", { "k8s.ns.name": "shop", "k8s.pod.name": "api-1", "container.name": "sidecar", "fd.name": "/data/in put" });
+      const [body] = await act("Script", {
+        "k8s.ns.name": "shop",
+        "k8s.pod.name": "api-1",
+        "container.name": "sidecar",
+        "fd.name": "/data/in put",
+      });
       assert.equal(body!.status, "success", body!.error);
-      assert.match(body!.output ?? "", /^the script has been run in the container 'sidecar' of the pod 'api-1' in the namespace 'shop'\nstart in /);
+      assert.match(
+        body!.output ?? "",
+        /^the script has been run in the container 'sidecar' of the pod 'api-1' in the namespace 'shop'\nstart in /,
+      );
       assert.match(body!.output ?? "", /\/data\/in put\n\/etc\/hostname\n5$/);
       const sessions = kubeApi.execSessions.filter((s) => s.pod === "api-1");
       assert.deepEqual(
@@ -236,7 +268,10 @@ describe("kubernetes:exec, script and log against the API test server", () => {
       kubeApi.setFile("shop", "api-2", "app", "/etc/important", "keep me");
       const [body] = await act("Script", { "k8s.ns.name": "shop", "k8s.pod.name": "api-2", "fd.name": INJECTION });
       const argvs = execsIn("api-2").map((e) => e.argv);
-      assert.ok(argvs.some((a) => a[0] === "ls" && a[1] === INJECTION), JSON.stringify(argvs));
+      assert.ok(
+        argvs.some((a) => a[0] === "ls" && a[1] === INJECTION),
+        JSON.stringify(argvs),
+      );
       // Written inside quotes (as Talon rules may), the value is still one piece of data.
       assert.ok(
         argvs.some((a) => a[0] === "printf" && a[2] === `quoted: ${INJECTION}` && a[3] === `double: ${INJECTION}`),

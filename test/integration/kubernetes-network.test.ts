@@ -196,16 +196,32 @@ describe("network policy actionners against the Kubernetes API", () => {
       kube.addNamespace("batch");
       const worker = kube.addDeployment("batch", "worker");
       const name = worker.replicaSet.metadata.name!;
-      ok(await fire("Deny remote IP within allowed", { "k8s.ns.name": "batch", "k8s.pod.name": worker.pods[0]!.metadata.name, "fd.rip": "10.9.8.7" }));
+      ok(
+        await fire("Deny remote IP within allowed", {
+          "k8s.ns.name": "batch",
+          "k8s.pod.name": worker.pods[0]!.metadata.name,
+          "fd.rip": "10.9.8.7",
+        }),
+      );
       assert.deepEqual(netpol("batch", name)!.spec.egress, [{ to: [{ ipBlock: { cidr: "10.0.0.0/8", except: ["10.9.8.7/32"] } }] }]);
     });
 
     it("replaces an existing policy with its resourceVersion, and retries a 409 conflict from a fresh read", async () => {
       // Someone else changed the policy since Kestrel created it.
       const current = netpol("prod", webRs)!;
-      kube.update({ ...current, metadata: { ...current.metadata, labels: { ...current.metadata.labels, team: "web" } }, spec: { podSelector: {}, policyTypes: ["Ingress"] } });
+      kube.update({
+        ...current,
+        metadata: { ...current.metadata, labels: { ...current.metadata.labels, team: "web" } },
+        spec: { podSelector: {}, policyTypes: ["Ingress"] },
+      });
       const rv = netpol("prod", webRs)!.metadata.resourceVersion;
-      kube.failNext({ method: "PUT", path: new RegExp(`/networkpolicies/${webRs}$`), status: 409, reason: "Conflict", message: "the object has been modified" });
+      kube.failNext({
+        method: "PUT",
+        path: new RegExp(`/networkpolicies/${webRs}$`),
+        status: 409,
+        reason: "Conflict",
+        message: "the object has been modified",
+      });
       const mark = kube.requests.length;
       const entry = await fire("Isolate workload", {});
       ok(entry);
@@ -237,7 +253,13 @@ describe("network policy actionners against the Kubernetes API", () => {
       assert.equal(entry["code"], "ERR_PREFLIGHT");
       assert.match(String(entry["error"]), /fd\.rip '999\.1\.1\.1' is not a valid IP address/);
 
-      kube.failNext({ method: "PUT", path: /\/networkpolicies\//, status: 403, reason: "Forbidden", message: "networkpolicies is forbidden" });
+      kube.failNext({
+        method: "PUT",
+        path: /\/networkpolicies\//,
+        status: 403,
+        reason: "Forbidden",
+        message: "networkpolicies is forbidden",
+      });
       mark = kube.requests.length;
       entry = await fire("Isolate workload", {});
       assert.equal(entry["code"], "ERR_FORBIDDEN");
@@ -351,7 +373,13 @@ describe("network policy actionners against the Kubernetes API", () => {
     it("allows the listed CIDRs and namespaces (by the endpoints' namespace label)", async () => {
       kube.addNamespace("cilium-lists");
       const db = kube.addStatefulSet("cilium-lists", "db", { replicas: 1 });
-      ok(await fire("Cilium deny with allow lists", { "k8s.ns.name": "cilium-lists", "k8s.pod.name": db.pods[0]!.metadata.name, "fd.rip": "203.0.113.61" }));
+      ok(
+        await fire("Cilium deny with allow lists", {
+          "k8s.ns.name": "cilium-lists",
+          "k8s.pod.name": db.pods[0]!.metadata.name,
+          "fd.rip": "203.0.113.61",
+        }),
+      );
       const policy = cilium("cilium-lists", "db")!;
       assert.deepEqual(policy.spec.endpointSelector, { matchLabels: { app: "db" } });
       assert.deepEqual(policy.spec.egress, [
@@ -366,7 +394,13 @@ describe("network policy actionners against the Kubernetes API", () => {
       assert.equal(entry["code"], "ERR_TARGET_GONE");
       assert.equal(requestsSince(mark, /ciliumnetworkpolicies/).length, 0);
 
-      kube.failNext({ method: "GET", path: /\/ciliumnetworkpolicies\//, status: 403, reason: "Forbidden", message: "ciliumnetworkpolicies.cilium.io is forbidden" });
+      kube.failNext({
+        method: "GET",
+        path: /\/ciliumnetworkpolicies\//,
+        status: 403,
+        reason: "Forbidden",
+        message: "ciliumnetworkpolicies.cilium.io is forbidden",
+      });
       mark = kube.requests.length;
       entry = await fire("Cilium deny", { "fd.rip": "203.0.113.63" });
       assert.equal(entry["code"], "ERR_FORBIDDEN");
@@ -396,7 +430,9 @@ describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)",
   });
 
   async function fire(fields: Record<string, unknown>): Promise<LogEntry> {
-    const res = await kestrel.post(falcoEvent({ rule: "Calico deny", fields: { "k8s.ns.name": "prod", "k8s.pod.name": webPod, ...fields } }));
+    const res = await kestrel.post(
+      falcoEvent({ rule: "Calico deny", fields: { "k8s.ns.name": "prod", "k8s.pod.name": webPod, ...fields } }),
+    );
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     const isResult = (l: LogEntry) => l["trace_id"] === trace_id && /^action (success|failed)$/.test(String(l["msg"]));
@@ -404,7 +440,11 @@ describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)",
     return kestrel.logs.find(isResult)!;
   }
   const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", String(entry["error"]));
-  const calicoCalls = (mark: number) => kube.requests.slice(mark).filter((r) => /projectcalico\.org/.test(r.path)).map((r) => `${r.method} ${r.path} ${r.status}`);
+  const calicoCalls = (mark: number) =>
+    kube.requests
+      .slice(mark)
+      .filter((r) => /projectcalico\.org/.test(r.path))
+      .map((r) => `${r.method} ${r.path} ${r.status}`);
   const v3 = (name: string) => kube.get("projectcalico.org/v3", "NetworkPolicy", "prod", name);
 
   it("writes projectcalico.org/v3 under the owner's name (Talon's), which the API server puts in the default tier", async () => {
@@ -481,7 +521,11 @@ describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)",
       action: "Deny",
       destination: { nets: ["203.0.113.53/32"] },
     });
-    assert.ok(kestrel.logs.some((l) => /the Calico API changed since it was discovered: writing through crd\.projectcalico\.org\/v1/.test(String(l["msg"]))));
+    assert.ok(
+      kestrel.logs.some((l) =>
+        /the Calico API changed since it was discovered: writing through crd\.projectcalico\.org\/v1/.test(String(l["msg"])),
+      ),
+    );
 
     // The new answer is cached: the next event goes straight to the CRD.
     mark = kube.requests.length;

@@ -181,7 +181,13 @@ describe("Kubernetes actionners against the API test server", () => {
 
     it("fails with the RBAC hint on 403, leaving the pod", async () => {
       kubeApi.addPod("shop", "guarded", { node: "node-t1" });
-      kubeApi.failNext({ method: "DELETE", path: /\/pods\/guarded$/, status: 403, reason: "Forbidden", message: 'pods "guarded" is forbidden' });
+      kubeApi.failNext({
+        method: "DELETE",
+        path: /\/pods\/guarded$/,
+        status: 403,
+        reason: "Forbidden",
+        message: 'pods "guarded" is forbidden',
+      });
       const body = await act("Terminate", { "k8s.ns.name": "shop", "k8s.pod.name": "guarded" });
       assert.equal(body.status, "failure");
       assert.match(body.error ?? "", /cannot terminate the pod 'guarded' in the namespace 'shop': pods "guarded" is forbidden/);
@@ -195,7 +201,10 @@ describe("Kubernetes actionners against the API test server", () => {
       const ds = pods[0]!.metadata.name as string;
       const body = await act("Terminate unless DaemonSet", { "k8s.ns.name": "shop", "k8s.pod.name": ds });
       assert.equal(body.status, "ignored");
-      assert.match(body.output ?? "", new RegExp(`the pod '${ds}' in the namespace 'shop' has not been terminated: it belongs to the DaemonSet 'agent'`));
+      assert.match(
+        body.output ?? "",
+        new RegExp(`the pod '${ds}' in the namespace 'shop' has not been terminated: it belongs to the DaemonSet 'agent'`),
+      );
       assert.notEqual(pod("shop", ds), undefined);
 
       kubeApi.addPod("shop", "lonely", { node: "node-t2" });
@@ -227,7 +236,10 @@ describe("Kubernetes actionners against the API test server", () => {
       const readyPod = short.pods.find((p) => isReady(p))!.metadata.name as string;
       const body = await act("Terminate keeping 2", { "k8s.ns.name": "shop", "k8s.pod.name": readyPod });
       assert.equal(body.status, "ignored", body.error);
-      assert.match(body.output ?? "", /has 2 ready of 3 desired replicas: removing the pod would leave 1, fewer than min_healthy_replicas 2/);
+      assert.match(
+        body.output ?? "",
+        /has 2 ready of 3 desired replicas: removing the pod would leave 1, fewer than min_healthy_replicas 2/,
+      );
       assert.notEqual(pod("shop", readyPod), undefined);
 
       const full = kubeApi.addDeployment("shop", "full", { replicas: 3, readyReplicas: 3, node: "node-t3" });
@@ -267,13 +279,22 @@ describe("Kubernetes actionners against the API test server", () => {
       const patches = kubeApi.requests.slice(before).filter((r) => r.method === "PATCH");
       assert.equal(patches.length, 1);
       assert.equal(patches[0]!.contentType, "application/merge-patch+json");
-      assert.deepEqual(patches[0]!.body, { metadata: { labels: { suspicious: "true", strikes: "3", rule: "bash", stale: null, gone: null } } });
+      assert.deepEqual(patches[0]!.body, {
+        metadata: { labels: { suspicious: "true", strikes: "3", rule: "bash", stale: null, gone: null } },
+      });
       assert.deepEqual(pod("lab", "marked")?.metadata.labels, { app: "web", suspicious: "true", strikes: "3", rule: "bash" });
     });
 
     it("retries a 409 Conflict and then succeeds", async () => {
       kubeApi.addPod("lab", "contested", { node: "node-l1" });
-      kubeApi.failNext({ method: "PATCH", path: /\/pods\/contested$/, status: 409, reason: "Conflict", message: "the object has been modified", times: 1 });
+      kubeApi.failNext({
+        method: "PATCH",
+        path: /\/pods\/contested$/,
+        status: 409,
+        reason: "Conflict",
+        message: "the object has been modified",
+        times: 1,
+      });
       const body = await act("Label", { "k8s.ns.name": "lab", "k8s.pod.name": "contested", "proc.name": "sh" });
       assert.equal(body.status, "success", body.error);
       assert.equal(requestsTo("PATCH", /\/pods\/contested$/).length, 2);
@@ -320,7 +341,10 @@ describe("Kubernetes actionners against the API test server", () => {
 
       const body = await act("Drain", { "k8s.ns.name": "ops", "k8s.pod.name": trigger });
       assert.equal(body.status, "success", body.error);
-      assert.equal(body.output, "the node 'node-d1' has been drained, errors are ignored: 2 ignored pods, 0 eviction errors, 0 other errors");
+      assert.equal(
+        body.output,
+        "the node 'node-d1' has been drained, errors are ignored: 2 ignored pods, 0 eviction errors, 0 other errors",
+      );
       assert.equal(node("node-d1")?.spec?.unschedulable, true);
       for (const p of web.pods) assert.equal(pod("ops", p.metadata.name as string), undefined);
       for (const p of ds.pods) assert.notEqual(pod("ops", p.metadata.name as string), undefined);
@@ -359,7 +383,10 @@ describe("Kubernetes actionners against the API test server", () => {
       kubeApi.blockEviction("ops", "protected-d3");
       const body = await act("Drain", { "k8s.ns.name": "ops", "k8s.pod.name": "free-d3" });
       assert.equal(body.status, "failure");
-      assert.match(body.error ?? "", /the node 'node-d3' has not been fully drained: 0 pods ignored, 1 eviction errors, 0 were not evicted during max_wait_period, 0 other errors/);
+      assert.match(
+        body.error ?? "",
+        /the node 'node-d3' has not been fully drained: 0 pods ignored, 1 eviction errors, 0 were not evicted during max_wait_period, 0 other errors/,
+      );
       assert.match(body.error ?? "", /disruption budget/);
       assert.equal(pod("ops", "free-d3"), undefined);
       assert.notEqual(pod("ops", "protected-d3"), undefined);
@@ -378,7 +405,10 @@ describe("Kubernetes actionners against the API test server", () => {
       await receiver.waitFor(before + 1, 10_000);
       const body = bodies()[before]!;
       assert.equal(body.status, "success", body.error);
-      assert.equal(body.output, "the node 'node-d4' has been drained, errors are ignored: 0 ignored pods, 0 eviction errors, 0 other errors");
+      assert.equal(
+        body.output,
+        "the node 'node-d4' has been drained, errors are ignored: 0 ignored pods, 0 eviction errors, 0 other errors",
+      );
       assert.equal(pod("ops", "protected-d4"), undefined);
     });
     it("min_healthy_replicas counts the replicas evicted from the node together", async () => {
@@ -444,7 +474,12 @@ describe("Kubernetes actionners against the API test server", () => {
 
     it("deletes a Role and a ClusterRole (rbac.authorization.k8s.io)", async () => {
       kubeApi.addNamespace("rbac");
-      kubeApi.create({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "too-much", namespace: "rbac" }, rules: [] });
+      kubeApi.create({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "too-much", namespace: "rbac" },
+        rules: [],
+      });
       kubeApi.create({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "wildcard" }, rules: [] });
       const role = await act("Delete", { "ka.target.resource": "roles", "ka.target.name": "too-much", "ka.target.namespace": "rbac" });
       assert.equal(role.status, "success", role.error);
@@ -459,7 +494,10 @@ describe("Kubernetes actionners against the API test server", () => {
       const before = kubeApi.requests.length;
       const pods = await act("Delete", { "ka.target.resource": "pods", "ka.target.name": "x", "ka.target.namespace": "cfg" });
       assert.equal(pods.status, "failure");
-      assert.match(pods.error ?? "", /kubernetes:delete does not support the resource 'pods' \(use kubernetes:terminate for pods\); supported: namespaces, configmaps/);
+      assert.match(
+        pods.error ?? "",
+        /kubernetes:delete does not support the resource 'pods' \(use kubernetes:terminate for pods\); supported: namespaces, configmaps/,
+      );
       assert.equal(kubeApi.requests.length, before);
 
       const gone = await act("Delete", { "ka.target.resource": "secrets", "ka.target.name": "nope", "ka.target.namespace": "cfg" });

@@ -30,7 +30,14 @@ const RULES = `
 const huge = (i: number, size = 64 * 1024): string => `${i}:${"x".repeat(size)}`;
 
 const base = (o: Record<string, unknown>): string =>
-  JSON.stringify({ rule: "Hostile", priority: "Warning", output: "hostile", source: "syscall", time: "2024-12-30T14:37:27.505989596Z", ...o });
+  JSON.stringify({
+    rule: "Hostile",
+    priority: "Warning",
+    output: "hostile",
+    source: "syscall",
+    time: "2024-12-30T14:37:27.505989596Z",
+    ...o,
+  });
 
 /** The kinds of hostile events: each body is built per index, and must get the given status. */
 const KINDS: { name: string; status: number; body: (i: number) => string }[] = [
@@ -47,11 +54,20 @@ const KINDS: { name: string; status: number; body: (i: number) => string }[] = [
             : { "proc.cmdline": huge(i, EVENT_LIMITS.fieldLength) },
       }),
   },
-  { name: "too deep output fields", status: 400, body: (i) => base({ output_fields: { deep: i } }).replace(`"deep":${i}`, `"d${i}":${"[".repeat(5000)}${"]".repeat(5000)}`) },
+  {
+    name: "too deep output fields",
+    status: 400,
+    body: (i) => base({ output_fields: { deep: i } }).replace(`"deep":${i}`, `"d${i}":${"[".repeat(5000)}${"]".repeat(5000)}`),
+  },
   {
     name: "distinct matched events with large fields",
     status: 200,
-    body: (i) => base({ rule: "Hostile matched", output: undefined, output_fields: Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`f${k}`, huge(i * 4 + k, 4096)])) }),
+    body: (i) =>
+      base({
+        rule: "Hostile matched",
+        output: undefined,
+        output_fields: Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`f${k}`, huge(i * 4 + k, 4096)])),
+      }),
   },
 ];
 
@@ -59,10 +75,14 @@ const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function post(url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -93,7 +113,8 @@ describe("memory bounds under hostile events", { skip: process.platform !== "lin
   before(async () => {
     const dir = await tempFiles("kestrel-memory-", {
       // A long deduplication window: whatever the store keeps, it keeps for the whole test.
-      "config.yaml": "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nwatch_rules: false\ndeduplication: { time_window_seconds: 600 }\n",
+      "config.yaml":
+        "listen_address: 127.0.0.1\nlisten_port: 0\nlog_format: json\nwatch_rules: false\ndeduplication: { time_window_seconds: 600 }\n",
       "rules.yaml": RULES,
     });
     // V8 sizes the young generation to the allocation rate (up to 3 × 16 MB: a bound, not growth with the

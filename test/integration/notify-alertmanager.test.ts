@@ -71,7 +71,9 @@ notifiers:
   });
 
   it("turns an action result into an alert with Falcosidekick's labels, and Alertmanager fires its webhook", async () => {
-    const res = await kestrel.post(eventNow({ priority: "Critical", fields: { "k8s.pod.name": "shell-pod", "proc.aname[2]": "sshd", "fd.num": 7 } }));
+    const res = await kestrel.post(
+      eventNow({ priority: "Critical", fields: { "k8s.pod.name": "shell-pod", "proc.aname[2]": "sshd", "fd.num": 7 } }),
+    );
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     let alerts: AmAlert[] = [];
@@ -84,7 +86,10 @@ notifiers:
     assert.equal(alerts.length, 1, "the alert is in Alertmanager");
     const a = alerts[0]!;
     assert.equal(a.status.state, "active");
-    assert.deepEqual(a.receivers.map((r) => r.name), ["webhook"]);
+    assert.deepEqual(
+      a.receivers.map((r) => r.name),
+      ["webhook"],
+    );
     assert.deepEqual(
       { ...a.labels },
       {
@@ -124,7 +129,9 @@ notifiers:
       5000,
       "Alertmanager's webhook",
     );
-    const fired = hook.requests.map((r) => JSON.parse(r.body) as WebhookBody).find((b) => b.alerts.some((x) => x.labels["k8s_pod_name"] === "shell-pod"))!;
+    const fired = hook.requests
+      .map((r) => JSON.parse(r.body) as WebhookBody)
+      .find((b) => b.alerts.some((x) => x.labels["k8s_pod_name"] === "shell-pod"))!;
     assert.equal(fired.status, "firing");
     assert.equal(fired.receiver, "webhook");
     assert.equal(fired.alerts[0]!.labels["severity"], "critical");
@@ -134,7 +141,9 @@ notifiers:
   });
 
   it("routes a matched event of a rule without actions, by its priority, with no action labels", async () => {
-    const res = await kestrel.post(eventNow({ rule: "Read sensitive file untrusted", priority: "Warning", fields: { "k8s.pod.name": "reader-pod" } }));
+    const res = await kestrel.post(
+      eventNow({ rule: "Read sensitive file untrusted", priority: "Warning", fields: { "k8s.pod.name": "reader-pod" } }),
+    );
     assert.equal(res.status, 200);
     let alerts: AmAlert[] = [];
     const end = Date.now() + 5000;
@@ -150,7 +159,10 @@ notifiers:
     assert.equal(labels["k8s_pod_name"], "reader-pod");
     for (const k of ["action", "actionner", "status"]) assert.equal(k in labels, false, k);
     await eventually(
-      () => hook.requests.some((r) => (JSON.parse(r.body) as WebhookBody).alerts.some((x) => x.labels["alertname"] === "Read sensitive file untrusted")),
+      () =>
+        hook.requests.some((r) =>
+          (JSON.parse(r.body) as WebhookBody).alerts.some((x) => x.labels["alertname"] === "Read sensitive file untrusted"),
+        ),
       5000,
       "Alertmanager's webhook for the event",
     );

@@ -47,7 +47,10 @@ notifiers:
     const res = await kestrel.post(falcoEvent());
     const { trace_id } = (await res.json()) as { trace_id: string };
     await until(() => es.docs.length >= 1, "a document");
-    assert.deepEqual(es.requests.slice(0, 2).map((r) => `${r.method} ${r.url}`), ["GET /_index_template/security", "PUT /_index_template/security"]);
+    assert.deepEqual(
+      es.requests.slice(0, 2).map((r) => `${r.method} ${r.url}`),
+      ["GET /_index_template/security", "PUT /_index_template/security"],
+    );
     const template = es.templates.get("security") as { index_patterns: string[]; template: { settings: Record<string, number> } };
     assert.deepEqual(template.index_patterns, ["security-*"]);
     assert.deepEqual(template.template.settings, { number_of_shards: 1, number_of_replicas: 1 });

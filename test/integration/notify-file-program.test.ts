@@ -32,7 +32,10 @@ describe("file and program notifiers through the server", () => {
   it("file: one JSON line per result, flushed by close", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kestrel-notify-file-"));
     const filename = join(dir, "events.txt");
-    const k = await startKestrel({ rules: ACT_OK_RULES, config: `default_notifiers: [file]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n` });
+    const k = await startKestrel({
+      rules: ACT_OK_RULES,
+      config: `default_notifiers: [file]\nnotifiers:\n  file:\n    filename: ${filename}\n    keep_alive: true\n`,
+    });
     running.push(k);
     for (let i = 0; i < 3; i++) await k.post(falcoEvent());
     await until(async () => (await lines(filename)).length === 3, "3 lines");

@@ -4,6 +4,7 @@
 // 202 success, 429 (Retry-After) and 500 retried, 400 not retried, failures counted.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { PagerDutyEvent } from "../../src/notifiers/pagerduty.ts";
 import {
   type ApiReceiver,
   PAGERDUTY_INVALID,
@@ -13,7 +14,6 @@ import {
 } from "../support/api-receivers.ts";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
-import type { PagerDutyEvent } from "../../src/notifiers/pagerduty.ts";
 
 const RULES = `
 - rule: Page shells
@@ -112,7 +112,10 @@ notifiers:
     await kestrel.post(falcoEvent({ rule: "Read sensitive file untrusted", priority: "Error" }));
     await pd.waitFor(start + 3, 6000);
     const tries = pd.requests.slice(start);
-    assert.deepEqual(tries.map((t) => t.status), [429, 500, 202]);
+    assert.deepEqual(
+      tries.map((t) => t.status),
+      [429, 500, 202],
+    );
     assert.equal(new Set(tries.map((t) => t.body)).size, 1);
     assert.ok(Date.now() - sent >= 1000, "Retry-After: 1 was honoured");
     await eventually(() => sentCount() >= 4, 3000, "delivery after retries");

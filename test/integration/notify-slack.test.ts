@@ -3,10 +3,10 @@
 // refusal, failures counted, and a slow Slack never slows the intake.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { SlackPayload } from "../../src/notifiers/slack.ts";
 import { type ApiReceiver, SLACK_RATE_LIMITED, SLACK_SERVER_ERROR, startSlackReceiver } from "../support/api-receivers.ts";
 import { falcoEvent } from "../support/events.ts";
 import { eventually, notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
-import type { SlackPayload } from "../../src/notifiers/slack.ts";
 
 const RULES = `
 - rule: Shells
@@ -96,7 +96,10 @@ notifiers:
     await kestrel.post(falcoEvent());
     await slack.waitFor(start + 3, 6000);
     const tries = slack.requests.slice(start);
-    assert.deepEqual(tries.map((t) => t.status), [429, 500, 200]);
+    assert.deepEqual(
+      tries.map((t) => t.status),
+      [429, 500, 200],
+    );
     assert.equal(new Set(tries.map((t) => t.body)).size, 1);
     assert.ok(Date.now() - sent >= 1000, "Retry-After: 1 was honoured");
     await eventually(() => kestrel.logs.filter((l) => l["msg"] === "notification sent").length >= 3, 3000, "delivery after retries");

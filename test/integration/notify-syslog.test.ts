@@ -41,7 +41,9 @@ describe("syslog notifier against rsyslog", { skip: rsyslogSkipReason() }, () =>
   }
 
   it("UDP, RFC 5424: facility, severity from the priority (failure → err), app name, msgid, JSON body", async () => {
-    const k = await kestrel(`    transport: udp\n    host: 127.0.0.1\n    port: ${rsyslog.udpPort}\n    rfc: 5424\n    facility: local3\n    app_name: kestrel-udp\n    hostname: node-9\n`);
+    const k = await kestrel(
+      `    transport: udp\n    host: 127.0.0.1\n    port: ${rsyslog.udpPort}\n    rfc: 5424\n    facility: local3\n    app_name: kestrel-udp\n    hostname: node-9\n`,
+    );
     await k.post(falcoEvent({ priority: "Warning" }));
     await k.post(falcoEvent({ rule: "Failing rule", priority: "Debug" }));
     const records = (await rsyslog.waitFor(2)).filter((r) => r.app === "kestrel-udp");
@@ -65,7 +67,9 @@ describe("syslog notifier against rsyslog", { skip: rsyslogSkipReason() }, () =>
 
   it("TCP, RFC 3164 with octet counting: facility user by default, text body", async () => {
     const before = (await rsyslog.records()).length;
-    const k = await kestrel(`    transport: tcp\n    host: 127.0.0.1\n    port: ${rsyslog.tcpPort}\n    rfc: 3164\n    app_name: kestrel-tcp\n    format: text\n`);
+    const k = await kestrel(
+      `    transport: tcp\n    host: 127.0.0.1\n    port: ${rsyslog.tcpPort}\n    rfc: 3164\n    app_name: kestrel-tcp\n    format: text\n`,
+    );
     for (let i = 0; i < 3; i++) await k.post(falcoEvent({ priority: "Critical" }));
     const records = (await rsyslog.waitFor(before + 3)).filter((r) => r.app === "kestrel-tcp");
     assert.equal(records.length, 3);
@@ -79,11 +83,16 @@ describe("syslog notifier against rsyslog", { skip: rsyslogSkipReason() }, () =>
 
   it("Unix stream socket with LF framing", async () => {
     const before = (await rsyslog.records()).length;
-    const k = await kestrel(`    transport: unix\n    path: ${rsyslog.unixPath}\n    framing: newline\n    facility: local7\n    app_name: kestrel-unix\n`);
+    const k = await kestrel(
+      `    transport: unix\n    path: ${rsyslog.unixPath}\n    framing: newline\n    facility: local7\n    app_name: kestrel-unix\n`,
+    );
     await k.post(falcoEvent({ priority: "Notice" }));
     await k.post(falcoEvent({ priority: "Error" }));
     const records = (await rsyslog.waitFor(before + 2)).filter((r) => r.app === "kestrel-unix");
-    assert.deepEqual(records.map((r) => [r.fac, r.sev]).sort(), [["local7", "err"], ["local7", "notice"]]);
+    assert.deepEqual(records.map((r) => [r.fac, r.sev]).sort(), [
+      ["local7", "err"],
+      ["local7", "notice"],
+    ]);
     for (const r of records) assert.equal((JSON.parse(r.msg) as Record<string, unknown>)["rule"], "Act");
   });
 
@@ -116,7 +125,9 @@ describe("syslog notifier over TLS", () => {
   }
 
   it("verifies the server with ca_file, sends octet-counted RFC 5424 messages, and reconnects after a drop", async () => {
-    const k = await kestrel(`    transport: tls\n    host: localhost\n    port: ${receiver.port}\n    ca_file: ${receiver.caFile}\n    app_name: kestrel-tls\n    facility: auth\n`);
+    const k = await kestrel(
+      `    transport: tls\n    host: localhost\n    port: ${receiver.port}\n    ca_file: ${receiver.caFile}\n    app_name: kestrel-tls\n    facility: auth\n`,
+    );
     const res = await k.post(falcoEvent({ priority: "Critical" }));
     const { trace_id } = (await res.json()) as { trace_id: string };
     await eventually(() => receiver.messages.length >= 1, 5000, "the first message");

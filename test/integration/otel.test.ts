@@ -19,9 +19,16 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@open
 import { version } from "../../src/cli/version.ts";
 import { falcoEvent } from "../support/events.ts";
 import { startKestrel, until } from "../support/kestrel.ts";
-import { decodeMetricsRequest, decodeTraceRequest, type OtlpReceiver, type ReceivedMetric, type ReceivedSpan, startOtlpReceiver } from "../support/otlp.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
+import {
+  decodeMetricsRequest,
+  decodeTraceRequest,
+  type OtlpReceiver,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  startOtlpReceiver,
+} from "../support/otlp.ts";
 import { closedPort } from "../support/ports.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
 
 const PROTOCOLS = [
   { protocol: "grpc", transport: "grpc", port: (r: OtlpReceiver) => r.grpcPort },
@@ -43,7 +50,14 @@ function rules(dir: string): string {
 `;
 }
 
-function otelConfig(o: { port: number; protocol: string; traces?: boolean; metrics?: boolean; service?: string; timeout?: number }): string {
+function otelConfig(o: {
+  port: number;
+  protocol: string;
+  traces?: boolean;
+  metrics?: boolean;
+  service?: string;
+  timeout?: number;
+}): string {
   return `otel:
   traces_enabled: ${o.traces ?? true}
   metrics_enabled: ${o.metrics ?? false}
@@ -126,14 +140,26 @@ for (const { protocol, transport, port } of PROTOCOLS) {
         assert.equal(traceOf(receiver, own).length, 0);
 
         // …while the metrics are pushed every second (otel.metrics_interval), with /metrics' values.
-        await until(() => pointValue(latest(receiver, service, "kestrel_events"), { falco_rule: "Terminal shell in container" }) === 2, "kestrel_events = 2 pushed", 10_000);
-        await until(() => pointValue(latest(receiver, service, "kestrel_notifications"), { notifier: "webhook", status: "success" }) === 6, "6 notifications pushed", 10_000);
+        await until(
+          () => pointValue(latest(receiver, service, "kestrel_events"), { falco_rule: "Terminal shell in container" }) === 2,
+          "kestrel_events = 2 pushed",
+          10_000,
+        );
+        await until(
+          () => pointValue(latest(receiver, service, "kestrel_notifications"), { notifier: "webhook", status: "success" }) === 6,
+          "6 notifications pushed",
+          10_000,
+        );
         const text = await (await fetch(`${kestrel.url}/metrics`)).text();
         const events = latest(receiver, service, "kestrel_events")!;
         assert.equal(events.type, "sum");
         assert.equal(events.monotonic, true);
         assert.equal(events.temporality, 2, "cumulative");
-        assert.deepEqual(events.points[0]!.attributes, { falco_rule: "Terminal shell in container", priority: "Notice", source: "syscall" });
+        assert.deepEqual(events.points[0]!.attributes, {
+          falco_rule: "Terminal shell in container",
+          priority: "Notice",
+          source: "syscall",
+        });
         assert.match(text, /^kestrel_events_total\{falco_rule="Terminal shell in container",priority="Notice",source="syscall"\} 2$/m);
         const actions = latest(receiver, service, "kestrel_actions");
         assert.equal(pointValue(actions, { action: "Record the shell", status: "success" }), 2);
@@ -145,7 +171,10 @@ for (const { protocol, transport, port } of PROTOCOLS) {
         assert.equal(durations.type, "histogram");
         assert.equal(durations.unit, "s");
         assert.equal(durations.points[0]!.count, 4);
-        assert.equal(durations.points[0]!.bucketCounts!.reduce((a, b) => a + b, 0), 4);
+        assert.equal(
+          durations.points[0]!.bucketCounts!.reduce((a, b) => a + b, 0),
+          4,
+        );
         assert.equal(durations.resource["service.version"], version());
 
         // Closing flushes the pending spans.
@@ -215,7 +244,10 @@ for (const { protocol, transport, port } of PROTOCOLS) {
     });
 
     it("retries a collector that answers UNAVAILABLE/503, then delivers", async () => {
-      const kestrel = await startKestrel({ rules: rules(await mkdtemp(join(tmpdir(), "kestrel-otel-"))), config: otelConfig({ port: port(receiver), protocol }) });
+      const kestrel = await startKestrel({
+        rules: rules(await mkdtemp(join(tmpdir(), "kestrel-otel-"))),
+        config: otelConfig({ port: port(receiver), protocol }),
+      });
       const before = receiver.requests.length;
       let traceId = "";
       try {
@@ -247,7 +279,11 @@ for (const { protocol, transport, port } of PROTOCOLS) {
       let closeMs = 0;
       try {
         // A metrics push fails every second in the background meanwhile.
-        await until(() => kestrel.logs.some((l) => l["msg"] === "OTLP export failed: the data is dropped" && l["signal"] === "metrics"), "a failed metrics push logged", 10_000);
+        await until(
+          () => kestrel.logs.some((l) => l["msg"] === "OTLP export failed: the data is dropped" && l["signal"] === "metrics"),
+          "a failed metrics push logged",
+          10_000,
+        );
         const started = performance.now();
         const answers = await Promise.all(Array.from({ length: 50 }, () => kestrel.post(falcoEvent({ rule: "Some other rule" }))));
         const elapsed = performance.now() - started;
@@ -261,11 +297,18 @@ for (const { protocol, transport, port } of PROTOCOLS) {
       // The close tried the pending spans once more (within otel.timeout) and did not hang or throw.
       assert.ok(closeMs < 4000, `close took ${Math.round(closeMs)} ms`);
       const failures = kestrel.logs.filter((l) => l["msg"] === "OTLP export failed: the data is dropped");
-      assert.ok(failures.some((l) => l["signal"] === "traces"), "the dropped spans are logged");
-      assert.ok(failures.every((l) => l["level"] === "warn"), "as warnings");
+      assert.ok(
+        failures.some((l) => l["signal"] === "traces"),
+        "the dropped spans are logged",
+      );
+      assert.ok(
+        failures.every((l) => l["level"] === "warn"),
+        "as warnings",
+      );
       assert.ok(failures.length <= 4, `rate-limited: ${failures.length} lines`);
       const text = await kestrel.app.metrics.exposition();
-      const count = (signal: string) => Number(new RegExp(`^kestrel_otel_export_failures_total\\{signal="${signal}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+      const count = (signal: string) =>
+        Number(new RegExp(`^kestrel_otel_export_failures_total\\{signal="${signal}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
       assert.ok(count("traces") >= 1 && count("metrics") >= 1, text);
     });
   });
@@ -282,7 +325,10 @@ describe("OpenTelemetry off (the default)", () => {
     assert.equal(res.status, 200);
     await kestrel.close();
     assert.equal(receiver.requests.length, before);
-    assert.equal(kestrel.logs.some((l) => l["msg"] === "OpenTelemetry export enabled"), false);
+    assert.equal(
+      kestrel.logs.some((l) => l["msg"] === "OpenTelemetry export enabled"),
+      false,
+    );
   });
 });
 
@@ -297,7 +343,11 @@ describe("the test receiver's protocol definitions", () => {
     const parent = tracer.startSpan("parent", { kind: SpanKind.SERVER, startTime: [1_700_000_000, 123_456_789] });
     const child = tracer.startSpan(
       "child",
-      { kind: SpanKind.CLIENT, startTime: [1_700_000_000, 500_000_000], attributes: { s: "text", i: 42, d: 1.5, b: true, list: ["a", "b"] } },
+      {
+        kind: SpanKind.CLIENT,
+        startTime: [1_700_000_000, 500_000_000],
+        attributes: { s: "text", i: 42, d: 1.5, b: true, list: ["a", "b"] },
+      },
       trace.setSpan(ROOT_CONTEXT, parent),
     );
     child.addEvent("happened", { why: "test" });
@@ -345,13 +395,21 @@ describe("the test receiver's protocol definitions", () => {
     assert.equal(c.temporality, 2);
     assert.equal(c.unit, "1");
     assert.equal(c.description, "a counter");
-    assert.deepEqual(c.points.map((p) => [p.attributes, p.value]), [[{ k: "v" }, 3]]);
+    assert.deepEqual(
+      c.points.map((p) => [p.attributes, p.value]),
+      [[{ k: "v" }, 3]],
+    );
     assert.ok(c.points[0]!.timeNs >= c.points[0]!.startNs && c.points[0]!.startNs > 0n);
     assert.equal(metrics.find((m) => m.name === "g")?.points[0]?.value, 7.5);
     const hist = metrics.find((m) => m.name === "h")!;
     assert.equal(hist.type, "histogram");
     assert.deepEqual(
-      { count: hist.points[0]!.count, sum: hist.points[0]!.sum, bounds: hist.points[0]!.explicitBounds, buckets: hist.points[0]!.bucketCounts },
+      {
+        count: hist.points[0]!.count,
+        sum: hist.points[0]!.sum,
+        bounds: hist.points[0]!.explicitBounds,
+        buckets: hist.points[0]!.bucketCounts,
+      },
       { count: 3, sum: 55.5, bounds: [1, 10], buckets: [1, 1, 1] },
     );
     assert.equal(c.resource["service.name"], "check");

@@ -40,8 +40,17 @@ describe("rules reload", () => {
     receiver = await startReceiver();
     // unconfigured_notifiers: error: a notifier the new rules name that cannot be created fails the reload
     // (the default, "skip", would start it as a skipped notifier, as Talon does).
-    kestrel = await startKestrel({ rules: V1, config: `unconfigured_notifiers: error\nnotifiers:\n  webhook:\n    url: ${receiver.url}/hook\n` });
-    reloader = new RulesReloader({ files: [kestrel.rulesFile], app: kestrel.app, registries: kestrel.registries, log: kestrel.log, metrics: kestrel.app.metrics });
+    kestrel = await startKestrel({
+      rules: V1,
+      config: `unconfigured_notifiers: error\nnotifiers:\n  webhook:\n    url: ${receiver.url}/hook\n`,
+    });
+    reloader = new RulesReloader({
+      files: [kestrel.rulesFile],
+      app: kestrel.app,
+      registries: kestrel.registries,
+      log: kestrel.log,
+      metrics: kestrel.app.metrics,
+    });
   });
   after(async () => {
     reloader.close();
@@ -51,7 +60,10 @@ describe("rules reload", () => {
 
   it("swaps in valid rules: the next event meets the new rules", async () => {
     assert.equal(await outcome(kestrel, "Read sensitive file untrusted"), "unmatched");
-    await writeFile(kestrel.rulesFile, `${V1}\n- rule: Sensitive files\n  match: { rules: [Read sensitive file untrusted] }${action("Record read")}\n`);
+    await writeFile(
+      kestrel.rulesFile,
+      `${V1}\n- rule: Sensitive files\n  match: { rules: [Read sensitive file untrusted] }${action("Record read")}\n`,
+    );
     assert.equal(await reloader.reload("test"), true);
     assert.equal(await outcome(kestrel, "Read sensitive file untrusted"), "queued");
     assert.equal(await outcome(kestrel, "Terminal shell in container"), "queued");
@@ -69,19 +81,34 @@ describe("rules reload", () => {
     assert.equal(await reloads(kestrel, "failure"), 1);
     const problems = kestrel.logs.filter((l) => l["msg"] === "rules reload: problem in the rules").map((l) => String(l["diagnostic"]));
     assert.ok(problems.length >= 2, problems.join("\n"));
-    assert.ok(problems.some((p) => p.startsWith(`${kestrel.rulesFile}:5:`) && p.includes("local:comand")), problems.join("\n"));
-    assert.ok(problems.some((p) => p.includes("labelz")), problems.join("\n"));
+    assert.ok(
+      problems.some((p) => p.startsWith(`${kestrel.rulesFile}:5:`) && p.includes("local:comand")),
+      problems.join("\n"),
+    );
+    assert.ok(
+      problems.some((p) => p.includes("labelz")),
+      problems.join("\n"),
+    );
   });
 
   it("keeps the previous rules when a notifier the new rules name cannot start", async () => {
     await writeFile(kestrel.rulesFile, `- rule: Page\n  match: { rules: [Terminal shell in container] }\n  notifiers: [pagerduty]\n`);
     assert.equal(await reloader.reload("test"), false);
-    assert.ok(kestrel.logs.some((l) => l["msg"] === "the new rules cannot be applied: the previous rules stay in force" && /pagerduty.*routing_key/.test(String(l["error"]))));
+    assert.ok(
+      kestrel.logs.some(
+        (l) =>
+          l["msg"] === "the new rules cannot be applied: the previous rules stay in force" &&
+          /pagerduty.*routing_key/.test(String(l["error"])),
+      ),
+    );
     assert.equal(await outcome(kestrel, "Read sensitive file untrusted"), "queued");
   });
 
   it("creates a notifier that the new rules name for the first time, before the swap", async () => {
-    await writeFile(kestrel.rulesFile, `- rule: Hook\n  match: { rules: [Terminal shell in container] }\n  notifiers: [webhook]${action("Record shell")}\n`);
+    await writeFile(
+      kestrel.rulesFile,
+      `- rule: Hook\n  match: { rules: [Terminal shell in container] }\n  notifiers: [webhook]${action("Record shell")}\n`,
+    );
     assert.equal(await reloader.reload("test"), true);
     const res = await kestrel.post(falcoEvent());
     const { trace_id } = (await res.json()) as { trace_id: string };

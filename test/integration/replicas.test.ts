@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
 import { type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
-import { natsSkipReason, type NatsServer, startNats } from "../support/nats.ts";
+import { type NatsServer, natsSkipReason, startNats } from "../support/nats.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp.ts";
 
 const RULES = `

@@ -58,7 +58,9 @@ describe("routing events to notifiers, and notifier filters", () => {
   });
 
   it("sends each matched event of a rule without actions to its notifiers, as an event notification", async () => {
-    const res = await router.post(falcoEvent({ priority: "Critical", output: "14:37:27.505989596: Critical A shell was spawned in web-1" }));
+    const res = await router.post(
+      falcoEvent({ priority: "Critical", output: "14:37:27.505989596: Critical A shell was spawned in web-1" }),
+    );
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     await eventually(() => bodies().some((b) => b.trace_id === trace_id));
@@ -94,7 +96,10 @@ describe("routing events to notifiers, and notifier filters", () => {
 
   it("refuses an invalid filter with the setting named", async () => {
     await assert.rejects(
-      startKestrel({ rules: "- rule: R\n  match: {}\n  notifiers: [webhook]\n", config: "notifiers:\n  webhook:\n    url: http://127.0.0.1:9/\n    min_priority: loud\n" }),
+      startKestrel({
+        rules: "- rule: R\n  match: {}\n  notifiers: [webhook]\n",
+        config: "notifiers:\n  webhook:\n    url: http://127.0.0.1:9/\n    min_priority: loud\n",
+      }),
       /min_priority.*must be a Falco priority/,
     );
   });

@@ -74,7 +74,10 @@ describe("event values in local:command scripts, through the server", () => {
         assert.equal(await readFile(join(dir, file), "utf8"), expected(value), JSON.stringify(value));
         assert.ok(!existsSync(join(dir, "PWNED")), `${rule} ran ${JSON.stringify(value)}`);
       }
-      assert.ok((await readdir(dir)).every((f) => f.endsWith(".out")), (await readdir(dir)).join(", "));
+      assert.ok(
+        (await readdir(dir)).every((f) => f.endsWith(".out")),
+        (await readdir(dir)).join(", "),
+      );
     });
   }
 
@@ -93,7 +96,9 @@ describe("event values in local:command scripts, through the server", () => {
       [`["/usr/local/bin/\${PROC_NAME}"]`, /must not choose the program/],
     ] as const) {
       await assert.rejects(
-        startKestrel({ rules: `- rule: R\n  match: { rules: [R] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: ${command} }\n` }),
+        startKestrel({
+          rules: `- rule: R\n  match: { rules: [R] }\n  actions:\n    - action: A\n      actionner: local:command\n      parameters: { command: ${command} }\n`,
+        }),
         (err: Error) => problem.test(err.message) && /rules\.yaml:6:\d+: error/.test(err.message),
       );
     }
@@ -103,7 +108,9 @@ describe("event values in local:command scripts, through the server", () => {
     const file = join(dir, "respond.sh");
     await writeFile(file, "ps aux\ncat <<EOF\n${FD_NAME}\nEOF\n");
     await assert.rejects(
-      startKestrel({ rules: `- rule: R\n  match: { rules: [R] }\n  actions:\n    - action: A\n      actionner: kubernetes:script\n      parameters: { file: ${file} }\n` }),
+      startKestrel({
+        rules: `- rule: R\n  match: { rules: [R] }\n  actions:\n    - action: A\n      actionner: kubernetes:script\n      parameters: { file: ${file} }\n`,
+      }),
       (err: Error) => /respond\.sh: line 3, column 1: \$\{FD_NAME\} is inside a here-document/.test(err.message),
     );
   });

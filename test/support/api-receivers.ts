@@ -23,7 +23,8 @@ export function startSlackReceiver(): Promise<ApiReceiver> {
     }
     const b = body as { text?: unknown; attachments?: unknown };
     if (typeof b !== "object" || b === null) return text(400, "invalid_payload");
-    if ((typeof b.text !== "string" || b.text === "") && !(Array.isArray(b.attachments) && b.attachments.length > 0)) return text(400, "no_text");
+    if ((typeof b.text !== "string" || b.text === "") && !(Array.isArray(b.attachments) && b.attachments.length > 0))
+      return text(400, "no_text");
     return text(200, "ok");
   });
 }
@@ -57,10 +58,12 @@ export function startPagerDutyReceiver(): Promise<ApiReceiver> {
       const p = e["payload"] as Record<string, unknown> | undefined;
       if (typeof p !== "object" || p === null) errors.push("'payload' is missing");
       else {
-        if (typeof p["summary"] !== "string" || p["summary"] === "" || p["summary"].length > 1024) errors.push("'payload.summary' is invalid");
+        if (typeof p["summary"] !== "string" || p["summary"] === "" || p["summary"].length > 1024)
+          errors.push("'payload.summary' is invalid");
         if (typeof p["source"] !== "string" || p["source"] === "") errors.push("'payload.source' is missing or blank");
         if (!["critical", "error", "warning", "info"].includes(p["severity"] as string)) errors.push("'payload.severity' is invalid");
-        if (p["timestamp"] !== undefined && Number.isNaN(Date.parse(p["timestamp"] as string))) errors.push("'payload.timestamp' is invalid");
+        if (p["timestamp"] !== undefined && Number.isNaN(Date.parse(p["timestamp"] as string)))
+          errors.push("'payload.timestamp' is invalid");
       }
     } else if (typeof key !== "string") errors.push("'dedup_key' is required to acknowledge or resolve");
     if (errors.length > 0) return json(400, { status: "invalid event", message: "Event object is invalid", errors });
@@ -71,4 +74,8 @@ export function startPagerDutyReceiver(): Promise<ApiReceiver> {
 export const PAGERDUTY_THROTTLED = (retryAfter: string): Answer =>
   json(429, { status: "throttle event", message: "Requests for this service are arriving too quickly." }, { "retry-after": retryAfter });
 export const PAGERDUTY_SERVER_ERROR: Answer = json(500, { status: "error", message: "internal error" });
-export const PAGERDUTY_INVALID: Answer = json(400, { status: "invalid event", message: "Event object is invalid", errors: ["'routing_key' is invalid"] });
+export const PAGERDUTY_INVALID: Answer = json(400, {
+  status: "invalid event",
+  message: "Event object is invalid",
+  errors: ["'routing_key' is invalid"],
+});

@@ -33,7 +33,11 @@ export interface AccessKey {
 
 export type Verified =
   | { readonly ok: true; readonly key: AccessKey; readonly region: string; readonly service: string }
-  | { readonly ok: false; readonly problem: "missing" | "unknown-key" | "bad-signature" | "bad-token" | "expired"; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly problem: "missing" | "unknown-key" | "bad-signature" | "bad-token" | "expired";
+      readonly message: string;
+    };
 
 function alnum(n: number): string {
   const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -91,7 +95,11 @@ export class TestAccount {
   readonly #listeners: ((key: AccessKey) => void)[] = [];
 
   addUser(name = "kestrel"): AccessKey {
-    return this.#add({ accessKeyId: `AKIA${alnum(16)}`, secretAccessKey: randomBytes(30).toString("base64"), arn: `arn:aws:iam::${this.id}:user/${name}` });
+    return this.#add({
+      accessKeyId: `AKIA${alnum(16)}`,
+      secretAccessKey: randomBytes(30).toString("base64"),
+      arn: `arn:aws:iam::${this.id}:user/${name}`,
+    });
   }
 
   /** A role this account's users may assume (with this external id, when given); returns its ARN. */
@@ -135,15 +143,26 @@ export class TestAccount {
     if (typeof auth !== "string") return { ok: false, problem: "missing", message: "no Authorization header" };
     const m = AUTHORIZATION.exec(auth);
     if (m === null) return { ok: false, problem: "bad-signature", message: `malformed Authorization header: ${auth.slice(0, 80)}` };
-    const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string, string];
+    const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const key = this.#keys.get(accessKeyId);
     if (key === undefined) return { ok: false, problem: "unknown-key", message: `unknown access key ${accessKeyId}` };
     if (key.sessionToken !== undefined) {
-      if (req.headers["x-amz-security-token"] !== key.sessionToken) return { ok: false, problem: "bad-token", message: "missing or wrong session token" };
-      if (key.expiresAt !== undefined && Date.now() > key.expiresAt) return { ok: false, problem: "expired", message: "the session has expired" };
+      if (req.headers["x-amz-security-token"] !== key.sessionToken)
+        return { ok: false, problem: "bad-token", message: "missing or wrong session token" };
+      if (key.expiresAt !== undefined && Date.now() > key.expiresAt)
+        return { ok: false, problem: "expired", message: "the session has expired" };
     }
     const amzDate = String(req.headers["x-amz-date"] ?? "");
-    if (!amzDate.startsWith(date)) return { ok: false, problem: "bad-signature", message: "x-amz-date does not match the credential scope" };
+    if (!amzDate.startsWith(date))
+      return { ok: false, problem: "bad-signature", message: "x-amz-date does not match the credential scope" };
     const names = signedHeaders.split(";");
     if (!names.includes("host")) return { ok: false, problem: "bad-signature", message: "host is not signed" };
     const headerLines = names.map((n) => {
@@ -154,7 +173,12 @@ export class TestAccount {
     let payloadHash = typeof declared === "string" ? declared : undefined;
     if (body !== undefined) {
       const actual = sha256(body);
-      if (payloadHash !== undefined && payloadHash !== actual && !payloadHash.startsWith("STREAMING-") && payloadHash !== "UNSIGNED-PAYLOAD") {
+      if (
+        payloadHash !== undefined &&
+        payloadHash !== actual &&
+        !payloadHash.startsWith("STREAMING-") &&
+        payloadHash !== "UNSIGNED-PAYLOAD"
+      ) {
         return { ok: false, problem: "bad-signature", message: "the body does not match x-amz-content-sha256" };
       }
       payloadHash ??= actual;
@@ -163,7 +187,14 @@ export class TestAccount {
     const q = req.url.indexOf("?");
     const path = q === -1 ? req.url : req.url.slice(0, q);
     const query = q === -1 ? "" : req.url.slice(q + 1);
-    const canonical = [req.method, canonicalPath(path, service), canonicalQuery(query), headerLines.join(""), signedHeaders, payloadHash].join("\n");
+    const canonical = [
+      req.method,
+      canonicalPath(path, service),
+      canonicalQuery(query),
+      headerLines.join(""),
+      signedHeaders,
+      payloadHash,
+    ].join("\n");
     const scope = `${date}/${region}/${service}/aws4_request`;
     const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonical)].join("\n");
     const signingKey = hmac(hmac(hmac(hmac(`AWS4${key.secretAccessKey}`, date), region), service), "aws4_request");
@@ -254,7 +285,9 @@ interface S3rverInstance {
 /** s3rver in this process, behind the SigV4 layer; every key of `account` is known to it. */
 export async function startS3(account: TestAccount): Promise<S3Server> {
   const S3rver = require("s3rver") as new (options: object) => S3rverInstance;
-  const { DUMMY_ACCOUNT } = require("s3rver/lib/models/account.js") as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
+  const { DUMMY_ACCOUNT } = require("s3rver/lib/models/account.js") as {
+    DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+  };
   account.onKey((k) => DUMMY_ACCOUNT.createKeyPair(k.accessKeyId, k.secretAccessKey));
   const directory = await mkdtemp(join(tmpdir(), "kestrel-s3-"));
   const s3rver = new S3rver({ directory, silent: true, vhostBuckets: false });
@@ -286,11 +319,21 @@ export async function startS3(account: TestAccount): Promise<S3Server> {
     };
     if (!verified.ok) {
       if (verified.problem === "unknown-key") {
-        refuse(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", `<AWSAccessKeyId>${entry.accessKeyId}</AWSAccessKeyId>`);
+        refuse(
+          403,
+          "InvalidAccessKeyId",
+          "The AWS Access Key Id you provided does not exist in our records.",
+          `<AWSAccessKeyId>${entry.accessKeyId}</AWSAccessKeyId>`,
+        );
       } else if (verified.problem === "missing") refuse(403, "AccessDenied", "Access Denied");
       else if (verified.problem === "expired") refuse(400, "ExpiredToken", "The provided token has expired.");
       else if (verified.problem === "bad-token") refuse(403, "InvalidToken", "The provided token is malformed or otherwise invalid.");
-      else refuse(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+      else
+        refuse(
+          403,
+          "SignatureDoesNotMatch",
+          "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        );
       return;
     }
     if (stalled.some((m) => m(entry))) {
@@ -313,25 +356,40 @@ export async function startS3(account: TestAccount): Promise<S3Server> {
         () => rm(dir, { recursive: true, force: true }).then(() => res.writeHead(204).end()),
         () => {
           entry.refused = 404;
-          s3Error(res, 404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
+          s3Error(
+            res,
+            404,
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+          );
         },
       );
       return;
     }
     const conditional = req.headers["if-none-match"];
-    const writes = (method === "PUT" && uploadId === null && u.searchParams.get("partNumber") === null) || (method === "POST" && uploadId !== null);
+    const writes =
+      (method === "PUT" && uploadId === null && u.searchParams.get("partNumber") === null) || (method === "POST" && uploadId !== null);
     if (conditional !== undefined && writes) {
       // S3's conditional writes: `*` is the only value accepted; 412 PreconditionFailed when the key
       // exists, 409 ConditionalRequestConflict while another conditional write of the key is in progress
       // (so of two concurrent writers exactly one wins, as on S3).
       if (conditional !== "*") {
-        refuse(501, "NotImplemented", "A header you provided implies functionality that is not implemented", "<Header>If-None-Match</Header>");
+        refuse(
+          501,
+          "NotImplemented",
+          "A header you provided implies functionality that is not implemented",
+          "<Header>If-None-Match</Header>",
+        );
         return;
       }
       const [, bucket = "", ...rest] = u.pathname.split("/");
       const id = `${decodeURIComponent(bucket)}/${decodeURIComponent(rest.join("/"))}`;
       if (writing.has(id)) {
-        refuse(409, "ConditionalRequestConflict", "The conditional request cannot succeed due to a conflicting operation against this resource.");
+        refuse(
+          409,
+          "ConditionalRequestConflict",
+          "The conditional request cannot succeed due to a conflicting operation against this resource.",
+        );
         return;
       }
       writing.add(id);
@@ -340,7 +398,13 @@ export async function startS3(account: TestAccount): Promise<S3Server> {
         (existing) => {
           existing?.content?.destroy();
           if (existing === null) handle(req, res);
-          else refuse(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", "<Condition>If-None-Match</Condition>");
+          else
+            refuse(
+              412,
+              "PreconditionFailed",
+              "At least one of the pre-conditions you specified did not hold",
+              "<Condition>If-None-Match</Condition>",
+            );
         },
         () => handle(req, res),
       );
@@ -445,13 +509,21 @@ export interface LambdaServer {
 function lambdaError(status: number, type: string, message: string, extra: Record<string, string> = {}): Answer {
   return {
     status,
-    headers: { "content-type": "application/json", "x-amzn-errortype": type, "x-amzn-requestid": randomBytes(16).toString("hex"), ...extra },
+    headers: {
+      "content-type": "application/json",
+      "x-amzn-errortype": type,
+      "x-amzn-requestid": randomBytes(16).toString("hex"),
+      ...extra,
+    },
     body: JSON.stringify({ Type: "User", message }),
   };
 }
 
 /** Lambda's Invoke API (POST /2015-03-31/functions/{name}/invocations) for the functions given. */
-export async function startLambda(account: TestAccount, options: { region: string; functions: readonly LambdaFunctionSpec[] }): Promise<LambdaServer> {
+export async function startLambda(
+  account: TestAccount,
+  options: { region: string; functions: readonly LambdaFunctionSpec[] },
+): Promise<LambdaServer> {
   const functions = new Map(options.functions.map((f) => [f.name, f]));
   const invocations: LambdaInvocation[] = [];
   const server = await startRecordingServer((req) => {
@@ -464,17 +536,31 @@ export async function startLambda(account: TestAccount, options: { region: strin
         return lambdaError(403, "UnrecognizedClientException", "The security token included in the request is invalid.");
       }
       if (verified.problem === "missing") return lambdaError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
-      if (verified.problem === "expired") return lambdaError(403, "ExpiredTokenException", "The security token included in the request is expired");
-      return lambdaError(403, "InvalidSignatureException", `The request signature we calculated does not match the signature you provided (${verified.message}).`);
+      if (verified.problem === "expired")
+        return lambdaError(403, "ExpiredTokenException", "The security token included in the request is expired");
+      return lambdaError(
+        403,
+        "InvalidSignatureException",
+        `The request signature we calculated does not match the signature you provided (${verified.message}).`,
+      );
     }
     if (verified.service !== "lambda" || verified.region !== options.region) {
-      return lambdaError(403, "InvalidSignatureException", `Credential should be scoped to a valid region and to the lambda service (got ${verified.region}/${verified.service}).`);
+      return lambdaError(
+        403,
+        "InvalidSignatureException",
+        `Credential should be scoped to a valid region and to the lambda service (got ${verified.region}/${verified.service}).`,
+      );
     }
     const rawName = decodeURIComponent(m[1]!);
     const name = rawName.includes(":function:") ? rawName.slice(rawName.indexOf(":function:") + 10) : rawName;
     const qualifier = u.searchParams.get("Qualifier") ?? undefined;
     const fn = functions.get(name);
-    const version = fn === undefined ? undefined : qualifier === undefined || qualifier === "$LATEST" ? "$LATEST" : (fn.aliases?.[qualifier] ?? (fn.versions?.includes(qualifier) ? qualifier : undefined));
+    const version =
+      fn === undefined
+        ? undefined
+        : qualifier === undefined || qualifier === "$LATEST"
+          ? "$LATEST"
+          : (fn.aliases?.[qualifier] ?? (fn.versions?.includes(qualifier) ? qualifier : undefined));
     const arn = `arn:aws:lambda:${options.region}:${account.id}:function:${name}${qualifier === undefined ? "" : `:${qualifier}`}`;
     if (fn === undefined || version === undefined) return lambdaError(404, "ResourceNotFoundException", `Function not found: ${arn}`);
     const invocationType = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
@@ -529,7 +615,12 @@ export interface StsServer {
   readonly url: string;
   readonly requests: ApiReceiver["requests"];
   /** The AssumeRole calls STS granted. */
-  readonly assumed: { readonly roleArn: string; readonly externalId: string | undefined; readonly sessionName: string; readonly accessKeyId: string }[];
+  readonly assumed: {
+    readonly roleArn: string;
+    readonly externalId: string | undefined;
+    readonly sessionName: string;
+    readonly accessKeyId: string;
+  }[];
   /** How long the next sessions last (STS's minimum is 900 s; shorter makes the SDK renew them at once). */
   sessionSeconds: number | undefined;
   script(...answers: Answer[]): void;
@@ -567,14 +658,19 @@ export async function startSts(account: TestAccount): Promise<StsServer> {
     if (!verified.ok) {
       if (verified.problem === "missing") return stsError(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
       if (verified.problem === "expired") return stsError(403, "ExpiredToken", "The security token included in the request is expired");
-      if (verified.problem === "bad-signature") return stsError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+      if (verified.problem === "bad-signature")
+        return stsError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
       return stsError(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
     }
     if (verified.service !== "sts") return stsError(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'.");
     const caller = verified.key;
     if (action === "GetCallerIdentity") {
-      const userId = caller.sessionToken === undefined ? caller.accessKeyId : `AROA${caller.accessKeyId.slice(4)}:${caller.arn.split("/").pop()}`;
-      return stsAnswer("GetCallerIdentity", `    <Arn>${caller.arn}</Arn>\n    <UserId>${userId}</UserId>\n    <Account>${account.id}</Account>\n`);
+      const userId =
+        caller.sessionToken === undefined ? caller.accessKeyId : `AROA${caller.accessKeyId.slice(4)}:${caller.arn.split("/").pop()}`;
+      return stsAnswer(
+        "GetCallerIdentity",
+        `    <Arn>${caller.arn}</Arn>\n    <UserId>${userId}</UserId>\n    <Account>${account.id}</Account>\n`,
+      );
     }
     if (action !== "AssumeRole") return stsError(400, "InvalidAction", `Could not find operation ${action} for version 2011-06-15`);
     const roleArn = form.get("RoleArn") ?? "";
@@ -582,10 +678,18 @@ export async function startSts(account: TestAccount): Promise<StsServer> {
     const externalId = form.get("ExternalId") ?? undefined;
     const duration = Number(form.get("DurationSeconds") ?? "3600");
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-      return stsError(400, "ValidationError", `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`);
+      return stsError(
+        400,
+        "ValidationError",
+        `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`,
+      );
     }
     if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
-      return stsError(400, "ValidationError", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200");
+      return stsError(
+        400,
+        "ValidationError",
+        "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200",
+      );
     }
     const role = account.role(roleArn);
     if (role === undefined || (role.externalId !== undefined && role.externalId !== externalId)) {
@@ -713,7 +817,10 @@ export interface AwsTestServers {
 export const TEST_REGION = "eu-west-3";
 
 /** All four servers on one account. */
-export async function startAwsServers(options: { functions: readonly LambdaFunctionSpec[]; imds?: Omit<ImdsOptions, "region"> }): Promise<AwsTestServers> {
+export async function startAwsServers(options: {
+  functions: readonly LambdaFunctionSpec[];
+  imds?: Omit<ImdsOptions, "region">;
+}): Promise<AwsTestServers> {
   const account = new TestAccount();
   const [s3, lambda, sts, imds] = await Promise.all([
     startS3(account),

@@ -65,7 +65,8 @@ export async function startFakeElasticsearch(options: { authorization?: string }
       if (template !== null) {
         const name = template[1]!;
         if (req.method === "GET") {
-          if (!templates.has(name)) return reply(res, 404, error("resource_not_found_exception", `index template matching [${name}] not found`, 404));
+          if (!templates.has(name))
+            return reply(res, 404, error("resource_not_found_exception", `index template matching [${name}] not found`, 404));
           return reply(res, 200, { index_templates: [{ name, index_template: templates.get(name) }] });
         }
         if (req.method === "PUT") {
@@ -84,7 +85,8 @@ export async function startFakeElasticsearch(options: { authorization?: string }
       }
       const isDoc = req.method === "POST" && /^\/[^/_][^/]*\/_doc$/.test(path);
       const isBulk = req.method === "POST" && path === "/_bulk";
-      if (!isDoc && !isBulk) return reply(res, 404, error("no_handler_found_exception", `no handler found for uri [${path}] and method [${req.method}]`, 404));
+      if (!isDoc && !isBulk)
+        return reply(res, 404, error("no_handler_found_exception", `no handler found for uri [${path}] and method [${req.method}]`, 404));
       const answer = answers.shift() ?? {};
       const respond = () => {
         if (answer.status !== undefined && answer.status >= 300) {
@@ -100,9 +102,18 @@ export async function startFakeElasticsearch(options: { authorization?: string }
             return reply(res, 400, error("document_parsing_exception", "failed to parse", 400));
           }
           docs.push({ index, doc });
-          return reply(res, 201, { _index: index, _id: randomUUID(), _version: 1, result: "created", _shards: { total: 2, successful: 1, failed: 0 }, _seq_no: docs.length - 1, _primary_term: 1 });
+          return reply(res, 201, {
+            _index: index,
+            _id: randomUUID(),
+            _version: 1,
+            result: "created",
+            _shards: { total: 2, successful: 1, failed: 0 },
+            _seq_no: docs.length - 1,
+            _primary_term: 1,
+          });
         }
-        if (!body.endsWith("\n")) return reply(res, 400, error("illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]", 400));
+        if (!body.endsWith("\n"))
+          return reply(res, 400, error("illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]", 400));
         const lines = body.split("\n").filter((l) => l !== "");
         const items: unknown[] = [];
         let errors = false;

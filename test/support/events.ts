@@ -18,7 +18,13 @@ export function falcoEvent(o: EventOverrides = {}): string {
   return JSON.stringify({
     hostname: "node-1",
     output: o.output ?? `14:37:27.505989596: ${priority} A shell was spawned (n=${counter})`,
-    output_fields: { "evt.time": 1735573264268296, "k8s.ns.name": "default", "k8s.pod.name": `nginx-${counter}`, "proc.name": "bash", ...o.fields },
+    output_fields: {
+      "evt.time": 1735573264268296,
+      "k8s.ns.name": "default",
+      "k8s.pod.name": `nginx-${counter}`,
+      "proc.name": "bash",
+      ...o.fields,
+    },
     priority,
     rule,
     source: o.source ?? "syscall",

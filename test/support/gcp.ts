@@ -149,7 +149,10 @@ function signJwt(claims: Record<string, unknown>, key: KeyObject, kid: string): 
 }
 
 /** The claims of an RS256 JWT whose signature `publicKey` verifies; undefined otherwise. */
-function verifiedClaims(jwt: string, publicKey: (claims: Record<string, unknown>) => KeyObject | undefined): Record<string, unknown> | undefined {
+function verifiedClaims(
+  jwt: string,
+  publicKey: (claims: Record<string, unknown>) => KeyObject | undefined,
+): Record<string, unknown> | undefined {
   const parts = jwt.split(".");
   if (parts.length !== 3) return undefined;
   let header: { alg?: unknown };
@@ -203,7 +206,13 @@ async function readBody(req: IncomingMessage, onData?: (chunk: Buffer) => void):
   return Buffer.concat(chunks);
 }
 
-function send(res: ServerResponse, record: GcpRequest, status: number, body: string | Buffer = "", headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  record: GcpRequest,
+  status: number,
+  body: string | Buffer = "",
+  headers: Record<string, string> = {},
+): void {
   record.status = status;
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, headers);
@@ -242,7 +251,9 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
   /** A scripted answer for this request, if one is waiting; it has been sent (or stalled) when true. */
   async function scripted(api: GcpApi, req: IncomingMessage, res: ServerResponse, url: URL, record: GcpRequest): Promise<boolean> {
     const list = scripts[api];
-    const i = list.findIndex((a) => a.match === undefined || a.match({ method: req.method ?? "", path: url.pathname, query: url.searchParams }));
+    const i = list.findIndex(
+      (a) => a.match === undefined || a.match({ method: req.method ?? "", path: url.pathname, query: url.searchParams }),
+    );
     if (i < 0) return false;
     const [answer] = list.splice(i, 1);
     if (answer!.stall) {
@@ -260,7 +271,16 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
   function serve(api: GcpApi, handler: Handler): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      const record: GcpRequest = { api, method: req.method ?? "", path: url.pathname, query: url.searchParams, headers: req.headers, bytes: 0, body: "", status: 0 };
+      const record: GcpRequest = {
+        api,
+        method: req.method ?? "",
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        bytes: 0,
+        body: "",
+        status: 0,
+      };
       requests.push(record);
       (async () => {
         if (await scripted(api, req, res, url, record)) {
@@ -276,8 +296,18 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
   function authorised(req: IncomingMessage, res: ServerResponse, record: GcpRequest): string | undefined {
     const token = bearer(req.headers);
     const grant = token === undefined ? undefined : accessTokens.get(token);
-    if (grant === undefined || grant.expires < Date.now() || !grant.scope.split(" ").includes("https://www.googleapis.com/auth/cloud-platform")) {
-      send(res, record, 401, apiError(401, "Request is missing required authentication credential.", "required", "UNAUTHENTICATED"), JSON_HEADERS);
+    if (
+      grant === undefined ||
+      grant.expires < Date.now() ||
+      !grant.scope.split(" ").includes("https://www.googleapis.com/auth/cloud-platform")
+    ) {
+      send(
+        res,
+        record,
+        401,
+        apiError(401, "Request is missing required authentication credential.", "required", "UNAUTHENTICATED"),
+        JSON_HEADERS,
+      );
       return undefined;
     }
     return grant.email;
@@ -300,20 +330,35 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       if (claims === undefined) return refuse("Invalid JWT Signature.");
       const now = Math.floor(Date.now() / 1000);
       if (claims["aud"] !== GOOGLE_TOKEN_URL && claims["aud"] !== `${oauth.url}/token`) return refuse("Invalid JWT: audience.", claims);
-      if (typeof claims["exp"] !== "number" || typeof claims["iat"] !== "number" || claims["exp"] < now || claims["exp"] - claims["iat"] > 3600) {
+      if (
+        typeof claims["exp"] !== "number" ||
+        typeof claims["iat"] !== "number" ||
+        claims["exp"] < now ||
+        claims["exp"] - claims["iat"] > 3600
+      ) {
         return refuse("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.", claims);
       }
       const email = String(claims["iss"]);
       if (typeof claims["target_audience"] === "string") {
         tokenGrants.push({ kind: "id", claims });
         const idToken = signJwt(
-          { iss: "https://accounts.google.com", aud: claims["target_audience"], azp: email, email, email_verified: true, sub: email, iat: now, exp: now + 3600 },
+          {
+            iss: "https://accounts.google.com",
+            aud: claims["target_audience"],
+            azp: email,
+            email,
+            email_verified: true,
+            sub: email,
+            iat: now,
+            exp: now + 3600,
+          },
           idTokenKey.privateKey,
           idTokenKid,
         );
         return send(res, record, 200, JSON.stringify({ id_token: idToken }), JSON_HEADERS);
       }
-      if (typeof claims["scope"] !== "string" || claims["scope"] === "") return refuse("Invalid OAuth scope or ID token audience provided.", claims);
+      if (typeof claims["scope"] !== "string" || claims["scope"] === "")
+        return refuse("Invalid OAuth scope or ID token audience provided.", claims);
       tokenGrants.push({ kind: "access", claims });
       const token = `ya29.${randomBytes(24).toString("base64url")}`;
       accessTokens.set(token, { email, scope: claims["scope"], expires: Date.now() + 3600_000 });
@@ -353,13 +398,27 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       data = Buffer.from(data);
       data[0] = data[0]! ^ 0xff;
     }
-    const o: StoredGcsObject = { bucket, name, data, contentType: contentType || "application/octet-stream", generation: String(++generation), uploadType };
+    const o: StoredGcsObject = {
+      bucket,
+      name,
+      data,
+      contentType: contentType || "application/octet-stream",
+      generation: String(++generation),
+      uploadType,
+    };
     buckets.get(bucket)!.objects.set(name, o);
     return o;
   }
 
   /** Checks for a new object: bucket exists, the account may create, the precondition holds. */
-  function canCreate(bucket: string, name: string, ifGenerationMatch: string | null, email: string, res: ServerResponse, record: GcpRequest): boolean {
+  function canCreate(
+    bucket: string,
+    name: string,
+    ifGenerationMatch: string | null,
+    email: string,
+    res: ServerResponse,
+    record: GcpRequest,
+  ): boolean {
     const b = buckets.get(bucket);
     if (b === undefined) {
       send(res, record, 404, apiError(404, "The specified bucket does not exist.", "notFound"), JSON_HEADERS);
@@ -375,7 +434,13 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       return false;
     }
     if (ifGenerationMatch === "0" && b.objects.has(name)) {
-      send(res, record, 412, apiError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"), JSON_HEADERS);
+      send(
+        res,
+        record,
+        412,
+        apiError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"),
+        JSON_HEADERS,
+      );
       return false;
     }
     return true;
@@ -404,7 +469,13 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
     if (first !== before || last - first + 1 !== body.length) {
       session.received = before;
       storageBytes -= body.length;
-      return send(res, record, 400, apiError(400, `Content-Range ${range} does not follow the ${before} bytes received`, "invalid"), JSON_HEADERS);
+      return send(
+        res,
+        record,
+        400,
+        apiError(400, `Content-Range ${range} does not follow the ${before} bytes received`, "invalid"),
+        JSON_HEADERS,
+      );
     }
     session.chunks.push(body);
     if (chunk[3] !== "*" && Number(chunk[3]) === session.received) return finish();
@@ -414,7 +485,13 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       const b = buckets.get(session.bucket)!;
       if (b.objects.has(session.name)) {
         session.state = "cancelled";
-        send(res, record, 412, apiError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"), JSON_HEADERS);
+        send(
+          res,
+          record,
+          412,
+          apiError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"),
+          JSON_HEADERS,
+        );
         return;
       }
       session.state = "done";
@@ -471,7 +548,8 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
         }
         if (type === "multipart") {
           const parts = multipartParts(String(req.headers["content-type"] ?? ""), body);
-          if (parts === undefined || parts.length !== 2) return send(res, record, 400, apiError(400, "Bad multipart body", "invalid"), JSON_HEADERS);
+          if (parts === undefined || parts.length !== 2)
+            return send(res, record, 400, apiError(400, "Bad multipart body", "invalid"), JSON_HEADERS);
           const metadata = JSON.parse(parts[0]!.body.toString("utf8")) as { name?: string; contentType?: string };
           record.body = parts[0]!.body.toString("utf8");
           const name = url.searchParams.get("name") ?? metadata.name ?? "";
@@ -490,7 +568,8 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
           buckets.get(bucket)!.objects.delete(o.name);
           return send(res, record, 204, "");
         }
-        if (req.method === "GET" && url.searchParams.get("alt") === "media") return send(res, record, 200, o.data, { "content-type": o.contentType });
+        if (req.method === "GET" && url.searchParams.get("alt") === "media")
+          return send(res, record, 200, o.data, { "content-type": o.contentType });
         if (req.method === "GET") return send(res, record, 200, JSON.stringify(objectResource(o)), JSON_HEADERS);
       }
       send(res, record, 404, apiError(404, "Not Found", "notFound"), JSON_HEADERS);
@@ -506,8 +585,20 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       const fn = functionsByPath.get(url.pathname);
       const callUrl = `${host.url}${url.pathname}`;
       const claims = verifiedClaims(bearer(req.headers) ?? "", () => idTokenKey.publicKey);
-      const valid = claims !== undefined && claims["aud"] === callUrl && claims["iss"] === "https://accounts.google.com" && Number(claims["exp"]) * 1000 > Date.now();
-      const call: FunctionCall = { function: fn?.name ?? "", method: req.method ?? "", url: callUrl, headers: req.headers, body, claims: valid ? claims : undefined, status: 0 };
+      const valid =
+        claims !== undefined &&
+        claims["aud"] === callUrl &&
+        claims["iss"] === "https://accounts.google.com" &&
+        Number(claims["exp"]) * 1000 > Date.now();
+      const call: FunctionCall = {
+        function: fn?.name ?? "",
+        method: req.method ?? "",
+        url: callUrl,
+        headers: req.headers,
+        body,
+        claims: valid ? claims : undefined,
+        status: 0,
+      };
       functionCalls.push(call);
       const answer = (status: number, text: string, headers: Record<string, string> = { "content-type": "text/plain" }): void => {
         call.status = status;
@@ -518,7 +609,11 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       if (fn.invokers !== undefined && !fn.invokers.includes(String(claims["email"]))) {
         return answer(403, "Your client does not have permission to get URL from this server.");
       }
-      const scriptedAnswer: ScriptedAnswer = fn.respond?.(call) ?? { status: 200, body: JSON.stringify({ received: true }), headers: JSON_HEADERS };
+      const scriptedAnswer: ScriptedAnswer = fn.respond?.(call) ?? {
+        status: 200,
+        body: JSON.stringify({ received: true }),
+        headers: JSON_HEADERS,
+      };
       if (scriptedAnswer.stall) return;
       if (scriptedAnswer.delayMs !== undefined) await new Promise((r) => setTimeout(r, scriptedAnswer.delayMs));
       answer(scriptedAnswer.status ?? 200, scriptedAnswer.body ?? "", scriptedAnswer.headers ?? JSON_HEADERS);
@@ -530,19 +625,33 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
       req.resume();
       if (authorised(req, res, record) === undefined) return;
       const m = /^\/(v1|v2)\/projects\/([^/]+)\/locations\/([^/]+)\/functions\/([^/]+)$/.exec(url.pathname);
-      if (req.method !== "GET" || m === null) return send(res, record, 404, apiError(404, "Not Found", "notFound", "NOT_FOUND"), JSON_HEADERS);
+      if (req.method !== "GET" || m === null)
+        return send(res, record, 404, apiError(404, "Not Found", "notFound", "NOT_FOUND"), JSON_HEADERS);
       const [, version, p, l, n] = m.map((s) => decodeURIComponent(s)) as [string, string, string, string, string];
       const id = `projects/${p}/locations/${l}/functions/${n}`;
       const fn = functions.get(`${p}/${l}/${n}`);
       if (fn?.denyGet) {
-        return send(res, record, 403, apiError(403, `Permission 'cloudfunctions.functions.get' denied on '${id}'`, "forbidden", "PERMISSION_DENIED"), JSON_HEADERS);
+        return send(
+          res,
+          record,
+          403,
+          apiError(403, `Permission 'cloudfunctions.functions.get' denied on '${id}'`, "forbidden", "PERMISSION_DENIED"),
+          JSON_HEADERS,
+        );
       }
-      if (fn === undefined) return send(res, record, 404, apiError(404, `Resource '${id}' was not found`, "notFound", "NOT_FOUND"), JSON_HEADERS);
+      if (fn === undefined)
+        return send(res, record, 404, apiError(404, `Resource '${id}' was not found`, "notFound", "NOT_FOUND"), JSON_HEADERS);
       const resource =
         version === "v1"
           ? { name: id, httpsTrigger: { url: fn.url }, status: "ACTIVE", entryPoint: n, runtime: "nodejs20" }
           : fn.generation === 2
-            ? { name: id, environment: "GEN_2", state: "ACTIVE", url: fn.url, serviceConfig: { service: `projects/${p}/locations/${l}/services/${n}`, uri: fn.url } }
+            ? {
+                name: id,
+                environment: "GEN_2",
+                state: "ACTIVE",
+                url: fn.url,
+                serviceConfig: { service: `projects/${p}/locations/${l}/services/${n}`, uri: fn.url },
+              }
             : { name: id, environment: "GEN_1", state: "ACTIVE", url: fn.url, serviceConfig: {} };
       send(res, record, 200, JSON.stringify(resource), JSON_HEADERS);
     }),
@@ -593,7 +702,14 @@ export async function startFakeGcp(options: { projectId?: string } = {}): Promis
     },
     object: (bucket, name) => buckets.get(bucket)?.objects.get(name),
     putObject(bucket, name, data) {
-      buckets.get(bucket)!.objects.set(name, { bucket, name, data: Buffer.from(data), contentType: "application/octet-stream", generation: String(++generation), uploadType: "media" });
+      buckets.get(bucket)!.objects.set(name, {
+        bucket,
+        name,
+        data: Buffer.from(data),
+        contentType: "application/octet-stream",
+        generation: String(++generation),
+        uploadType: "media",
+      });
     },
     objects: (bucket) => [...(buckets.get(bucket)?.objects.values() ?? [])],
     addFunction(location, name, opts = {}) {

@@ -6,12 +6,12 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import type { Logger } from "pino";
 import { type App, createApp } from "../../src/app.ts";
 import type { Clients } from "../../src/clients/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createRegistries, type Registries } from "../../src/plugins/registries.ts";
-import type { Logger } from "pino";
 import { loadRules } from "../../src/rules/index.ts";
 import { formatDiagnostic } from "../../src/yaml/source.ts";
 import { falcoEvent } from "./events.ts";
@@ -128,7 +128,11 @@ export async function postForNotifications(
   assert.equal(res.status, 200);
   const { trace_id } = (await res.json()) as { trace_id: string };
   try {
-    await eventually(() => notificationsOf(receiver, trace_id).length >= event.count, event.timeoutMs, `${event.count} notification(s) for ${event.rule}`);
+    await eventually(
+      () => notificationsOf(receiver, trace_id).length >= event.count,
+      event.timeoutMs,
+      `${event.count} notification(s) for ${event.rule}`,
+    );
   } catch (err) {
     throw detail === undefined ? err : new Error(`${(err as Error).message}:\n${detail()}`);
   }

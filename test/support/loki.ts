@@ -64,7 +64,9 @@ export async function startFakeLoki(): Promise<FakeLoki> {
         res.writeHead(204).end();
         return;
       }
-      res.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8", ...answer.headers }).end(answer.body ?? BODIES[answer.status] ?? "error\n");
+      res
+        .writeHead(answer.status, { "content-type": "text/plain; charset=utf-8", ...answer.headers })
+        .end(answer.body ?? BODIES[answer.status] ?? "error\n");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -20,7 +20,12 @@ export function moduleTrace(): ModuleTrace {
   const file = join(mkdtempSync(join(tmpdir(), "kestrel-modules-")), "modules.txt");
   return {
     env: { NODE_OPTIONS: `--import=${import.meta.url}`, [TRACE_FILE]: file },
-    loaded: (part) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((url) => url.includes(part)) : []),
+    loaded: (part) =>
+      existsSync(file)
+        ? readFileSync(file, "utf8")
+            .split("\n")
+            .filter((url) => url.includes(part))
+        : [],
   };
 }
 

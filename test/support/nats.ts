@@ -4,12 +4,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as netConnect, createServer } from "node:net";
+import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DebianTool, requireTool, skipReason } from "./debian.ts";
 
-export const NATS_SERVER = process.env["NATS_SERVER_BIN"] ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "/usr/bin/nats-server");
+export const NATS_SERVER =
+  process.env["NATS_SERVER_BIN"] ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "/usr/bin/nats-server");
 
 const NATS_TOOL: DebianTool = { command: NATS_SERVER, pkg: "nats-server", env: "NATS_SERVER_BIN" };
 
@@ -57,7 +58,9 @@ export async function startNats(): Promise<NatsServer> {
   let output = "";
 
   const start = async (): Promise<void> => {
-    child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `kestrel-test-${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `kestrel-test-${port}`], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
     const proc = child;

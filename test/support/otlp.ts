@@ -233,7 +233,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   let failures = 0;
 
   /** Records one request; false when it is to be answered with a failure. */
-  const take = (transport: Transport, signal: OtlpSignal, body: Uint8Array, headers: { type?: string; encoding?: string } = {}): boolean => {
+  const take = (
+    transport: Transport,
+    signal: OtlpSignal,
+    body: Uint8Array,
+    headers: { type?: string; encoding?: string } = {},
+  ): boolean => {
     if (failures > 0) {
       failures--;
       requests.push({ transport, signal, answer: "unavailable", contentType: headers.type, contentEncoding: headers.encoding });

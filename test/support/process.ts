@@ -109,7 +109,10 @@ export function spawnKestrel(options: KestrelOptions): SpawnedKestrel {
   const waitFor = async (check: () => boolean, timeoutMs: number, what: string): Promise<void> => {
     const end = Date.now() + timeoutMs;
     while (!check()) {
-      if (closed) throw new Error(`kestrel server exited (code ${child.exitCode}, signal ${child.signalCode}) while waiting for ${what}:\n${output()}`);
+      if (closed)
+        throw new Error(
+          `kestrel server exited (code ${child.exitCode}, signal ${child.signalCode}) while waiting for ${what}:\n${output()}`,
+        );
       if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${output()}`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -131,7 +134,8 @@ export function spawnKestrel(options: KestrelOptions): SpawnedKestrel {
     logs,
     waitFor,
     async waitForLine(match, timeoutMs, what) {
-      const test = typeof match === "string" ? (l: string) => l.includes(match) : match instanceof RegExp ? (l: string) => match.test(l) : match;
+      const test =
+        typeof match === "string" ? (l: string) => l.includes(match) : match instanceof RegExp ? (l: string) => match.test(l) : match;
       await waitFor(() => lines.some(test), timeoutMs, what ?? `a line matching ${String(match)}`);
       return lines.find(test)!;
     },

@@ -3,9 +3,9 @@
 // what rsyslog parsed (facility, severity, app name, msgid, body). Stopped by PID. Without the binary, tests
 // skip with the package's name (rsyslogSkipReason) — unless CI is set, where a missing binary is an error.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
-import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DebianTool, requireTool, skipReason } from "./debian.ts";
@@ -70,7 +70,16 @@ export async function startRsyslog(): Promise<Rsyslog> {
   const port = await freePort();
   const out = join(dir, "messages.log");
   const unixPath = join(dir, "log.sock");
-  const fields = ["%inputname%", "%syslogfacility-text%", "%syslogseverity-text%", "%hostname%", "%app-name%", "%procid%", "%msgid%", "%msg%"];
+  const fields = [
+    "%inputname%",
+    "%syslogfacility-text%",
+    "%syslogseverity-text%",
+    "%hostname%",
+    "%app-name%",
+    "%procid%",
+    "%msgid%",
+    "%msg%",
+  ];
   const conf = `global(workDirectory="${dir}/work")
 module(load="imudp")
 module(load="imtcp")
@@ -85,7 +94,9 @@ ruleset(name="remote") {
 `;
   const confFile = join(dir, "rsyslog.conf");
   await writeFile(confFile, conf);
-  const child: ChildProcess = spawn(RSYSLOGD, ["-n", "-f", confFile, "-i", join(dir, "rsyslogd.pid")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(RSYSLOGD, ["-n", "-f", confFile, "-i", join(dir, "rsyslogd.pid")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
     stderr += c.toString("utf8");

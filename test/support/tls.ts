@@ -20,7 +20,23 @@ export function selfSignedCertificate(prefix = "kestrel-tls-"): TestCertificate 
   const certFile = join(dir, "cert.pem");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
     { stdio: "ignore" },
   );
   return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
@@ -46,7 +62,23 @@ export function testPki(): TestPki {
   const issue = (name: string, cn: string, ext: string): TestCertificate => {
     writeFileSync(join(dir, `${name}.ext`), ext);
     run("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
-    run("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`);
+    run(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    );
     const keyFile = join(dir, `${name}.key`);
     const certFile = join(dir, `${name}.pem`);
     return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };

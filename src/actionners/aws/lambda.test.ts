@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { falcoEvent } from "../../../test/support/events.ts";
 import { type AwsTestServers, credentialScope, signer, startAwsServers, TEST_REGION } from "../../../test/support/aws.ts";
+import { falcoEvent } from "../../../test/support/events.ts";
 import { createAwsClients } from "../../clients/aws.ts";
 import { createClients } from "../../clients/index.ts";
 import type { KestrelError } from "../../errors.ts";
@@ -24,7 +24,12 @@ describe("aws:lambda", () => {
     servers = await startAwsServers({
       functions: [
         { name: "responder", versions: ["7"], aliases: { live: "7" }, handler: (e) => ({ handled: (e as { rule: string }).rule }) },
-        { name: "broken", handler: () => { throw new RangeError("quarantine bucket is full"); } },
+        {
+          name: "broken",
+          handler: () => {
+            throw new RangeError("quarantine bucket is full");
+          },
+        },
         { name: "chatty", handler: () => "x".repeat(10_000) },
         { name: "slow", handler: () => "late", durationMs: 3000 },
       ],
@@ -88,27 +93,42 @@ describe("aws:lambda", () => {
   });
 
   it("a missing function or alias fails clearly; a long answer is cut in the result", async () => {
-    await assert.rejects(lambda.run(ctx({ aws_lambda_name: "responder", aws_lambda_alias_or_version: "canary" }) as never), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TARGET_GONE");
-      assert.match(err.message, /the function 'responder' or its version or alias 'canary' does not exist in eu-west-3/);
-      return true;
-    });
+    await assert.rejects(
+      lambda.run(ctx({ aws_lambda_name: "responder", aws_lambda_alias_or_version: "canary" }) as never),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TARGET_GONE");
+        assert.match(err.message, /the function 'responder' or its version or alias 'canary' does not exist in eu-west-3/);
+        return true;
+      },
+    );
     const res = await lambda.run(ctx({ aws_lambda_name: "chatty" }) as never);
     assert.ok(res.output.length < 4300 && res.output.endsWith("…"), `${res.output.length}`);
   });
 
   it("the action's deadline cancels a slow invocation", async () => {
     const started = Date.now();
-    await assert.rejects(lambda.run(ctx({ aws_lambda_name: "slow" }, AbortSignal.timeout(300)) as never), (err: KestrelError) => err.code === "ERR_TIMEOUT");
+    await assert.rejects(
+      lambda.run(ctx({ aws_lambda_name: "slow" }, AbortSignal.timeout(300)) as never),
+      (err: KestrelError) => err.code === "ERR_TIMEOUT",
+    );
     assert.ok(Date.now() - started < 2500);
   });
 
   it("refuses a function or qualifier chosen by an event, and names that are not Lambda names", () => {
     const check = (p: Record<string, unknown>) => lambda.check!(lambda.params.parse(p));
     assert.deepEqual(check({ aws_lambda_name: "responder" }), []);
-    assert.deepEqual(check({ aws_lambda_name: "arn:aws:lambda:eu-west-3:123456789012:function:responder", aws_lambda_alias_or_version: "7" }), []);
-    assert.match(check({ aws_lambda_name: "${K8S_POD_NAME}" })[0]!, /aws_lambda_name '\$\{K8S_POD_NAME\}' cannot use variables: an event must not choose which function runs/);
-    assert.match(check({ aws_lambda_name: "fn", aws_lambda_alias_or_version: "${X}" })[0]!, /aws_lambda_alias_or_version .* cannot use variables/);
+    assert.deepEqual(
+      check({ aws_lambda_name: "arn:aws:lambda:eu-west-3:123456789012:function:responder", aws_lambda_alias_or_version: "7" }),
+      [],
+    );
+    assert.match(
+      check({ aws_lambda_name: "${K8S_POD_NAME}" })[0]!,
+      /aws_lambda_name '\$\{K8S_POD_NAME\}' cannot use variables: an event must not choose which function runs/,
+    );
+    assert.match(
+      check({ aws_lambda_name: "fn", aws_lambda_alias_or_version: "${X}" })[0]!,
+      /aws_lambda_alias_or_version .* cannot use variables/,
+    );
     assert.match(check({ aws_lambda_name: "../other" })[0]!, /is not a function name or ARN/);
     assert.match(check({ aws_lambda_name: "fn", aws_lambda_alias_or_version: "a/b" })[0]!, /is not an alias or version/);
     assert.equal(lambda.params.safeParse({ aws_lambda_name: "fn", aws_lambda_invocation_type: "Async" }).success, false);

@@ -96,7 +96,10 @@ export default defineActionner({
     const objects = { name, version };
     switch (p.aws_lambda_invocation_type) {
       case "Event":
-        return { output: `the Lambda function '${name}' (${qualifier}) has been invoked asynchronously (HTTP ${result.statusCode})`, objects };
+        return {
+          output: `the Lambda function '${name}' (${qualifier}) has been invoked asynchronously (HTTP ${result.statusCode})`,
+          objects,
+        };
       case "DryRun":
         return { output: `the Lambda function '${name}' (${qualifier}) can be invoked (DryRun: it was not run)`, objects };
       default: {

@@ -2,9 +2,9 @@
 // projectcalico.org/v3, its answer cached per client, and the failures that are not "absent".
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { type KubeApiServer, startKubeApi } from "../../../test/support/kube-api/index.ts";
 import { createKubeClient } from "../../clients/kubernetes.ts";
 import { KestrelError } from "../../errors.ts";
-import { type KubeApiServer, startKubeApi } from "../../../test/support/kube-api/index.ts";
 import { CACHE_MS, CRD, calicoApiOf, forgetCalicoApi, V3 } from "./_api.ts";
 
 describe("calicoApiOf", () => {
@@ -56,7 +56,14 @@ describe("calicoApiOf", () => {
     const client = createKubeClient(kube.kubeConfig());
     kube.failNext({ method: "GET", path: /^\/apis\/projectcalico\.org\/v3$/, status: 503, times: 3 });
     const mark = kube.requests.length;
-    await assert.rejects(calicoApiOf(client, signal), (e: unknown) => e instanceof KestrelError && e.code === "ERR_KUBERNETES" && e.retryable === true && /discover the API projectcalico\.org\/v3/.test(e.message));
+    await assert.rejects(
+      calicoApiOf(client, signal),
+      (e: unknown) =>
+        e instanceof KestrelError &&
+        e.code === "ERR_KUBERNETES" &&
+        e.retryable === true &&
+        /discover the API projectcalico\.org\/v3/.test(e.message),
+    );
     assert.equal(discoveries(mark), 3, "retried by kubeCall");
     assert.equal(await calicoApiOf(client, signal), V3, "the failure was not cached");
   });

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { type Metadata, MANAGED_LABELS, upsertCustom } from "../kubernetes/_api.ts";
+import { MANAGED_LABELS, type Metadata, upsertCustom } from "../kubernetes/_api.ts";
 import { cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
 import { policyTargetOf } from "../kubernetes/_owner.ts";
 import { POD_REQUIRED_FIELDS } from "../kubernetes/_target.ts";

@@ -40,7 +40,10 @@ describe("gcp:function parameters", () => {
     assert.equal(p.gcp_function_timeout, 30);
     assert.equal(gcpFunction.params.safeParse({ gcp_function_name: "f" }).success, false);
     assert.equal(gcpFunction.params.safeParse({ gcp_function_location: "us-central1" }).success, false);
-    assert.equal(gcpFunction.params.safeParse({ gcp_function_name: "f", gcp_function_location: "us-central1", gcp_function_timeout: -1 }).success, false);
+    assert.equal(
+      gcpFunction.params.safeParse({ gcp_function_name: "f", gcp_function_location: "us-central1", gcp_function_timeout: -1 }).success,
+      false,
+    );
   });
 
   it("refuses a name or location chosen by the event, or that could change the API path", () => {
@@ -61,7 +64,10 @@ describe("gcp:function calls", () => {
     fake = await startFakeGcp();
     const dir = mkdtempSync(join(tmpdir(), "kestrel-fn-"));
     clients = createClients({
-      gcp: createGcpClient({ credentials_path: await fake.writeKeyFile(dir), storage_endpoint: fake.storageUrl, functions_endpoint: fake.functionsApiUrl }, { env: {} }),
+      gcp: createGcpClient(
+        { credentials_path: await fake.writeKeyFile(dir), storage_endpoint: fake.storageUrl, functions_endpoint: fake.functionsApiUrl },
+        { env: {} },
+      ),
     });
   });
   after(() => fake?.close());
@@ -91,22 +97,31 @@ describe("gcp:function calls", () => {
   it("fails with the function's answer when it is not 2xx, and when the function does not exist", async () => {
     const fn = fake.addFunction("us-central1", "broken");
     fn.respond = () => ({ status: 502, body: "upstream exploded", headers: { "content-type": "text/plain" } });
-    await assert.rejects(gcpFunction.run(ctx(clients, { gcp_function_name: "broken", gcp_function_location: "us-central1" })), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_ACTION");
-      assert.equal(err.message, "the function 'broken' in the location 'us-central1' answered HTTP 502: upstream exploded");
-      return true;
-    });
-    await assert.rejects(gcpFunction.run(ctx(clients, { gcp_function_name: "absent", gcp_function_location: "asia-east1" })), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TARGET_GONE");
-      assert.match(err.message, /the function 'absent' does not exist in the location 'asia-east1'/);
-      return true;
-    });
+    await assert.rejects(
+      gcpFunction.run(ctx(clients, { gcp_function_name: "broken", gcp_function_location: "us-central1" })),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_ACTION");
+        assert.equal(err.message, "the function 'broken' in the location 'us-central1' answered HTTP 502: upstream exploded");
+        return true;
+      },
+    );
+    await assert.rejects(
+      gcpFunction.run(ctx(clients, { gcp_function_name: "absent", gcp_function_location: "asia-east1" })),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TARGET_GONE");
+        assert.match(err.message, /the function 'absent' does not exist in the location 'asia-east1'/);
+        return true;
+      },
+    );
   });
 
   it("fails clearly without a Google Cloud client", async () => {
-    await assert.rejects(gcpFunction.run(ctx(createClients(), { gcp_function_name: "f", gcp_function_location: "us-central1" })), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_CLIENT_MISSING");
-      return true;
-    });
+    await assert.rejects(
+      gcpFunction.run(ctx(createClients(), { gcp_function_name: "f", gcp_function_location: "us-central1" })),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_CLIENT_MISSING");
+        return true;
+      },
+    );
   });
 });

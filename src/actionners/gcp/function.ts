@@ -56,7 +56,14 @@ cloudfunctions.functions.invoke (1st gen) or run.routes.invoke (2nd gen) on the 
     const gcp = gcpOf(ctx.clients);
     // Talon's GetFunction check and the call are one step here: the lookup gives the URL the call needs.
     const url = await gcp.functionUrl({ name, location, signal });
-    const answer = await gcp.invokeFunction({ name, location, url, body: eventToJSON(ctx.event, ctx.context), timeoutMs: timeout * 1000, signal });
+    const answer = await gcp.invokeFunction({
+      name,
+      location,
+      url,
+      body: eventToJSON(ctx.event, ctx.context),
+      timeoutMs: timeout * 1000,
+      signal,
+    });
     return {
       output: `the function '${name}' in the location '${location}' has been called: HTTP ${answer.status}`,
       objects: {

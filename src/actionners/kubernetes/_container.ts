@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { V1EphemeralContainer, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall, type KubeClient, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
+import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { compileShellScript, isShell } from "../../engine/shell.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
@@ -22,7 +22,9 @@ export const CONTAINER_NAME_FIELDS = ["k8s.container.name", "container.name"] as
 export const containerParam = z
   .string()
   .optional()
-  .describe("container to act in; default: the container of the event (k8s.container.name, container.name), else the pod's first container");
+  .describe(
+    "container to act in; default: the container of the event (k8s.container.name, container.name), else the pod's first container",
+  );
 
 export interface PodContainer {
   readonly kube: KubeClient;
@@ -70,7 +72,10 @@ export function chooseContainer(pod: V1Pod, target: PodTarget, event: FalcoEvent
   const names = (pod.spec?.containers ?? []).map((c) => c.name);
   if (requested !== undefined && requested !== "") {
     if (names.includes(requested)) return requested;
-    throw new KestrelError("ERR_PREFLIGHT", `${podText(target)} has no container '${requested}' (its containers: ${names.join(", ") || "none"})`);
+    throw new KestrelError(
+      "ERR_PREFLIGHT",
+      `${podText(target)} has no container '${requested}' (its containers: ${names.join(", ") || "none"})`,
+    );
   }
   const fromEvent = firstField(event, CONTAINER_NAME_FIELDS);
   if (fromEvent !== undefined && names.includes(fromEvent)) return fromEvent;
@@ -90,7 +95,9 @@ function checkRunning(pod: V1Pod, target: PodTarget, container: string): void {
   }
   const state = pod.status?.containerStatuses?.find((s) => s.name === container)?.state;
   if (state === undefined || state.running !== undefined) return;
-  const why = state.waiting?.reason ?? (state.terminated !== undefined ? `terminated: ${state.terminated.reason ?? `exit code ${state.terminated.exitCode}`}` : undefined);
+  const why =
+    state.waiting?.reason ??
+    (state.terminated !== undefined ? `terminated: ${state.terminated.reason ?? `exit code ${state.terminated.exitCode}`}` : undefined);
   if (why !== undefined) {
     throw new KestrelError("ERR_PREFLIGHT", `the container '${container}' of ${podText(target)} is not running (${why})`);
   }
@@ -145,7 +152,15 @@ export function randomName(prefix: string): string {
 }
 
 /** Waiting reasons after which an ephemeral container will not start by itself. */
-const STUCK = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerError", "CreateContainerConfigError", "RunContainerError"]);
+const STUCK = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "CreateContainerError",
+  "CreateContainerConfigError",
+  "RunContainerError",
+]);
 
 /**
  * Adds an ephemeral container to the pod (strategic merge patch of pods/ephemeralcontainers) and polls the
@@ -174,14 +189,20 @@ export async function startEphemeralContainer(
     if (state?.running !== undefined) return;
     if (state?.terminated !== undefined) {
       const t = state.terminated;
-      throw new KestrelError("ERR_ACTION", `${where} stopped before it could be used (${t.reason ?? `exit code ${t.exitCode}`}${t.message ? `: ${t.message}` : ""})`);
+      throw new KestrelError(
+        "ERR_ACTION",
+        `${where} stopped before it could be used (${t.reason ?? `exit code ${t.exitCode}`}${t.message ? `: ${t.message}` : ""})`,
+      );
     }
     const waiting = state?.waiting;
     if (waiting?.reason !== undefined && STUCK.has(waiting.reason)) {
       throw new KestrelError("ERR_ACTION", `${where} cannot start (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`);
     }
     if (Date.now() >= deadline) {
-      throw new KestrelError("ERR_ACTION", `${where} was not running after ${timeoutMs / 1000} s${waiting?.reason ? ` (${waiting.reason})` : ""}`);
+      throw new KestrelError(
+        "ERR_ACTION",
+        `${where} was not running after ${timeoutMs / 1000} s${waiting?.reason ? ` (${waiting.reason})` : ""}`,
+      );
     }
     await delay(attempt < 3 ? 100 : 300, signal);
   }
@@ -213,7 +234,9 @@ export function shellProblems(shell: string, script: string, parameter: string):
   if (shell.includes("${")) return ["shell: an event value must not choose the shell: write its path literally"];
   const { script: compiled, problems } = compileShellScript(script);
   if (compiled.variables.length > 0 && !isShell(shell)) {
-    return [`shell: '${shell}' is not a POSIX shell (sh, bash, dash, ash, ksh, zsh…), so the values of ${parameter}'s \${VARS} cannot be passed to it as data`];
+    return [
+      `shell: '${shell}' is not a POSIX shell (sh, bash, dash, ash, ksh, zsh…), so the values of ${parameter}'s \${VARS} cannot be passed to it as data`,
+    ];
   }
   return problems.map((p) => `${parameter}: ${p}`);
 }

@@ -8,14 +8,16 @@ import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { kubeCall, MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import type { Actionner, ActionContext } from "../../plugins/types.ts";
+import type { ActionContext, Actionner } from "../../plugins/types.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
 import { nodeNameOf, readNode } from "./_workload.ts";
 
 type Field = "labels" | "annotations";
 
 /** A map value: YAML booleans and numbers become strings; "" and null remove the key. */
-const metadataValue = z.union([z.string(), z.number(), z.boolean(), z.null()]).transform((v) => (v === null || v === "" ? null : String(v)));
+const metadataValue = z
+  .union([z.string(), z.number(), z.boolean(), z.null()])
+  .transform((v) => (v === null || v === "" ? null : String(v)));
 
 function paramsFor(field: Field, noun: string) {
   const map = z
@@ -27,7 +29,10 @@ function paramsFor(field: Field, noun: string) {
 }
 
 /** The patch body: keys with a value are set, keys without one are removed (null in a merge patch). */
-export function mergePatch(field: Field, values: Readonly<Record<string, string | null>>): { metadata: Record<Field, Record<string, string | null>> } {
+export function mergePatch(
+  field: Field,
+  values: Readonly<Record<string, string | null>>,
+): { metadata: Record<Field, Record<string, string | null>> } {
   const entries: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(values)) entries[k] = v === null || v === "" ? null : v;
   return { metadata: { [field]: entries } as Record<Field, Record<string, string | null>> };

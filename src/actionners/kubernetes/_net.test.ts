@@ -14,7 +14,8 @@ describe("IP addresses and CIDRs", () => {
     assert.deepEqual(canonicalIp("[2001:db8::1]"), { address: "2001:db8::1", family: 6 });
     assert.deepEqual(canonicalIp("::ffff:10.1.2.3"), { address: "10.1.2.3", family: 4 });
     assert.deepEqual(canonicalIp(" 8.8.8.8 "), { address: "8.8.8.8", family: 4 });
-    for (const bad of ["", "1.2.3", "1.2.3.256", "010.1.1.1", "example.com", "1.2.3.4/32", "::g"]) assert.equal(canonicalIp(bad), undefined, bad);
+    for (const bad of ["", "1.2.3", "1.2.3.256", "010.1.1.1", "example.com", "1.2.3.4/32", "::g"])
+      assert.equal(canonicalIp(bad), undefined, bad);
   });
 
   it("parses CIDRs of both families and refuses prefixes beyond the family's width", () => {
@@ -61,7 +62,8 @@ describe("IP addresses and CIDRs", () => {
     );
     assert.throws(
       () => remoteIpOf(event({ "fd.rip": "not-an-ip" })),
-      (e: unknown) => e instanceof KestrelError && e.code === "ERR_PREFLIGHT" && /fd\.rip 'not-an-ip' is not a valid IP address/.test(e.message),
+      (e: unknown) =>
+        e instanceof KestrelError && e.code === "ERR_PREFLIGHT" && /fd\.rip 'not-an-ip' is not a valid IP address/.test(e.message),
     );
   });
 });

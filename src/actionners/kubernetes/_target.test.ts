@@ -10,8 +10,14 @@ const ev = (fields: Record<string, unknown>) => parseEvent(JSON.stringify({ rule
 
 describe("podTargetOf", () => {
   it("takes k8s.pod.name first, then ka.target.pod.name, then ka.target.name of a pod target", () => {
-    assert.deepEqual(podTargetOf(ev({ "k8s.pod.name": "web-1", "k8s.ns.name": "prod", "ka.target.name": "x" })), { pod: "web-1", namespace: "prod" });
-    assert.deepEqual(podTargetOf(ev({ "ka.target.pod.name": "web-2", "ka.target.namespace": "prod" })), { pod: "web-2", namespace: "prod" });
+    assert.deepEqual(podTargetOf(ev({ "k8s.pod.name": "web-1", "k8s.ns.name": "prod", "ka.target.name": "x" })), {
+      pod: "web-1",
+      namespace: "prod",
+    });
+    assert.deepEqual(podTargetOf(ev({ "ka.target.pod.name": "web-2", "ka.target.namespace": "prod" })), {
+      pod: "web-2",
+      namespace: "prod",
+    });
     assert.deepEqual(podTargetOf(ev({ "ka.target.resource": "pods", "ka.target.name": "web-3", "ka.target.namespace": "prod" })), {
       pod: "web-3",
       namespace: "prod",

@@ -3,8 +3,8 @@
 // min_healthy_replicas, which applies to pods of ReplicaSets and StatefulSets).
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { kubernetesOf } from "../../clients/index.ts";
+import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
 import type { ActionContext } from "../../plugins/types.ts";
 import { ownerOf, type PodTarget, podTargetOf, readPod } from "./_target.ts";
@@ -63,7 +63,7 @@ export const minHealthyReplicasParam = z
   })
   .optional()
   .describe(
-    "minimum of ready replicas the pod's ReplicaSet or StatefulSet must keep: a number (2) or a percentage of its desired replicas (\"50%\", rounded up); when removing the pod would leave fewer, the pod is left alone (status ignored)",
+    'minimum of ready replicas the pod\'s ReplicaSet or StatefulSet must keep: a number (2) or a percentage of its desired replicas ("50%", rounded up); when removing the pod would leave fewer, the pod is left alone (status ignored)',
   );
 
 export interface MinHealthy {
@@ -128,7 +128,8 @@ export class RemovalPolicy {
     const owner = ownerOf(pod);
     const kind = owner?.kind ?? "StandalonePod";
     if (kind === "DaemonSet" && this.#policy.ignore_daemonsets) return `it belongs to the DaemonSet '${owner!.name}' (ignore_daemonsets)`;
-    if (kind === "StatefulSet" && this.#policy.ignore_statefulsets) return `it belongs to the StatefulSet '${owner!.name}' (ignore_statefulsets)`;
+    if (kind === "StatefulSet" && this.#policy.ignore_statefulsets)
+      return `it belongs to the StatefulSet '${owner!.name}' (ignore_statefulsets)`;
     if (kind === "StandalonePod" && this.#policy.ignore_standalone_pods === true) return "it is a standalone pod (ignore_standalone_pods)";
     if (this.#min === undefined || owner === undefined || (kind !== "ReplicaSet" && kind !== "StatefulSet")) return undefined;
     if (!podIsReady(pod)) return undefined; // removing it does not lower the ready count
@@ -162,8 +163,12 @@ export class RemovalPolicy {
     const what = `read the ${kind} '${name}' in the namespace '${namespace}'`;
     const obj =
       kind === "ReplicaSet"
-        ? await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedReplicaSet({ name, namespace }, this.#kube.requestOptions(signal)))
-        : await kubeCall(what, { signal }, () => this.#kube.apps.readNamespacedStatefulSet({ name, namespace }, this.#kube.requestOptions(signal)));
+        ? await kubeCall(what, { signal }, () =>
+            this.#kube.apps.readNamespacedReplicaSet({ name, namespace }, this.#kube.requestOptions(signal)),
+          )
+        : await kubeCall(what, { signal }, () =>
+            this.#kube.apps.readNamespacedStatefulSet({ name, namespace }, this.#kube.requestOptions(signal)),
+          );
     const desired = obj.spec?.replicas ?? 1;
     const ready = obj.status?.readyReplicas ?? 0;
     return { controller: `${kind} '${name}'`, ready, desired, required: requiredReady(this.#min!, desired), removed: 0 };

@@ -111,7 +111,13 @@ async function evict(kube: KubeClient, pod: V1Pod, deadline: number | undefined,
 }
 
 /** Polls the node's pods until none of `pods` is left or the deadline passes; returns those left. */
-async function waitUntilGone(kube: KubeClient, node: string, pods: readonly V1Pod[], deadline: number, signal: AbortSignal): Promise<V1Pod[]> {
+async function waitUntilGone(
+  kube: KubeClient,
+  node: string,
+  pods: readonly V1Pod[],
+  deadline: number,
+  signal: AbortSignal,
+): Promise<V1Pod[]> {
   let left = [...pods];
   while (left.length > 0 && !signal.aborted) {
     try {

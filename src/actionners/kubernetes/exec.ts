@@ -7,9 +7,9 @@
 // stays one argument. The command's stdout (ANSI codes stripped, as Talon) is the artifact: without an
 // output it is appended to the result.
 import { z } from "zod";
+import { compileShellScript, scriptValues } from "../../engine/shell.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
-import { compileShellScript, scriptValues } from "../../engine/shell.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({

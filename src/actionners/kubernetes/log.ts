@@ -44,7 +44,13 @@ export default defineActionner({
     const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
     const text = await kubeCall(`read the logs of ${where}`, { signal }, () =>
       kube.core.readNamespacedPodLog(
-        { name: target.pod, namespace: target.namespace, container, tailLines: p.tail_lines > 0 ? p.tail_lines : 20, limitBytes: MAX_LOG_BYTES },
+        {
+          name: target.pod,
+          namespace: target.namespace,
+          container,
+          tailLines: p.tail_lines > 0 ? p.tail_lines : 20,
+          limitBytes: MAX_LOG_BYTES,
+        },
         kube.requestOptions(signal),
       ),
     );

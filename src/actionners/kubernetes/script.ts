@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
 import { actionVariables } from "../../engine/context.ts";
-import { compileShellScript, scriptValues, type ShellScript } from "../../engine/shell.ts";
+import { compileShellScript, type ShellScript, scriptValues } from "../../engine/shell.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { FileError, readRegularFile, readRegularFileSync } from "../../files.ts";
 import { defineActionner } from "../../plugins/define.ts";

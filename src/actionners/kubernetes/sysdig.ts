@@ -16,7 +16,7 @@
 // follows the runtime named in the pod's container IDs (containerd or CRI-O).
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { kubeCall, type KubeClient } from "../../clients/kubernetes-calls.ts";
+import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName } from "./_container.ts";
@@ -34,7 +34,13 @@ const CRI_SOCKETS: Record<string, string> = {
 };
 
 const params = z.strictObject({
-  duration: z.number().int().min(1).max(30).default(5).describe("duration of the capture in seconds (1 to 30); keep it below action_timeout_seconds"),
+  duration: z
+    .number()
+    .int()
+    .min(1)
+    .max(30)
+    .default(5)
+    .describe("duration of the capture in seconds (1 to 30); keep it below action_timeout_seconds"),
   buffer_size: z.number().int().min(128).default(2048).describe("bytes captured of each event's data (sysdig -s)"),
   scope: z.enum(["pod", "node"]).default("pod").describe("pod: only the pod's containers; node: everything on its node"),
   image: z.string().min(1).default("issif/sysdig:latest").describe("image of the capture Job; it must provide sysdig and cat"),
@@ -72,12 +78,20 @@ export default defineActionner({
     const node = nodeOf(pod, target);
     const ids = containerIds(pod);
     if (p.scope === "pod" && ids.length === 0) {
-      throw new KestrelError("ERR_PREFLIGHT", `the pod '${target.pod}' in the namespace '${target.namespace}' reports no container IDs to filter on`);
+      throw new KestrelError(
+        "ERR_PREFLIGHT",
+        `the pod '${target.pod}' in the namespace '${target.namespace}' reports no container IDs to filter on`,
+      );
     }
     const name = randomName("kestrel-sysdig");
-    const cleanup = once(() => deleteJob(kube, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)));
+    const cleanup = once(() =>
+      deleteJob(kube, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)),
+    );
     await kubeCall(`create the Job '${name}' in the namespace '${target.namespace}'`, { signal, attempts: 1 }, () =>
-      kube.batch.createNamespacedJob({ namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) }, kube.requestOptions(signal)),
+      kube.batch.createNamespacedJob(
+        { namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) },
+        kube.requestOptions(signal),
+      ),
     );
     try {
       const capturePod = await waitForJobPod(kube, target.namespace, name, signal);
@@ -100,9 +114,17 @@ export default defineActionner({
       const res = await kube.exec({ ...where, command, signal });
       if (res.exitCode !== 0) {
         const stderr = res.stderr.trim().slice(-1000);
-        throw new KestrelError("ERR_ACTION", `sysdig exited with code ${res.exitCode} in the Job '${name}'${stderr === "" ? "" : `: ${stderr}`}`);
+        throw new KestrelError(
+          "ERR_ACTION",
+          `sysdig exited with code ${res.exitCode} in the Job '${name}'${stderr === "" ? "" : `: ${stderr}`}`,
+        );
       }
-      const data = await streamExec(kube, { ...where, command: ["cat", "--", CAPTURE_FILE], label: "the copy of the sysdig capture", signal });
+      const data = await streamExec(kube, {
+        ...where,
+        command: ["cat", "--", CAPTURE_FILE],
+        label: "the copy of the sysdig capture",
+        signal,
+      });
       return {
         output: `the syscalls of the ${p.scope === "pod" ? `pod '${target.pod}' in the namespace '${target.namespace}'` : `node '${node}'`} have been captured for ${p.duration} s (Job '${name}')`,
         objects: { pod: target.pod, namespace: target.namespace, node },
@@ -118,7 +140,10 @@ export default defineActionner({
 function nodeOf(pod: V1Pod, target: PodTarget): string {
   const node = pod.spec?.nodeName;
   if (node === undefined || node === "") {
-    throw new KestrelError("ERR_PREFLIGHT", `the pod '${target.pod}' in the namespace '${target.namespace}' is not scheduled on a node yet`);
+    throw new KestrelError(
+      "ERR_PREFLIGHT",
+      `the pod '${target.pod}' in the namespace '${target.namespace}' is not scheduled on a node yet`,
+    );
   }
   return node;
 }
@@ -134,7 +159,11 @@ function containerIds(pod: V1Pod): { runtime: string; id: string }[] {
 }
 
 function jobFor(name: string, namespace: string, node: string, image: string, duration: number): V1Job {
-  const labels = { "app.kubernetes.io/name": "kestrel-sysdig", "app.kubernetes.io/managed-by": "kestrel", "app.kubernetes.io/part-of": "kestrel" };
+  const labels = {
+    "app.kubernetes.io/name": "kestrel-sysdig",
+    "app.kubernetes.io/managed-by": "kestrel",
+    "app.kubernetes.io/part-of": "kestrel",
+  };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -177,12 +206,21 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
     const status = pod?.status?.containerStatuses?.find((s) => s.name === CONTAINER);
     if (pod?.metadata?.name !== undefined && status?.state?.running !== undefined) return pod.metadata.name;
     const waiting = status?.state?.waiting?.reason;
-    if (pod?.status?.phase === "Failed" || status?.state?.terminated !== undefined || (waiting !== undefined && /Err|BackOff|Invalid/.test(waiting))) {
-      throw new KestrelError("ERR_ACTION", `the pod of the Job '${job}' cannot run (${waiting ?? pod?.status?.reason ?? pod?.status?.phase ?? "terminated"})`);
+    if (
+      pod?.status?.phase === "Failed" ||
+      status?.state?.terminated !== undefined ||
+      (waiting !== undefined && /Err|BackOff|Invalid/.test(waiting))
+    ) {
+      throw new KestrelError(
+        "ERR_ACTION",
+        `the pod of the Job '${job}' cannot run (${waiting ?? pod?.status?.reason ?? pod?.status?.phase ?? "terminated"})`,
+      );
     }
-    if (Date.now() >= deadline) throw new KestrelError("ERR_ACTION", `the pod of the Job '${job}' was not running after ${START_TIMEOUT_MS / 1000} s`);
+    if (Date.now() >= deadline)
+      throw new KestrelError("ERR_ACTION", `the pod of the Job '${job}' was not running after ${START_TIMEOUT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, attempt < 5 ? 100 : 300));
-    if (signal.aborted) throw new KestrelError("ERR_TIMEOUT", `cancelled while waiting for the Job '${job}': ${errorMessage(signal.reason)}`);
+    if (signal.aborted)
+      throw new KestrelError("ERR_TIMEOUT", `cancelled while waiting for the Job '${job}': ${errorMessage(signal.reason)}`);
   }
 }
 
@@ -190,7 +228,10 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
 async function deleteJob(kube: KubeClient, namespace: string, name: string): Promise<void> {
   const signal = AbortSignal.timeout(10_000);
   await kubeCall(`delete the Job '${name}'`, { signal }, () =>
-    kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 }, kube.requestOptions(signal)),
+    kube.batch.deleteNamespacedJob(
+      { name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 },
+      kube.requestOptions(signal),
+    ),
   );
 }
 

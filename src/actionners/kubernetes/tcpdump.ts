@@ -15,9 +15,23 @@ import { streamExec } from "./_stream.ts";
 import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
-  duration: z.number().int().nonnegative().default(5).describe("duration of the capture in seconds (5 when 0, as Talon); keep it below action_timeout_seconds"),
-  snaplen: z.number().int().nonnegative().default(0).describe("bytes captured of each packet; 0 captures whole packets (Talon's real default)"),
-  image: z.string().min(1).default("issif/tcpdump:latest").describe("image of the ephemeral container; it must provide tcpdump and timeout"),
+  duration: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(5)
+    .describe("duration of the capture in seconds (5 when 0, as Talon); keep it below action_timeout_seconds"),
+  snaplen: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe("bytes captured of each packet; 0 captures whole packets (Talon's real default)"),
+  image: z
+    .string()
+    .min(1)
+    .default("issif/tcpdump:latest")
+    .describe("image of the ephemeral container; it must provide tcpdump and timeout"),
 });
 
 export default defineActionner({

@@ -61,7 +61,11 @@ export default defineActionner({
     const pod = checked.get(ctx) ?? (await readPod(kube, target, signal));
     const why = await new RemovalPolicy(kube, p, signal).reasonToSkip(pod);
     if (why !== undefined) {
-      return { status: "ignored", output: `the pod '${target.pod}' in the namespace '${target.namespace}' has not been terminated: ${why}`, objects };
+      return {
+        status: "ignored",
+        output: `the pod '${target.pod}' in the namespace '${target.namespace}' has not been terminated: ${why}`,
+        objects,
+      };
     }
     await kubeCall(`terminate the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
       kube.core.deleteNamespacedPod(

@@ -6,17 +6,17 @@
 // (with its context) is written to the program's standard input as JSON; its stdout is the artifact.
 import { spawn } from "node:child_process";
 import { z } from "zod";
-import { KestrelError } from "../../errors.ts";
-import { eventToJSON } from "../../events/fields.ts";
 import { commandArgv, compileCommand } from "../../engine/shell.ts";
 import { compileTemplate, renderTemplate, type Variables } from "../../engine/template.ts";
+import { KestrelError } from "../../errors.ts";
+import { eventToJSON } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";
 
 const params = z.strictObject({
   command: z
     .array(z.string())
     .min(1, "needs at least the program to run")
-    .describe("program and arguments, e.g. [/usr/local/bin/block-ip, \"${FD_RIP}\"]; no shell is involved"),
+    .describe('program and arguments, e.g. [/usr/local/bin/block-ip, "${FD_RIP}"]; no shell is involved'),
   stdin: z.enum(["event", "none"]).default("event").describe("event: the Falco event and its context as JSON on stdin"),
   env: z
     .record(z.string(), z.string())
@@ -53,7 +53,11 @@ export default defineActionner({
   run({ params: p, event, context, signal, variables }) {
     return new Promise((resolve, reject) => {
       const compiled = compileCommand(p.command, p.env, p.stdin === "event");
-      const argv = commandArgv(compiled, p.command.map((arg, i) => (i === compiled.scriptIndex ? arg : render(arg, variables))), variables);
+      const argv = commandArgv(
+        compiled,
+        p.command.map((arg, i) => (i === compiled.scriptIndex ? arg : render(arg, variables))),
+        variables,
+      );
       const env: Record<string, string> = {};
       for (const [name, value] of Object.entries(p.env)) env[name] = render(value, variables);
       const [program, ...args] = argv as [string, ...string[]];

@@ -40,7 +40,10 @@ function tracked(chunks: Uint8Array[]) {
 describe("gcp:gcs parameters", () => {
   it("refuses a bucket or a prefix chosen by the event", () => {
     assert.match(gcs.check!({ bucket: "b-${K8S_NS_NAME}", prefix: "" })[0]!, /the bucket 'b-\$\{K8S_NS_NAME\}' cannot use variables/);
-    assert.match(gcs.check!({ bucket: "artifacts", prefix: "falco/${K8S_POD_NAME}" })[0]!, /the prefix 'falco\/\$\{K8S_POD_NAME\}' cannot use variables/);
+    assert.match(
+      gcs.check!({ bucket: "artifacts", prefix: "falco/${K8S_POD_NAME}" })[0]!,
+      /the prefix 'falco\/\$\{K8S_POD_NAME\}' cannot use variables/,
+    );
     assert.deepEqual(gcs.check!({ bucket: "falco-artifacts", prefix: "kestrel/logs" }), []);
     assert.deepEqual(gcs.check!({ bucket: "my.bucket_1", prefix: "" }), []);
   });
@@ -81,7 +84,10 @@ describe("gcp:gcs writes", () => {
 
   it("stores the artifact as <prefix>/<time>_<namespace>_<pod>_<name> and says where", async () => {
     const artifact: Artifact = { name: "/var/log/app.log", contentType: "text/plain", data: "line 1\nline 2\n" };
-    const res = await gcs.write(artifact, ctx(clients, "artifacts", "/falco/logs/", { namespace: "shop", pod: "web-1", file: "/var/log/app.log" }));
+    const res = await gcs.write(
+      artifact,
+      ctx(clients, "artifacts", "/falco/logs/", { namespace: "shop", pod: "web-1", file: "/var/log/app.log" }),
+    );
     const key = res.objects!["key"]!;
     assert.match(key, /^falco\/logs\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_shop_web-1__var_log_app\.log$/);
     assert.equal(res.location, `gs://artifacts/${key}`);
@@ -101,7 +107,10 @@ describe("gcp:gcs writes", () => {
     assert.ok(!rest.includes("/") && !rest.includes("\u0000") && !rest.includes("\n"), rest);
     assert.match(rest, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_\.\._\.\.__root_\.ssh_x_\.\._\.\._\.\._etc_passwd_\.txt$/);
     assert.deepEqual(
-      fake.objects("artifacts").map((o) => o.name).filter((n) => !n.startsWith("safe/") && !n.startsWith("falco/")),
+      fake
+        .objects("artifacts")
+        .map((o) => o.name)
+        .filter((n) => !n.startsWith("safe/") && !n.startsWith("falco/")),
       [],
       "nothing outside the prefixes",
     );
@@ -111,7 +120,10 @@ describe("gcp:gcs writes", () => {
     // The objects of this second and the next ones exist already (the name holds the time of the write).
     const now = Date.now();
     for (let s = 0; s < 5; s++) fake.putObject("artifacts", `dup/${timestamp(new Date(now + s * 1000))}_t_node-1_sysdig.scap.gz`, "older");
-    const res = await gcs.write({ name: "sysdig.scap.gz", data: new Uint8Array([2]) }, ctx(clients, "artifacts", "dup", { hostname: "node-1" }));
+    const res = await gcs.write(
+      { name: "sysdig.scap.gz", data: new Uint8Array([2]) },
+      ctx(clients, "artifacts", "dup", { hostname: "node-1" }),
+    );
     const key = res.objects!["key"]!;
     assert.match(key, /^dup\/\d{4}-[^/]*_node-1_sysdig\.scap-1\.gz$/);
     assert.deepEqual([...fake.object("artifacts", key)!.data], [2]);
@@ -126,20 +138,26 @@ describe("gcp:gcs writes", () => {
     assert.match(res.objects!["key"]!, /^\d{4}-[^/]*_ns_p_cap\.pcap$/, "no prefix, no leading '/'");
 
     const lost = tracked([new Uint8Array(10), new Uint8Array(10)]);
-    await assert.rejects(gcs.write({ name: "cap.pcap", data: lost.iterator }, ctx(clients, "nope", "", { namespace: "ns", pod: "p" })), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_TARGET_GONE");
-      assert.match(err.message, /the bucket 'nope' does not exist/);
-      return true;
-    });
+    await assert.rejects(
+      gcs.write({ name: "cap.pcap", data: lost.iterator }, ctx(clients, "nope", "", { namespace: "ns", pod: "p" })),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_TARGET_GONE");
+        assert.match(err.message, /the bucket 'nope' does not exist/);
+        return true;
+      },
+    );
     assert.equal(lost.state.closed, true, "the producer was told to stop");
   });
 
   it("fails clearly without a Google Cloud client, closing the artifact", async () => {
     const orphan = tracked([new Uint8Array(1)]);
-    await assert.rejects(gcs.write({ name: "x", data: orphan.iterator }, ctx(createClients(), "artifacts", "", {})), (err: KestrelError) => {
-      assert.equal(err.code, "ERR_CLIENT_MISSING");
-      return true;
-    });
+    await assert.rejects(
+      gcs.write({ name: "x", data: orphan.iterator }, ctx(createClients(), "artifacts", "", {})),
+      (err: KestrelError) => {
+        assert.equal(err.code, "ERR_CLIENT_MISSING");
+        return true;
+      },
+    );
     assert.equal(orphan.state.closed, true);
   });
 });

@@ -19,11 +19,16 @@ const MAX_PREFIX_BYTES = 512;
 const NAME_ATTEMPTS = 5;
 
 const params = z.strictObject({
-  bucket: z.string().min(1, "must name a bucket").describe("bucket the artifacts are stored in (it must exist); event values (${…}) are not allowed here"),
+  bucket: z
+    .string()
+    .min(1, "must name a bucket")
+    .describe("bucket the artifacts are stored in (it must exist); event values (${…}) are not allowed here"),
   prefix: z
     .string()
     .default("")
-    .describe("folder-like prefix of the object names, e.g. falco/artifacts (no leading or trailing / needed); event values are not allowed here"),
+    .describe(
+      "folder-like prefix of the object names, e.g. falco/artifacts (no leading or trailing / needed); event values are not allowed here",
+    ),
 });
 
 /** `a/b/` from `/a/b/`, `a//b` or `a/b`; "" for no prefix. Talon's `trim("/") + "/"` gave "/" for none. */
@@ -67,7 +72,8 @@ storage.objects.delete on the bucket, only used to remove an object whose CRC32C
 `,
   check(p) {
     const problems: string[] = [];
-    if (p.bucket.includes("${")) problems.push(`the bucket '${p.bucket}' cannot use variables: an event must not choose where artifacts are stored`);
+    if (p.bucket.includes("${"))
+      problems.push(`the bucket '${p.bucket}' cannot use variables: an event must not choose where artifacts are stored`);
     else if (!BUCKET_NAME.test(p.bucket) || p.bucket.includes("..")) {
       problems.push(`'${p.bucket}' is not a Cloud Storage bucket name (3-63 lower-case letters, digits, '-', '_' and '.')`);
     }

@@ -48,7 +48,10 @@ function tracked(chunks: Uint8Array[], failAfter?: number) {
 
 describe("local:file names", () => {
   it("builds Talon's name: time, namespace, pod, artifact name with / as _", () => {
-    assert.equal(artifactFileName("/var/log/app.log", { namespace: "prod", pod: "web-1", file: "/var/log/app.log" }, NOW), "2024-12-30T14-37-27Z_prod_web-1__var_log_app.log");
+    assert.equal(
+      artifactFileName("/var/log/app.log", { namespace: "prod", pod: "web-1", file: "/var/log/app.log" }, NOW),
+      "2024-12-30T14-37-27Z_prod_web-1__var_log_app.log",
+    );
     assert.equal(artifactFileName("sysdig.scap.gz", { hostname: "node-1" }, NOW), "2024-12-30T14-37-27Z_node-1_sysdig.scap.gz");
     assert.equal(artifactFileName("out", { b: "two", a: "one", file: "x" }, NOW), "2024-12-30T14-37-27Z_one_two_out");
   });
@@ -71,7 +74,10 @@ describe("local:file names", () => {
 
   it("adds the trace id after the time, and keeps it when a long name is shortened", () => {
     const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    assert.equal(artifactFileName("app.log", { namespace: "prod", pod: "web-1" }, NOW, trace), `2024-12-30T14-37-27Z_${trace}_prod_web-1_app.log`);
+    assert.equal(
+      artifactFileName("app.log", { namespace: "prod", pod: "web-1" }, NOW, trace),
+      `2024-12-30T14-37-27Z_${trace}_prod_web-1_app.log`,
+    );
     assert.equal(artifactFileName("out", { hostname: "node-1" }, NOW, "../x"), "2024-12-30T14-37-27Z_.._x_node-1_out", "neutralised too");
     const long = artifactFileName(`${"x".repeat(400)}.pcap`, { namespace: "ns", pod: "é".repeat(200) }, NOW, trace);
     assert.ok(Buffer.byteLength(long) <= 240);
@@ -124,7 +130,9 @@ describe("local:file writes", () => {
     const n = 50;
     // The same trace id, pod, name and second for all: only the exclusive creation of -1, -2… tells them apart.
     const results = await Promise.all(
-      Array.from({ length: n }, (_, i) => localFile.write({ name: "cap.pcap", data: `artifact ${i}` }, ctx(dest, { namespace: "ns", pod: "p" }))),
+      Array.from({ length: n }, (_, i) =>
+        localFile.write({ name: "cap.pcap", data: `artifact ${i}` }, ctx(dest, { namespace: "ns", pod: "p" })),
+      ),
     );
     const files = await readdir(dest);
     assert.equal(files.length, n, files.join(" "));

@@ -102,7 +102,11 @@ export const fakeActionners: readonly Actionner[] = [
   actionner("cilium:networkpolicy", z.object({ allow_cidr: z.array(z.string()).default([]) })),
   actionner(
     "calico:networkpolicy",
-    z.object({ order: z.number().int().optional(), allow_cidr: z.array(z.string()).default([]), allow_namespaces: z.array(z.string()).default([]) }),
+    z.object({
+      order: z.number().int().optional(),
+      allow_cidr: z.array(z.string()).default([]),
+      allow_namespaces: z.array(z.string()).default([]),
+    }),
   ),
   actionner(
     "aws:lambda",

@@ -2,12 +2,14 @@
 // namespace, optimistic concurrency on resourceVersion, status subresource rules, delete options and
 // preconditions, owner-reference garbage collection, eviction against PodDisruptionBudgets, and the
 // ephemeralcontainers subresource.
+
+import { parse as parseYaml } from "yaml";
 import { APPLY_PATCH, applyPatch, patchTypeOf } from "./patch.ts";
 import { apiVersionOf, NAMESPACE, PDB, POD, RESOURCES, type ResourceType } from "./resources.ts";
 import { fromLabelSelectorObject, matchesLabels, parseSelection, selects } from "./selectors.ts";
 import {
-  alreadyExists,
   ApiError,
+  alreadyExists,
   badRequest,
   conflict,
   internalError,
@@ -20,7 +22,6 @@ import {
 import { type Store, timestamp } from "./store.ts";
 import type { DeletionRecord, KubeObject } from "./types.ts";
 import { defaultSpec, validateEphemeralUpdate, validateObject, validatePodUpdate } from "./validation.ts";
-import { parse as parseYaml } from "yaml";
 
 const BODY_TYPES = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/cbor"];
 
@@ -75,7 +76,12 @@ export function deleteOptionsFrom(query: URLSearchParams, body: unknown): Delete
   if (query.getAll("dryRun").length > 0) opts.dryRun = query.getAll("dryRun");
   if (opts.propagationPolicy !== undefined && !["Orphan", "Background", "Foreground"].includes(opts.propagationPolicy)) {
     throw invalid({ kind: "DeleteOptions", group: "meta.k8s.io" }, "", [
-      { type: "FieldValueNotSupported", field: "propagationPolicy", value: opts.propagationPolicy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' },
+      {
+        type: "FieldValueNotSupported",
+        field: "propagationPolicy",
+        value: opts.propagationPolicy,
+        detail: 'supported values: "Foreground", "Background", "Orphan", "nil"',
+      },
     ]);
   }
   return opts;
@@ -128,7 +134,9 @@ export class Api {
     const limit = Number(query.get("limit") ?? "0");
     if (Number.isInteger(limit) && limit > 0 && items.length > limit) {
       const last = items[limit - 1]!;
-      meta.continue = Buffer.from(JSON.stringify({ rv: resourceVersion, start: `${last.metadata.namespace ?? ""}/${last.metadata.name}` })).toString("base64url");
+      meta.continue = Buffer.from(
+        JSON.stringify({ rv: resourceVersion, start: `${last.metadata.namespace ?? ""}/${last.metadata.name}` }),
+      ).toString("base64url");
       meta.remainingItemCount = items.length - limit;
       items = items.slice(0, limit);
     }
@@ -148,7 +156,10 @@ export class Api {
     if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
     }
-    if (obj.kind !== undefined && obj.kind !== rt.kind) throw badRequest(`${obj.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: no kind "${obj.kind}" is registered for version "${apiVersion}"`);
+    if (obj.kind !== undefined && obj.kind !== rt.kind)
+      throw badRequest(
+        `${obj.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: no kind "${obj.kind}" is registered for version "${apiVersion}"`,
+      );
     obj.apiVersion = apiVersion;
     obj.kind = rt.kind;
     if (!isObject(obj.metadata)) obj.metadata = {};
@@ -170,13 +181,28 @@ export class Api {
   /** Defaulting the real server does on create (status reset, namespace labels, pod defaults). */
   private prepareForCreate(rt: ResourceType, obj: KubeObject): void {
     const meta = obj.metadata;
-    for (const k of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink"]) delete meta[k];
+    for (const k of [
+      "uid",
+      "creationTimestamp",
+      "deletionTimestamp",
+      "deletionGracePeriodSeconds",
+      "generation",
+      "managedFields",
+      "selfLink",
+    ])
+      delete meta[k];
     if (rt === NAMESPACE) {
       meta.labels = { ...meta.labels, "kubernetes.io/metadata.name": meta.name };
       obj.spec = { finalizers: ["kubernetes"], ...obj.spec };
       obj.status = { phase: "Active" };
     } else if (rt === POD) {
-      obj.spec = { restartPolicy: "Always", terminationGracePeriodSeconds: 30, dnsPolicy: "ClusterFirst", schedulerName: "default-scheduler", ...obj.spec };
+      obj.spec = {
+        restartPolicy: "Always",
+        terminationGracePeriodSeconds: 30,
+        dnsPolicy: "ClusterFirst",
+        schedulerName: "default-scheduler",
+        ...obj.spec,
+      };
       obj.status = { phase: "Pending", qosClass: "BestEffort" };
     } else if (rt.hasStatus && rt.plural !== "nodes") {
       obj.status = {};
@@ -191,14 +217,25 @@ export class Api {
     validateObject(rt, obj);
     this.requireNamespace(rt, namespace);
     if (obj.metadata.name && this.store.has(rt, namespace, obj.metadata.name)) throw alreadyExists(rt, obj.metadata.name);
-    if (isDryRun(query)) return { ...obj, metadata: { ...obj.metadata, name: obj.metadata.name ?? `${obj.metadata.generateName}dryrn`, creationTimestamp: timestamp() } };
+    if (isDryRun(query))
+      return {
+        ...obj,
+        metadata: { ...obj.metadata, name: obj.metadata.name ?? `${obj.metadata.generateName}dryrn`, creationTimestamp: timestamp() },
+      };
     return this.store.insert(rt, obj);
   }
 
   /** PUT. Returns the object and whether it was created (201) rather than updated (200). */
-  update(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, query: URLSearchParams): { object: KubeObject; created: boolean } {
+  update(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    query: URLSearchParams,
+  ): { object: KubeObject; created: boolean } {
     const next = this.checkTypeAndNamespace(rt, namespace, body);
-    if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name ?? ""}) does not match the name on the URL (${name})`);
+    if (next.metadata.name !== name)
+      throw badRequest(`the name of the object (${next.metadata.name ?? ""}) does not match the name on the URL (${name})`);
     const current = this.store.get(rt, namespace, name);
     if (current === undefined) {
       if (!rt.createOnUpdate) throw notFound(rt, name);
@@ -206,12 +243,22 @@ export class Api {
       return { object: this.create(rt, namespace, next, query), created: true };
     }
     if (!next.metadata.resourceVersion && (rt.custom || rt.aggregated)) {
-      throw invalid(rt, name, [{ type: "FieldValueInvalid", field: "metadata.resourceVersion", value: 0, detail: "must be specified for an update" }]);
+      throw invalid(rt, name, [
+        { type: "FieldValueInvalid", field: "metadata.resourceVersion", value: 0, detail: "must be specified for an update" },
+      ]);
     }
     return { object: this.commit(rt, next, current, "main", query), created: false };
   }
 
-  patch(rt: ResourceType, namespace: string | undefined, name: string, contentType: string | undefined, body: string, query: URLSearchParams, sub: "main" | "status" | "ephemeralcontainers" = "main"): { object: KubeObject; created: boolean } {
+  patch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    contentType: string | undefined,
+    body: string,
+    query: URLSearchParams,
+    sub: "main" | "status" | "ephemeralcontainers" = "main",
+  ): { object: KubeObject; created: boolean } {
     // The patch type is checked before the object is looked up, as kube-apiserver does.
     const type = patchTypeOf(rt, contentType);
     const current = this.store.get(rt, namespace, name);
@@ -224,24 +271,40 @@ export class Api {
     }
     const patched = applyPatch(rt, contentType, current, body, query);
     if (!isObject(patched.metadata)) throw badRequest("metadata: the patched object has no metadata");
-    if (patched.metadata.name !== name) throw badRequest(`the name of the object (${patched.metadata.name ?? ""}) does not match the name on the URL (${name})`);
-    if (rt.namespaced && patched.metadata.namespace !== namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    if (patched.metadata.name !== name)
+      throw badRequest(`the name of the object (${patched.metadata.name ?? ""}) does not match the name on the URL (${name})`);
+    if (rt.namespaced && patched.metadata.namespace !== namespace)
+      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     patched.apiVersion = current.apiVersion;
     patched.kind = current.kind;
     return { object: this.commit(rt, patched, current, sub, query), created: false };
   }
 
   /** PUT of a subresource (status, ephemeralcontainers). */
-  updateSubresource(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, query: URLSearchParams, sub: "status" | "ephemeralcontainers"): KubeObject {
+  updateSubresource(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    query: URLSearchParams,
+    sub: "status" | "ephemeralcontainers",
+  ): KubeObject {
     const next = this.checkTypeAndNamespace(rt, namespace, body);
-    if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name ?? ""}) does not match the name on the URL (${name})`);
+    if (next.metadata.name !== name)
+      throw badRequest(`the name of the object (${next.metadata.name ?? ""}) does not match the name on the URL (${name})`);
     const current = this.store.get(rt, namespace, name);
     if (current === undefined) throw notFound(rt, name);
     return this.commit(rt, next, current, sub, query);
   }
 
   /** Preconditions, subresource rules, validation, then the write. */
-  private commit(rt: ResourceType, proposed: KubeObject, current: KubeObject, sub: "main" | "status" | "ephemeralcontainers", query: URLSearchParams): KubeObject {
+  private commit(
+    rt: ResourceType,
+    proposed: KubeObject,
+    current: KubeObject,
+    sub: "main" | "status" | "ephemeralcontainers",
+    query: URLSearchParams,
+  ): KubeObject {
     const name = current.metadata.name!;
     const rv = proposed.metadata.resourceVersion;
     if (rv !== undefined && rv !== null && rv !== "" && rv !== current.metadata.resourceVersion) throw conflict(rt, name);
@@ -297,7 +360,13 @@ export class Api {
     return this.store.replace(rt, next);
   }
 
-  delete(rt: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions, via = "delete"): KubeObject | Record<string, unknown> {
+  delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: DeleteOptions,
+    via = "delete",
+  ): KubeObject | Record<string, unknown> {
     const current = this.store.get(rt, namespace, name);
     if (current === undefined) throw notFound(rt, name);
     const pre = options.preconditions;
@@ -305,10 +374,15 @@ export class Api {
       throw conflict(rt, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
     }
     if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(rt, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      throw conflict(
+        rt,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+      );
     }
     const grace = options.gracePeriodSeconds ?? (rt === POD ? (current.spec?.terminationGracePeriodSeconds ?? 30) : undefined);
-    const answer = (o: KubeObject) => (rt === POD || rt === NAMESPACE || rt.plural === "services" ? o : successStatus(undefined, detailsOf(rt, o)));
+    const answer = (o: KubeObject) =>
+      rt === POD || rt === NAMESPACE || rt.plural === "services" ? o : successStatus(undefined, detailsOf(rt, o));
     if (options.dryRun?.includes("All")) return answer(current);
     const removed = this.remove(rt, current, options, via, grace);
     return answer(rt === NAMESPACE ? { ...removed, status: { phase: "Terminating" } } : removed);
@@ -357,9 +431,23 @@ export class Api {
     const items: KubeObject[] = [];
     for (const o of victims) {
       if (options.dryRun?.includes("All")) items.push(o);
-      else items.push(this.remove(rt, o, options, "deletecollection", options.gracePeriodSeconds ?? (rt === POD ? (o.spec?.terminationGracePeriodSeconds ?? 30) : undefined)));
+      else
+        items.push(
+          this.remove(
+            rt,
+            o,
+            options,
+            "deletecollection",
+            options.gracePeriodSeconds ?? (rt === POD ? (o.spec?.terminationGracePeriodSeconds ?? 30) : undefined),
+          ),
+        );
     }
-    return { kind: `${rt.kind}List`, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(this.store.resourceVersion) }, items };
+    return {
+      kind: `${rt.kind}List`,
+      apiVersion: apiVersionOf(rt),
+      metadata: { resourceVersion: String(this.store.resourceVersion) },
+      items,
+    };
   }
 
   /** GET …/scale: the autoscaling/v1 Scale view of a workload. */
@@ -371,14 +459,28 @@ export class Api {
     return {
       kind: "Scale",
       apiVersion: "autoscaling/v1",
-      metadata: { name, namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+      metadata: {
+        name,
+        namespace,
+        uid: o.metadata.uid,
+        resourceVersion: o.metadata.resourceVersion,
+        creationTimestamp: o.metadata.creationTimestamp,
+      },
       spec: { replicas: o.spec?.replicas ?? 0 },
       status: { replicas: o.status?.replicas ?? 0, selector },
     };
   }
 
   /** PUT/PATCH …/scale: only spec.replicas reaches the workload; resourceVersion is checked as usual. */
-  updateScale(rt: ResourceType, namespace: string | undefined, name: string, contentType: string | undefined, body: string, query: URLSearchParams, isPatch: boolean): KubeObject {
+  updateScale(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    contentType: string | undefined,
+    body: string,
+    query: URLSearchParams,
+    isPatch: boolean,
+  ): KubeObject {
     const current = this.scale(rt, namespace, name);
     let next: KubeObject;
     if (isPatch) next = applyPatch(rt, contentType, current, body, query);
@@ -389,7 +491,9 @@ export class Api {
     }
     const replicas = next.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
-      throw invalid({ kind: "Scale", group: "autoscaling" }, name, [{ type: "FieldValueInvalid", field: "spec.replicas", value: replicas, detail: "must be greater than or equal to 0" }]);
+      throw invalid({ kind: "Scale", group: "autoscaling" }, name, [
+        { type: "FieldValueInvalid", field: "spec.replicas", value: replicas, detail: "must be greater than or equal to 0" },
+      ]);
     }
     const rv = next.metadata?.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(rt, name);
@@ -404,7 +508,8 @@ export class Api {
     const pod = this.store.get(POD, namespace, name);
     if (pod === undefined) throw notFound(POD, name);
     if (!isObject(body)) throw badRequest("Object 'Kind' is missing in the request body");
-    if (body.kind !== undefined && body.kind !== "Eviction") throw badRequest(`${String(body.kind)} in version "v1" cannot be handled as a Eviction`);
+    if (body.kind !== undefined && body.kind !== "Eviction")
+      throw badRequest(`${String(body.kind)} in version "v1" cannot be handled as a Eviction`);
     const evictionName = isObject(body.metadata) ? body.metadata.name : undefined;
     if (evictionName !== undefined && evictionName !== name) throw badRequest("name in URL does not match name in Eviction object");
     const deleteOptions = isObject(body.deleteOptions) ? (body.deleteOptions as DeleteOptions) : {};
@@ -423,7 +528,9 @@ export class Api {
   private expectedPods(namespace: string, pods: KubeObject[]): number {
     const owners = new Map<string, number>();
     for (const pod of pods) {
-      const ref = (pod.metadata.ownerReferences ?? []).find((r: { controller?: boolean }) => r.controller === true) as { apiVersion: string; kind: string; name: string; uid: string } | undefined;
+      const ref = (pod.metadata.ownerReferences ?? []).find((r: { controller?: boolean }) => r.controller === true) as
+        | { apiVersion: string; kind: string; name: string; uid: string }
+        | undefined;
       const rt = ref === undefined ? undefined : RESOURCES.find((t) => `${apiVersionOf(t)}/${t.kind}` === `${ref.apiVersion}/${ref.kind}`);
       const owner = rt === undefined ? undefined : this.store.get(rt, namespace, ref!.name);
       const scale = owner?.kind === "DaemonSet" ? owner.status?.desiredNumberScheduled : owner?.spec?.replicas;
@@ -444,7 +551,8 @@ export class Api {
     if (phase !== "Running" || pod.metadata.deletionTimestamp) return;
     const pdbs = this.store.list(PDB, ns).filter((p) => matchesLabels(fromLabelSelectorObject(p.spec?.selector), pod.metadata.labels));
     if (pdbs.length === 0) return;
-    if (pdbs.length > 1) throw internalError("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
+    if (pdbs.length > 1)
+      throw internalError("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
     const pdb = pdbs[0]!;
     const reqs = fromLabelSelectorObject(pdb.spec?.selector);
     const covered = this.store.list(POD, ns).filter((p) => matchesLabels(reqs, p.metadata.labels) && !p.metadata.deletionTimestamp);
@@ -454,7 +562,12 @@ export class Api {
     if (!isHealthy(pod) && healthy >= desired) return;
     if (healthy - desired <= 0) {
       throw new ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.", {
-        causes: [{ reason: "DisruptionBudget", message: `The disruption budget ${pdb.metadata.name} needs ${desired} healthy pods and has ${healthy} currently` }],
+        causes: [
+          {
+            reason: "DisruptionBudget",
+            message: `The disruption budget ${pdb.metadata.name} needs ${desired} healthy pods and has ${healthy} currently`,
+          },
+        ],
       });
     }
   }
@@ -486,6 +599,9 @@ function detailsOf(rt: ResourceType, o: KubeObject): { name: string; group?: str
 
 export function randomHex(length: number): string {
   let s = "";
-  while (s.length < length) s += Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  while (s.length < length)
+    s += Math.floor(Math.random() * 0x100000000)
+      .toString(16)
+      .padStart(8, "0");
   return s.slice(0, length);
 }

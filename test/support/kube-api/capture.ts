@@ -99,7 +99,29 @@ function sinkFor(ctx: CommandContext, file: string | undefined, tool: string): S
 }
 
 const TCPDUMP_FLAGS = new Set("AbdDeEhHIJKlLnNOpqStuUvx#".split(""));
-const TCPDUMP_VALUES = new Set(["-i", "-s", "-w", "-c", "-G", "-W", "-C", "-Z", "-B", "-y", "-F", "-r", "-T", "-j", "-z", "-E", "-M", "-V", "--snapshot-length", "--interface", "--time-stamp-precision"]);
+const TCPDUMP_VALUES = new Set([
+  "-i",
+  "-s",
+  "-w",
+  "-c",
+  "-G",
+  "-W",
+  "-C",
+  "-Z",
+  "-B",
+  "-y",
+  "-F",
+  "-r",
+  "-T",
+  "-j",
+  "-z",
+  "-E",
+  "-M",
+  "-V",
+  "--snapshot-length",
+  "--interface",
+  "--time-stamp-precision",
+]);
 
 const tcpdump: Command = async (ctx) => {
   const values = new Map<string, string>();
@@ -136,7 +158,9 @@ const tcpdump: Command = async (ctx) => {
     return 1;
   }
   const linkName = linktype === LINKTYPE_LINUX_SLL2 ? "LINUX_SLL2 (Linux cooked v2)" : "EN10MB (Ethernet)";
-  ctx.io.stderr.write(`tcpdump: ${file === undefined ? "verbose output suppressed, use -v[v]... for full protocol decode\n" : ""}listening on ${iface}, link-type ${linkName}, snapshot length ${snaplen} bytes\n`);
+  ctx.io.stderr.write(
+    `tcpdump: ${file === undefined ? "verbose output suppressed, use -v[v]... for full protocol decode\n" : ""}listening on ${iface}, link-type ${linkName}, snapshot length ${snaplen} bytes\n`,
+  );
   const binary = file !== undefined;
   if (binary) sink.write(pcapHeader(snaplen, linktype));
   const scale = ctx.session.timeScale;
@@ -164,7 +188,9 @@ const tcpdump: Command = async (ctx) => {
     if (binary) sink.write(pcapRecord(data, snaplen, when));
     else {
       const t = new Date(when).toISOString().slice(11, 23);
-      ctx.io.stdout.write(`${t}000 IP 10.244.0.10.${40000 + (captured % 20000)} > 10.96.0.10.53: UDP, length ${data.length - (linktype === LINKTYPE_LINUX_SLL2 ? 48 : 42)}\n`);
+      ctx.io.stdout.write(
+        `${t}000 IP 10.244.0.10.${40000 + (captured % 20000)} > 10.96.0.10.53: UDP, length ${data.length - (linktype === LINKTYPE_LINUX_SLL2 ? 48 : 42)}\n`,
+      );
     }
     captured++;
   }
@@ -172,7 +198,27 @@ const tcpdump: Command = async (ctx) => {
   return 0;
 };
 
-const SYSDIG_VALUES = new Set(["-M", "-w", "-s", "-n", "-r", "-c", "-p", "-k", "-K", "-C", "-W", "-G", "-e", "-F", "--cri", "--modern-bpf-cpus", "--snaplen", "--numevents", "--write"]);
+const SYSDIG_VALUES = new Set([
+  "-M",
+  "-w",
+  "-s",
+  "-n",
+  "-r",
+  "-c",
+  "-p",
+  "-k",
+  "-K",
+  "-C",
+  "-W",
+  "-G",
+  "-e",
+  "-F",
+  "--cri",
+  "--modern-bpf-cpus",
+  "--snaplen",
+  "--numevents",
+  "--write",
+]);
 
 /** A section header block followed by event blocks, in pcapng framing as scap files are. */
 function scapSectionHeader(): Buffer {
@@ -237,8 +283,10 @@ const sysdig: Command = async (ctx) => {
   flush();
   let events = 0;
   while ((count <= 0 || events < count) && !hungUp && !ctx.signal.aborted && Date.now() < deadline) {
-    if (events > 0 && (!(await sleep(Math.max(1, Math.min(EVENT_INTERVAL_MS * scale, deadline - Date.now())), ctx.signal)) || hungUp)) break;
-    if (file === undefined) ctx.io.stdout.write(`${events + 1} ${new Date().toISOString().slice(11, 23)}000000 0 sh (7) > execve filename=/bin/sh\n`);
+    if (events > 0 && (!(await sleep(Math.max(1, Math.min(EVENT_INTERVAL_MS * scale, deadline - Date.now())), ctx.signal)) || hungUp))
+      break;
+    if (file === undefined)
+      ctx.io.stdout.write(`${events + 1} ${new Date().toISOString().slice(11, 23)}000000 0 sh (7) > execve filename=/bin/sh\n`);
     else {
       chunks.push(scapEvent(events));
       flush();

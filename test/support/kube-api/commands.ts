@@ -157,7 +157,9 @@ const printf: Command = async (ctx) => {
             return pad("0");
           }
           const int = Math.trunc(n);
-          return pad(conv === "x" ? int.toString(16) : conv === "X" ? int.toString(16).toUpperCase() : conv === "o" ? int.toString(8) : String(int));
+          return pad(
+            conv === "x" ? int.toString(16) : conv === "X" ? int.toString(16).toUpperCase() : conv === "o" ? int.toString(8) : String(int),
+          );
         }
       }
     });
@@ -208,7 +210,8 @@ const ls: Command = async (ctx) => {
   const all = flags.has("-a") || flags.has("-A");
   let code = 0;
   const lines: string[] = [];
-  const entry = (name: string, p: string) => (long ? `${modeString(fs.isDir(p))} 1 root root ${String(fs.size(p)).padStart(6)} Jan  1 00:00 ${name}` : name);
+  const entry = (name: string, p: string) =>
+    long ? `${modeString(fs.isDir(p))} 1 root root ${String(fs.size(p)).padStart(6)} Jan  1 00:00 ${name}` : name;
   const targets = operands.length === 0 ? ["."] : operands;
   for (const t of targets) {
     const p = pathOf(ctx, t);
@@ -237,10 +240,16 @@ const ps: Command = async (ctx) => {
   let lines: string[];
   if (/\baux\b|-aux/.test(args)) {
     lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"];
-    for (const p of procs) lines.push(`${p.user.padEnd(8)} ${String(p.pid).padStart(7)}  0.0  0.1  11400  7400 ?        ${p.pid === 1 ? "Ss" : "R "}   ${time(p.started)}   0:00 ${p.command}`);
+    for (const p of procs)
+      lines.push(
+        `${p.user.padEnd(8)} ${String(p.pid).padStart(7)}  0.0  0.1  11400  7400 ?        ${p.pid === 1 ? "Ss" : "R "}   ${time(p.started)}   0:00 ${p.command}`,
+      );
   } else if (/(^|\s)-e?f\b/.test(args)) {
     lines = ["UID          PID    PPID  C STIME TTY          TIME CMD"];
-    for (const p of procs) lines.push(`${p.user.padEnd(8)} ${String(p.pid).padStart(7)} ${String(p.pid === 1 ? 0 : 1).padStart(7)}  0 ${time(p.started)} ?        00:00:00 ${p.command}`);
+    for (const p of procs)
+      lines.push(
+        `${p.user.padEnd(8)} ${String(p.pid).padStart(7)} ${String(p.pid === 1 ? 0 : 1).padStart(7)}  0 ${time(p.started)} ?        00:00:00 ${p.command}`,
+      );
   } else {
     lines = ["    PID TTY          TIME CMD"];
     for (const p of procs) lines.push(`${String(p.pid).padStart(7)} ?        00:00:00 ${p.command.split(" ")[0]!.split("/").at(-1)}`);
@@ -356,7 +365,12 @@ const wc: Command = async (ctx) => {
   const counts: number[] = [];
   const none = !flags.has("-c") && !flags.has("-l") && !flags.has("-w") && !flags.has("-m");
   if (none || flags.has("-l")) counts.push(data.filter((b) => b === 10).length);
-  if (none || flags.has("-w")) counts.push(text(data).split(/\s+/).filter((w) => w !== "").length);
+  if (none || flags.has("-w"))
+    counts.push(
+      text(data)
+        .split(/\s+/)
+        .filter((w) => w !== "").length,
+    );
   if (flags.has("-m")) counts.push([...text(data)].length);
   if (none || flags.has("-c")) counts.push(data.length);
   const width = counts.length > 1 || operands.length > 0 ? 7 : 0;
@@ -413,10 +427,13 @@ const timeout: Command = async (ctx) => {
   const onAbort = () => controller.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   let timedOut = false;
-  const timer = ms > 0 ? setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, ms * ctx.session.timeScale) : undefined;
+  const timer =
+    ms > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, ms * ctx.session.timeScale)
+      : undefined;
   try {
     const code = await ctx.run(command, ctx.io, controller.signal);
     return timedOut && !preserve ? 124 : code;
@@ -622,7 +639,12 @@ function copyOrMove(name: "cp" | "mv"): Command {
       const from = pathOf(ctx, src);
       const data = fs.read(from);
       if (data === undefined) {
-        err(ctx, fs.isDir(from) ? `${name}: -r not specified; omitting directory '${src}'` : `${name}: cannot stat '${src}': No such file or directory`);
+        err(
+          ctx,
+          fs.isDir(from)
+            ? `${name}: -r not specified; omitting directory '${src}'`
+            : `${name}: cannot stat '${src}': No such file or directory`,
+        );
         code = 1;
         continue;
       }
@@ -659,7 +681,11 @@ const grep: Command = async (ctx) => {
   }
   let re: RegExp;
   try {
-    const source = flags.has("-F") ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : flags.has("-E") ? pattern : pattern.replace(/\\([|+?(){}])/g, "$1");
+    const source = flags.has("-F")
+      ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      : flags.has("-E")
+        ? pattern
+        : pattern.replace(/\\([|+?(){}])/g, "$1");
     re = new RegExp(source, flags.has("-i") ? "i" : "");
   } catch {
     err(ctx, "grep: Invalid regular expression");
@@ -709,7 +735,8 @@ const date: Command = async (ctx) => {
 const uname: Command = async (ctx) => {
   const { flags } = options(ctx.argv.slice(1));
   const host = ctx.session.state.hostname;
-  if (flags.has("-a")) ctx.io.stdout.write(`Linux ${host} 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux\n`);
+  if (flags.has("-a"))
+    ctx.io.stdout.write(`Linux ${host} 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux\n`);
   else if (flags.has("-r")) ctx.io.stdout.write("6.1.0-18-amd64\n");
   else if (flags.has("-m")) ctx.io.stdout.write("x86_64\n");
   else if (flags.has("-n")) ctx.io.stdout.write(`${host}\n`);
@@ -733,7 +760,11 @@ const env: Command = async (ctx) => {
     vars[a.slice(0, a.indexOf("="))] = a.slice(a.indexOf("=") + 1);
   }
   if (i < args.length) return ctx.run(args.slice(i), ctx.io, ctx.signal);
-  ctx.io.stdout.write(Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""));
+  ctx.io.stdout.write(
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(""),
+  );
   return 0;
 };
 

@@ -9,7 +9,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { Containers } from "./fakefs.ts";
 import { bytes, emptyInput, type Input, type Output, Pipe } from "./io.ts";
 import { resolveContainer } from "./log.ts";
-import { type Command, ExecNotFound, type Session, runProgram } from "./shell.ts";
+import { type Command, ExecNotFound, runProgram, type Session } from "./shell.ts";
 import { badRequest } from "./status.ts";
 import type { ExecLogEntry, KubeObject } from "./types.ts";
 
@@ -63,7 +63,14 @@ export function exitStatus(code: number, command: string[]): Record<string, unkn
 
 function runtimeFailure(program: string): Record<string, unknown> {
   const inner = `error executing command in container: failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: exec: "${program}": executable file not found in $PATH: unknown`;
-  return { metadata: {}, status: "Failure", message: `Internal error occurred: ${inner}`, reason: "InternalError", details: { causes: [{ message: inner }] }, code: 500 };
+  return {
+    metadata: {},
+    status: "Failure",
+    message: `Internal error occurred: ${inner}`,
+    reason: "InternalError",
+    details: { causes: [{ message: inner }] },
+    code: 500,
+  };
 }
 
 export class ExecServer {
@@ -84,11 +91,19 @@ export class ExecServer {
   }
 
   /** Checks the request like the API server does before upgrading (throws ApiError), then upgrades. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams, onOpen: (protocol: string) => void): void {
+  upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    pod: KubeObject,
+    query: URLSearchParams,
+    onOpen: (protocol: string) => void,
+  ): void {
     const podName = pod.metadata.name!;
     const container = resolveContainer(pod, query.get("container"));
     const phase = pod.status?.phase;
-    if (phase === "Succeeded" || phase === "Failed") throw badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+    if (phase === "Succeeded" || phase === "Failed")
+      throw badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
     if (!pod.spec?.nodeName) throw badRequest(`pod ${podName} does not have a host assigned`);
     const wants = { stdin: flag(query, "stdin"), stdout: flag(query, "stdout"), stderr: flag(query, "stderr"), tty: flag(query, "tty") };
     if (!wants.stdin && !wants.stdout && !wants.stderr) throw badRequest("you must specify at least 1 of stdin, stdout, stderr");
@@ -100,7 +115,13 @@ export class ExecServer {
     });
   }
 
-  private session(ws: WebSocket, pod: KubeObject, container: string, command: string[], wants: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): void {
+  private session(
+    ws: WebSocket,
+    pod: KubeObject,
+    container: string,
+    command: string[],
+    wants: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean },
+  ): void {
     const namespace = pod.metadata.namespace!;
     const podName = pod.metadata.name!;
     const protocol = ws.protocol;
@@ -170,7 +191,14 @@ export class ExecServer {
       },
       (err: unknown) => {
         if (err instanceof ExecNotFound) finish(runtimeFailure(err.program));
-        else finish({ metadata: {}, status: "Failure", message: `Internal error occurred: ${String(err)}`, reason: "InternalError", code: 500 });
+        else
+          finish({
+            metadata: {},
+            status: "Failure",
+            message: `Internal error occurred: ${String(err)}`,
+            reason: "InternalError",
+            code: 500,
+          });
       },
     );
   }

@@ -109,7 +109,22 @@ export class FakeFs {
   }
 }
 
-const DEFAULT_DIRS = ["/bin", "/dev", "/etc", "/home", "/proc", "/root", "/run", "/sbin", "/tmp", "/usr/bin", "/usr/local/bin", "/usr/sbin", "/var/log", "/var/run"];
+const DEFAULT_DIRS = [
+  "/bin",
+  "/dev",
+  "/etc",
+  "/home",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/tmp",
+  "/usr/bin",
+  "/usr/local/bin",
+  "/usr/sbin",
+  "/var/log",
+  "/var/run",
+];
 
 export class ContainerState {
   readonly fs = new FakeFs();
@@ -127,11 +142,19 @@ export class ContainerState {
     for (const d of DEFAULT_DIRS) this.fs.mkdirs(d);
     const enc = (s: string) => new TextEncoder().encode(s);
     this.fs.put("/etc/hostname", enc(`${podName}\n`));
-    this.fs.put("/etc/passwd", enc("root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"));
+    this.fs.put(
+      "/etc/passwd",
+      enc(
+        "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+      ),
+    );
     this.fs.put("/etc/group", enc("root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n"));
     this.fs.put("/etc/shadow", enc("root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n"));
     this.fs.put("/etc/hosts", enc(`127.0.0.1\tlocalhost\n${pod?.status?.podIP ?? "10.244.0.10"}\t${podName}\n`));
-    this.fs.put("/etc/os-release", enc('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'));
+    this.fs.put(
+      "/etc/os-release",
+      enc('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'),
+    );
     const spec = [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.ephemeralContainers ?? [])].find(
       (c: { name?: string }) => c.name === container,
     ) as { image?: string; command?: string[]; args?: string[]; env?: { name: string; value?: string }[] } | undefined;
@@ -145,7 +168,12 @@ export class ContainerState {
     for (const e of spec?.env ?? []) if (typeof e.value === "string") this.env[e.name] = e.value;
     const argv = [...(spec?.command ?? []), ...(spec?.args ?? [])];
     const image = (spec?.image ?? "nginx").split("/").at(-1)!.split(":")[0]!;
-    this.procs.set(1, { pid: 1, user: "root", command: argv.length > 0 ? argv.join(" ") : image === "nginx" ? "nginx: master process nginx -g daemon off;" : image, started: Date.now() });
+    this.procs.set(1, {
+      pid: 1,
+      user: "root",
+      command: argv.length > 0 ? argv.join(" ") : image === "nginx" ? "nginx: master process nginx -g daemon off;" : image,
+      started: Date.now(),
+    });
   }
 
   spawn(command: string, controller: AbortController): Proc {

@@ -7,12 +7,22 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Api } from "./api.ts";
-import { type ExecSessionRecord, ExecServer } from "./exec.ts";
+import { ExecServer, type ExecSessionRecord } from "./exec.ts";
 import { Containers, normalizePath } from "./fakefs.ts";
 import { bytes } from "./io.ts";
 import { Logs } from "./log.ts";
 import { NAMESPACE, POD, requireByKind } from "./resources.ts";
-import { namespaceObject, nodeObject, type PodOptions, podObject, type Seeder, seedDaemonSet, seedDeployment, seedJob, seedStatefulSet } from "./seed.ts";
+import {
+  namespaceObject,
+  nodeObject,
+  type PodOptions,
+  podObject,
+  type Seeder,
+  seedDaemonSet,
+  seedDeployment,
+  seedJob,
+  seedStatefulSet,
+} from "./seed.ts";
 import { KubeHttpServer } from "./server.ts";
 import type { Command } from "./shell.ts";
 import { ApiError } from "./status.ts";
@@ -22,8 +32,8 @@ import type { DelayRule, DeletionRecord, ExecLogEntry, FailRule, HangRule, KubeO
 import { validateObject } from "./validation.ts";
 import { Watches } from "./watch.ts";
 
-export type { Command, CommandContext } from "./shell.ts";
 export type { ExecSessionRecord } from "./exec.ts";
+export type { Command, CommandContext } from "./shell.ts";
 export type { DelayRule, DeletionRecord, ExecLogEntry, FailRule, HangRule, KubeObject, RecordedRequest } from "./types.ts";
 
 export interface KubeApiServer {
@@ -56,10 +66,26 @@ export interface KubeApiServer {
     name: string,
     options?: { replicas?: number; readyReplicas?: number; node?: string; labels?: Record<string, string> },
   ): { deployment: KubeObject; replicaSet: KubeObject; pods: KubeObject[] };
-  addDaemonSet(namespace: string, name: string, options?: { nodes?: string[]; labels?: Record<string, string> }): { daemonSet: KubeObject; pods: KubeObject[] };
-  addStatefulSet(namespace: string, name: string, options?: { replicas?: number; readyReplicas?: number; node?: string }): { statefulSet: KubeObject; pods: KubeObject[] };
-  addJob(namespace: string, name: string, options?: { node?: string; phase?: string; labels?: Record<string, string> }): { job: KubeObject; pods: KubeObject[] };
-  addPodDisruptionBudget(namespace: string, name: string, options: { matchLabels: Record<string, string>; minAvailable?: number | string; maxUnavailable?: number | string }): KubeObject;
+  addDaemonSet(
+    namespace: string,
+    name: string,
+    options?: { nodes?: string[]; labels?: Record<string, string> },
+  ): { daemonSet: KubeObject; pods: KubeObject[] };
+  addStatefulSet(
+    namespace: string,
+    name: string,
+    options?: { replicas?: number; readyReplicas?: number; node?: string },
+  ): { statefulSet: KubeObject; pods: KubeObject[] };
+  addJob(
+    namespace: string,
+    name: string,
+    options?: { node?: string; phase?: string; labels?: Record<string, string> },
+  ): { job: KubeObject; pods: KubeObject[] };
+  addPodDisruptionBudget(
+    namespace: string,
+    name: string,
+    options: { matchLabels: Record<string, string>; minAvailable?: number | string; maxUnavailable?: number | string },
+  ): KubeObject;
 
   /** Fault injection and observation */
   readonly requests: RecordedRequest[];
@@ -146,10 +172,12 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       ensureNamespace(o.metadata.namespace);
     }
     validateObject(rt, o);
-    if (o.metadata.name && store.has(rt, o.metadata.namespace, o.metadata.name)) throw new Error(`kube-api test server: ${obj.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name} already exists`);
+    if (o.metadata.name && store.has(rt, o.metadata.namespace, o.metadata.name))
+      throw new Error(`kube-api test server: ${obj.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name} already exists`);
     return store.insert(rt, o);
   };
-  const get = (apiVersion: string, kind: string, namespace: string | undefined, name: string) => store.get(requireByKind(apiVersion, kind), namespace, name);
+  const get = (apiVersion: string, kind: string, namespace: string | undefined, name: string) =>
+    store.get(requireByKind(apiVersion, kind), namespace, name);
   const seeder: Seeder = { create, get };
   const podFor = (namespace: string, pod: string) => store.get(POD, namespace, pod);
   for (const ns of options.namespaces ?? ["default", "kube-system", "kube-public", "kube-node-lease"]) ensureNamespace(ns);
@@ -213,7 +241,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     },
     update(obj) {
       const rt = requireByKind(obj.apiVersion, obj.kind);
-      if (!store.has(rt, obj.metadata.namespace, obj.metadata.name ?? "")) throw new Error(`kube-api test server: ${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name} does not exist`);
+      if (!store.has(rt, obj.metadata.namespace, obj.metadata.name ?? ""))
+        throw new Error(`kube-api test server: ${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name} does not exist`);
       validateObject(rt, obj);
       return store.replace(rt, obj);
     },

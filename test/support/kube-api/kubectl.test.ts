@@ -30,9 +30,14 @@ describe("kubectl against the test server", { skip: kubectlMissing() ?? false },
 
   const kubectl = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      execFile("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache"), ...args], { env: { ...process.env, HOME: dir }, timeout: 20_000 }, (err, stdout, stderr) => {
-        resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr });
-      });
+      execFile(
+        "kubectl",
+        ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache"), ...args],
+        { env: { ...process.env, HOME: dir }, timeout: 20_000 },
+        (err, stdout, stderr) => {
+          resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr });
+        },
+      );
     });
 
   before(async () => {
@@ -53,7 +58,11 @@ describe("kubectl against the test server", { skip: kubectlMissing() ?? false },
   it("discovers every served resource", async () => {
     const r = await kubectl("api-resources", "--no-headers");
     assert.equal(r.code, 0, r.stderr);
-    for (const line of [/^pods +po +v1 +true +Pod$/m, /^ciliumnetworkpolicies +cnp,ciliumnp +cilium\.io\/v2 +true +CiliumNetworkPolicy$/m, /^networkpolicies +crd\.projectcalico\.org\/v1 +true +NetworkPolicy$/m]) {
+    for (const line of [
+      /^pods +po +v1 +true +Pod$/m,
+      /^ciliumnetworkpolicies +cnp,ciliumnp +cilium\.io\/v2 +true +CiliumNetworkPolicy$/m,
+      /^networkpolicies +crd\.projectcalico\.org\/v1 +true +NetworkPolicy$/m,
+    ]) {
       assert.match(r.stdout, line);
     }
   });

@@ -95,12 +95,14 @@ export class Logs {
     const podName = pod.metadata.name!;
     const container = resolveContainer(pod, query.get("container"));
     if (query.get("previous") === "true") throw badRequest(`previous terminated container "${container}" in pod "${podName}" not found`);
-    if (pod.status?.phase === "Pending" || !pod.spec?.nodeName) throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`);
+    if (pod.status?.phase === "Pending" || !pod.spec?.nodeName)
+      throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`);
     const intParam = (name: string, min: number): number | undefined => {
       const raw = query.get(name);
       if (raw === null) return undefined;
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < min) throw badRequest(`PodLogOptions "${podName}" is invalid: ${name}: Invalid value: ${raw}: must be greater than or equal to ${min}`);
+      if (!Number.isInteger(n) || n < min)
+        throw badRequest(`PodLogOptions "${podName}" is invalid: ${name}: Invalid value: ${raw}: must be greater than or equal to ${min}`);
       return n;
     };
     const tail = intParam("tailLines", 0);
@@ -112,7 +114,9 @@ export class Logs {
     const follow = query.get("follow") === "true";
     const format = (e: Entry) => (timestamps ? `${e.stamp} ${e.line}\n` : `${e.line}\n`);
 
-    let selected = (this.entries.get(Logs.key(namespace, podName, container)) ?? []).filter((e) => since === undefined || e.time.getTime() >= since);
+    let selected = (this.entries.get(Logs.key(namespace, podName, container)) ?? []).filter(
+      (e) => since === undefined || e.time.getTime() >= since,
+    );
     if (tail !== undefined) selected = tail === 0 ? [] : selected.slice(-tail);
     let budget = limitBytes ?? Number.POSITIVE_INFINITY;
     // Returns false once limitBytes is used up (the stream then ends, as the kubelet's does).

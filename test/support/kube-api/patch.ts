@@ -39,7 +39,13 @@ export function patchTypeOf(rt: ResourceType, contentType: string | undefined): 
 }
 
 /** Applies `body` to `current` according to `contentType`; returns the patched object (not yet validated). */
-export function applyPatch(rt: ResourceType, contentType: string | undefined, current: KubeObject, body: string, query: URLSearchParams): KubeObject {
+export function applyPatch(
+  rt: ResourceType,
+  contentType: string | undefined,
+  current: KubeObject,
+  body: string,
+  query: URLSearchParams,
+): KubeObject {
   const type = patchTypeOf(rt, contentType);
   switch (type) {
     case JSON_PATCH:
@@ -56,7 +62,9 @@ export function applyPatch(rt: ResourceType, contentType: string | undefined, cu
     }
     default: {
       if (!query.get("fieldManager")) {
-        throw invalid({ kind: "PatchOptions", group: "meta.k8s.io" }, "", [{ type: "FieldValueRequired", field: "fieldManager", detail: "is required for apply patch" }]);
+        throw invalid({ kind: "PatchOptions", group: "meta.k8s.io" }, "", [
+          { type: "FieldValueRequired", field: "fieldManager", detail: "is required for apply patch" },
+        ]);
       }
       const applied = parseApplyBody(body);
       if (applied.apiVersion === undefined || applied.kind === undefined) {
@@ -83,11 +91,16 @@ function jsonPatchFailure(op: { op?: string; path?: string } | undefined, name: 
   let text = fallback;
   const p = JSON.stringify(op?.path ?? "");
   if (name === "OPERATION_PATH_UNRESOLVABLE" || name === "OPERATION_PATH_CANNOT_ADD") {
-    text = op?.op === "add" ? `add operation does not apply: doc is missing path: ${p}: missing value` : `${op?.op} operation does not apply: doc is missing key: ${op?.path}: missing value`;
+    text =
+      op?.op === "add"
+        ? `add operation does not apply: doc is missing path: ${p}: missing value`
+        : `${op?.op} operation does not apply: doc is missing key: ${op?.path}: missing value`;
   } else if (name === "TEST_OPERATION_FAILED") {
     text = `testing value ${op?.path} failed: test failed`;
   }
-  return new ApiError(422, "Invalid", "the server rejected our request due to an error in our request", { causes: [{ reason: "UnexpectedServerResponse", message: text }] });
+  return new ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {
+    causes: [{ reason: "UnexpectedServerResponse", message: text }],
+  });
 }
 
 function applyJsonPatch(current: KubeObject, ops: unknown): KubeObject {

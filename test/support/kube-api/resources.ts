@@ -100,7 +100,11 @@ export const RESOURCES: readonly ResourceType[] = [
   }),
   // The Prometheus Operator's CRD (the Helm chart's ServiceMonitor).
   r("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", true, { shortNames: ["smon"], custom: true }),
-  r("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true, { shortNames: ["cnp", "ciliumnp"], subresources: ["status"], custom: true }),
+  r("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true, {
+    shortNames: ["cnp", "ciliumnp"],
+    subresources: ["status"],
+    custom: true,
+  }),
 ];
 
 export function apiVersionOf(rt: ResourceType): string {

@@ -36,7 +36,14 @@ function nodeAddress(seeder: Seeder, node: string): string {
 }
 
 function ownerReference(owner: KubeObject): Record<string, unknown> {
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 function imageFor(container: string, index: number): string {
@@ -86,11 +93,29 @@ export function podObject(seeder: Seeder, namespace: string, name: string, o: Po
     ? { running: { startedAt: now } }
     : phase === "Pending"
       ? { waiting: { reason: "ContainerCreating" } }
-      : { terminated: { exitCode: phase === "Succeeded" ? 0 : 1, reason: phase === "Succeeded" ? "Completed" : "Error", startedAt: now, finishedAt: now } };
-  const cond = (type: string, status: boolean) => ({ type, status: status ? "True" : "False", lastProbeTime: null, lastTransitionTime: now });
+      : {
+          terminated: {
+            exitCode: phase === "Succeeded" ? 0 : 1,
+            reason: phase === "Succeeded" ? "Completed" : "Error",
+            startedAt: now,
+            finishedAt: now,
+          },
+        };
+  const cond = (type: string, status: boolean) => ({
+    type,
+    status: status ? "True" : "False",
+    lastProbeTime: null,
+    lastTransitionTime: now,
+  });
   const status: Record<string, unknown> = {
     phase,
-    conditions: [cond("PodReadyToStartContainers", phase !== "Pending"), cond("Initialized", true), cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", spec.nodeName !== undefined)],
+    conditions: [
+      cond("PodReadyToStartContainers", phase !== "Pending"),
+      cond("Initialized", true),
+      cond("Ready", ready),
+      cond("ContainersReady", ready),
+      cond("PodScheduled", spec.nodeName !== undefined),
+    ],
     qosClass: "BestEffort",
   };
   if (spec.nodeName !== undefined) {
@@ -116,7 +141,10 @@ export function podObject(seeder: Seeder, namespace: string, name: string, o: Po
   return { apiVersion: "v1", kind: "Pod", metadata, spec, status };
 }
 
-export function nodeObject(name: string, o: { labels?: Record<string, string>; providerID?: string; unschedulable?: boolean; address?: string } = {}): KubeObject {
+export function nodeObject(
+  name: string,
+  o: { labels?: Record<string, string>; providerID?: string; unschedulable?: boolean; address?: string } = {},
+): KubeObject {
   const now = timestamp();
   const spec: Record<string, unknown> = { podCIDR: "10.244.0.0/24", podCIDRs: ["10.244.0.0/24"] };
   if (o.providerID !== undefined) spec.providerID = o.providerID;
@@ -153,7 +181,14 @@ export function nodeObject(name: string, o: { labels?: Record<string, string>; p
         { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory", lastHeartbeatTime: now, lastTransitionTime: now },
         { type: "DiskPressure", status: "False", reason: "KubeletHasNoDiskPressure", lastHeartbeatTime: now, lastTransitionTime: now },
         { type: "PIDPressure", status: "False", reason: "KubeletHasSufficientPID", lastHeartbeatTime: now, lastTransitionTime: now },
-        { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: now, lastTransitionTime: now },
+        {
+          type: "Ready",
+          status: "True",
+          reason: "KubeletReady",
+          message: "kubelet is posting ready status",
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
       ],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
@@ -204,7 +239,12 @@ function hash(length: number): string {
   return randomSuffix(length);
 }
 
-export function seedDeployment(seeder: Seeder, namespace: string, name: string, o: { replicas?: number; readyReplicas?: number; node?: string; labels?: Record<string, string> } = {}) {
+export function seedDeployment(
+  seeder: Seeder,
+  namespace: string,
+  name: string,
+  o: { replicas?: number; readyReplicas?: number; node?: string; labels?: Record<string, string> } = {},
+) {
   const replicas = o.replicas ?? 1;
   const ready = Math.min(o.readyReplicas ?? replicas, replicas);
   const labels = o.labels ?? { app: name };
@@ -223,9 +263,21 @@ export function seedDeployment(seeder: Seeder, namespace: string, name: string, 
     },
     status: {
       observedGeneration: 1,
-      ...counters({ replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready, unavailableReplicas: replicas - ready }),
+      ...counters({
+        replicas,
+        updatedReplicas: replicas,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        unavailableReplicas: replicas - ready,
+      }),
       conditions: [
-        { type: "Available", status: ready >= replicas * 0.75 ? "True" : "False", reason: ready >= replicas * 0.75 ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", lastUpdateTime: now, lastTransitionTime: now },
+        {
+          type: "Available",
+          status: ready >= replicas * 0.75 ? "True" : "False",
+          reason: ready >= replicas * 0.75 ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+          lastUpdateTime: now,
+          lastTransitionTime: now,
+        },
         { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", lastUpdateTime: now, lastTransitionTime: now },
       ],
     },
@@ -239,20 +291,41 @@ export function seedDeployment(seeder: Seeder, namespace: string, name: string, 
       name: `${name}-${podHash}`,
       namespace,
       labels: rsLabels,
-      annotations: { "deployment.kubernetes.io/desired-replicas": String(replicas), "deployment.kubernetes.io/max-replicas": String(replicas + Math.ceil(replicas * 0.25)), "deployment.kubernetes.io/revision": "1" },
+      annotations: {
+        "deployment.kubernetes.io/desired-replicas": String(replicas),
+        "deployment.kubernetes.io/max-replicas": String(replicas + Math.ceil(replicas * 0.25)),
+        "deployment.kubernetes.io/revision": "1",
+      },
       ownerReferences: [ownerReference(deployment)],
     },
     spec: { replicas, selector: { matchLabels: rsLabels }, template: template(rsLabels) },
-    status: { observedGeneration: 1, ...counters({ replicas, fullyLabeledReplicas: replicas, readyReplicas: ready, availableReplicas: ready }) },
+    status: {
+      observedGeneration: 1,
+      ...counters({ replicas, fullyLabeledReplicas: replicas, readyReplicas: ready, availableReplicas: ready }),
+    },
   });
   const pods: KubeObject[] = [];
   for (let i = 0; i < replicas; i++) {
-    pods.push(seeder.create(podObject(seeder, namespace, `${replicaSet.metadata.name}-${hash(5)}`, { node: o.node, labels: rsLabels, owner: replicaSet, ready: i < ready })));
+    pods.push(
+      seeder.create(
+        podObject(seeder, namespace, `${replicaSet.metadata.name}-${hash(5)}`, {
+          node: o.node,
+          labels: rsLabels,
+          owner: replicaSet,
+          ready: i < ready,
+        }),
+      ),
+    );
   }
   return { deployment, replicaSet, pods };
 }
 
-export function seedDaemonSet(seeder: Seeder, namespace: string, name: string, o: { nodes?: string[]; labels?: Record<string, string> } = {}) {
+export function seedDaemonSet(
+  seeder: Seeder,
+  namespace: string,
+  name: string,
+  o: { nodes?: string[]; labels?: Record<string, string> } = {},
+) {
   const nodes = o.nodes ?? ["node-1"];
   const labels = o.labels ?? { app: name };
   const n = nodes.length;
@@ -260,8 +333,17 @@ export function seedDaemonSet(seeder: Seeder, namespace: string, name: string, o
     apiVersion: "apps/v1",
     kind: "DaemonSet",
     metadata: { name, namespace, labels, annotations: { "deprecated.daemonset.template.generation": "1" } },
-    spec: { selector: { matchLabels: labels }, template: template(labels), updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } }, revisionHistoryLimit: 10 },
-    status: { observedGeneration: 1, numberMisscheduled: 0, ...counters({ currentNumberScheduled: n, desiredNumberScheduled: n, numberAvailable: n, numberReady: n, updatedNumberScheduled: n }) },
+    spec: {
+      selector: { matchLabels: labels },
+      template: template(labels),
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+      revisionHistoryLimit: 10,
+    },
+    status: {
+      observedGeneration: 1,
+      numberMisscheduled: 0,
+      ...counters({ currentNumberScheduled: n, desiredNumberScheduled: n, numberAvailable: n, numberReady: n, updatedNumberScheduled: n }),
+    },
   });
   const revision = hash(10);
   const pods = nodes.map((node) =>
@@ -276,7 +358,12 @@ export function seedDaemonSet(seeder: Seeder, namespace: string, name: string, o
   return { daemonSet, pods };
 }
 
-export function seedStatefulSet(seeder: Seeder, namespace: string, name: string, o: { replicas?: number; readyReplicas?: number; node?: string; labels?: Record<string, string> } = {}) {
+export function seedStatefulSet(
+  seeder: Seeder,
+  namespace: string,
+  name: string,
+  o: { replicas?: number; readyReplicas?: number; node?: string; labels?: Record<string, string> } = {},
+) {
   const replicas = o.replicas ?? 1;
   const ready = Math.min(o.readyReplicas ?? replicas, replicas);
   const labels = o.labels ?? { app: name };
@@ -285,7 +372,15 @@ export function seedStatefulSet(seeder: Seeder, namespace: string, name: string,
     apiVersion: "apps/v1",
     kind: "StatefulSet",
     metadata: { name, namespace, labels },
-    spec: { replicas, serviceName: name, selector: { matchLabels: labels }, template: template(labels), podManagementPolicy: "OrderedReady", updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } }, revisionHistoryLimit: 10 },
+    spec: {
+      replicas,
+      serviceName: name,
+      selector: { matchLabels: labels },
+      template: template(labels),
+      podManagementPolicy: "OrderedReady",
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      revisionHistoryLimit: 10,
+    },
     status: {
       observedGeneration: 1,
       ...counters({ replicas, readyReplicas: ready, currentReplicas: replicas, updatedReplicas: replicas, availableReplicas: ready }),
@@ -301,7 +396,12 @@ export function seedStatefulSet(seeder: Seeder, namespace: string, name: string,
       seeder.create(
         podObject(seeder, namespace, podName, {
           node: o.node,
-          labels: { ...labels, "apps.kubernetes.io/pod-index": String(i), "controller-revision-hash": revision, "statefulset.kubernetes.io/pod-name": podName },
+          labels: {
+            ...labels,
+            "apps.kubernetes.io/pod-index": String(i),
+            "controller-revision-hash": revision,
+            "statefulset.kubernetes.io/pod-name": podName,
+          },
           owner: statefulSet,
           ready: i < ready,
         }),
@@ -311,9 +411,19 @@ export function seedStatefulSet(seeder: Seeder, namespace: string, name: string,
   return { statefulSet, pods };
 }
 
-export function seedJob(seeder: Seeder, namespace: string, name: string, o: { node?: string; phase?: string; labels?: Record<string, string> } = {}) {
+export function seedJob(
+  seeder: Seeder,
+  namespace: string,
+  name: string,
+  o: { node?: string; phase?: string; labels?: Record<string, string> } = {},
+) {
   const uid = randomUUID();
-  const jobLabels = { "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name, "controller-uid": uid, "job-name": name };
+  const jobLabels = {
+    "batch.kubernetes.io/controller-uid": uid,
+    "batch.kubernetes.io/job-name": name,
+    "controller-uid": uid,
+    "job-name": name,
+  };
   const phase = o.phase ?? "Running";
   const now = timestamp();
   const job = seeder.create({
@@ -332,9 +442,19 @@ export function seedJob(seeder: Seeder, namespace: string, name: string, o: { no
     },
     status:
       phase === "Succeeded"
-        ? { startTime: now, completionTime: now, succeeded: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [{ type: "Complete", status: "True", lastProbeTime: now, lastTransitionTime: now }] }
+        ? {
+            startTime: now,
+            completionTime: now,
+            succeeded: 1,
+            ready: 0,
+            terminating: 0,
+            uncountedTerminatedPods: {},
+            conditions: [{ type: "Complete", status: "True", lastProbeTime: now, lastTransitionTime: now }],
+          }
         : { startTime: now, active: 1, ready: phase === "Running" ? 1 : 0, terminating: 0, uncountedTerminatedPods: {} },
   });
-  const pod = seeder.create(podObject(seeder, namespace, `${name}-${hash(5)}`, { node: o.node, labels: { ...jobLabels, ...o.labels }, owner: job, phase }));
+  const pod = seeder.create(
+    podObject(seeder, namespace, `${name}-${hash(5)}`, { node: o.node, labels: { ...jobLabels, ...o.labels }, owner: job, phase }),
+  );
   return { job, pods: [pod] };
 }

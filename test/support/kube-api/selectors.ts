@@ -58,14 +58,18 @@ function checkKey(key: string): string {
   const slash = key.lastIndexOf("/");
   const name = slash === -1 ? key : key.slice(slash + 1);
   if (name === "" || name.length > 63 || !LABEL_VALUE.test(name)) {
-    throw badRequest(`unable to parse requirement: values[0][${key}]: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.'`);
+    throw badRequest(
+      `unable to parse requirement: values[0][${key}]: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.'`,
+    );
   }
   return key;
 }
 
 function checkValue(key: string, value: string): string {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    throw badRequest(`unable to parse requirement: values[0][${key}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+    throw badRequest(
+      `unable to parse requirement: values[0][${key}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   }
   return value;
 }
@@ -88,11 +92,13 @@ export function parseLabelSelector(text: string | undefined): LabelRequirement[]
         lex.take(next);
         const raw = lex.identifier();
         const value = Number(raw);
-        if (!Number.isInteger(value)) throw badRequest(`unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer`);
+        if (!Number.isInteger(value))
+          throw badRequest(`unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer`);
         reqs.push({ key, op: next === ">" ? "gt" : "lt", value });
       } else if (next === "identifier") {
         const word = lex.identifier();
-        if (word !== "in" && word !== "notin") throw badRequest(`unable to parse requirement: found '${word}', expected: in, notin, =, ==, !=, gt, lt`);
+        if (word !== "in" && word !== "notin")
+          throw badRequest(`unable to parse requirement: found '${word}', expected: in, notin, =, ==, !=, gt, lt`);
         lex.take("(");
         const values: string[] = [];
         while (lex.peek() !== ")") {
@@ -140,7 +146,9 @@ export function matchesLabels(reqs: readonly LabelRequirement[], labels: Record<
 }
 
 /** A metav1.LabelSelector ({matchLabels, matchExpressions}) as requirements; used for PDBs. */
-export function fromLabelSelectorObject(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): LabelRequirement[] {
+export function fromLabelSelectorObject(
+  sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined,
+): LabelRequirement[] {
   const reqs: LabelRequirement[] = [];
   for (const [key, value] of Object.entries(sel?.matchLabels ?? {})) reqs.push({ key, op: "=", value });
   for (const e of sel?.matchExpressions ?? []) {
@@ -222,7 +230,9 @@ export function parseFieldSelector(text: string | undefined, rt: ResourceType): 
     const field = m[1]!.trim();
     if (!Object.hasOwn(getters, field)) {
       throw badRequest(
-        rt.custom ? `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"` : `field label not supported: ${field}`,
+        rt.custom
+          ? `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`
+          : `field label not supported: ${field}`,
       );
     }
     reqs.push({ field, op: m[2] === "!=" ? "!=" : "=", value: unescapeValue(m[3]!.trim()) });
@@ -268,7 +278,10 @@ export interface Selection {
 }
 
 export function parseSelection(rt: ResourceType, query: URLSearchParams): Selection {
-  return { labels: parseLabelSelector(query.get("labelSelector") ?? undefined), fields: parseFieldSelector(query.get("fieldSelector") ?? undefined, rt) };
+  return {
+    labels: parseLabelSelector(query.get("labelSelector") ?? undefined),
+    fields: parseFieldSelector(query.get("fieldSelector") ?? undefined, rt),
+  };
 }
 
 export function selects(sel: Selection, rt: ResourceType, obj: KubeObject): boolean {

@@ -2,8 +2,8 @@
 // of kube-apiserver's URL layout to discovery, resources and subresources, and the WebSocket upgrade for
 // exec. Every error leaves as a Status object.
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { Duplex } from "node:stream";
 import { type Api, deleteOptionsFrom, parseBody } from "./api.ts";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from "./discovery.ts";
@@ -35,7 +35,10 @@ const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 function route(pathname: string, serverAddress: string, served: Served): Route | undefined {
   let segs: string[];
   try {
-    segs = pathname.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    segs = pathname
+      .split("/")
+      .filter((s) => s !== "")
+      .map(decodeURIComponent);
   } catch {
     return undefined;
   }
@@ -93,7 +96,12 @@ function recordedBody(contentType: string | undefined, text: string): unknown {
 
 function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), "audit-id": randomUUID(), ...headers });
+  res.writeHead(code, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    "audit-id": randomUUID(),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -326,7 +334,14 @@ export class KubeHttpServer {
   }
 
   /** The answer to a resource request; undefined when a handler streams the response itself. */
-  private resource(req: IncomingMessage, res: ServerResponse, method: string, r: Extract<Route, { kind: "resource" }>, query: URLSearchParams, body: string): Reply | undefined {
+  private resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    r: Extract<Route, { kind: "resource" }>,
+    query: URLSearchParams,
+    body: string,
+  ): Reply | undefined {
     const { api } = this.parts;
     const { rt, namespace, name, sub } = r;
     const contentType = req.headers["content-type"];
@@ -342,7 +357,8 @@ export class KubeHttpServer {
         if (rt.namespaced && namespace === undefined) throw methodNotAllowed();
         return { code: 201, body: api.create(rt, namespace, parseBody(contentType, body), query) };
       }
-      if (method === "DELETE") return { code: 200, body: api.deleteCollection(rt, namespace, query, deleteOptionsFrom(query, parseBody(contentType, body))) };
+      if (method === "DELETE")
+        return { code: 200, body: api.deleteCollection(rt, namespace, query, deleteOptionsFrom(query, parseBody(contentType, body))) };
       throw methodNotAllowed();
     }
     if (sub === undefined) {
@@ -368,12 +384,14 @@ export class KubeHttpServer {
       case "status":
       case "ephemeralcontainers":
         if (method === "GET") return { code: 200, body: api.get(rt, namespace, name) };
-        if (method === "PUT") return { code: 200, body: api.updateSubresource(rt, namespace, name, parseBody(contentType, body), query, sub) };
+        if (method === "PUT")
+          return { code: 200, body: api.updateSubresource(rt, namespace, name, parseBody(contentType, body), query, sub) };
         if (method === "PATCH") return { code: 200, body: api.patch(rt, namespace, name, contentType, body, query, sub).object };
         throw methodNotAllowed();
       case "scale":
         if (method === "GET") return { code: 200, body: api.scale(rt, namespace, name) };
-        if (method === "PUT" || method === "PATCH") return { code: 200, body: api.updateScale(rt, namespace, name, contentType, body, query, method === "PATCH") };
+        if (method === "PUT" || method === "PATCH")
+          return { code: 200, body: api.updateScale(rt, namespace, name, contentType, body, query, method === "PATCH") };
         throw methodNotAllowed();
       case "eviction":
         if (method !== "POST") throw methodNotAllowed();

@@ -80,7 +80,11 @@ class Lexer {
         const delim = this.next();
         if (delim.t !== "word") throw new ShellSyntaxError("Syntax error: redirection unexpected");
         const target: Word = [];
-        this.pendingHeredocs.push({ delimiter: delim.parts.map((p) => (p.t === "lit" ? p.v : "")).join(""), quoted: delim.parts.some((p) => p.q), target });
+        this.pendingHeredocs.push({
+          delimiter: delim.parts.map((p) => (p.t === "lit" ? p.v : "")).join(""),
+          quoted: delim.parts.some((p) => p.q),
+          target,
+        });
         out.push({ t: "word", parts: target, raw: delim.raw });
       }
       if (tok.t === "nl") this.readHeredocs();
@@ -251,7 +255,7 @@ class Lexer {
           j += 2;
         } else src += s[j++];
       }
-      if (j >= s.length) throw new ShellSyntaxError('Syntax error: EOF in backquote substitution');
+      if (j >= s.length) throw new ShellSyntaxError("Syntax error: EOF in backquote substitution");
       this.i = j + 1;
       return { t: "cmdsub", src, q };
     }

@@ -16,10 +16,21 @@ interface RunResult {
   state: ContainerState;
 }
 
-async function run(script: string | string[], o: { stdin?: string; state?: ContainerState; timeScale?: number; signal?: AbortSignal } = {}): Promise<RunResult> {
+async function run(
+  script: string | string[],
+  o: { stdin?: string; state?: ContainerState; timeScale?: number; signal?: AbortSignal } = {},
+): Promise<RunResult> {
   const state = o.state ?? new ContainerState(undefined, "web-1", "app");
   const log: string[][] = [];
-  const session: Session = { namespace: "prod", pod: "web-1", container: "app", state, timeScale: o.timeScale ?? 0.01, custom: new Map(), log: (argv) => log.push(argv) };
+  const session: Session = {
+    namespace: "prod",
+    pod: "web-1",
+    container: "app",
+    state,
+    timeScale: o.timeScale ?? 0.01,
+    custom: new Map(),
+    log: (argv) => log.push(argv),
+  };
   const stdout = new Collector();
   const stderr = new Collector();
   const argv = typeof script === "string" ? ["sh", "-c", script] : script;
@@ -68,7 +79,7 @@ describe("sh quoting and expansion", () => {
     assert.equal(r.stdout, "[a][b][a  b]\n");
   });
 
-  it("passes sh -c positional parameters, with \"$@\" keeping each argument whole", async () => {
+  it('passes sh -c positional parameters, with "$@" keeping each argument whole', async () => {
     const r = await run(["sh", "-c", `printf '%s|' "$0" "$@"; echo " $# $1"`, "name", "a", "b c"]);
     assert.equal(r.stdout, "name|a|b c| 2 a\n");
   });
@@ -118,7 +129,9 @@ describe("sh control flow", () => {
   });
 
   it("implements test/[ with POSIX rules and dash's errors", async () => {
-    const r = await run(`[ -f /etc/passwd ] && echo file; [ -d /etc ] && echo dir; [ "-n" = -n ] && echo eq; test 3 -gt 2 && echo gt; [ ! -e /nope ] && echo absent`);
+    const r = await run(
+      `[ -f /etc/passwd ] && echo file; [ -d /etc ] && echo dir; [ "-n" = -n ] && echo eq; test 3 -gt 2 && echo gt; [ ! -e /nope ] && echo absent`,
+    );
     assert.equal(r.stdout, "file\ndir\neq\ngt\nabsent\n");
     const bad = await run("[ abc -eq 1 ]");
     assert.equal(bad.code, 2);
@@ -212,7 +225,9 @@ describe("pipes, redirections and files", () => {
   });
 
   it("writes a gzip scap file with sysdig -M -z -w", async () => {
-    const r = await run("sysdig --modern-bpf --cri /run/containerd/containerd.sock -M 2 -s 2048 -z -w /tmp/sysdig.scap.gz \"container.id in (abc)\"");
+    const r = await run(
+      'sysdig --modern-bpf --cri /run/containerd/containerd.sock -M 2 -s 2048 -z -w /tmp/sysdig.scap.gz "container.id in (abc)"',
+    );
     assert.equal(r.code, 0, r.stderr);
     const raw = gunzipSync(Buffer.from(r.state.fs.read("/tmp/sysdig.scap.gz")!));
     assert.equal(raw.readUInt32LE(0), 0x0a0d0d0a);

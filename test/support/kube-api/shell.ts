@@ -91,7 +91,15 @@ function resolve(name: string, cwd: string, session: Session): Resolved | undefi
  * Runs a program in the container: logs it, looks it up, registers a process for `ps`/`kill`.
  * `how` is "exec" for the command of the exec request itself (a missing program is the runtime's error).
  */
-export async function runProgram(argv: string[], io: Io, env: Record<string, string>, cwd: string, session: Session, parent: AbortSignal, how: "exec" | "shell"): Promise<number> {
+export async function runProgram(
+  argv: string[],
+  io: Io,
+  env: Record<string, string>,
+  cwd: string,
+  session: Session,
+  parent: AbortSignal,
+  how: "exec" | "shell",
+): Promise<number> {
   session.log(argv);
   const name = argv[0] ?? "";
   const found = resolve(name, cwd, session);
@@ -120,10 +128,7 @@ export async function runProgram(argv: string[], io: Io, env: Record<string, str
     else controller.signal.addEventListener("abort", onKill, { once: true });
   });
   try {
-    const work =
-      found.kind === "command"
-        ? found.fn(ctx)
-        : shellCommand({ ...ctx, argv: ["sh", found.path, ...argv.slice(1)] });
+    const work = found.kind === "command" ? found.fn(ctx) : shellCommand({ ...ctx, argv: ["sh", found.path, ...argv.slice(1)] });
     // A command that ignores the signal still "dies" for its parent; its later output is dropped by exec.
     return await Promise.race([work.catch((err: unknown) => (err instanceof ShellExit ? err.code : Promise.reject(err))), killed]);
   } finally {
@@ -233,7 +238,23 @@ interface Field {
   started: boolean;
 }
 
-const SPECIAL_BUILTINS = new Set(["exit", "export", "unset", "cd", "set", "shift", "wait", "eval", ".", "source", "read", "exec", "trap", "readonly", "return"]);
+const SPECIAL_BUILTINS = new Set([
+  "exit",
+  "export",
+  "unset",
+  "cd",
+  "set",
+  "shift",
+  "wait",
+  "eval",
+  ".",
+  "source",
+  "read",
+  "exec",
+  "trap",
+  "readonly",
+  "return",
+]);
 
 class Shell {
   private readonly vars = new Map<string, string>();
@@ -263,7 +284,15 @@ class Shell {
   }
 
   private subshell(signal = this.signal): Shell {
-    const s = new Shell({ env: {}, cwd: this.cwd, session: this.session, signal, arg0: this.arg0, positional: [...this.positional], errexit: this.errexit });
+    const s = new Shell({
+      env: {},
+      cwd: this.cwd,
+      session: this.session,
+      signal,
+      arg0: this.arg0,
+      positional: [...this.positional],
+      errexit: this.errexit,
+    });
     for (const [k, v] of this.vars) s.vars.set(k, v);
     for (const k of this.exported) s.exported.add(k);
     s.status = this.status;
@@ -323,7 +352,9 @@ class Shell {
             // A background job outlives this shell (and the exec session), as in a container: only the
             // container's end stops it.
             const sub = this.subshell(this.session.state.lifetime.signal);
-            const job = sub.run(item.node, { ...io, stdin: emptyInput() }).catch((err: unknown) => (err instanceof ShellExit ? err.code : 1));
+            const job = sub
+              .run(item.node, { ...io, stdin: emptyInput() })
+              .catch((err: unknown) => (err instanceof ShellExit ? err.code : 1));
             this.jobs.push(job);
             this.lastBackground = 1000 + this.jobs.length;
             status = 0;
@@ -715,7 +746,8 @@ class Shell {
       if (target === "/dev/stderr") return fds.get(2) as Output;
       const path = normalizePath(target, this.cwd);
       const err = fs.write(path, new Uint8Array(), append);
-      if (err !== undefined) throw new RedirectError(`cannot create ${target}: ${err === "EISDIR" ? "Is a directory" : "Directory nonexistent"}`);
+      if (err !== undefined)
+        throw new RedirectError(`cannot create ${target}: ${err === "EISDIR" ? "Is a directory" : "Directory nonexistent"}`);
       return { write: (chunk) => void fs.write(path, bytes(chunk), true) };
     };
     try {
@@ -811,7 +843,7 @@ export function evaluateArithmetic(src: string, lookup: (name: string) => number
     [["^"], (a, b) => a ^ b],
     [["&"], (a, b) => a & b],
     [["==", "!="], (a, b, op) => ((op === "==") === (a === b) ? 1 : 0)],
-    [["<", ">", "<=", ">="], (a, b, op) => (op === "<" ? a < b : op === ">" ? a > b : op === "<=" ? a <= b : a >= b) ? 1 : 0],
+    [["<", ">", "<=", ">="], (a, b, op) => ((op === "<" ? a < b : op === ">" ? a > b : op === "<=" ? a <= b : a >= b) ? 1 : 0)],
     [["<<", ">>"], (a, b, op) => (op === "<<" ? a << b : a >> b)],
     [["+", "-"], (a, b, op) => (op === "+" ? a + b : a - b)],
     [

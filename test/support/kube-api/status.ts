@@ -86,8 +86,17 @@ export function alreadyExists(rt: ResourceType, name: string): ApiError {
   return new ApiError(409, "AlreadyExists", `${qualifiedResource(rt)} "${name}" already exists`, resourceDetails(rt, name));
 }
 
-export function conflict(rt: ResourceType, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError {
-  return new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`, resourceDetails(rt, name));
+export function conflict(
+  rt: ResourceType,
+  name: string,
+  why = "the object has been modified; please apply your changes to the latest version and try again",
+): ApiError {
+  return new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`,
+    resourceDetails(rt, name),
+  );
 }
 
 /** A field error, worded like k8s.io/apimachinery/pkg/util/validation/field. */
@@ -135,7 +144,11 @@ export function methodNotAllowed(): ApiError {
 }
 
 export function unsupportedMediaType(accepted: readonly string[]): ApiError {
-  return new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`);
+  return new ApiError(
+    415,
+    "UnsupportedMediaType",
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
+  );
 }
 
 export function tooManyRequests(message: string, causes?: StatusCause[]): ApiError {

@@ -73,7 +73,14 @@ describe("exec", () => {
     const req = server.requests.at(-1)!;
     assert.equal(req.websocket, true);
     assert.equal(req.status, 101);
-    assert.deepEqual(req.query, { stdout: "true", stderr: "true", stdin: "false", tty: "false", command: ["sh", "-c", "echo hi; cat /etc/x; cat /nope; exit 3"], container: "app" });
+    assert.deepEqual(req.query, {
+      stdout: "true",
+      stderr: "true",
+      stdin: "false",
+      tty: "false",
+      command: ["sh", "-c", "echo hi; cat /etc/x; cat /nope; exit 3"],
+      container: "app",
+    });
     assert.match(String(req.headers["sec-websocket-protocol"]), /^v5\.channel\.k8s\.io,v4\.channel\.k8s\.io,/);
     const ok = await exec("web-1", "app", ["true"]);
     assert.deepEqual({ ...ok.status }, { metadata: {}, status: "Success" });
@@ -102,7 +109,13 @@ describe("exec", () => {
     const r = await exec("web-1", "app", ["sh", "-c", "cat '/tmp/x; rm -rf /'"]);
     assert.equal(exitCode(r.status), 1);
     const ran = server.execLog.slice(before);
-    assert.deepEqual(ran.map((e) => e.argv), [["sh", "-c", "cat '/tmp/x; rm -rf /'"], ["cat", "/tmp/x; rm -rf /"]]);
+    assert.deepEqual(
+      ran.map((e) => e.argv),
+      [
+        ["sh", "-c", "cat '/tmp/x; rm -rf /'"],
+        ["cat", "/tmp/x; rm -rf /"],
+      ],
+    );
     assert.ok(ran.every((e) => e.namespace === "prod" && e.pod === "web-1" && e.container === "app"));
     assert.ok(!server.execLog.some((e) => e.argv[0] === "rm"));
   });
@@ -117,7 +130,17 @@ describe("exec", () => {
 
   it("runs Talon's tcpdump steps in an ephemeral container and returns a pcap", async () => {
     await core.patchNamespacedPodEphemeralcontainers(
-      { name: "web-1", namespace: "prod", body: { spec: { ephemeralContainers: [{ name: "kestrel-tcpdump-abcde", image: "issif/tcpdump:latest", command: ["sleep", "60"], targetContainerName: "app" }] } } },
+      {
+        name: "web-1",
+        namespace: "prod",
+        body: {
+          spec: {
+            ephemeralContainers: [
+              { name: "kestrel-tcpdump-abcde", image: "issif/tcpdump:latest", command: ["sleep", "60"], targetContainerName: "app" },
+            ],
+          },
+        },
+      },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
     );
     const stdin = new PassThrough();
@@ -163,7 +186,10 @@ describe("exec", () => {
   it("speaks the channel protocol exactly (raw WebSocket): v4 fallback, first empty frame, stdout-only", async () => {
     const frames: Buffer[] = [];
     const url = `${server.url.replace("https", "wss")}/api/v1/namespaces/prod/pods/web-1/exec?command=sh&command=-c&command=echo%20a%3B%20echo%20b%20%3E%262%3B%20exit%205&container=app&stderr=true&stdout=false`;
-    const ws = new WebSocket(url, ["v4.channel.k8s.io", "channel.k8s.io"], { ca: server.caPem, headers: { authorization: `Bearer ${server.token}` } });
+    const ws = new WebSocket(url, ["v4.channel.k8s.io", "channel.k8s.io"], {
+      ca: server.caPem,
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     ws.on("message", (data: Buffer) => frames.push(Buffer.from(data)));
     const closed = new Promise<number>((resolve) => ws.on("close", resolve));
     await new Promise((resolve, reject) => {
@@ -173,7 +199,10 @@ describe("exec", () => {
     assert.equal(ws.protocol, "v4.channel.k8s.io");
     assert.equal(await closed, 1000);
     // An empty frame on the lowest writable channel (stderr here), stderr data, then the status; nothing on stdout.
-    assert.deepEqual(frames.map((f) => f[0]), [2, 2, 3]);
+    assert.deepEqual(
+      frames.map((f) => f[0]),
+      [2, 2, 3],
+    );
     assert.equal(frames[0]!.length, 1);
     assert.equal(frames[1]!.subarray(1).toString(), "b\n");
     assert.deepEqual(JSON.parse(frames[2]!.subarray(1).toString()).details, { causes: [{ reason: "ExitCode", message: "5" }] });
@@ -195,9 +224,23 @@ describe("logs", () => {
   it("returns text with tailLines, timestamps and limitBytes", async () => {
     const tail = await core.readNamespacedPodLog({ name: "web-1", namespace: "prod", container: "app", tailLines: 2 });
     assert.equal(tail, "line 4\nline 5\n");
-    const stamped = await core.readNamespacedPodLog({ name: "web-1", namespace: "prod", container: "app", tailLines: 1, timestamps: true, sinceSeconds: 3600, limitBytes: 65536 });
+    const stamped = await core.readNamespacedPodLog({
+      name: "web-1",
+      namespace: "prod",
+      container: "app",
+      tailLines: 1,
+      timestamps: true,
+      sinceSeconds: 3600,
+      limitBytes: 65536,
+    });
     assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z line 5\n$/);
-    assert.deepEqual(server.requests.at(-1)!.query, { container: "app", limitBytes: "65536", sinceSeconds: "3600", tailLines: "1", timestamps: "true" });
+    assert.deepEqual(server.requests.at(-1)!.query, {
+      container: "app",
+      limitBytes: "65536",
+      sinceSeconds: "3600",
+      tailLines: "1",
+      timestamps: "true",
+    });
     const limited = await core.readNamespacedPodLog({ name: "web-1", namespace: "prod", container: "app", limitBytes: 9 });
     assert.equal(limited, "line 1\nli");
   });
@@ -208,7 +251,10 @@ describe("logs", () => {
       assert.match(err.body, /a container name must be specified for pod web-1, choose one of: \[app sidecar\]/);
       return true;
     });
-    await assert.rejects(core.readNamespacedPodLog({ name: "web-1", namespace: "prod", container: "db" }), (err: k8s.ApiException<string>) => err.code === 400);
+    await assert.rejects(
+      core.readNamespacedPodLog({ name: "web-1", namespace: "prod", container: "db" }),
+      (err: k8s.ApiException<string>) => err.code === 400,
+    );
   });
 
   it("follows: streams lines appended later, until the test ends the log", async () => {
@@ -218,7 +264,14 @@ describe("logs", () => {
       ended = true;
     });
     await new k8s.Log(kc).log("prod", "web-1", "app", out.stream, { follow: true, tailLines: 1, timestamps: false });
-    assert.deepEqual(server.requests.at(-1)!.query, { container: "app", follow: "true", pretty: "true", previous: "false", tailLines: "1", timestamps: "false" });
+    assert.deepEqual(server.requests.at(-1)!.query, {
+      container: "app",
+      follow: "true",
+      pretty: "true",
+      previous: "false",
+      tailLines: "1",
+      timestamps: "false",
+    });
     await server.waitFor(() => out.text() === "line 5\n");
     server.appendLog("prod", "web-1", "app", "line 6");
     server.appendLog("prod", "web-1", "app", "line 7");
@@ -233,13 +286,17 @@ describe("logs", () => {
     // Raw HTTPS here: aborting client-node 2.0.1's Log stream surfaces an uncaught AbortError from its
     // internal Readable.fromWeb, which would crash the test process.
     let received = "";
-    const req = https.get(`${server.url}/api/v1/namespaces/prod/pods/web-1/log?container=app&follow=true&tailLines=1`, { ca: server.caPem, headers: { authorization: `Bearer ${server.token}` } }, (res) => {
-      assert.equal(res.headers["content-type"], "text/plain");
-      res.on("data", (c: Buffer) => {
-        received += c.toString();
-      });
-      res.on("error", () => {});
-    });
+    const req = https.get(
+      `${server.url}/api/v1/namespaces/prod/pods/web-1/log?container=app&follow=true&tailLines=1`,
+      { ca: server.caPem, headers: { authorization: `Bearer ${server.token}` } },
+      (res) => {
+        assert.equal(res.headers["content-type"], "text/plain");
+        res.on("data", (c: Buffer) => {
+          received += c.toString();
+        });
+        res.on("error", () => {});
+      },
+    );
     req.on("error", () => {});
     await server.waitFor(() => server.openStreams().logFollows === 1);
     server.appendLog("prod", "web-1", "app", "line 8");
@@ -263,14 +320,36 @@ describe("watch", () => {
       },
     );
     const watchReq = server.requests.at(-1)!;
-    assert.deepEqual(watchReq.query, { watch: "true", allowWatchBookmarks: "true", resourceVersion: list.metadata!.resourceVersion!, labelSelector: "app=web" });
-    await core.createNamespacedPod({ namespace: "prod", body: { metadata: { name: "web-9", labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "nginx" }] } } });
-    await core.createNamespacedPod({ namespace: "prod", body: { metadata: { name: "other", labels: { app: "other" } }, spec: { containers: [{ name: "app", image: "nginx" }] } } });
-    await core.patchNamespacedPod({ name: "web-9", namespace: "prod", body: [{ op: "add", path: "/metadata/labels/quarantine", value: "true" }] });
-    await core.patchNamespacedPod({ name: "web-9", namespace: "prod", body: [{ op: "replace", path: "/metadata/labels/app", value: "gone" }] });
+    assert.deepEqual(watchReq.query, {
+      watch: "true",
+      allowWatchBookmarks: "true",
+      resourceVersion: list.metadata!.resourceVersion!,
+      labelSelector: "app=web",
+    });
+    await core.createNamespacedPod({
+      namespace: "prod",
+      body: { metadata: { name: "web-9", labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "nginx" }] } },
+    });
+    await core.createNamespacedPod({
+      namespace: "prod",
+      body: { metadata: { name: "other", labels: { app: "other" } }, spec: { containers: [{ name: "app", image: "nginx" }] } },
+    });
+    await core.patchNamespacedPod({
+      name: "web-9",
+      namespace: "prod",
+      body: [{ op: "add", path: "/metadata/labels/quarantine", value: "true" }],
+    });
+    await core.patchNamespacedPod({
+      name: "web-9",
+      namespace: "prod",
+      body: [{ op: "replace", path: "/metadata/labels/app", value: "gone" }],
+    });
     server.sendBookmarks();
     await server.waitFor(() => events.length >= 4);
-    assert.deepEqual(events.map((e) => `${e.type} ${e.name ?? ""}`), ["ADDED web-9", "MODIFIED web-9", "DELETED web-9", "BOOKMARK "]);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.name ?? ""}`),
+      ["ADDED web-9", "MODIFIED web-9", "DELETED web-9", "BOOKMARK "],
+    );
     assert.equal(events[3]!.rv, server.resourceVersion);
     controller.abort();
     await server.waitFor(() => server.openStreams().watches === 0);
@@ -282,12 +361,22 @@ describe("watch", () => {
     const rv = server.resourceVersion;
     server.addPod("prod", "replayed", { labels: { app: "web" } });
     const replay: string[] = [];
-    const c1 = await new k8s.Watch(kc).watch("/api/v1/namespaces/prod/pods", { resourceVersion: rv }, (type, obj: k8s.V1Pod) => replay.push(`${type} ${obj.metadata!.name}`), () => {});
+    const c1 = await new k8s.Watch(kc).watch(
+      "/api/v1/namespaces/prod/pods",
+      { resourceVersion: rv },
+      (type, obj: k8s.V1Pod) => replay.push(`${type} ${obj.metadata!.name}`),
+      () => {},
+    );
     await server.waitFor(() => replay.length === 1);
     assert.deepEqual(replay, ["ADDED replayed"]);
     c1.abort();
     const initial: string[] = [];
-    const c2 = await new k8s.Watch(kc).watch("/api/v1/pods", { fieldSelector: "metadata.name=replayed" }, (type, obj: k8s.V1Pod) => initial.push(`${type} ${obj.metadata!.name}`), () => {});
+    const c2 = await new k8s.Watch(kc).watch(
+      "/api/v1/pods",
+      { fieldSelector: "metadata.name=replayed" },
+      (type, obj: k8s.V1Pod) => initial.push(`${type} ${obj.metadata!.name}`),
+      () => {},
+    );
     await server.waitFor(() => initial.length === 1);
     server.remove("v1", "Pod", "prod", "replayed");
     await server.waitFor(() => initial.length === 2);
@@ -308,7 +397,12 @@ describe("watch", () => {
 });
 
 describe("eviction", () => {
-  const eviction = (name: string) => ({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace: "prod" }, deleteOptions: { gracePeriodSeconds: 30 } });
+  const eviction = (name: string) => ({
+    apiVersion: "policy/v1",
+    kind: "Eviction",
+    metadata: { name, namespace: "prod" },
+    deleteOptions: { gracePeriodSeconds: 30 },
+  });
 
   it("answers 201 and deletes the pod", async () => {
     server.addPod("prod", "evict-me", {});
@@ -325,13 +419,16 @@ describe("eviction", () => {
   it("answers 429 while the test blocks it, and 201 once unblocked", async () => {
     server.addPod("prod", "pdb-blocked", {});
     server.blockEviction("prod", "pdb-blocked");
-    await assert.rejects(core.createNamespacedPodEviction({ name: "pdb-blocked", namespace: "prod", body: eviction("pdb-blocked") }), (err: k8s.ApiException<string>) => {
-      assert.equal(err.code, 429);
-      const status = JSON.parse(err.body);
-      assert.equal(status.reason, "TooManyRequests");
-      assert.equal(status.message, "Cannot evict pod as it would violate the pod's disruption budget.");
-      return true;
-    });
+    await assert.rejects(
+      core.createNamespacedPodEviction({ name: "pdb-blocked", namespace: "prod", body: eviction("pdb-blocked") }),
+      (err: k8s.ApiException<string>) => {
+        assert.equal(err.code, 429);
+        const status = JSON.parse(err.body);
+        assert.equal(status.reason, "TooManyRequests");
+        assert.equal(status.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+        return true;
+      },
+    );
     assert.ok(server.get("v1", "Pod", "prod", "pdb-blocked"));
     server.unblockEviction("prod", "pdb-blocked");
     await core.createNamespacedPodEviction({ name: "pdb-blocked", namespace: "prod", body: eviction("pdb-blocked") });
@@ -342,10 +439,16 @@ describe("eviction", () => {
     const { pods } = server.addDeployment("prod", "payments", { replicas: 3, labels: { app: "payments" } });
     server.addPodDisruptionBudget("prod", "payments", { matchLabels: { app: "payments" }, maxUnavailable: 1 });
     await core.createNamespacedPodEviction({ name: pods[0]!.metadata.name!, namespace: "prod", body: eviction(pods[0]!.metadata.name!) });
-    await assert.rejects(core.createNamespacedPodEviction({ name: pods[1]!.metadata.name!, namespace: "prod", body: eviction(pods[1]!.metadata.name!) }), (err: k8s.ApiException<string>) => {
-      assert.equal(err.code, 429);
-      assert.equal(JSON.parse(err.body).details.causes[0].message, "The disruption budget payments needs 2 healthy pods and has 2 currently");
-      return true;
-    });
+    await assert.rejects(
+      core.createNamespacedPodEviction({ name: pods[1]!.metadata.name!, namespace: "prod", body: eviction(pods[1]!.metadata.name!) }),
+      (err: k8s.ApiException<string>) => {
+        assert.equal(err.code, 429);
+        assert.equal(
+          JSON.parse(err.body).details.causes[0].message,
+          "The disruption budget payments needs 2 healthy pods and has 2 currently",
+        );
+        return true;
+      },
+    );
   });
 });

@@ -48,7 +48,13 @@ function qualifiedNameErrors(field: string, key: string): FieldError[] {
   const name = slash === -1 ? key : key.slice(slash + 1);
   const errors: FieldError[] = [];
   if (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) {
-    errors.push({ type: "FieldValueInvalid", field, value: key, detail: "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character" });
+    errors.push({
+      type: "FieldValueInvalid",
+      field,
+      value: key,
+      detail:
+        "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    });
   }
   if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name)) {
     errors.push({
@@ -65,7 +71,8 @@ function qualifiedNameErrors(field: string, key: string): FieldError[] {
 function metadataErrors(rt: ResourceType, obj: KubeObject): FieldError[] {
   const errors: FieldError[] = [];
   const meta = obj.metadata;
-  if (!meta.name && !meta.generateName) errors.push({ type: "FieldValueRequired", field: "metadata.name", detail: "name or generateName is required" });
+  if (!meta.name && !meta.generateName)
+    errors.push({ type: "FieldValueRequired", field: "metadata.name", detail: "name or generateName is required" });
   else if (meta.name) errors.push(...nameErrors(rt, meta.name));
   for (const [k, v] of Object.entries((meta.labels ?? {}) as Record<string, unknown>)) {
     errors.push(...qualifiedNameErrors("metadata.labels", k));
@@ -79,7 +86,8 @@ function metadataErrors(rt: ResourceType, obj: KubeObject): FieldError[] {
       });
     }
   }
-  for (const k of Object.keys((meta.annotations ?? {}) as Record<string, unknown>)) errors.push(...qualifiedNameErrors("metadata.annotations", k.toLowerCase()));
+  for (const k of Object.keys((meta.annotations ?? {}) as Record<string, unknown>))
+    errors.push(...qualifiedNameErrors("metadata.annotations", k.toLowerCase()));
   return errors;
 }
 
@@ -88,7 +96,8 @@ function kindErrors(rt: ResourceType, obj: KubeObject): FieldError[] {
   const key = `${apiVersionOf(rt)}/${rt.kind}`;
   if (key === "v1/Pod") {
     const containers = obj.spec?.containers;
-    if (!Array.isArray(containers) || containers.length === 0) errors.push({ type: "FieldValueRequired", field: "spec.containers", detail: "" });
+    if (!Array.isArray(containers) || containers.length === 0)
+      errors.push({ type: "FieldValueRequired", field: "spec.containers", detail: "" });
     else {
       containers.forEach((c: { name?: string; image?: string }, i: number) => {
         if (!c.name) errors.push({ type: "FieldValueRequired", field: `spec.containers[${i}].name`, detail: "" });
@@ -102,27 +111,46 @@ function kindErrors(rt: ResourceType, obj: KubeObject): FieldError[] {
     }
   } else if (key === "events.k8s.io/v1/Event") {
     if (!obj.eventTime) errors.push({ type: "FieldValueRequired", field: "eventTime", detail: "" });
-    if (obj.type !== "Normal" && obj.type !== "Warning") errors.push({ type: "FieldValueInvalid", field: "type", value: obj.type ?? "", detail: "has invalid value: must be Normal or Warning" });
+    if (obj.type !== "Normal" && obj.type !== "Warning")
+      errors.push({
+        type: "FieldValueInvalid",
+        field: "type",
+        value: obj.type ?? "",
+        detail: "has invalid value: must be Normal or Warning",
+      });
     if (!obj.reportingController) errors.push({ type: "FieldValueRequired", field: "reportingController", detail: "" });
     if (!obj.reportingInstance) errors.push({ type: "FieldValueRequired", field: "reportingInstance", detail: "" });
     if (!obj.action) errors.push({ type: "FieldValueRequired", field: "action", detail: "" });
     if (!obj.reason) errors.push({ type: "FieldValueRequired", field: "reason", detail: "" });
-    if (typeof obj.note === "string" && obj.note.length > 1024) errors.push({ type: "FieldValueInvalid", field: "note", value: "", detail: "can have at most 1024 characters" });
+    if (typeof obj.note === "string" && obj.note.length > 1024)
+      errors.push({ type: "FieldValueInvalid", field: "note", value: "", detail: "can have at most 1024 characters" });
   } else if (key === "projectcalico.org/v3/NetworkPolicy") {
     // Calico's API server: rule actions and policy types from their closed sets.
     for (const dir of ["ingress", "egress"] as const) {
       (Array.isArray(obj.spec?.[dir]) ? (obj.spec[dir] as { action?: unknown }[]) : []).forEach((rule, i) => {
         if (!CALICO_ACTIONS.includes(rule.action as string)) {
-          errors.push({ type: "FieldValueNotSupported", field: `spec.${dir}[${i}].action`, value: rule.action ?? "", detail: `supported values: ${CALICO_ACTIONS.map((a) => `"${a}"`).join(", ")}` });
+          errors.push({
+            type: "FieldValueNotSupported",
+            field: `spec.${dir}[${i}].action`,
+            value: rule.action ?? "",
+            detail: `supported values: ${CALICO_ACTIONS.map((a) => `"${a}"`).join(", ")}`,
+          });
         }
       });
     }
     for (const t of Array.isArray(obj.spec?.types) ? (obj.spec.types as unknown[]) : []) {
-      if (t !== "Ingress" && t !== "Egress") errors.push({ type: "FieldValueNotSupported", field: "spec.types", value: t as string, detail: 'supported values: "Ingress", "Egress"' });
+      if (t !== "Ingress" && t !== "Egress")
+        errors.push({
+          type: "FieldValueNotSupported",
+          field: "spec.types",
+          value: t as string,
+          detail: 'supported values: "Ingress", "Egress"',
+        });
     }
   } else if (key === "coordination.k8s.io/v1/Lease") {
     const d = obj.spec?.leaseDurationSeconds;
-    if (d !== undefined && d !== null && !(Number.isInteger(d) && d > 0)) errors.push({ type: "FieldValueInvalid", field: "spec.leaseDurationSeconds", value: d, detail: "must be greater than 0" });
+    if (d !== undefined && d !== null && !(Number.isInteger(d) && d > 0))
+      errors.push({ type: "FieldValueInvalid", field: "spec.leaseDurationSeconds", value: d, detail: "must be greater than 0" });
   }
   return errors;
 }
@@ -131,7 +159,8 @@ const CALICO_ACTIONS = ["Allow", "Deny", "Log", "Pass"];
 
 /** Defaulting on create and update: Calico's API server puts a policy without a tier in the default tier. */
 export function defaultSpec(rt: ResourceType, obj: KubeObject): void {
-  if (apiVersionOf(rt) === "projectcalico.org/v3" && rt.kind === "NetworkPolicy") obj.spec = { ...obj.spec, tier: obj.spec?.tier || "default" };
+  if (apiVersionOf(rt) === "projectcalico.org/v3" && rt.kind === "NetworkPolicy")
+    obj.spec = { ...obj.spec, tier: obj.spec?.tier || "default" };
 }
 
 /** Validation of a new or updated object; throws the 422. */
@@ -175,9 +204,18 @@ export function validateEphemeralUpdate(rt: ResourceType, next: KubeObject, old:
   const errors: FieldError[] = [];
   for (const prev of before) {
     const idx = after.findIndex((c) => c.name === prev.name);
-    if (idx === -1) errors.push({ type: "FieldValueForbidden", field: "spec.ephemeralContainers", detail: `existing ephemeral containers "${prev.name}" may not be removed` });
+    if (idx === -1)
+      errors.push({
+        type: "FieldValueForbidden",
+        field: "spec.ephemeralContainers",
+        detail: `existing ephemeral containers "${prev.name}" may not be removed`,
+      });
     else if (!sameJson(after[idx], prev)) {
-      errors.push({ type: "FieldValueForbidden", field: `spec.ephemeralContainers[${idx}]`, detail: `existing ephemeral containers "${prev.name}" may not be changed` });
+      errors.push({
+        type: "FieldValueForbidden",
+        field: `spec.ephemeralContainers[${idx}]`,
+        detail: `existing ephemeral containers "${prev.name}" may not be changed`,
+      });
     }
   }
   const taken = new Set<string>([...(old.spec?.containers ?? []), ...(old.spec?.initContainers ?? [])].map((c: Container) => c.name ?? ""));
@@ -186,11 +224,14 @@ export function validateEphemeralUpdate(rt: ResourceType, next: KubeObject, old:
     const field = `spec.ephemeralContainers[${i}]`;
     if (!c.name) errors.push({ type: "FieldValueRequired", field: `${field}.name`, detail: "" });
     else if (taken.has(c.name)) errors.push({ type: "FieldValueDuplicate", field: `${field}.name`, detail: "", value: c.name });
-    else if (c.name.length > 63 || !DNS1123_LABEL.test(c.name)) errors.push(...nameErrors({ ...rt, plural: "services" }, c.name).map((e) => ({ ...e, field: `${field}.name` })));
+    else if (c.name.length > 63 || !DNS1123_LABEL.test(c.name))
+      errors.push(...nameErrors({ ...rt, plural: "services" }, c.name).map((e) => ({ ...e, field: `${field}.name` })));
     if (!c.image) errors.push({ type: "FieldValueRequired", field: `${field}.image`, detail: "" });
-    if (Array.isArray(c.ports) && c.ports.length > 0) errors.push({ type: "FieldValueForbidden", field: `${field}.ports`, detail: "cannot be set for an Ephemeral Container" });
+    if (Array.isArray(c.ports) && c.ports.length > 0)
+      errors.push({ type: "FieldValueForbidden", field: `${field}.ports`, detail: "cannot be set for an Ephemeral Container" });
     for (const probe of ["livenessProbe", "readinessProbe", "startupProbe", "lifecycle"]) {
-      if (c[probe] !== undefined) errors.push({ type: "FieldValueForbidden", field: `${field}.${probe}`, detail: "cannot be set for an Ephemeral Container" });
+      if (c[probe] !== undefined)
+        errors.push({ type: "FieldValueForbidden", field: `${field}.${probe}`, detail: "cannot be set for an Ephemeral Container" });
     }
     if (c.name) taken.add(c.name);
   });

@@ -101,7 +101,12 @@ export class Watches {
   }
 }
 
-function translate(e: ChangeEvent, rt: ResourceType, namespace: string | undefined, selection: Selection): { type: string; object: KubeObject } | undefined {
+function translate(
+  e: ChangeEvent,
+  rt: ResourceType,
+  namespace: string | undefined,
+  selection: Selection,
+): { type: string; object: KubeObject } | undefined {
   if (e.rt !== rt) return undefined;
   if (namespace !== undefined && e.object.metadata.namespace !== namespace) return undefined;
   const now = selects(selection, rt, e.object);
