@@ -25,7 +25,7 @@ import os from "node:os";
 import { join } from "node:path";
 import autocannon, { type AutocannonRequest, type AutocannonResult } from "autocannon";
 import { parseEvent } from "../src/events/parse.ts";
-import { createRegistries } from "../src/plugins/registries.ts";
+import { createRegistries } from "../src/registries.ts";
 import { loadRules } from "../src/rules/index.ts";
 import type { RuleSet } from "../src/rules/types.ts";
 import { defaultSeed, generateEventRecords, loadCorpus } from "./events.ts";

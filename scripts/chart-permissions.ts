@@ -3,9 +3,9 @@
 // plugins the rules use. Shared by scripts/generate-rbac.ts and the test that checks the file is current.
 import { stringify } from "yaml";
 import { rbacRulesOf } from "../src/plugins/rbac.ts";
-import { createRegistries } from "../src/plugins/registries.ts";
 import { pluginId } from "../src/plugins/registry.ts";
 import type { AnyPlugin } from "../src/plugins/types.ts";
+import { createRegistries } from "../src/registries.ts";
 
 export const CHART_PERMISSIONS = new URL("../deploy/helm/kestrel/files/permissions.yaml", import.meta.url);
 

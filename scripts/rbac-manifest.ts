@@ -1,7 +1,7 @@
 // The content of deploy/rbac.yaml, shared by the generator script and the test that checks it is current.
 
 import { renderClusterRole } from "../src/plugins/rbac.ts";
-import { createRegistries } from "../src/plugins/registries.ts";
+import { createRegistries } from "../src/registries.ts";
 
 export function renderRbacManifest(namespace = "kestrel"): string {
   const r = createRegistries();

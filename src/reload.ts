@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { App } from "./app.ts";
 import { errorMessage } from "./errors.ts";
 import type { Metrics } from "./observability/metrics.ts";
-import type { Registries } from "./plugins/registries.ts";
+import type { Registries } from "./registries.ts";
 import { loadRules } from "./rules/index.ts";
 import { contentsDigest, type RulesWatcher, watchRuleFiles } from "./rules/watch.ts";
 import { formatDiagnostic } from "./yaml/source.ts";

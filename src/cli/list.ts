@@ -3,9 +3,9 @@
 // those plugins: a full name (`kubernetes:terminate`, `slack`) or a category (`kubernetes`).
 import { stringify } from "yaml";
 import { describePlugin } from "../plugins/describe.ts";
-import { createRegistries } from "../plugins/registries.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { AnyPlugin } from "../plugins/types.ts";
+import { createRegistries } from "../registries.ts";
 import { didYouMean } from "../yaml/source.ts";
 import { ExitError } from "./shared.ts";
 

@@ -1,10 +1,11 @@
 // The `kestrel` command line. Each command is a thin action in its own file, loaded when it runs: the
 // server and the plugins bring the cloud and Kubernetes SDKs, which `version` or `completion` do not need.
 import { Argument, Command, Option } from "commander";
+import { version } from "../version.ts";
 import { completionScript, SHELLS } from "./completion.ts";
 import type { ListKind } from "./list.ts";
 import { ExitError, type GlobalOptions } from "./shared.ts";
-import { version, versionCommand } from "./version.ts";
+import { versionCommand } from "./version.ts";
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

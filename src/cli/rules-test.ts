@@ -8,15 +8,15 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { stringify } from "yaml";
+import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "../config/delivery.ts";
 import type { Config } from "../config/schema.ts";
-import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "../engine/notify-filter.ts";
 import { type EventPlan, type PlannedAction, type PlannedNotifier, type PlanOptions, planEvent } from "../engine/plan.ts";
 import { checkPlan, type ExpectCase, parseExpectations } from "../engine/plan-expect.ts";
 import { errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { bigintReplacer } from "../events/fields.ts";
 import { EventError, parseJson, validateEvent } from "../events/parse.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
 import type { RuleSet } from "../rules/types.ts";
 import { ExitError, type GlobalOptions, loadSetup, SetupError } from "./shared.ts";
 

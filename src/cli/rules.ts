@@ -1,7 +1,7 @@
 // `kestrel rules check` and `kestrel rules print`.
 
 import { defaultConfigFile, defaultRulesFile } from "../config/paths.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
 import { printRules } from "../rules/print.ts";
 import type { Diagnostic } from "../yaml/source.ts";
 import {

@@ -4,7 +4,7 @@ import { startLeaderElection } from "../cluster/election.ts";
 import type { LeaderElector } from "../cluster/leader.ts";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
 import { RulesReloader } from "../reload.ts";
 import { ExitError, type GlobalOptions, loadSetup, type Setup, SetupError } from "./shared.ts";
 

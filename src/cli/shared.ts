@@ -2,7 +2,7 @@
 import { loadConfig } from "../config/load.ts";
 import { DEFAULT_PATHS, type DefaultPaths, defaultConfigFile } from "../config/paths.ts";
 import type { Config } from "../config/schema.ts";
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../registries.ts";
 import { inSourceOrder, loadRules } from "../rules/index.ts";
 import { checkSetup } from "../rules/setup-check.ts";
 import type { RuleSet, RulesDocument } from "../rules/types.ts";

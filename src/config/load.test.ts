@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { z } from "zod";
 import { testPki } from "../../test/support/tls.ts";
 import { defineNotifier } from "../plugins/define.ts";
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notifier, Output } from "../plugins/types.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";

@@ -6,13 +6,13 @@
 
 import { isIP } from "node:net";
 import { z } from "zod";
-import { DELIVERY_KEYS, deliverySettings } from "../engine/notify-filter.ts";
 import { type ErrorCode, errorMessage } from "../errors.ts";
 import { FileError, readRegularFile } from "../files.ts";
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Notifier } from "../plugins/types.ts";
 import { type Diagnostic, didYouMean, type Position, valueAt, type YamlPath, YamlSource } from "../yaml/source.ts";
+import { DELIVERY_KEYS, deliverySettings } from "./delivery.ts";
 import { DEFAULT_PATHS, type DefaultPaths, defaultRulesFile } from "./paths.ts";
 import { type Config, configSchema, splitList } from "./schema.ts";
 import { securityOverrideProblems } from "./security.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadConfiguration } from "../cli/shared.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
 import { loadConfig } from "./load.ts";
 import { type DefaultPaths, defaultConfigFile, defaultRulesFile } from "./paths.ts";
 

@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { errorMessage } from "../errors.ts";
 import { readRegularFileSync } from "../files.ts";
-import { readTokensFile, usableToken } from "../ingest/guard.ts";
+import { readTokensFile, usableToken } from "./tokens.ts";
 
 export interface SecurityProblem {
   /** The config path the problem is about (an env var set it). */

@@ -6,8 +6,8 @@ import pino from "pino";
 import { type AwsTestServers, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
 import { createAwsClients } from "../clients/aws.ts";
 import { createClients } from "../clients/index.ts";
-import { actionVariables } from "../engine/context.ts";
 import type { FalcoEvent } from "../events/event.ts";
+import { actionVariables } from "../template/action-variables.ts";
 import aws from "./aws.ts";
 
 const event = {

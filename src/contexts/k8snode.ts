@@ -12,12 +12,12 @@
 // deadline of its own so that a slow API cannot hold the action up.
 import type { V1Node } from "@kubernetes/client-node";
 import { z } from "zod";
-import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 import { kubernetesOf } from "../clients/index.ts";
 import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
+import { NAMESPACE_FIELDS, podNameOf } from "../events/target.ts";
 import { defineContext } from "../plugins/define.ts";
 
 /** Deadline of one gathering (pod and node reads, retries included). */

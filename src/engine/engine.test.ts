@@ -7,16 +7,17 @@ import { z } from "zod";
 import { createClients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import { parseEvent } from "../events/parse.ts";
+import { podNameOf } from "../events/target.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { Observer } from "../observability/observer.ts";
 import { defineActionner } from "../plugins/define.ts";
 import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
+import { compileParams } from "../template/template.ts";
 import { MemoryDedup } from "./dedup.ts";
-import { Engine } from "./engine.ts";
+import { Engine, targetKey } from "./engine.ts";
 import { Notifications } from "./notify.ts";
-import { compileParams } from "./template.ts";
 
 const calls: string[] = [];
 
@@ -247,5 +248,24 @@ describe("engine readiness", () => {
     const r = engine.readiness();
     assert.match(r.ok ? "" : r.reason, /queue full/);
     await engine.drain(10);
+  });
+});
+
+describe("per-target ordering key", () => {
+  const event = (fields: Record<string, string>) =>
+    parseEvent(JSON.stringify({ rule: "r", priority: "Warning", output: "o", time: "2026-01-01T00:00:00Z", output_fields: fields })).event;
+
+  it("is the pod the actionners act on: namespace/name", () => {
+    assert.equal(targetKey(event({ "k8s.pod.name": "web", "k8s.ns.name": "prod" }), "t1"), "prod/web");
+    assert.equal(
+      targetKey(event({ "ka.target.name": "web", "ka.target.namespace": "prod", "ka.target.resource": "pods" }), "t1"),
+      "prod/web",
+    );
+  });
+
+  it("does not take an audit event's ConfigMap for a pod, as events/target.ts does not", () => {
+    const configMap = event({ "ka.target.name": "web", "ka.target.namespace": "prod", "ka.target.resource": "configmaps" });
+    assert.equal(podNameOf(configMap), undefined);
+    assert.equal(targetKey(configMap, "t1"), "t1");
   });
 });

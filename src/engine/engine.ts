@@ -11,6 +11,7 @@ import type { Clients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
+import { NAMESPACE_FIELDS, podNameOf } from "../events/target.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { ContextProvider } from "../plugins/types.ts";
 import type { CompiledRule, RuleSet } from "../rules/types.ts";
@@ -69,13 +70,13 @@ async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
   }
 }
 
-const POD_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
-const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
-
-/** The target whose actions must not overlap: the pod (namespace/name), else a key of the event's own. */
+/**
+ * The target whose actions must not overlap: the pod the actions act on (namespace/name, read by the same
+ * events/target.ts as the actionners, so ka.target.name of a ConfigMap is no pod), else a key of the event's own.
+ */
 export function targetKey(event: FalcoEvent, traceId: string): string {
-  const pod = firstField(event, POD_FIELDS);
-  if (pod === undefined) return traceId;
+  const pod = podNameOf(event);
+  if (pod === undefined || pod === "") return traceId;
   return `${firstField(event, NAMESPACE_FIELDS) ?? ""}/${pod}`;
 }
 

@@ -4,9 +4,9 @@
 // At shutdown the queues drain until the one shutdown deadline; then the sends in progress are cancelled and
 // whatever is left is dropped: each counted as a failed notification, all of them logged in one line.
 import { sleepUnlessAborted } from "../abort.ts";
+import { type NotificationFilter, passes } from "../config/delivery.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
-import { type NotificationFilter, passes } from "./notify-filter.ts";
 import type { EngineObserver } from "./observer.ts";
 
 export interface DeliveryPolicy {

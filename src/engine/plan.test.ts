@@ -4,13 +4,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { notificationFilter } from "../config/delivery.ts";
 import { nodeContext } from "../contexts/k8snode.ts";
 import { parseEvent } from "../events/parse.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
 import { explainRule } from "../rules/explain.ts";
 import { compileRules, loadRulesText } from "../rules/index.ts";
 import type { RuleSet } from "../rules/types.ts";
-import { notificationFilter } from "./notify-filter.ts";
 import { CONTEXT_KEYS, contextPlaceholder, type PlanOptions, planEvent, TRACE_ID_PLACEHOLDER } from "./plan.ts";
 
 function ruleSet(text: string): RuleSet {

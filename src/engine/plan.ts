@@ -5,15 +5,16 @@
 // Engine.#runRulesFrom / #runActionThenRest and run-action.ts, assuming every action that can succeed does
 // (the plan tells, for each, what a failure would change). Additional contexts that need a client (k8snode,
 // aws) are not gathered: their values are placeholders such as `<k8snode: node.hostname>`.
+
+import type { NotificationFilter } from "../config/delivery.ts";
 import { errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { eventField } from "../events/parse.ts";
 import { redactSecrets } from "../redact.ts";
 import { type CriterionFailure, explainRule } from "../rules/explain.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
-import { actionVariables } from "./context.ts";
-import type { NotificationFilter } from "./notify-filter.ts";
-import type { Variables } from "./template.ts";
+import { actionVariables } from "../template/action-variables.ts";
+import type { Variables } from "../template/template.ts";
 
 /** The keys each additional context provides (contexts/k8snode.ts nodeContext, contexts/aws.ts gather). */
 export const CONTEXT_KEYS: Readonly<Record<string, readonly string[]>> = {

@@ -11,10 +11,10 @@ import type { FalcoEvent } from "../events/event.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
-import { actionVariables } from "./context.ts";
+import { actionVariables } from "../template/action-variables.ts";
+import type { Variables } from "../template/template.ts";
 import type { Notifications } from "./notify.ts";
 import type { EngineObserver } from "./observer.ts";
-import type { Variables } from "./template.ts";
 
 export interface RunEnvironment {
   readonly clients: Clients;

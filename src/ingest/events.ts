@@ -11,9 +11,9 @@ import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { type EventError, parseEvent } from "../events/parse.ts";
+import { traceIdFrom } from "../observability/trace-context.ts";
 import type { IntakeGuard } from "./guard.ts";
 import { answerAndClose, LINGER_BYTES, tooLargeBudget } from "./linger.ts";
-import { traceIdFrom } from "./trace.ts";
 import { TurnBatch } from "./turn-batch.ts";
 
 export interface EventRouteOptions {

@@ -5,8 +5,9 @@ import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { readTokensFile } from "../config/tokens.ts";
 import { KestrelError } from "../errors.ts";
-import { createGuard, readTokensFile } from "./guard.ts";
+import { createGuard } from "./guard.ts";
 
 const request = (client: string, authorization?: string) =>
   ({ headers: authorization === undefined ? {} : { authorization }, socket: { remoteAddress: client } }) as unknown as IncomingMessage;

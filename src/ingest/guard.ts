@@ -4,11 +4,12 @@
 // whatever it sends: guessing costs time, and a misconfigured client's flood costs little. Checked before
 // the body is read. Tokens are compared as SHA-256 digests in constant time, never logged, and the file is
 // re-read when it changes (a rotated Kubernetes Secret).
+
 import { createHash, timingSafeEqual } from "node:crypto";
 import { statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { readTokensFile } from "../config/tokens.ts";
 import { KestrelError } from "../errors.ts";
-import { readRegularFileSync } from "../files.ts";
 
 export interface Rejection {
   readonly status: 401 | 403 | 429;
@@ -34,21 +35,6 @@ export const AUTH_FAILURE_BURST = 10;
 export const AUTH_FAILURES_PER_SECOND = 1;
 
 const digest = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
-
-/** Whether an Authorization header can carry the token: visible ASCII only (the header is read as Latin-1). */
-export function usableToken(token: string): boolean {
-  return /^[\x21-\x7e]+$/.test(token.trim());
-}
-
-/** Tokens of a file: one per line; blank lines and `#` comments ignored. Throws naming the setting. */
-export function readTokensFile(path: string): string[] {
-  // A regular file under the size cap: a FIFO would block the process (this read is synchronous).
-  const text = readRegularFileSync(path, { setting: "auth.tokens_file" }).toString("utf8");
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("#"));
-}
 
 class TokenSet {
   readonly #inline: Buffer[];

@@ -13,11 +13,11 @@
 import { hostname } from "node:os";
 import type { CoreV1Event, V1MicroTime, V1ObjectReference } from "@kubernetes/client-node";
 import { z } from "zod";
-import { NAMESPACE_FIELDS, podNameOf } from "../actionners/kubernetes/_target.ts";
 import { kubernetesOf } from "../clients/index.ts";
 import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { firstField } from "../events/fields.ts";
+import { NAMESPACE_FIELDS, podNameOf } from "../events/target.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
 

@@ -6,9 +6,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { stdinScriptProblems } from "../engine/shell.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
+import { stdinScriptProblems } from "../template/shell.ts";
 import { formatLine } from "./_payload.ts";
 import { onReopen } from "./_reopen.ts";
 

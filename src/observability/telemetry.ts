@@ -3,9 +3,9 @@
 // then reports to the plain observer alone. close() exports what is pending within otel.timeout, so the
 // last spans and metrics leave on SIGTERM; a collector that is down only costs that wait, once.
 import type { Logger } from "pino";
-import { version } from "../cli/version.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { errorMessage } from "../errors.ts";
+import { version } from "../version.ts";
 import { FanOutObserver } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
 import {

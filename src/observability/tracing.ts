@@ -40,9 +40,9 @@ import {
 import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord } from "../engine/observer.ts";
 import { type ErrorCode, errorCode, errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import { parseTraceparent } from "../ingest/trace.ts";
 import type { Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
+import { parseTraceparent } from "./trace-context.ts";
 
 /** Span attribute keys (Kestrel's own namespace; Falco's event fields under falco.*). */
 export const ATTR = {

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { createRegistries } from "../registries.ts";
 import { describePlugin } from "./describe.ts";
-import { createRegistries } from "./registries.ts";
 import { pluginId, Registry } from "./registry.ts";
 import type { AnyPlugin } from "./types.ts";
 

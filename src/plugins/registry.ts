@@ -1,6 +1,6 @@
 // A registry of one kind of plugin, indexed by its full name (`category:name`, or the bare name).
 import { KestrelError } from "../errors.ts";
-import type { PluginInfo } from "./types.ts";
+import type { Actionner, ContextProvider, Notifier, Output, PluginInfo } from "./types.ts";
 
 export function pluginId(p: Pick<PluginInfo, "category" | "name">): string {
   return p.category === undefined ? p.name : `${p.category}:${p.name}`;
@@ -34,4 +34,12 @@ export class Registry<T extends PluginInfo> {
   list(): readonly T[] {
     return [...this.#byId.values()];
   }
+}
+
+/** The four registries; the composition (src/registries.ts) fills them from the static plugin lists. */
+export interface Registries {
+  readonly actionners: Registry<Actionner>;
+  readonly outputs: Registry<Output>;
+  readonly notifiers: Registry<Notifier>;
+  readonly contexts: Registry<ContextProvider>;
 }

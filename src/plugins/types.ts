@@ -4,8 +4,8 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Clients } from "../clients/index.ts";
-import type { Variables } from "../engine/template.ts";
 import type { FalcoEvent } from "../events/event.ts";
+import type { Variables } from "../template/template.ts";
 
 export type PluginKind = "actionner" | "output" | "notifier" | "context";
 
@@ -75,7 +75,7 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema> extends Plugin
   /** Cross-field checks the schema cannot express, for `rules check`. Returns problems. */
   check?(params: z.output<P>): string[];
   /** True for a parameter whose templates must not be rendered (`params` before templating): the plugin
-   * passes their values itself, e.g. a shell script's values as positional parameters (engine/shell.ts).
+   * passes their values itself, e.g. a shell script's values as positional parameters (template/shell.ts).
    * Everything else is rendered, each value inserted as data. */
   verbatim?(path: readonly (string | number)[], params: z.output<P>): boolean;
   /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */

@@ -1,11 +1,12 @@
 // Validating one resolved action of a rule against the plugins (Talon §3.9 stage A items 5-10 and stage B,
 // plus Kestrel's checks of contexts, unknown parameter keys and output policies) and compiling it for the
 // engine. Every problem is reported; the action is compiled only when it has none.
-import { compileParams, type ParamsTemplate } from "../engine/template.ts";
+
 import { type ErrorCode, errorMessage } from "../errors.ts";
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import { pluginId } from "../plugins/registry.ts";
 import type { Actionner, Output } from "../plugins/types.ts";
+import { compileParams, type ParamsTemplate } from "../template/template.ts";
 import { type Diagnostic, didYouMean } from "../yaml/source.ts";
 import { below, diagnosticAtLoc, type Subject } from "./diagnostics.ts";
 import { staticContext } from "./static-context.ts";

@@ -2,7 +2,7 @@
 // and compile their matchers and parameter templates. Validation collects every problem of every rule
 // before failing, so `rules check` shows them all in one run; the rule set exists only when none is an
 // error.
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import { type Diagnostic, didYouMean } from "../yaml/source.ts";
 import { type ActionEnv, compileAction } from "./compile-action.ts";
 import { diagnosticAt, diagnosticAtLoc, locateInString, type Subject } from "./diagnostics.ts";

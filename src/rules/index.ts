@@ -1,5 +1,5 @@
 // Loading and compiling rules in one call, for the CLI and the server.
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import type { Diagnostic } from "../yaml/source.ts";
 import { type CompileOptions, compileRules } from "./compile.ts";
 import { loadRulesFiles } from "./load.ts";

@@ -6,29 +6,9 @@ import { fieldText } from "../events/fields.ts";
 import { eventField } from "../events/parse.ts";
 import { parseOutputFieldsItem, parseTagsItem } from "./conditions.ts";
 import { inRange, type LevelRange, parsePriorityFilter } from "./priority.ts";
-import type { MatchSpec } from "./types.ts";
+import type { CompiledMatch, FieldCondition, MatchSpec } from "./types.ts";
 
-export interface FieldCondition {
-  readonly key: string;
-  /** True for `!=`. */
-  readonly negate: boolean;
-  readonly text: string;
-  /** `<nil>` or `<NA>`: equals a null field (and Falco's `<NA>` text). */
-  readonly isNull: boolean;
-  /** The value as a number, when it is one ("8080.0" equals the field 8080). */
-  readonly number: number | undefined;
-  /** The value as an exact integer, to compare with 64-bit fields kept as bigint. */
-  readonly bigint: bigint | undefined;
-}
-
-export interface CompiledMatch {
-  /** Falco rule names (the rule set indexes them; `matchesCriteria` does not test them). */
-  readonly rules: readonly string[];
-  readonly priority: LevelRange | undefined;
-  readonly source: string;
-  readonly tagGroups: readonly (readonly string[])[];
-  readonly fieldGroups: readonly (readonly FieldCondition[])[];
-}
+export type { CompiledMatch, FieldCondition };
 
 /** A problem in `match`, located by the rule's origin key (`match.priority`, `match.tags[2]`, …). */
 export interface MatchProblem {

@@ -10,7 +10,7 @@ import type { AwsUses } from "../clients/aws.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { FileError, readRegularFileSync } from "../files.ts";
-import type { Registries } from "../plugins/registries.ts";
+import type { Registries } from "../plugins/registry.ts";
 import { type Diagnostic, type Position, type YamlPath, YamlSource } from "../yaml/source.ts";
 import { diagnosticAt, diagnosticAtLoc } from "./diagnostics.ts";
 import type { RuleSet } from "./types.ts";

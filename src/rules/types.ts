@@ -1,10 +1,11 @@
 // The rules model: what the loader produces after merging every rules file (specs, with where each value
 // came from), and what the compiler produces for the engine (validated plugins, compiled matchers).
-import type { ParamsTemplate } from "../engine/template.ts";
+
 import type { FalcoEvent } from "../events/event.ts";
 import type { Actionner, Output } from "../plugins/types.ts";
+import type { ParamsTemplate } from "../template/template.ts";
 import type { YamlPath, YamlSource } from "../yaml/source.ts";
-import type { CompiledMatch } from "./match.ts";
+import type { LevelRange } from "./priority.ts";
 
 /** Where a value was written: the file it came from and its path in that file's YAML. */
 export interface Loc {
@@ -117,4 +118,27 @@ export interface RuleSet {
   readonly notifierNames: ReadonlySet<string>;
   /** Every actionner and output category the rules use (to create only the clients needed). */
   readonly categories: ReadonlySet<string>;
+}
+
+export interface FieldCondition {
+  readonly key: string;
+  /** True for `!=`. */
+  readonly negate: boolean;
+  readonly text: string;
+  /** `<nil>` or `<NA>`: equals a null field (and Falco's `<NA>` text). */
+  readonly isNull: boolean;
+  /** The value as a number, when it is one ("8080.0" equals the field 8080). */
+  readonly number: number | undefined;
+  /** The value as an exact integer, to compare with 64-bit fields kept as bigint. */
+  readonly bigint: bigint | undefined;
+}
+
+/** A rule's `match`, compiled by match.ts. */
+export interface CompiledMatch {
+  /** Falco rule names (the rule set indexes them; `matchesCriteria` does not test them). */
+  readonly rules: readonly string[];
+  readonly priority: LevelRange | undefined;
+  readonly source: string;
+  readonly tagGroups: readonly (readonly string[])[];
+  readonly fieldGroups: readonly (readonly FieldCondition[])[];
 }

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { nodeContext } from "../contexts/k8snode.ts";
-import { actionVariables } from "../engine/context.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { variableName } from "../events/fields.ts";
-import { createRegistries } from "../plugins/registries.ts";
+import { createRegistries } from "../registries.ts";
+import { actionVariables } from "../template/action-variables.ts";
 import { type Diagnostic, formatDiagnostic } from "../yaml/source.ts";
 import { compileRules } from "./compile.ts";
 import { loadRules } from "./index.ts";
@@ -74,7 +74,7 @@ describe("template variables", () => {
     assert.deepEqual(check(echo("${NODE_HOSTNAME}", "match: {}", "      additional_contexts: [k8snode]\n")), []);
   });
 
-  it("knows exactly the variables an action run has (engine/context.ts, the contexts)", () => {
+  it("knows exactly the variables an action run has (template/action-variables.ts, the contexts)", () => {
     const event: FalcoEvent = {
       uuid: undefined,
       output: "",

@@ -5,18 +5,19 @@
 // and the rules corpus). An unknown name is a warning with a did-you-mean (an error under --strict): it
 // would fail only when a real event arrives. When the rule names Falco rules of the corpus, a field that
 // only some of them emit gets a note, one that none of them emits a warning.
-import { compileTemplate } from "../engine/template.ts";
+
 import { FALCO_FIELDS, FALCO_FIELDS_WITH_ARGUMENT, FALCO_RULE_FIELDS } from "../events/field-catalogue.ts";
 import { variableName } from "../events/fields.ts";
+import { compileTemplate } from "../template/template.ts";
 import { type Diagnostic, didYouMean, type Position } from "../yaml/source.ts";
 import { diagnosticAt, locateInString, locateNested, type Subject } from "./diagnostics.ts";
 import type { ActionSpec, Loc, RuleSpec } from "./types.ts";
 
-/** Variables every action run has (events/fields.ts eventVariables, engine/context.ts actionVariables). */
+/** Variables every action run has (events/fields.ts eventVariables, template/action-variables.ts actionVariables). */
 export const EVENT_VARIABLES: readonly string[] = ["PRIORITY", "HOSTNAME", "RULE", "SOURCE", "TAGS", "OUTPUT", "TIME", "TRACE_ID"];
 
 /** Talon's context entries (rules/static-context.ts) as variables, with the names its documentation uses
- * (engine/context.ts DOCUMENTED_ALIASES). A test checks them against actionVariables. */
+ * (template/action-variables.ts DOCUMENTED_ALIASES). A test checks them against actionVariables. */
 export const CONTEXT_VARIABLES: readonly string[] = [
   "FALCO-TALON_RULE",
   "FALCO-TALON_RULE_CONTINUE",

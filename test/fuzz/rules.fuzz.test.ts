@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { parseEvent } from "../../src/events/parse.ts";
-import { createRegistries } from "../../src/plugins/registries.ts";
+import { createRegistries } from "../../src/registries.ts";
 import { compileRules, loadRulesText } from "../../src/rules/index.ts";
 import { falcoEvent } from "../support/events.ts";
 

@@ -1,4 +1,4 @@
-// Event values never become shell code (engine/shell.ts): for every script shape of the corpus below, either
+// Event values never become shell code (template/shell.ts): for every script shape of the corpus below, either
 // `rules check` refuses it, or the compiled script, run by dash, bash and busybox sh with hostile values as
 // its positional parameters, prints each value byte for byte and leaves no side effect. The corpus holds
 // every quoting context, comments, nested substitutions, here-documents, wrappers and flag clusters; the
@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { compileShellScript, scriptValues } from "../../src/engine/shell.ts";
 import { KestrelError } from "../../src/errors.ts";
+import { compileShellScript, scriptValues } from "../../src/template/shell.ts";
 
 const SHELLS: { name: string; argv: string[] }[] = [
   { name: "dash", argv: ["dash"] },

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { compileShellScript, scriptValues } from "../../src/engine/shell.ts";
-import { compileTemplate, renderTemplate } from "../../src/engine/template.ts";
 import { KestrelError } from "../../src/errors.ts";
+import { compileShellScript, scriptValues } from "../../src/template/shell.ts";
+import { compileTemplate, renderTemplate } from "../../src/template/template.ts";
 
 /** Any text a shell argument can hold (no NUL), including quotes, $, backticks, newlines and Unicode. */
 const shellValue = fc.string({

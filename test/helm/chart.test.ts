@@ -15,7 +15,7 @@ import { CHART_DIR, EXAMPLES_DIR, locateHelm, runHelm } from "../../scripts/helm
 import { MANIFESTS_DIR, renderKubernetesManifests } from "../../scripts/kubernetes-manifests.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { rbacRulesOf } from "../../src/plugins/rbac.ts";
-import { createRegistries } from "../../src/plugins/registries.ts";
+import { createRegistries } from "../../src/registries.ts";
 import { compileRules, loadRulesTexts } from "../../src/rules/index.ts";
 import type { RuleSet } from "../../src/rules/types.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";

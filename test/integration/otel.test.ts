@@ -16,7 +16,7 @@ import { ProtobufMetricsSerializer, ProtobufTraceSerializer } from "@opentelemet
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import { version } from "../../src/cli/version.ts";
+import { version } from "../../src/version.ts";
 import { falcoEvent } from "../support/events.ts";
 import { startKestrel, until } from "../support/kestrel.ts";
 import {

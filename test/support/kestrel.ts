@@ -11,7 +11,7 @@ import { type App, createApp } from "../../src/app.ts";
 import type { Clients } from "../../src/clients/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { createRegistries, type Registries } from "../../src/plugins/registries.ts";
+import { createRegistries, type Registries } from "../../src/registries.ts";
 import { loadRules } from "../../src/rules/index.ts";
 import { formatDiagnostic } from "../../src/yaml/source.ts";
 import { falcoEvent } from "./events.ts";

@@ -17,11 +17,11 @@
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import type { KubeClient } from "../../clients/kubernetes-calls.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { isNotFound, MANAGED_LABELS, type Metadata, upsert } from "../kubernetes/_api.ts";
 import { type Cidr, cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
 import { policyTargetOf } from "../kubernetes/_owner.ts";
-import { POD_REQUIRED_FIELDS } from "../kubernetes/_target.ts";
 import { type CalicoApi, calicoApiOf, forgetCalicoApi, V3 } from "./_api.ts";
 
 interface CalicoRule {

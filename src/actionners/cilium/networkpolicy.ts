@@ -12,11 +12,11 @@
 // which in Cilium means "outside the cluster" and so also cut the pods from in-cluster services and DNS.
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { MANAGED_LABELS, type Metadata, upsertCustom } from "../kubernetes/_api.ts";
 import { cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
 import { policyTargetOf } from "../kubernetes/_owner.ts";
-import { POD_REQUIRED_FIELDS } from "../kubernetes/_target.ts";
 
 const RESOURCE = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies" } as const;
 const NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace";

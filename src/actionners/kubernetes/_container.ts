@@ -8,12 +8,13 @@ import type { V1EphemeralContainer, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
-import { compileShellScript, isShell } from "../../engine/shell.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
+import { type PodTarget, podTargetOf } from "../../events/target.ts";
 import type { ActionContext, ActionResult } from "../../plugins/types.ts";
-import { type PodTarget, podTargetOf, readPod } from "./_target.ts";
+import { compileShellScript, isShell } from "../../template/shell.ts";
+import { readPod } from "./_pod.ts";
 
 /** Event fields naming the container the event came from, in order. */
 export const CONTAINER_NAME_FIELDS = ["k8s.container.name", "container.name"] as const;

@@ -7,9 +7,10 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { kubeCall, MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import type { ActionContext, Actionner } from "../../plugins/types.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
+import { readPod } from "./_pod.ts";
 import { nodeNameOf, readNode } from "./_workload.ts";
 
 type Field = "labels" | "annotations";

@@ -10,8 +10,9 @@ import type { V1LabelSelector } from "@kubernetes/client-node";
 import { kubernetesOf } from "../../clients/index.ts";
 import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
+import { podTargetOf } from "../../events/target.ts";
 import type { ActionContext } from "../../plugins/types.ts";
-import { ownerOf, podTargetOf, readPod } from "./_target.ts";
+import { ownerOf, readPod } from "./_pod.ts";
 
 /** Labels that differ between revisions of the same workload; a selector keeping them misses replicas. */
 export const REVISION_LABELS: readonly string[] = ["pod-template-hash", "pod-template-generation", "controller-revision-hash"];

@@ -6,8 +6,9 @@ import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
 import { KestrelError } from "../../errors.ts";
+import { type PodTarget, podTargetOf } from "../../events/target.ts";
 import type { ActionContext } from "../../plugins/types.ts";
-import { ownerOf, type PodTarget, podTargetOf, readPod } from "./_target.ts";
+import { ownerOf, readPod } from "./_pod.ts";
 
 /** The name of the node the pod is scheduled on; ERR_PREFLIGHT for a pod not scheduled yet. */
 export function nodeNameOf(pod: V1Pod, target: PodTarget): string {

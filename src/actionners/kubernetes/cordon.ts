@@ -2,8 +2,8 @@
 // merge patch {"spec":{"unschedulable":true}}; Talon sends a JSON Patch "replace").
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf } from "./_target.ts";
 import { cordonNode, nodeOfEventPod } from "./_workload.ts";
 
 const params = z.strictObject({});

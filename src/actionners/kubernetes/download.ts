@@ -4,10 +4,10 @@
 // are streamed from the exec to the output as they arrive (see _stream.ts). Talon tries `cat <file>` in
 // each container until one succeeds; Kestrel reads it in the chosen container only.
 import { z } from "zod";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf } from "./_container.ts";
 import { streamExec } from "./_stream.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   file: z.string().min(1, "must name a file").describe("full path of the file to download, e.g. ${FD_NAME}"),

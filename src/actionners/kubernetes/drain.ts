@@ -8,8 +8,8 @@ import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf } from "./_target.ts";
 import { cordonNode, minHealthyReplicasParam, nodeOfEventPod, RemovalPolicy } from "./_workload.ts";
 
 /** Pause between two tries of an eviction refused by a PodDisruptionBudget, and between two checks of the pods left. */

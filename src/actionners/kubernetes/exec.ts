@@ -3,14 +3,14 @@
 // container (the `container` parameter, else the event's container, else the first), under the action's
 // deadline, and the exit code decides: non-zero is a failure carrying the end of stderr. Event values never
 // enter the command's text: it is fixed when the rules load and the values follow it as positional
-// parameters (`shell -c SCRIPT kestrel v1 v2…`, engine/shell.ts), so a file name such as `/tmp/x; rm -rf /`
+// parameters (`shell -c SCRIPT kestrel v1 v2…`, template/shell.ts), so a file name such as `/tmp/x; rm -rf /`
 // stays one argument. The command's stdout (ANSI codes stripped, as Talon) is the artifact: without an
 // output it is appended to the result.
 import { z } from "zod";
-import { compileShellScript, scriptValues } from "../../engine/shell.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
+import { compileShellScript, scriptValues } from "../../template/shell.ts";
 import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   command: z

@@ -3,9 +3,9 @@
 // result, as Talon does; with one they are stored there.
 import { z } from "zod";
 import { kubeCall } from "../../clients/kubernetes-calls.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf } from "./_container.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 /** A guard against a container writing enormous lines: the log is read up to this size. */
 const MAX_LOG_BYTES = 8 * 1024 * 1024;

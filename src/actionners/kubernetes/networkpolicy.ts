@@ -8,11 +8,11 @@
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { MANAGED_LABELS, upsert } from "./_api.ts";
 import { type Cidr, cidrList, contains, namespaceList, parseCidr, remoteIpOf, uniqueCidrs } from "./_net.ts";
 import { policyTargetOf } from "./_owner.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   allow_cidr: cidrList("CIDRs the pods may still reach (e.g. private subnets); denied IPs inside them stay denied"),

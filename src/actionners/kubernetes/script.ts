@@ -3,16 +3,16 @@
 // script is involved. Talon writes it with `tee /tmp/talon-script.sh > /dev/null` in every container (the
 // `>` reaching tee as a file name) and runs it in the last one only. Event values never enter the script's
 // text (inline or from `file`): they follow it as positional parameters (`shell -s -- v1 v2…`,
-// engine/shell.ts); the exit code decides success, as for kubernetes:exec.
+// template/shell.ts); the exit code decides success, as for kubernetes:exec.
 import { existsSync } from "node:fs";
 import { z } from "zod";
-import { actionVariables } from "../../engine/context.ts";
-import { compileShellScript, type ShellScript, scriptValues } from "../../engine/shell.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { FileError, readRegularFile, readRegularFileSync } from "../../files.ts";
 import { defineActionner } from "../../plugins/define.ts";
+import { actionVariables } from "../../template/action-variables.ts";
+import { compileShellScript, type ShellScript, scriptValues } from "../../template/shell.ts";
 import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   script: z

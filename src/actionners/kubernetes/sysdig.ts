@@ -18,10 +18,10 @@ import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
+import { POD_REQUIRED_FIELDS, type PodTarget } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName } from "./_container.ts";
 import { streamExec } from "./_stream.ts";
-import { POD_REQUIRED_FIELDS, type PodTarget } from "./_target.ts";
 
 const CAPTURE_FILE = "/tmp/sysdig.scap.gz";
 const CONTAINER = "sysdig";

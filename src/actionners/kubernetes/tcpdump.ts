@@ -9,10 +9,10 @@
 // sleeps for the capture plus two minutes, and an image or exec failure is reported with its reason.
 // Ephemeral containers cannot be removed: one stays in the pod spec per capture, as with Talon.
 import { z } from "zod";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName, startEphemeralContainer } from "./_container.ts";
 import { streamExec } from "./_stream.ts";
-import { POD_REQUIRED_FIELDS } from "./_target.ts";
 
 const params = z.strictObject({
   duration: z

@@ -6,8 +6,9 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import { kubeCall } from "../../clients/kubernetes-calls.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf, readPod } from "./_target.ts";
+import { readPod } from "./_pod.ts";
 import { minHealthyReplicasParam, RemovalPolicy } from "./_workload.ts";
 
 const params = z.strictObject({

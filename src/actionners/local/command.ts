@@ -1,16 +1,16 @@
 // Runs a program on the Kestrel host (Talon's roadmap "shell:command"). The command is an argv list and is
 // never run through a shell, so event values substituted into it stay single arguments. When the program
 // is a shell given a script with -c (directly or through env, timeout, nice, busybox…), the script is fixed
-// when the rules load and the values follow it as positional parameters (engine/shell.ts); an
+// when the rules load and the values follow it as positional parameters (template/shell.ts); an
 // interpreter's program text, an awk or sed program, eval-like arguments never hold a value. The event
 // (with its context) is written to the program's standard input as JSON; its stdout is the artifact.
 import { spawn } from "node:child_process";
 import { z } from "zod";
-import { commandArgv, compileCommand } from "../../engine/shell.ts";
-import { compileTemplate, renderTemplate, type Variables } from "../../engine/template.ts";
 import { KestrelError } from "../../errors.ts";
 import { eventToJSON } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";
+import { commandArgv, compileCommand } from "../../template/shell.ts";
+import { compileTemplate, renderTemplate, type Variables } from "../../template/template.ts";
 
 const params = z.strictObject({
   command: z

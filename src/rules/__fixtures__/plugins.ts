@@ -2,7 +2,7 @@
 // tests exercise real registries and real zod schemas without any Kubernetes or cloud code.
 import { z } from "zod";
 import { defineActionner, defineContext, defineNotifier, defineOutput } from "../../plugins/define.ts";
-import type { Registries } from "../../plugins/registries.ts";
+import type { Registries } from "../../plugins/registry.ts";
 import { Registry } from "../../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notifier, Output, ParamsSchema } from "../../plugins/types.ts";
 

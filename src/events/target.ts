@@ -1,13 +1,12 @@
-// What the kubernetes, calico and cilium actionners act on, read from the event as Talon does: the pod is
+// Which pod an event names, read as Talon does (the kubernetes, calico and cilium actionners act on it, the
+// per-target ordering key and the k8snode context and k8sevents notifier use it): the pod is
 // the first of k8s.pod.name, ka.target.pod.name, ka.target.name; its namespace k8s.ns.name, then
 // ka.target.namespace. Unlike Talon, ka.target.name counts as a pod only when the audit event's target is
 // a pod (ka.target.resource is "pods" or absent): a ConfigMap named "web" is not the pod "web". A missing
 // field is a failure before any API call.
-import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
-import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
-import { KestrelError } from "../../errors.ts";
-import type { FalcoEvent } from "../../events/event.ts";
-import { fieldText, firstField } from "../../events/fields.ts";
+import { KestrelError } from "../errors.ts";
+import type { FalcoEvent } from "./event.ts";
+import { fieldText, firstField } from "./fields.ts";
 
 export const POD_NAME_FIELDS = ["k8s.pod.name", "ka.target.pod.name", "ka.target.name"] as const;
 export const NAMESPACE_FIELDS = ["k8s.ns.name", "ka.target.namespace"] as const;
@@ -42,17 +41,4 @@ export function podTargetOf(event: FalcoEvent): PodTarget {
     throw new KestrelError("ERR_PREFLIGHT", `the event names no namespace for the pod '${pod}' (${NAMESPACE_FIELDS.join(", ")})`);
   }
   return { pod, namespace };
-}
-
-/** GETs the pod; a missing pod is ERR_TARGET_GONE. */
-export function readPod(kube: KubeClient, target: PodTarget, signal: AbortSignal): Promise<V1Pod> {
-  return kubeCall(`read the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
-    kube.core.readNamespacedPod({ name: target.pod, namespace: target.namespace }, kube.requestOptions(signal)),
-  );
-}
-
-/** The pod's controller (or first owner), as Talon reads `ownerReferences[0]`; undefined for a standalone pod. */
-export function ownerOf(pod: V1Pod): V1OwnerReference | undefined {
-  const owners = pod.metadata?.ownerReferences ?? [];
-  return owners.find((o) => o.controller === true) ?? owners[0];
 }

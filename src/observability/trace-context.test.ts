@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newTraceId, parseTraceparent, traceIdFrom } from "./trace.ts";
+import { newTraceId, parseTraceparent, traceIdFrom } from "./trace-context.ts";
 
 describe("trace ids", () => {
   it("are 32 lower-case hex digits, distinct across many refills of the random pool", () => {

@@ -3,9 +3,9 @@
 // priority; `on_status` keeps only results with these statuses (e.g. [failure]). Events that a rule routes
 // to a notifier on purpose (kind "event") are filtered by priority only.
 import { z } from "zod";
-import { stringList } from "../config/schema.ts";
 import { PRIORITIES, priorityLevel } from "../events/priority.ts";
 import type { Notification } from "../plugins/types.ts";
+import { stringList } from "./schema.ts";
 
 const STATUSES = ["success", "failure", "ignored"] as const;
 

@@ -2,9 +2,9 @@
 // when its target is a pod.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { KestrelError } from "../../errors.ts";
-import { parseEvent } from "../../events/parse.ts";
-import { podNameOf, podTargetOf } from "./_target.ts";
+import { KestrelError } from "../errors.ts";
+import { parseEvent } from "./parse.ts";
+import { podNameOf, podTargetOf } from "./target.ts";
 
 const ev = (fields: Record<string, unknown>) => parseEvent(JSON.stringify({ rule: "r", priority: "Notice", output_fields: fields })).event;
 
