@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Clients, createClients } from "./clients/index.ts";
+import type { ClusterMode } from "./cluster/mode.ts";
 import { DELIVERY_KEYS, deliverySettings, type NotificationFilter, notificationFilter } from "./config/delivery.ts";
 import type { Config } from "./config/schema.ts";
 import { MemoryDedup } from "./engine/dedup.ts";
@@ -16,9 +17,10 @@ import { intakeTlsOptions } from "./ingest/tls.ts";
 import { unconfiguredNotifier } from "./notifiers/_unconfigured.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { Observer } from "./observability/observer.ts";
-import type { NotifierInstance } from "./plugins/types.ts";
+import type { ClientNeed, Notifier, NotifierInstance } from "./plugins/types.ts";
 import type { Registries } from "./registries.ts";
-import { awsUses, needsKubernetes, unconfiguredReason } from "./rules/setup-check.ts";
+import { awsUses, clientNeeds } from "./rules/needs.ts";
+import { unconfiguredReason } from "./rules/setup-check.ts";
 import type { RuleSet } from "./rules/types.ts";
 
 export interface AppOptions {
@@ -47,31 +49,31 @@ export interface App {
   close(): Promise<boolean>;
 }
 
-export { awsUses, needsKubernetes } from "./rules/setup-check.ts";
-
-/** Checks the aws.* and minio.* settings the rules need and verifies the AWS credentials (once, with STS). */
-async function prepareAws(clients: Clients, ruleSet: RuleSet, log: Logger): Promise<void> {
-  const uses = awsUses(ruleSet);
+/** Checks the aws.* and minio.* settings in use and verifies the AWS credentials (once, with STS). */
+async function prepareAws(clients: Clients, needs: ReadonlySet<ClientNeed>, log: Logger): Promise<void> {
+  const uses = awsUses(needs);
   if (uses === undefined || clients.aws === undefined) return;
   const identity = await clients.aws.prepare(uses);
   if (identity !== undefined) log.info({ aws_identity: identity }, "AWS credentials verified");
 }
 
 /**
- * The clients the rules and notifiers need; a cluster or cloud that cannot be reached by config is an error
- * now. The client modules (and so their SDKs: client-node, AWS, Google Cloud) are loaded only when a rule,
- * notifier or context needs them.
+ * The clients that the plugins in use declare they need (rules/needs.ts); a cluster or cloud that cannot be
+ * reached by config is an error now. The client modules (and so their SDKs: client-node, AWS, Google Cloud)
+ * are loaded only when a rule, notifier or context needs them.
  */
-export async function createClientsFor(config: Config, ruleSet: RuleSet, env: NodeJS.ProcessEnv = process.env): Promise<Clients> {
-  const kubernetes = needsKubernetes(config, ruleSet)
-    ? (await import("./clients/kubernetes.ts")).kubeClientFor(config.kubeconfig, env)
-    : undefined;
+export async function createClientsFor(
+  needs: ReadonlySet<ClientNeed>,
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Clients> {
+  const kubernetes = needs.has("kubernetes") ? (await import("./clients/kubernetes.ts")).kubeClientFor(config.kubeconfig, env) : undefined;
   // Credentials are read and checked now: a bad gcp.credentials_path stops the start.
-  const gcp = ruleSet.categories.has("gcp") ? (await import("./clients/gcp.ts")).createGcpClient(config.gcp, { env }) : undefined;
+  const gcp = needs.has("gcp") ? (await import("./clients/gcp/index.ts")).createGcpClient(config.gcp, { env }) : undefined;
   const aws =
-    awsUses(ruleSet) === undefined
+    awsUses(needs) === undefined
       ? undefined
-      : (await import("./clients/aws.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });
+      : (await import("./clients/aws/index.ts")).createAwsClients({ aws: config.aws, minio: config.minio, env });
   return createClients({
     ...(kubernetes === undefined ? {} : { kubernetes }),
     ...(gcp === undefined ? {} : { gcp }),
@@ -92,30 +94,43 @@ export async function createNotifiers(
   const instances = new Map<string, NotifierInstance>();
   for (const name of names) {
     if (existing.has(name)) continue;
-    const plugin = registries.notifiers.get(name);
-    if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
-    // loadConfig already validated the settings it holds; only a notifier named by the rules alone is
-    // checked here, with its defaults. One the configuration leaves unusable is skipped (its sends
-    // counted), as Talon does, unless unconfigured_notifiers is "error" (rules/setup-check.ts warns first).
-    const configured = config.notifiers[name];
-    const unusable = unconfiguredReason(config, registries, name);
-    if (unusable !== undefined) {
-      if (config.unconfigured_notifiers === "error" || config.default_notifiers.includes(name)) {
-        throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured: ${unusable}`);
-      }
-      instances.set(name, unconfiguredNotifier(name, unusable));
+    const plan = notifierPlan(config, registries, name);
+    if ("standIn" in plan) {
+      instances.set(name, plan.standIn);
       continue;
     }
-    const parsed = configured === undefined ? plugin.params.safeParse({}) : { success: true as const, data: configured };
-    if (!parsed.success) throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured`);
     try {
-      instances.set(name, await plugin.create(parsed.data, { clients, log: log.child({ notifier: name }) }));
+      instances.set(name, await plan.plugin.create(plan.settings, { clients, log: log.child({ notifier: name }) }));
     } catch (err) {
       await Promise.allSettled([...instances.values()].map((i) => i.close?.())); // the ones already started
       throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" could not start: ${errorMessage(err)}`, { cause: err });
     }
   }
   return instances;
+}
+
+type NotifierPlan =
+  | { readonly plugin: Notifier; readonly settings: Parameters<Notifier["create"]>[0] }
+  | { readonly standIn: NotifierInstance };
+
+/** The plugin of notifier `name` and its validated settings, or the stand-in that skips its sends. */
+function notifierPlan(config: Config, registries: Registries, name: string): NotifierPlan {
+  const plugin = registries.notifiers.get(name);
+  if (plugin === undefined) throw new KestrelError("ERR_PLUGIN_UNKNOWN", `unknown notifier "${name}"`);
+  // loadConfig already validated the settings it holds; only a notifier named by the rules alone is
+  // checked here, with its defaults. One the configuration leaves unusable is skipped (its sends
+  // counted), as Talon does, unless unconfigured_notifiers is "error" (rules/setup-check.ts warns first).
+  const configured = config.notifiers[name];
+  const unusable = unconfiguredReason(config, registries, name);
+  if (unusable !== undefined) {
+    if (config.unconfigured_notifiers === "error" || config.default_notifiers.includes(name)) {
+      throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured: ${unusable}`);
+    }
+    return { standIn: unconfiguredNotifier(name, unusable) };
+  }
+  const parsed = configured === undefined ? plugin.params.safeParse({}) : { success: true as const, data: configured };
+  if (!parsed.success) throw new KestrelError("ERR_CONFIG_INVALID", `notifier "${name}" is used but not configured`);
+  return { plugin, settings: parsed.data };
 }
 
 /** The notifier's own delivery filter (min_priority, on_status), when it has one. */
@@ -126,8 +141,9 @@ function filterOf(config: Config, name: string): NotificationFilter | undefined 
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, ruleSet, registries, log } = options;
-  let clients = options.clients ?? (await createClientsFor(config, ruleSet));
-  await prepareAws(clients, ruleSet, log);
+  const needs = clientNeeds(config, ruleSet, registries);
+  let clients = options.clients ?? (await createClientsFor(needs, config));
+  await prepareAws(clients, needs, log);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const observer = new Observer({ log, metrics, printAllEvents: config.print_all_events });
   const instances = await createNotifiers(config, ruleSet, registries, clients, log);
@@ -161,27 +177,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const cluster = shared
     ? await (await import("./cluster/mode.ts")).openClusterMode({ config, engine, observer: reporting, log })
     : undefined;
-  const tls = intakeTlsOptions(config.tls);
-  const guard = createGuard(
-    {
-      tokens: config.auth.tokens,
-      tokensFile: config.auth.tokens_file,
-      eventsPerSecond: config.limits.events_per_second,
-      burst: config.limits.burst,
-    },
-    (err) => observer.problem("auth.tokens_file could not be re-read; the previous tokens stay in force", err),
-  );
-  const intake = buildIntake({
-    engine,
-    metrics,
-    observer,
-    bodyLimit: config.body_limit_bytes,
-    tls,
-    guard,
-    headersTimeoutMs: config.limits.header_timeout_seconds * 1000,
-    persist: cluster?.submit,
-    notReadyReason: () => cluster?.notReadyReason(),
-  });
+  const { intake, guard, tls } = guardedIntake(config, { engine, metrics, observer }, cluster);
   let closing: Promise<boolean> | undefined;
 
   return {
@@ -191,9 +187,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     observer,
     async applyRules(next) {
       // Everything the new rules need is created before the swap; if anything fails, nothing changes.
-      const needed = await createClientsFor(config, next);
+      const nextNeeds = clientNeeds(config, next, registries);
+      const needed = await createClientsFor(nextNeeds, config);
       const merged: Clients = { ...needed, ...clients }; // clients already in use are kept (connections, caches)
-      await prepareAws(merged, next, log);
+      await prepareAws(merged, nextNeeds, log);
       const added = await createNotifiers(config, next, registries, merged, log, notifications.names);
       for (const [name, instance] of added) notifications.add(name, instance, filterOf(config, name));
       clients = merged;
@@ -225,6 +222,34 @@ export async function createApp(options: AppOptions): Promise<App> {
       return closing;
     },
   };
+}
+
+/** The HTTP intake with its TLS, and its guard (tokens, rate limit) when one is configured. */
+function guardedIntake(
+  config: Config,
+  parts: { readonly engine: Engine; readonly metrics: Metrics; readonly observer: Observer },
+  cluster: ClusterMode | undefined,
+) {
+  const tls = intakeTlsOptions(config.tls);
+  const guard = createGuard(
+    {
+      tokens: config.auth.tokens,
+      tokensFile: config.auth.tokens_file,
+      eventsPerSecond: config.limits.events_per_second,
+      burst: config.limits.burst,
+    },
+    (err) => parts.observer.problem("auth.tokens_file could not be re-read; the previous tokens stay in force", err),
+  );
+  const intake = buildIntake({
+    ...parts,
+    bodyLimit: config.body_limit_bytes,
+    tls,
+    guard,
+    headersTimeoutMs: config.limits.header_timeout_seconds * 1000,
+    persist: cluster?.submit,
+    notReadyReason: () => cluster?.notReadyReason(),
+  });
+  return { intake, guard, tls };
 }
 
 function pick(obj: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {

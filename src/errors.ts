@@ -1,5 +1,6 @@
 // The catalogue of error codes. Every failure Kestrel reports carries one of these codes, so that logs,
-// metrics and tests can rely on the code instead of matching on message text.
+// metrics and tests can rely on the code instead of matching on message text. docs/errors.md explains
+// each code and what to do about it; a test keeps the two in step.
 export const errorCodes = {
   ERR_CONFIG_INVALID: "the configuration is invalid",
   ERR_RULES_INVALID: "the rules are invalid",
@@ -21,6 +22,9 @@ export const errorCodes = {
   ERR_CLIENT_MISSING: "the client a plugin needs was not created (no cluster or cloud configured)",
   ERR_OVERLOADED: "the engine queue is full",
   ERR_SHUTTING_DOWN: "the engine is shutting down",
+  ERR_CLUSTER: "the deduplication cluster (NATS JetStream) failed a request",
+  ERR_TELEMETRY: "spans or metrics could not be exported to the OpenTelemetry collector",
+  ERR_UNEXPECTED: "a failure Kestrel did not expect (likely a bug): the logged stack says where",
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -34,7 +38,8 @@ export interface KestrelErrorOptions {
 }
 
 export class KestrelError extends Error {
-  override readonly name = "KestrelError";
+  // A string, not the literal: subclasses (EventError) name themselves.
+  override readonly name: string = "KestrelError";
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
@@ -62,4 +67,10 @@ export function errorMessage(err: unknown): string {
 /** The code of anything thrown: a KestrelError's own code, else the given fallback. */
 export function errorCode(err: unknown, fallback: ErrorCode): ErrorCode {
   return err instanceof KestrelError ? err.code : fallback;
+}
+
+/** The fields of a log line about a failure: the error itself under `err` (the logger's serializer keeps
+ * its message, stack, cause and own properties) and its code, else the fallback of the call site. */
+export function errorFields(err: unknown, fallback: ErrorCode): { err: unknown; code: ErrorCode } {
+  return { err, code: errorCode(err, fallback) };
 }

@@ -3,7 +3,7 @@
 // serving and every diagnostic is logged. Reloads never overlap: a request during a reload runs once after it.
 import type { Logger } from "pino";
 import type { App } from "./app.ts";
-import { errorMessage } from "./errors.ts";
+import { errorFields } from "./errors.ts";
 import type { Metrics } from "./observability/metrics.ts";
 import type { Registries } from "./registries.ts";
 import { loadRules } from "./rules/index.ts";
@@ -49,7 +49,7 @@ export class RulesReloader {
     const initialDigest = await contentsDigest(this.#files);
     this.#watcher = watchRuleFiles(this.#files, () => void this.reload("the rules files changed"), {
       initialDigest,
-      onError: (err) => this.#log.warn({ error: errorMessage(err) }, "cannot watch the rules files; SIGHUP still reloads them"),
+      onError: (err) => this.#log.warn(errorFields(err, "ERR_UNEXPECTED"), "cannot watch the rules files; SIGHUP still reloads them"),
     });
   }
 
@@ -81,7 +81,7 @@ export class RulesReloader {
       return true;
     } catch (err) {
       this.#metrics.rulesReloads.inc({ result: "failure" });
-      this.#log.error({ error: errorMessage(err) }, "the new rules cannot be applied: the previous rules stay in force");
+      this.#log.error(errorFields(err, "ERR_RULES_INVALID"), "the new rules cannot be applied: the previous rules stay in force");
       return false;
     }
   }

@@ -39,18 +39,24 @@ function shq(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }
 
+/** The completion script for `shell`; the commands and options come from the program's command tree. */
 export function completionScript(program: Command, shell: string): string {
-  const nodes = commandsOf(program);
+  if (shell === "bash") return bashScript(program);
+  if (shell === "zsh") return zshScript(program);
+  if (shell === "fish") return fishScript(program);
+  throw new Error(`unsupported shell "${shell}" (${SHELLS.join(", ")})`);
+}
+
+function bashScript(program: Command): string {
   const top = subcommandWords(program).join(" ");
-  if (shell === "bash") {
-    // The command path is the words before the cursor that are not options or option values.
-    const cases = nodes
-      .map((n) => {
-        const words = [...subcommandWords(n.command), ...optionWords(n.command)].join(" ");
-        return `    ${shq(n.path)}) words="${words}" ;;`;
-      })
-      .join("\n");
-    return `# kestrel bash completion: source <(kestrel completion bash)
+  // The command path is the words before the cursor that are not options or option values.
+  const cases = commandsOf(program)
+    .map((n) => {
+      const words = [...subcommandWords(n.command), ...optionWords(n.command)].join(" ");
+      return `    ${shq(n.path)}) words="${words}" ;;`;
+    })
+    .join("\n");
+  return `# kestrel bash completion: source <(kestrel completion bash)
 _kestrel() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmdpath="" w i words
   case $prev in
@@ -75,13 +81,15 @@ ${cases}
 }
 complete -F _kestrel kestrel
 `;
-  }
-  if (shell === "zsh") {
-    const cases = nodes
-      .filter((n) => subcommandWords(n.command).length > 0 || optionWords(n.command).length > 0)
-      .map((n) => `    ${shq(n.path)}) compadd -- ${[...subcommandWords(n.command), ...optionWords(n.command)].join(" ")} ;;`)
-      .join("\n");
-    return `#compdef kestrel
+}
+
+function zshScript(program: Command): string {
+  const top = subcommandWords(program).join(" ");
+  const cases = commandsOf(program)
+    .filter((n) => subcommandWords(n.command).length > 0 || optionWords(n.command).length > 0)
+    .map((n) => `    ${shq(n.path)}) compadd -- ${[...subcommandWords(n.command), ...optionWords(n.command)].join(" ")} ;;`)
+    .join("\n");
+  return `#compdef kestrel
 # kestrel zsh completion: source <(kestrel completion zsh)
 _kestrel() {
   local cmdpath="" i
@@ -104,34 +112,40 @@ ${cases}
 }
 compdef _kestrel kestrel
 `;
+}
+
+function fishScript(program: Command): string {
+  const lines = [
+    "# kestrel fish completion: kestrel completion fish | source",
+    "complete -c kestrel -f",
+    `complete -c kestrel -s c -l config -r -F -d ${shq("configuration file")}`,
+    `complete -c kestrel -s r -l rules -r -F -d ${shq("rules file (repeatable)")}`,
+  ];
+  for (const sub of program.commands) {
+    lines.push(`complete -c kestrel -n __fish_use_subcommand -a ${sub.name()} -d ${shq(firstLine(sub.description()))}`);
   }
-  if (shell === "fish") {
-    const lines = [
-      "# kestrel fish completion: kestrel completion fish | source",
-      "complete -c kestrel -f",
-      `complete -c kestrel -s c -l config -r -F -d ${shq("configuration file")}`,
-      `complete -c kestrel -s r -l rules -r -F -d ${shq("rules file (repeatable)")}`,
-    ];
-    for (const sub of program.commands) {
-      lines.push(`complete -c kestrel -n __fish_use_subcommand -a ${sub.name()} -d ${shq(firstLine(sub.description()))}`);
-    }
-    for (const n of nodes) {
-      const parent = n.path.split(" ");
-      const cond = parent.map((w) => `__fish_seen_subcommand_from ${w}`).join("; and ");
-      for (const sub of n.command.commands) {
-        lines.push(`complete -c kestrel -n ${shq(cond)} -a ${sub.name()} -d ${shq(firstLine(sub.description()))}`);
-      }
-      for (const o of n.command.options) {
-        if (o.hidden || o.long === undefined) continue;
-        const choices = o.argChoices !== undefined ? ` -x -a ${shq(o.argChoices.join(" "))}` : o.required ? " -r -F" : "";
-        lines.push(`complete -c kestrel -n ${shq(cond)} -l ${o.long.slice(2)}${choices} -d ${shq(firstLine(o.description))}`);
-      }
-    }
-    lines.push(`complete -c kestrel -n ${shq("__fish_seen_subcommand_from completion")} -a ${shq(SHELLS.join(" "))}`);
-    lines.push(`complete -c kestrel -n ${shq("__fish_seen_subcommand_from rules; and __fish_seen_subcommand_from test")} -F`);
-    return `${lines.join("\n")}\n`;
+  for (const n of commandsOf(program)) lines.push(...fishLinesOf(n));
+  lines.push(`complete -c kestrel -n ${shq("__fish_seen_subcommand_from completion")} -a ${shq(SHELLS.join(" "))}`);
+  lines.push(`complete -c kestrel -n ${shq("__fish_seen_subcommand_from rules; and __fish_seen_subcommand_from test")} -F`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The fish completions under one command: its subcommands and its long options (with their choices). */
+function fishLinesOf(n: Node): string[] {
+  const lines: string[] = [];
+  const cond = n.path
+    .split(" ")
+    .map((w) => `__fish_seen_subcommand_from ${w}`)
+    .join("; and ");
+  for (const sub of n.command.commands) {
+    lines.push(`complete -c kestrel -n ${shq(cond)} -a ${sub.name()} -d ${shq(firstLine(sub.description()))}`);
   }
-  throw new Error(`unsupported shell "${shell}" (${SHELLS.join(", ")})`);
+  for (const o of n.command.options) {
+    if (o.hidden || o.long === undefined) continue;
+    const choices = o.argChoices !== undefined ? ` -x -a ${shq(o.argChoices.join(" "))}` : o.required ? " -r -F" : "";
+    lines.push(`complete -c kestrel -n ${shq(cond)} -l ${o.long.slice(2)}${choices} -d ${shq(firstLine(o.description))}`);
+  }
+  return lines;
 }
 
 function firstLine(s: string): string {

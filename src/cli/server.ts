@@ -2,7 +2,7 @@
 import { type App, createApp } from "../app.ts";
 import { startLeaderElection } from "../cluster/election.ts";
 import type { LeaderElector } from "../cluster/leader.ts";
-import { errorMessage } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createRegistries } from "../registries.ts";
 import { RulesReloader } from "../reload.ts";
@@ -28,7 +28,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   try {
     app = await createApp({ config, ruleSet, registries, log });
   } catch (err) {
-    log.fatal({ error: errorMessage(err) }, "cannot start");
+    log.fatal(errorFields(err, "ERR_CONFIG_INVALID"), "cannot start");
     throw new ExitError(1);
   }
   const authenticated = config.auth.tokens.length > 0 || config.auth.tokens_file !== "" || config.tls.client_ca_file !== "";
@@ -77,7 +77,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
       void Promise.all([released, app.close()]).then(
         ([, drained]) => finish(drained),
         (err: unknown) => {
-          log.error({ error: errorMessage(err) }, "the shutdown failed");
+          log.error(errorFields(err, "ERR_UNEXPECTED"), "the shutdown failed");
           finish(false);
         },
       );
@@ -91,7 +91,7 @@ export async function serverCommand(options: GlobalOptions): Promise<void> {
   } catch (err) {
     // An address of another host, a name that does not resolve, a port in use: one line naming the settings.
     log.fatal(
-      { error: errorMessage(err) },
+      errorFields(err, "ERR_CONFIG_INVALID"),
       `cannot listen on listen_address ${config.listen_address} and listen_port ${config.listen_port} (LISTEN_ADDRESS, LISTEN_PORT)`,
     );
     await app.close();

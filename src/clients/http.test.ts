@@ -1,11 +1,12 @@
 // The shared HTTP client against a real server on 127.0.0.1: credentials in a URL become an
-// `Authorization: Basic` header (fetch refuses such a URL), and no error message shows them.
+// `Authorization: Basic` header (fetch refuses such a URL), and no error message shows them; sendHttp
+// hands back any answer, read up to a cap, with the caller's words in its errors.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { closedPort } from "../../test/support/ports.ts";
-import { type Receiver, startReceiver } from "../../test/support/receiver.ts";
+import { type ApiReceiver, type Receiver, startReceiver, startRecordingServer } from "../../test/support/receiver.ts";
 import { KestrelError } from "../errors.ts";
-import { httpRequest } from "./http.ts";
+import { httpRequest, sendHttp } from "./http.ts";
 
 const request = { timeoutMs: 5000, errorCode: "ERR_NOTIFY" } as const;
 
@@ -47,5 +48,47 @@ describe("httpRequest", () => {
       assert.doesNotMatch(`${err.message} ${String((err.cause as Error | undefined)?.message)}`, /hunter2|user/);
       assert.match(err.message, /^http:\/\/127\.0\.0\.1:\d+: (HTTP 503|ECONNREFUSED)/);
     }
+  });
+});
+
+describe("sendHttp", () => {
+  let api: ApiReceiver;
+  before(async () => {
+    api = await startRecordingServer(() => ({ status: 200, body: "x".repeat(100_000) }));
+  });
+  after(async () => {
+    await api?.close();
+  });
+
+  it("resolves with any status, reads at most maxBodyBytes, and follows no redirect when told so", async () => {
+    api.script({ status: 302, headers: { location: "/elsewhere" }, body: "moved" });
+    const moved = await sendHttp(`${api.url}/f`, { ...request, method: "GET", redirect: "manual" });
+    assert.deepEqual([moved.status, moved.headers.get("location"), moved.body], [302, "/elsewhere", "moved"]);
+    assert.equal(api.requests.length, 1, "the redirect was not followed");
+    const capped = await sendHttp(`${api.url}/big`, { ...request, method: "GET", maxBodyBytes: 1000 });
+    assert.equal(capped.body, "x".repeat(1000));
+    api.script({ status: 503, headers: { "retry-after": "2" }, body: "busy" });
+    const busy = await sendHttp(`${api.url}/f`, { ...request, method: "GET" });
+    assert.deepEqual([busy.status, busy.body], [503, "busy"]);
+  });
+
+  it("starts its errors with the caller's label; its own deadline is a retryable ERR_TIMEOUT, in seconds", async () => {
+    api.script({ status: 200, delayMs: 2000 });
+    const err = await sendHttp(`${api.url}/slow`, { ...request, timeoutMs: 300, label: "cannot call the function" }).then(
+      () => assert.fail("the request should time out"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof KestrelError);
+    assert.equal(err.code, "ERR_TIMEOUT");
+    assert.equal(err.retryable, true);
+    assert.equal(err.message, "cannot call the function: no answer within 0.3 s");
+  });
+
+  it("marks a 503 retryable with its Retry-After, and a 400 final", async () => {
+    api.script({ status: 503, headers: { "retry-after": "2" } }, { status: 400, body: "bad" });
+    const busy = await httpRequest(`${api.url}/x`, request).catch((e: unknown) => e);
+    assert.ok(busy instanceof KestrelError && busy.retryable && busy.retryAfterSeconds === 2, String(busy));
+    const bad = await httpRequest(`${api.url}/x`, request).catch((e: unknown) => e);
+    assert.ok(bad instanceof KestrelError && !bad.retryable && /HTTP 400: bad$/.test(bad.message), String(bad));
   });
 });

@@ -1,19 +1,26 @@
-// The HTTP client every HTTP-speaking plugin uses: fetch with a deadline, and the mapping of HTTP
-// failures to KestrelErrors (429, 5xx and connection errors are retryable; Retry-After is kept). A URL
-// with credentials (`https://user:pass@host/…`) is sent without them, as an `Authorization: Basic` header:
-// fetch refuses such a URL, and errors name the host only.
+// The HTTP client every HTTP-speaking plugin uses, and the Google Cloud client's API calls: fetch with a
+// deadline, and the mapping of HTTP failures to KestrelErrors (what ./retry.ts's table calls retryable is
+// marked so, and Retry-After is kept). A URL with credentials (`https://user:pass@host/…`) is sent without
+// them, as an `Authorization: Basic` header: fetch refuses such a URL, and errors name the host only.
 import { type ErrorCode, KestrelError } from "../errors.ts";
 import { basicAuthorization, redactCredentials, splitCredentials } from "../redact.ts";
+import { connectionCode, isRetryableStatus, retryAfterOption } from "./retry.ts";
 
 export interface HttpRequest {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
-  /** Milliseconds before the request is abandoned. */
+  /** Milliseconds before the request is abandoned; 0: no deadline besides the signal. */
   timeoutMs: number;
   signal?: AbortSignal;
   /** The error code used for failures (ERR_NOTIFY for notifiers, ERR_ACTION for actionners…). */
   errorCode: ErrorCode;
+  /** How error messages begin ("cannot get the function …"); default: the URL's scheme and host. */
+  label?: string;
+  /** At most this many bytes of the answer are read, the rest is not; default: all of it. */
+  maxBodyBytes?: number;
+  /** "manual": a redirect is an answer like any other, not followed. Default "follow". */
+  redirect?: "follow" | "manual" | "error";
 }
 
 export interface HttpResponse {
@@ -24,43 +31,67 @@ export interface HttpResponse {
 
 export type HttpClient = (url: string, request: HttpRequest) => Promise<HttpResponse>;
 
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
-
 /** Sends one request. Resolves for 2xx; throws a KestrelError otherwise (the body's start in the message). */
 export const httpRequest: HttpClient = async (url, request) => {
+  const res = await sendHttp(url, request);
+  if (res.status >= 200 && res.status < 300) return res;
+  const label = request.label ?? displayUrl(url);
+  throw new KestrelError(request.errorCode, `${label}: HTTP ${res.status}${res.body ? `: ${res.body.slice(0, 200)}` : ""}`, {
+    retryable: isRetryableStatus(res.status),
+    ...retryAfterOption(res.headers.get("retry-after")),
+  });
+};
+
+/**
+ * Sends one request and resolves with the answer, whatever its status (the caller judges it). Throws a
+ * KestrelError when no whole answer came: ERR_TIMEOUT at the deadline (retryable), the request's error code
+ * when cancelled by its signal, or when the connection failed (retryable when ./retry.ts says so).
+ */
+export async function sendHttp(url: string, request: HttpRequest): Promise<HttpResponse> {
   const { target, headers } = withCredentials(url, request.headers);
-  const timeout = AbortSignal.timeout(request.timeoutMs);
-  const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
-  let res: Response;
+  const timeout = request.timeoutMs > 0 ? AbortSignal.timeout(request.timeoutMs) : undefined;
+  const signals = [timeout, request.signal].filter((s) => s !== undefined);
   try {
-    res = await fetch(target, {
+    const res = await fetch(target, {
       method: request.method ?? "POST",
       headers,
       body: request.body,
-      signal,
+      redirect: request.redirect ?? "follow",
+      signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
     });
+    const body = await (request.maxBodyBytes === undefined ? res.text() : readCapped(res, request.maxBodyBytes));
+    return { status: res.status, headers: res.headers, body };
   } catch (err) {
-    if (timeout.aborted) {
-      throw new KestrelError("ERR_TIMEOUT", `${displayUrl(url)}: no answer within ${request.timeoutMs} ms`, {
-        cause: err,
-        retryable: true,
-      });
+    const label = request.label ?? displayUrl(url);
+    if (timeout?.aborted && !request.signal?.aborted) {
+      throw new KestrelError("ERR_TIMEOUT", `${label}: no answer within ${request.timeoutMs / 1000} s`, { cause: err, retryable: true });
     }
-    if (request.signal?.aborted) throw new KestrelError(request.errorCode, `${displayUrl(url)}: request cancelled`, { cause: err });
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new KestrelError(request.errorCode, `${displayUrl(url)}: ${cause?.code ?? redactCredentials((err as Error).message)}`, {
-      cause: err,
-      retryable: true,
-    });
+    if (request.signal?.aborted) throw new KestrelError(request.errorCode, `${label}: request cancelled`, { cause: err });
+    const code = connectionCode(err);
+    const cause = (err as { cause?: { code?: unknown } }).cause;
+    const detail = code ?? (typeof cause?.code === "string" ? cause.code : redactCredentials((err as Error).message));
+    throw new KestrelError(request.errorCode, `${label}: ${detail}`, { cause: err, retryable: code !== undefined });
   }
-  const body = await res.text();
-  if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, body };
-  const retryAfter = parseRetryAfter(res.headers.get("retry-after"));
-  throw new KestrelError(request.errorCode, `${displayUrl(url)}: HTTP ${res.status}${body ? `: ${body.slice(0, 200)}` : ""}`, {
-    retryable: RETRYABLE_STATUS.has(res.status),
-    ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
-  });
-};
+}
+
+/** The body's first `max` bytes as text; the rest is not read. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value.subarray(0, max - size));
+      size += value.byteLength;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /** The URL without credentials, and the headers with them as `Authorization: Basic` (an Authorization
  * header given explicitly, such as custom_headers' or Loki's user/api_key, wins). */
@@ -76,15 +107,6 @@ function withCredentials(
     target: credentials.url,
     headers: { ...headers, authorization: basicAuthorization(credentials.username, credentials.password) },
   };
-}
-
-/** Seconds from a Retry-After header (delta-seconds or HTTP date). */
-export function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
 /** A URL without credentials, query or path secrets, for messages and logs (webhook URLs carry tokens). */

@@ -3,15 +3,15 @@
 // (kubernetes, aws, gcp) are created only when a loaded rule or notifier needs them; this module imports
 // none of their SDKs (types only), so the plugins that use them load without them.
 import { KestrelError } from "../errors.ts";
-import type { AwsClients } from "./aws.ts";
-import type { GcpClient } from "./gcp.ts";
+import type { AwsClients } from "./aws/types.ts";
+import type { GcpClient } from "./gcp/types.ts";
 import { type HttpClient, httpRequest } from "./http.ts";
-import type { KubeClient } from "./kubernetes-calls.ts";
+import type { KubeApi } from "./kubernetes/api.ts";
 
 export interface Clients {
   readonly http: HttpClient;
   /** Present when a loaded rule, notifier or context needs the cluster. */
-  readonly kubernetes?: KubeClient;
+  readonly kubernetes?: KubeApi;
   /** Present when a loaded rule uses a gcp actionner or output. */
   readonly gcp?: GcpClient;
   /** Present when a loaded rule uses an aws or minio actionner or output, or the aws context. */
@@ -28,7 +28,7 @@ export function createClients(overrides: Partial<Clients> = {}): Clients {
 }
 
 /** The Kubernetes client, or a clear error when none was created (which rules check prevents). */
-export function kubernetesOf(clients: Clients): KubeClient {
+export function kubernetesOf(clients: Clients): KubeApi {
   if (clients.kubernetes === undefined) {
     throw new KestrelError("ERR_CLIENT_MISSING", "no Kubernetes client: Kestrel was started without a cluster for these rules");
   }

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ApiException, PatchStrategy } from "@kubernetes/client-node";
 import { KestrelError } from "../errors.ts";
+import { answeredStatus, isApiException, kubeCall, kubeError, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "./kubernetes/calls.ts";
+import { exitCodeOf } from "./kubernetes/exec.ts";
 import { loadKubeConfig } from "./kubernetes.ts";
-import { exitCodeOf, isApiException, kubeCall, kubeError, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "./kubernetes-calls.ts";
 
 const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", reason, message, code });
@@ -44,6 +45,12 @@ describe("kubeError", () => {
   it("reads the message of a WebSocket error event (an object, not an Error)", () => {
     const event = { type: "error", message: "Unexpected server response: 403", error: new Error("Unexpected server response: 403") };
     assert.match(kubeError(event, "exec in prod/web-1").message, /cannot exec in prod\/web-1: Unexpected server response: 403/);
+  });
+
+  it("keeps the API's answer as the cause: answeredStatus reads its HTTP status", () => {
+    assert.equal(answeredStatus(kubeError(apiError(429, "TooManyRequests", "budget"), "evict")), 429);
+    assert.equal(answeredStatus(apiError(404, "NotFound", "gone")), 404);
+    assert.equal(answeredStatus(kubeError(new Error("reset"), "list")), undefined);
   });
 
   it("keeps a body that is not JSON readable", () => {

@@ -4,9 +4,9 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import type { KubeClient } from "../clients/kubernetes-calls.ts";
+import type { KubeClient } from "../clients/kubernetes/calls.ts";
 import type { Config } from "../config/schema.ts";
-import { errorMessage } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { LeaderElector } from "./leader.ts";
 
@@ -42,7 +42,10 @@ export async function startLeaderElection(
   try {
     kube = kubeClientFor(config.kubeconfig, env);
   } catch (err) {
-    log.warn({ error: errorMessage(err) }, "deduplication.leader_election is on but no cluster can be reached: this replica runs alone");
+    log.warn(
+      errorFields(err, "ERR_KUBERNETES"),
+      "deduplication.leader_election is on but no cluster can be reached: this replica runs alone",
+    );
     return undefined;
   }
   const elector = new LeaderElector(

@@ -8,6 +8,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { type NatsServer, natsSkipReason, startNats } from "../../test/support/nats.ts";
+import { until } from "../../test/support/wait.ts";
 import { JetStreamQueue, type JetStreamSettings, type QueuedEvent } from "./jetstream.ts";
 
 const log = pino({ level: "silent" });
@@ -25,14 +26,6 @@ const settings = (url: string, stream: string, over: Partial<JetStreamSettings> 
   name: "test",
   ...over,
 });
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   let nats: NatsServer;
@@ -62,7 +55,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
     };
     a.startWorkers(2, handler("a"));
     b.startWorkers(2, handler("b"));
-    await until(() => seen.length === 22, "22 events");
+    await until(() => seen.length === 22, "22 events", 10_000);
     await new Promise((r) => setTimeout(r, 1500)); // past the ack wait: nothing comes back
     assert.equal(seen.length, 22);
     assert.equal(new Set(seen.map((s) => s.e.traceId)).size, 22, "each event once");
@@ -95,7 +88,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
       deliveries.push(e);
       if (e.traceId === "slow") await new Promise((r) => setTimeout(r, 2500));
     });
-    await until(() => deliveries.some((e) => e.traceId === "crash"), "the event of the vanished replica to come back");
+    await until(() => deliveries.some((e) => e.traceId === "crash"), "the event of the vanished replica to come back", 10_000);
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(
       deliveries.map((e) => [e.traceId, e.deliveryCount]),
@@ -114,7 +107,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
     await assert.rejects(q.publish("x", "k1", "t", Date.now()), (e: unknown) => (e as { code?: string }).code === "ERR_OVERLOADED");
     assert.equal(q.connected, false);
     await nats.start();
-    await until(() => q.connected, "the reconnection");
+    await until(() => q.connected, "the reconnection", 10_000);
     let status = "";
     const end = Date.now() + 10_000;
     while (Date.now() < end) {

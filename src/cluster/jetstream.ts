@@ -22,7 +22,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { errorMessage, KestrelError } from "../errors.ts";
+import { errorFields, errorMessage, KestrelError } from "../errors.ts";
 import { REDACTED, splitCredentials } from "../redact.ts";
 
 export interface JetStreamSettings {
@@ -228,7 +228,7 @@ export class JetStreamQueue {
         m = await this.#consumer.next({ expires: 2000 });
       } catch (err) {
         if (!this.#pulling) return;
-        this.#log.debug({ error: errorMessage(err) }, "cluster: pull failed, retrying");
+        this.#log.debug(errorFields(err, "ERR_CLUSTER"), "cluster: pull failed, retrying");
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
@@ -261,7 +261,7 @@ export class JetStreamQueue {
     } catch (err) {
       // Kestrel itself failed on this event (the actions' own failures are results, not errors): retry it later.
       this.#log.error(
-        { trace_id: event.traceId, error: errorMessage(err) },
+        { trace_id: event.traceId, ...errorFields(err, "ERR_UNEXPECTED") },
         "cluster: the event could not be processed; it will be delivered again",
       );
       m.nak(5000);
@@ -289,7 +289,7 @@ export class JetStreamQueue {
       } catch (err) {
         if (attempt >= ACK_ATTEMPTS || this.#nc.isClosed()) {
           this.#log.warn(
-            { trace_id: traceId, error: errorMessage(err) },
+            { trace_id: traceId, ...errorFields(err, "ERR_CLUSTER") },
             "cluster: NATS did not confirm the acknowledgement of a finished event; it may run again",
           );
           return;

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { type KubeApiServer, startKubeApi } from "../../test/support/kube-api/index.ts";
+import { until } from "../../test/support/wait.ts";
 import { createKubeClient } from "../clients/kubernetes.ts";
 import { type LeaderElectionSettings, LeaderElector } from "./leader.ts";
 
@@ -54,15 +55,6 @@ function clientThrough(api: KubeApiServer, port?: number) {
   return createKubeClient(moved);
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - started;
-}
-
 describe("leader election", () => {
   let api: KubeApiServer;
   before(async () => {
@@ -83,7 +75,7 @@ describe("leader election", () => {
     });
     const b = new LeaderElector(clientThrough(api), settings("pod-b", "kestrel"), log, { onStartedLeading: () => events.push("b leads") });
     a.start();
-    await until(() => a.isLeader, "pod-a to lead");
+    await until(() => a.isLeader, "pod-a to lead", 8000);
     b.start();
     // For several renew periods: exactly one leader, and b knows who it is.
     for (let i = 0; i < 10; i++) {
@@ -101,7 +93,7 @@ describe("leader election", () => {
 
     await a.stop();
     assert.equal(a.isLeader, false);
-    const handover = await until(() => b.isLeader, "pod-b to take over");
+    const handover = await until(() => b.isLeader, "pod-b to take over", 8000);
     assert.ok(handover < timing.leaseDurationMs, `released: taken over in ${handover} ms, before the lease could expire`);
     const taken = api.get("coordination.k8s.io/v1", "Lease", "falco", "kestrel") as unknown as { spec: Record<string, unknown> };
     assert.equal(taken.spec["holderIdentity"], "pod-b");
@@ -115,15 +107,15 @@ describe("leader election", () => {
     const a = new LeaderElector(clientThrough(api, proxy.port), settings("pod-a", "cut"), log);
     const b = new LeaderElector(clientThrough(api), settings("pod-b", "cut"), log);
     a.start();
-    await until(() => a.isLeader, "pod-a to lead");
+    await until(() => a.isLeader, "pod-a to lead", 8000);
     b.start();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(b.isLeader, false);
     proxy.cut();
     const cutAt = Date.now();
-    await until(() => !a.isLeader, "pod-a to step down");
+    await until(() => !a.isLeader, "pod-a to step down", 8000);
     const steppedDown = Date.now() - cutAt;
-    await until(() => b.isLeader, "pod-b to take over");
+    await until(() => b.isLeader, "pod-b to take over", 8000);
     const takenOver = Date.now() - cutAt;
     assert.ok(steppedDown <= timing.renewDeadlineMs + 2 * timing.retryPeriodMs + 300, `stepped down after ${steppedDown} ms`);
     assert.ok(takenOver >= steppedDown, "never two leaders: a steps down before b takes over");

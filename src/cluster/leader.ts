@@ -7,8 +7,8 @@
 // at once. Singleton duties (creating shared resources) run on the leader only.
 import type { V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { type KubeClient, kubeError } from "../clients/kubernetes-calls.ts";
-import { errorMessage } from "../errors.ts";
+import { type KubeClient, kubeError } from "../clients/kubernetes/calls.ts";
+import { errorFields, errorMessage } from "../errors.ts";
 
 export interface LeaderElectionSettings {
   readonly namespace: string;
@@ -111,7 +111,8 @@ export class LeaderElector {
     } catch (err) {
       // 409: another candidate wrote first (it renewed or took over); anything else: the API is unreachable.
       const e = kubeError(err, `acquire or renew the lease ${namespace}/${name}`);
-      if (!/409|conflict/i.test(errorMessage(err))) this.#log.warn({ error: e.message }, "leader election: the lease could not be renewed");
+      if (!/409|conflict/i.test(errorMessage(err)))
+        this.#log.warn(errorFields(e, "ERR_KUBERNETES"), "leader election: the lease could not be renewed");
       this.#checkDeadline(now);
     }
   }
@@ -194,7 +195,7 @@ export class LeaderElector {
       );
       this.#log.info({ lease: `${this.#s.namespace}/${this.#s.name}` }, "leader election: lease released");
     } catch (err) {
-      this.#log.warn({ error: errorMessage(err) }, "leader election: the lease could not be released; it expires by itself");
+      this.#log.warn(errorFields(err, "ERR_KUBERNETES"), "leader election: the lease could not be released; it expires by itself");
     }
   }
 }

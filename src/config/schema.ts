@@ -1,11 +1,17 @@
 // The configuration schema: every key of Falco Talon's config.yaml with Talon's default, plus Kestrel's
 // own additions under their own keys. Unknown keys are errors. Notifier settings (`notifiers.<name>`)
-// are validated by each notifier's own schema in load.ts.
+// are validated by each notifier's own schema (notifier-settings.ts).
 import { z } from "zod";
 
 /** The strings Go's strconv.ParseBool accepts (what viper's GetBool reads from YAML strings and env vars). */
 const goTrue = ["1", "t", "T", "TRUE", "true", "True"] as const;
 const goFalse = ["0", "f", "F", "FALSE", "false", "False"] as const;
+
+/** The boolean a string means to Go's ParseBool; undefined when it means none. */
+export function parseGoBool(text: string): boolean | undefined {
+  if ((goTrue as readonly string[]).includes(text)) return true;
+  return (goFalse as readonly string[]).includes(text) ? false : undefined;
+}
 
 /** A boolean written as YAML true/false or as a string Go's ParseBool accepts ("true", "False", "1"…);
  * Talon configs use both. */

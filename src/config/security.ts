@@ -7,6 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { errorMessage } from "../errors.ts";
 import { readRegularFileSync } from "../files.ts";
+import { isPlainObject, type Obj } from "./shape.ts";
 import { readTokensFile, usableToken } from "./tokens.ts";
 
 export interface SecurityProblem {
@@ -15,11 +16,7 @@ export interface SecurityProblem {
   readonly message: string;
 }
 
-type Obj = Record<string, unknown>;
-
 const TLS_FILES = ["cert_file", "key_file", "client_ca_file"] as const;
-
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * The problems of the security settings that env vars set. `raw` is the configuration with the env
@@ -27,8 +24,8 @@ const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null &
  */
 export function securityOverrideProblems(raw: Obj, setByEnv: (key: string) => boolean): SecurityProblem[] {
   const problems: SecurityProblem[] = [];
-  if (isObject(raw["auth"])) authProblems(raw["auth"], setByEnv, problems);
-  if (isObject(raw["tls"])) tlsProblems(raw["tls"], setByEnv, problems);
+  if (isPlainObject(raw["auth"])) authProblems(raw["auth"], setByEnv, problems);
+  if (isPlainObject(raw["tls"])) tlsProblems(raw["tls"], setByEnv, problems);
   return problems;
 }
 
@@ -71,41 +68,17 @@ function authProblems(auth: Obj, setByEnv: (key: string) => boolean, out: Securi
   }
 }
 
+type TlsKey = (typeof TLS_FILES)[number];
+type TlsFiles = Partial<Record<TlsKey, Buffer>>;
+
 function tlsProblems(tls: Obj, setByEnv: (key: string) => boolean, out: SecurityProblem[]): void {
   const fromEnv = TLS_FILES.filter((k) => setByEnv(`tls.${k}`));
   if (fromEnv.length === 0) return;
-  const pem: Partial<Record<(typeof TLS_FILES)[number], Buffer>> = {};
-  let readable = true;
-  for (const key of TLS_FILES) {
-    const file = tls[key];
-    if (typeof file !== "string" || file === "") continue;
-    const env = fromEnv.includes(key);
-    if (file.trim() === "") {
-      if (env) out.push({ path: ["tls", key], message: `tls.${key}: the variable holds only blanks; set a path, or unset the variable` });
-      readable = false;
-      continue;
-    }
-    try {
-      pem[key] = readRegularFileSync(file, { setting: `tls.${key}` });
-    } catch (err) {
-      if (env) out.push({ path: ["tls", key], message: errorMessage(err) }); // "tls.<key>: cannot read '<path>': …"
-      readable = false;
-    }
-  }
-  if (!readable) return;
+  const pem = readTlsFiles(tls, fromEnv, out);
+  if (pem === undefined) return;
   // What the HTTPS server does at start with these files (./ingest/tls.ts), and a CA that holds no
   // certificate, which node accepts but which then refuses every client.
-  if (pem.client_ca_file !== undefined && fromEnv.includes("client_ca_file")) {
-    try {
-      new X509Certificate(pem.client_ca_file);
-    } catch (err) {
-      out.push({
-        path: ["tls", "client_ca_file"],
-        message: `tls.client_ca_file: '${String(tls["client_ca_file"])}' holds no PEM certificate: ${errorMessage(err)}`,
-      });
-      return;
-    }
-  }
+  if (fromEnv.includes("client_ca_file") && !clientCaUsable(tls, pem, out)) return;
   if (pem.cert_file === undefined || pem.key_file === undefined) return; // half a pair: the schema says so
   try {
     createSecureContext({
@@ -116,5 +89,48 @@ function tlsProblems(tls: Obj, setByEnv: (key: string) => boolean, out: Security
   } catch (err) {
     const key = fromEnv[0]!;
     out.push({ path: ["tls", key], message: `tls.${key}: the HTTPS server cannot use the certificate and key: ${errorMessage(err)}` });
+  }
+}
+
+/** The contents of the TLS files that are set; undefined when one cannot be read (a problem for each one
+ * that an env var set). */
+function readTlsFiles(tls: Obj, fromEnv: readonly TlsKey[], out: SecurityProblem[]): TlsFiles | undefined {
+  const pem: TlsFiles = {};
+  let readable = true;
+  for (const key of TLS_FILES) {
+    const file = tls[key];
+    if (typeof file !== "string" || file === "") continue;
+    const read = readTlsFile(key, file);
+    if (typeof read !== "string") pem[key] = read;
+    else {
+      if (fromEnv.includes(key)) out.push({ path: ["tls", key], message: read });
+      readable = false;
+    }
+  }
+  return readable ? pem : undefined;
+}
+
+/** The file's contents, or the problem reading it. */
+function readTlsFile(key: TlsKey, file: string): Buffer | string {
+  if (file.trim() === "") return `tls.${key}: the variable holds only blanks; set a path, or unset the variable`;
+  try {
+    return readRegularFileSync(file, { setting: `tls.${key}` });
+  } catch (err) {
+    return errorMessage(err); // "tls.<key>: cannot read '<path>': …"
+  }
+}
+
+/** False, with a problem, when the client CA file holds no certificate. */
+function clientCaUsable(tls: Obj, pem: TlsFiles, out: SecurityProblem[]): boolean {
+  if (pem.client_ca_file === undefined) return true;
+  try {
+    new X509Certificate(pem.client_ca_file);
+    return true;
+  } catch (err) {
+    out.push({
+      path: ["tls", "client_ca_file"],
+      message: `tls.client_ca_file: '${String(tls["client_ca_file"])}' holds no PEM certificate: ${errorMessage(err)}`,
+    });
+    return false;
   }
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { type AwsTestServers, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
-import { createAwsClients } from "../clients/aws.ts";
+import { createAwsClients } from "../clients/aws/index.ts";
 import { createClients } from "../clients/index.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { actionVariables } from "../template/action-variables.ts";

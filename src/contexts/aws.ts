@@ -14,6 +14,7 @@ import { defineContext } from "../plugins/define.ts";
 
 export default defineContext({
   name: "aws",
+  needs: ["aws-metadata"],
   description:
     "Instance profile and region of the EC2 instance Kestrel runs on (aws.instance_profile_arn, aws.instance_profile_id, aws.region)",
   params: z.strictObject({}),

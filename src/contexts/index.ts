@@ -4,4 +4,4 @@ import type { ContextProvider } from "../plugins/types.ts";
 import aws from "./aws.ts";
 import k8snode from "./k8snode.ts";
 
-export const contexts: readonly ContextProvider[] = [k8snode as ContextProvider, aws as ContextProvider];
+export const contexts: readonly ContextProvider[] = [k8snode, aws];

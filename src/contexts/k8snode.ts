@@ -10,10 +10,10 @@
 // no pod, or whose pod is gone or not scheduled yet, falls back to the node named by the event's hostname
 // (Falco reports the node's name there when deployed as a DaemonSet). The whole gathering has a short
 // deadline of its own so that a slow API cannot hold the action up.
-import type { V1Node } from "@kubernetes/client-node";
+
 import { z } from "zod";
 import { kubernetesOf } from "../clients/index.ts";
-import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
+import type { KubeApi, V1Node } from "../clients/kubernetes/api.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { firstField } from "../events/fields.ts";
@@ -48,14 +48,12 @@ export function nodeContext(node: V1Node): Record<string, string> {
 }
 
 /** The name of the node the event's pod runs on; the event's hostname when there is no scheduled pod. */
-async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<string> {
+async function nodeNameOf(kube: KubeApi, event: FalcoEvent, signal: AbortSignal): Promise<string> {
   const pod = podNameOf(event);
   const namespace = firstField(event, NAMESPACE_FIELDS);
   if (pod !== undefined && namespace !== undefined) {
     try {
-      const found = await kubeCall(`read the pod '${pod}' in the namespace '${namespace}'`, { signal }, () =>
-        kube.core.readNamespacedPod({ name: pod, namespace }, kube.requestOptions(signal)),
-      );
+      const found = await kube.readPod({ pod, namespace }, { signal });
       if (found.spec?.nodeName) return found.spec.nodeName;
     } catch (err) {
       if (!(err instanceof KestrelError && err.code === "ERR_TARGET_GONE")) throw err;
@@ -68,14 +66,14 @@ async function nodeNameOf(kube: KubeClient, event: FalcoEvent, signal: AbortSign
   );
 }
 
-async function gatherNode(kube: KubeClient, event: FalcoEvent, signal: AbortSignal): Promise<Record<string, string>> {
+async function gatherNode(kube: KubeApi, event: FalcoEvent, signal: AbortSignal): Promise<Record<string, string>> {
   const name = await nodeNameOf(kube, event, signal);
-  const node = await kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, kube.requestOptions(signal)));
-  return nodeContext(node);
+  return nodeContext(await kube.readNode(name, { signal }));
 }
 
 export default defineContext({
   name: "k8snode",
+  needs: ["kubernetes"],
   description: "Labels and provider id of the node the event's pod runs on (node.hostname, node.role, node.topology.zone, …)",
   params: z.strictObject({}),
   permissions: `/pods: get

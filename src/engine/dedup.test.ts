@@ -90,15 +90,16 @@ describe("dedupKey: a fixed-size digest", () => {
 });
 
 describe("MemoryDedup: bounded while idle", () => {
-  it("forgets expired entries without a new sighting", async () => {
+  it("forgets expired entries without a new sighting", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
     const d = new MemoryDedup(0.05);
     for (let i = 0; i < 100; i++) d.seen(`k${i}`, Date.now());
     assert.equal(d.size, 100);
-    await new Promise((r) => setTimeout(r, 200));
+    t.mock.timers.tick(200);
     assert.equal(d.size, 0);
     // And it keeps doing so for later entries.
     d.seen("again", Date.now());
-    await new Promise((r) => setTimeout(r, 200));
+    t.mock.timers.tick(200);
     assert.equal(d.size, 0);
     d.close();
   });

@@ -1,5 +1,7 @@
-// Execution semantics (talon-behaviour.md §3.6 and §5.3 execution cases) with fake actionners and a
-// recording notifier; rules are built directly so that only the engine is under test.
+// Talon's execution semantics with fake actionners and a recording notifier: a rule's actions run in order; a
+// failure stops the rule's later actions unless ignore_errors; an action's `continue` (or its actionner's
+// default) decides whether the next one runs; a rule with `continue: false` stops the later matched rules;
+// a dry run runs and notifies nothing. Rules are built directly so that only the engine is under test.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pino from "pino";
@@ -29,6 +31,7 @@ function fake(
   return defineActionner({
     category: "test",
     name,
+    needs: [],
     description: name,
     source: "any",
     requiredFields: [],
@@ -45,7 +48,7 @@ function fake(
       if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
       return behaviour === "ignored" ? { status: "ignored", output: "skipped a DaemonSet pod" } : { output: `${name} done` };
     },
-  }) as Actionner;
+  });
 }
 
 function action(actionner: Actionner, options: { continue?: boolean; ignoreErrors?: boolean; value?: string } = {}): CompiledAction {
@@ -248,6 +251,58 @@ describe("engine readiness", () => {
     const r = engine.readiness();
     assert.match(r.ok ? "" : r.reason, /queue full/);
     await engine.drain(10);
+  });
+});
+
+describe("engine batches (submitAll)", () => {
+  const ev = (i: number, pod = `p${i}`) =>
+    parseEvent(`{"rule":"x","priority":"Notice","output":"e${i}","output_fields":{"k8s.pod.name":"${pod}"}}`).event;
+  const batch = (from: number, n: number, pod?: string) =>
+    Array.from({ length: n }, (_, k) => ({ event: ev(from + k, pod), traceId: `t${from + k}`, receivedAt: performance.now() }));
+  const overloaded = (r: unknown) =>
+    typeof r === "object" && r !== null && "error" in r && (r.error as KestrelError).code === "ERR_OVERLOADED";
+
+  it("counts a batch's events against the capacity before they are handed to the scheduler", async () => {
+    const { engine } = build([rule("R", [action(fake("slow", true, "hang"))])], 10_000, []);
+    // queueSize 10, workers 2, actions that never finish: the batch's first 10 are taken, then 2 start.
+    const results = engine.submitAll(batch(0, 20));
+    assert.deepEqual(results.slice(0, 10), Array(10).fill("queued"));
+    assert.ok(results.slice(10).every(overloaded), "the rest of the batch is refused, each with its own result");
+    assert.deepEqual(engine.readiness(), { ok: true }, "8 wait once the batch is handed over");
+    const more = engine.submitAll(batch(20, 3));
+    assert.deepEqual(more.slice(0, 2), ["queued", "queued"]);
+    assert.ok(overloaded(more[2]));
+    const r = engine.readiness();
+    assert.match(r.ok ? "" : r.reason, /queue full/);
+    await engine.drain(10);
+  });
+
+  it("reports an unexpected failure as that event's result, and takes the others of its batch", async () => {
+    const { engine, observer } = build([rule("R", [])], 5000, []);
+    const broken = ev(1);
+    observer.eventReceived = (e) => {
+      if (e === broken) throw new TypeError("an unexpected bug");
+    };
+    const results = engine.submitAll([...batch(0, 1), { event: broken, traceId: "t1", receivedAt: 0 }, ...batch(2, 1)]);
+    assert.equal(results[0], "queued");
+    assert.ok(typeof results[1] === "object" && results[1].error instanceof TypeError);
+    assert.equal(results[2], "queued");
+    assert.equal(await engine.drain(1000), true);
+  });
+
+  it("keeps the order of a batch's events for the same pod", async () => {
+    calls.length = 0;
+    const { engine } = build([rule("R", [action(fake("record", true), { value: "${OUTPUT}" })])], 5000, []);
+    engine.submitAll(batch(0, 4, "same"));
+    assert.equal(await engine.drain(1000), true);
+    assert.deepEqual(calls, ["record:e0", "record:e1", "record:e2", "record:e3"]);
+  });
+
+  it("refuses every event of a batch after drain() started", async () => {
+    const { engine } = build([rule("R", [])], 5000, []);
+    await engine.drain(10);
+    const results = engine.submitAll(batch(0, 2));
+    assert.ok(results.every((r) => typeof r === "object" && (r.error as KestrelError).code === "ERR_SHUTTING_DOWN"));
   });
 });
 

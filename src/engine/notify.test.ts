@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { laterBy } from "../../test/support/clock.ts";
 import { makeNotification } from "../../test/support/notification.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
 import { type DeliveryPolicy, defaultDeliveryPolicy, Notifications } from "./notify.ts";
@@ -30,7 +31,7 @@ function recordingObserver(finished: Finished[], problems: string[] = []): Engin
 }
 
 describe("notification delivery queues", () => {
-  it("counts every notification a full queue refuses, and logs them once a second with how many came before", async () => {
+  it("counts every notification a full queue refuses, and logs them once a second with how many came before", (t) => {
     const finished: Finished[] = [];
     const hanging: NotifierInstance = { send: () => new Promise<void>(() => {}) };
     const policy: DeliveryPolicy = { ...defaultDeliveryPolicy, concurrency: 1, queueSize: 2, timeoutMs: 60_000 };
@@ -49,7 +50,7 @@ describe("notification delivery queues", () => {
       [false, true, true, true, true, true, true],
     );
     assert.match(finished[0]!.error!, /notifier "slow" has 2 notifications waiting$/);
-    await new Promise((r) => setTimeout(r, 1050));
+    laterBy(t, 1050); // past the second: the next refusal is logged
     notifications.notify([], n);
     assert.equal(finished.length, 8);
     assert.equal(finished[7]!.quiet, false);

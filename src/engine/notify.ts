@@ -3,19 +3,16 @@
 // failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
 // At shutdown the queues drain until the one shutdown deadline; then the sends in progress are cancelled and
 // whatever is left is dropped: each counted as a failed notification, all of them logged in one line.
-import { sleepUnlessAborted } from "../abort.ts";
+import { type RetryPolicy, withRetry } from "../clients/retry.ts";
 import { type NotificationFilter, passes } from "../config/delivery.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { Notification, NotifierInstance } from "../plugins/types.ts";
 import type { EngineObserver } from "./observer.ts";
 
-export interface DeliveryPolicy {
-  /** Attempts per notification, the first included. */
-  readonly attempts: number;
+/** The retries of each notification (attempts, backoff: see RetryPolicy), and the queue around them. */
+export interface DeliveryPolicy extends RetryPolicy {
+  /** Deadline of one attempt. */
   readonly timeoutMs: number;
-  /** First backoff; doubles each retry, with ±50% jitter, capped at maxBackoffMs. */
-  readonly backoffMs: number;
-  readonly maxBackoffMs: number;
   readonly concurrency: number;
   readonly queueSize: number;
 }
@@ -126,23 +123,14 @@ class NotifierQueue {
   }
 
   async #deliver(n: Notification): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#attempt(n);
-        this.#observer.notificationFinished(this.name, n, "success");
-        return;
-      } catch (err) {
-        if (this.#signal.aborted) {
-          this.#drop(n); // cut by the shutdown deadline: counted with the others, logged once
-          return;
-        }
-        const retryable = err instanceof KestrelError && err.retryable;
-        if (!retryable || attempt >= this.#policy.attempts) {
-          this.#observer.notificationFinished(this.name, n, "failure", err);
-          return;
-        }
-        await sleepUnlessAborted(this.#backoff(attempt, err), this.#signal);
-      }
+    try {
+      // The shutdown signal ends a backoff wait at once: no retry is started after the deadline.
+      await withRetry(() => this.#attempt(n), this.#policy, this.#signal);
+      this.#observer.notificationFinished(this.name, n, "success");
+    } catch (err) {
+      if (this.#signal.aborted)
+        this.#drop(n); // cut by the shutdown deadline: counted with the others, logged once
+      else this.#observer.notificationFinished(this.name, n, "failure", err);
     }
   }
 
@@ -165,12 +153,6 @@ class NotifierQueue {
     } finally {
       if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
     }
-  }
-
-  #backoff(attempt: number, err: KestrelError): number {
-    if (err.retryAfterSeconds !== undefined) return Math.min(err.retryAfterSeconds * 1000, this.#policy.maxBackoffMs);
-    const base = Math.min(this.#policy.backoffMs * 2 ** (attempt - 1), this.#policy.maxBackoffMs);
-    return base / 2 + Math.random() * base;
   }
 }
 

@@ -90,31 +90,45 @@ function parseCase(item: unknown, path: (string | number)[], problem: Report): O
     return undefined;
   }
   const before = problem.count();
-  for (const key of Object.keys(item)) {
-    if (!(CASE_KEYS as readonly string[]).includes(key))
-      problem([...path, key], `unknown key "${key}"${didYouMean(key, CASE_KEYS)} (${CASE_KEYS.join(", ")})`, true);
-  }
+  unknownKeys(item, path, CASE_KEYS, problem);
   const name = item["name"] === undefined ? `case ${Number(path[0]) + 1}` : stringAt(item["name"], [...path, "name"], problem);
-  let event: ExpectCase["event"] | undefined;
-  const rawEvent = item["event"];
-  if (rawEvent === undefined)
-    problem(path, "the case has no `event`: a JSON or NDJSON file (relative to this file) or the Falco event itself");
-  else if (typeof rawEvent === "string") {
-    const line = item["line"];
-    if (line !== undefined && !(Number.isInteger(line) && (line as number) >= 1))
-      problem([...path, "line"], "`line` is a line number (1, 2, …) of the NDJSON file");
-    event = { file: rawEvent, line: typeof line === "number" ? line : undefined };
-  } else if (isMap(rawEvent)) {
-    if (item["line"] !== undefined) problem([...path, "line"], "`line` selects a line of an event file: the event here is written inline");
-    event = { inline: rawEvent };
-  } else problem([...path, "event"], `\`event\` is a file name or a Falco event (a map), got ${kind(rawEvent)}`);
-  const rules = item["rules"] === undefined ? undefined : stringList(item["rules"], [...path, "rules"], problem);
-  const unmatched = item["unmatched"] === undefined ? undefined : unmatchedOf(item["unmatched"], [...path, "unmatched"], problem);
-  const actions = item["actions"] === undefined ? undefined : actionList(item["actions"], [...path, "actions"], problem, true);
-  const dryRun = item["dry_run"] === undefined ? undefined : actionList(item["dry_run"], [...path, "dry_run"], problem, false);
-  const notifiers = item["notifiers"] === undefined ? undefined : stringList(item["notifiers"], [...path, "notifiers"], problem);
+  const event = eventOf(item, path, problem);
+  const at = (key: string): (string | number)[] => [...path, key];
+  const rules = item["rules"] === undefined ? undefined : stringList(item["rules"], at("rules"), problem);
+  const unmatched = item["unmatched"] === undefined ? undefined : unmatchedOf(item["unmatched"], at("unmatched"), problem);
+  const actions = item["actions"] === undefined ? undefined : actionList(item["actions"], at("actions"), problem, true);
+  const dryRun = item["dry_run"] === undefined ? undefined : actionList(item["dry_run"], at("dry_run"), problem, false);
+  const notifiers = item["notifiers"] === undefined ? undefined : stringList(item["notifiers"], at("notifiers"), problem);
   if (problem.count() > before || event === undefined) return undefined;
   return { name: name ?? "", event, rules, unmatched, actions, dryRun, notifiers };
+}
+
+/** Reports each key of `map` that is not one of `keys`, with the closest known one. */
+function unknownKeys(map: Record<string, unknown>, path: (string | number)[], keys: readonly string[], problem: Report): void {
+  for (const key of Object.keys(map)) {
+    if (!keys.includes(key)) problem([...path, key], `unknown key "${key}"${didYouMean(key, keys)} (${keys.join(", ")})`, true);
+  }
+}
+
+/** The case's event: a file (with the NDJSON `line` to take) or the Falco event written inline. */
+function eventOf(item: Record<string, unknown>, path: (string | number)[], problem: Report): ExpectCase["event"] | undefined {
+  const rawEvent = item["event"];
+  const line = item["line"];
+  if (rawEvent === undefined) {
+    problem(path, "the case has no `event`: a JSON or NDJSON file (relative to this file) or the Falco event itself");
+    return undefined;
+  }
+  if (typeof rawEvent === "string") {
+    if (line !== undefined && !(Number.isInteger(line) && (line as number) >= 1))
+      problem([...path, "line"], "`line` is a line number (1, 2, …) of the NDJSON file");
+    return { file: rawEvent, line: typeof line === "number" ? line : undefined };
+  }
+  if (isMap(rawEvent)) {
+    if (line !== undefined) problem([...path, "line"], "`line` selects a line of an event file: the event here is written inline");
+    return { inline: rawEvent };
+  }
+  problem([...path, "event"], `\`event\` is a file name or a Falco event (a map), got ${kind(rawEvent)}`);
+  return undefined;
 }
 
 function stringAt(value: unknown, path: (string | number)[], problem: Report): string | undefined {
@@ -164,34 +178,32 @@ function actionList(value: unknown, path: (string | number)[], problem: Report, 
   }
   const out: ActionExpectation[] = [];
   value.forEach((v: unknown, i) => {
-    const at = [...path, i];
-    if (typeof v === "string") {
-      out.push({ action: v, rule: undefined, actionner: undefined, parameters: undefined, fails: false });
-      return;
-    }
-    if (!isMap(v)) {
-      problem(at, `an action is its name or a map with \`action\`, got ${kind(v)}`);
-      return;
-    }
-    const keys = canFail ? ACTION_KEYS : ACTION_KEYS.filter((k) => k !== "fails");
-    for (const key of Object.keys(v)) {
-      if (!(keys as readonly string[]).includes(key))
-        problem([...at, key], `unknown key "${key}"${didYouMean(key, keys)} (${keys.join(", ")})`, true);
-    }
-    const action = v["action"] === undefined ? undefined : stringAt(v["action"], [...at, "action"], problem);
-    if (v["action"] === undefined) problem(at, "the action's name is missing (`action: …`)");
-    const rule = v["rule"] === undefined ? undefined : stringAt(v["rule"], [...at, "rule"], problem);
-    const actionner = v["actionner"] === undefined ? undefined : stringAt(v["actionner"], [...at, "actionner"], problem);
-    const parameters = v["parameters"];
-    if (parameters !== undefined && !isMap(parameters))
-      problem([...at, "parameters"], `\`parameters\` is a map of the parameters to compare, got ${kind(parameters)}`);
-    const fails = v["fails"];
-    if (fails !== undefined && typeof fails !== "boolean") problem([...at, "fails"], "`fails` is true or false");
-    if (action !== undefined) {
-      out.push({ action, rule, actionner, parameters: isMap(parameters) ? parameters : undefined, fails: fails === true });
-    }
+    const action = actionOf(v, [...path, i], problem, canFail);
+    if (action !== undefined) out.push(action);
   });
   return out;
+}
+
+/** One expected action: its name, or a map with `action` and what else to compare. */
+function actionOf(v: unknown, at: (string | number)[], problem: Report, canFail: boolean): ActionExpectation | undefined {
+  if (typeof v === "string") return { action: v, rule: undefined, actionner: undefined, parameters: undefined, fails: false };
+  if (!isMap(v)) {
+    problem(at, `an action is its name or a map with \`action\`, got ${kind(v)}`);
+    return undefined;
+  }
+  unknownKeys(v, at, canFail ? ACTION_KEYS : ACTION_KEYS.filter((k) => k !== "fails"), problem);
+  const optionalString = (key: string): string | undefined => (v[key] === undefined ? undefined : stringAt(v[key], [...at, key], problem));
+  const action = optionalString("action");
+  if (v["action"] === undefined) problem(at, "the action's name is missing (`action: …`)");
+  const rule = optionalString("rule");
+  const actionner = optionalString("actionner");
+  const parameters = v["parameters"];
+  if (parameters !== undefined && !isMap(parameters))
+    problem([...at, "parameters"], `\`parameters\` is a map of the parameters to compare, got ${kind(parameters)}`);
+  const fails = v["fails"];
+  if (fails !== undefined && typeof fails !== "boolean") problem([...at, "fails"], "`fails` is true or false");
+  if (action === undefined) return undefined;
+  return { action, rule, actionner, parameters: isMap(parameters) ? parameters : undefined, fails: fails === true };
 }
 
 /** What differs between a plan and a case; empty when the plan meets it. */
@@ -200,16 +212,7 @@ export function checkPlan(plan: EventPlan, c: ExpectCase): string[] {
   if (c.rules !== undefined && !isDeepStrictEqual([...plan.matched], [...c.rules])) {
     out.push(`rules: expected ${list(c.rules)}, got ${list(plan.matched)}`);
   }
-  if (c.unmatched !== undefined) {
-    for (const [rule, criterion] of c.unmatched) {
-      const u = plan.unmatched.find((x) => x.rule === rule);
-      if (u === undefined) {
-        out.push(plan.matched.includes(rule) ? `unmatched: the rule "${rule}" matches` : `unmatched: there is no rule "${rule}"`);
-      } else if (criterion !== undefined && !u.failures.some((f) => f.criterion === criterion)) {
-        out.push(`unmatched: the rule "${rule}" fails ${u.failures.map((f) => f.criterion).join(", ")}, not ${criterion}`);
-      }
-    }
-  }
+  if (c.unmatched !== undefined) out.push(...checkUnmatched(plan, c.unmatched));
   const all = plan.rules.flatMap((r) => r.actions);
   if (c.actions !== undefined)
     out.push(
@@ -235,29 +238,44 @@ export function checkPlan(plan: EventPlan, c: ExpectCase): string[] {
   return out;
 }
 
-function compareActions(key: string, expected: readonly ActionExpectation[], got: readonly PlannedAction[]): string[] {
+/** Each rule expected not to match: it exists, does not match, and fails the expected criterion. */
+function checkUnmatched(plan: EventPlan, unmatched: ReadonlyMap<string, Criterion | undefined>): string[] {
   const out: string[] = [];
+  for (const [rule, criterion] of unmatched) {
+    const u = plan.unmatched.find((x) => x.rule === rule);
+    if (u === undefined) {
+      out.push(plan.matched.includes(rule) ? `unmatched: the rule "${rule}" matches` : `unmatched: there is no rule "${rule}"`);
+    } else if (criterion !== undefined && !u.failures.some((f) => f.criterion === criterion)) {
+      out.push(`unmatched: the rule "${rule}" fails ${u.failures.map((f) => f.criterion).join(", ")}, not ${criterion}`);
+    }
+  }
+  return out;
+}
+
+function compareActions(key: string, expected: readonly ActionExpectation[], got: readonly PlannedAction[]): string[] {
   const names = (xs: readonly { rule?: string | undefined; action: string }[]): string =>
     list(xs.map((x) => (x.rule === undefined ? x.action : `${x.rule} › ${x.action}`)));
   const sameOrder =
     expected.length === got.length &&
     expected.every((e, i) => e.action === got[i]!.action && (e.rule === undefined || e.rule === got[i]!.rule));
   if (!sameOrder) return [`${key}: expected ${names(expected)}, got ${names(got)}`];
-  expected.forEach((e, i) => {
-    const g = got[i]!;
-    const which = `${key}[${i}] "${g.action}"`;
-    if (e.actionner !== undefined && e.actionner !== g.actionner)
-      out.push(`${which}: expected the actionner ${e.actionner}, got ${g.actionner}`);
-    if (e.fails && g.error === undefined) out.push(`${which}: expected to fail, but nothing makes it fail before it runs`);
-    if (!e.fails && g.error !== undefined) out.push(`${which}: would fail: ${g.error}`);
-    for (const [param, value] of Object.entries(e.parameters ?? {})) {
-      if (!isDeepStrictEqual(g.parameters[param], value)) {
-        out.push(
-          `${which}: the parameter ${param} is ${JSON.stringify(g.parameters[param]) ?? "not set"}, expected ${JSON.stringify(value)}`,
-        );
-      }
+  return expected.flatMap((e, i) => compareAction(`${key}[${i}] "${got[i]!.action}"`, e, got[i]!));
+}
+
+/** What differs between one expected action and the planned one at its place (`which` names it). */
+function compareAction(which: string, e: ActionExpectation, g: PlannedAction): string[] {
+  const out: string[] = [];
+  if (e.actionner !== undefined && e.actionner !== g.actionner)
+    out.push(`${which}: expected the actionner ${e.actionner}, got ${g.actionner}`);
+  if (e.fails && g.error === undefined) out.push(`${which}: expected to fail, but nothing makes it fail before it runs`);
+  if (!e.fails && g.error !== undefined) out.push(`${which}: would fail: ${g.error}`);
+  for (const [param, value] of Object.entries(e.parameters ?? {})) {
+    if (!isDeepStrictEqual(g.parameters[param], value)) {
+      out.push(
+        `${which}: the parameter ${param} is ${JSON.stringify(g.parameters[param]) ?? "not set"}, expected ${JSON.stringify(value)}`,
+      );
     }
-  });
+  }
   return out;
 }
 

@@ -9,7 +9,6 @@
 import type { NotificationFilter } from "../config/delivery.ts";
 import { errorMessage } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import { eventField } from "../events/parse.ts";
 import { redactSecrets } from "../redact.ts";
 import { type CriterionFailure, explainRule } from "../rules/explain.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
@@ -104,6 +103,13 @@ export interface EventPlan {
 /** The plan for one event. */
 export function planEvent(ruleSet: RuleSet, event: FalcoEvent, options: PlanOptions): EventPlan {
   const matchedRules = ruleSet.match(event);
+  const { rules, stopped, notifiers } = planMatched(matchedRules, event, options);
+  const unmatched = explainUnmatched(ruleSet, matchedRules, event);
+  return { matched: matchedRules.map((r) => r.name), rules, stopped, unmatched, notifiers };
+}
+
+/** The rules the event does not match, each with the criteria it fails. */
+function explainUnmatched(ruleSet: RuleSet, matchedRules: readonly CompiledRule[], event: FalcoEvent): EventPlan["unmatched"] {
   const matchedSet = new Set<CompiledRule>(matchedRules);
   const unmatched: { rule: string; failures: CriterionFailure[] }[] = [];
   for (const rule of ruleSet.rules) {
@@ -115,7 +121,15 @@ export function planEvent(ruleSet: RuleSet, event: FalcoEvent, options: PlanOpti
       failures: failures.length > 0 ? failures : [{ criterion: "rules", reason: "not matched (no criterion explains it)" }],
     });
   }
+  return unmatched;
+}
 
+/** The matched rules in order, until one with `continue: false`; and every notifier they would call. */
+function planMatched(
+  matchedRules: readonly CompiledRule[],
+  event: FalcoEvent,
+  options: PlanOptions,
+): Pick<EventPlan, "rules" | "stopped" | "notifiers"> {
   const rules: PlannedRule[] = [];
   const stopped: { rule: string; because: string }[] = [];
   const notifiers = new Set<string>();
@@ -131,7 +145,7 @@ export function planEvent(ruleSet: RuleSet, event: FalcoEvent, options: PlanOpti
     rules.push(planned);
     if (rule.stopAfter) stopper = rule.name;
   }
-  return { matched: matchedRules.map((r) => r.name), rules, stopped, unmatched, notifiers: [...notifiers] };
+  return { rules, stopped, notifiers: [...notifiers] };
 }
 
 function planRule(rule: CompiledRule, event: FalcoEvent, options: PlanOptions): PlannedRule {
@@ -148,20 +162,21 @@ function planRule(rule: CompiledRule, event: FalcoEvent, options: PlanOptions): 
     // The later rules do not depend on it: a rule with continue: false stops them whatever happens.
     const onFailureSkips = failureStops && action.continueAfter ? rest : [];
     actions.push({ ...base, onFailureSkips });
-    if (!dry && base.error !== undefined && !action.ignoreErrors) {
-      for (const n of rest) skipped.push({ action: n, because: `the action "${action.name}" would fail (ignore_errors: false)` });
-      break;
-    }
-    if (!action.continueAfter) {
-      for (const n of rest)
-        skipped.push({
-          action: n,
-          because: `the action "${action.name}" has continue: false${action.spec.continue === undefined ? ` (the ${action.actionnerName} default)` : ""}`,
-        });
+    const because = stopReason(action, failureStops && base.error !== undefined);
+    if (because !== undefined) {
+      for (const n of rest) skipped.push({ action: n, because });
       break;
     }
   }
   return { rule: rule.name, dryRun: rule.dryRun, stopsLaterRules: rule.stopAfter, actions, skipped, routedTo };
+}
+
+/** Why the rule's later actions would not run after `action`; undefined when they would. */
+function stopReason(action: CompiledAction, fails: boolean): string | undefined {
+  if (fails) return `the action "${action.name}" would fail (ignore_errors: false)`;
+  if (action.continueAfter) return undefined;
+  const from = action.spec.continue === undefined ? ` (the ${action.actionnerName} default)` : "";
+  return `the action "${action.name}" has continue: false${from}`;
 }
 
 function planAction(
@@ -172,58 +187,73 @@ function planAction(
   dry: boolean,
 ): Omit<PlannedAction, "onFailureSkips"> {
   const contexts: PlannedContext[] = action.additionalContexts.map((name) => ({ name, keys: CONTEXT_KEYS[name] ?? [] }));
-  const context: Record<string, string> = { ...action.context };
-  for (const c of contexts) for (const key of c.keys) context[key] = contextPlaceholder(c.name, key);
-  const variables: Variables = actionVariables(event, context, TRACE_ID_PLACEHOLDER);
-  let error: string | undefined;
-  let parameters = action.params.raw;
-  if (action.params.hasTemplates) {
-    // Parameters an actionner renders itself when it runs (`verbatim`: local:command's and kubernetes:exec's
-    // command) are shown substituted all the same: that is what their values become, except in a shell
-    // script, whose text stays as written and gets the values as positional parameters ("$1"…).
-    try {
-      parameters = action.params.render(variables);
-    } catch (err) {
-      error = errorMessage(err);
-    }
-  }
-  let output: PlannedAction["output"];
-  if (action.output !== undefined) {
-    let outParams = action.output.params.raw;
-    if (action.output.params.hasTemplates) {
-      try {
-        // As run-action.ts writeArtifact: the action's own context, not the gathered ones.
-        outParams = action.output.params.render(actionVariables(event, action.context, TRACE_ID_PLACEHOLDER));
-      } catch (err) {
-        error ??= `the output ${action.output.target} would fail: ${errorMessage(err)}`;
-      }
-    }
-    output = { target: action.output.target, parameters: redactSecrets(outParams) };
-  }
-  const warnings: string[] = [];
-  for (const required of action.actionner.requiredFields) {
-    const alternatives = typeof required === "string" ? [required] : required;
-    if (alternatives.every((f) => eventField(event, f) === undefined)) {
-      warnings.push(`${action.actionnerName} needs the field ${alternatives.join(" or ")}, which the event does not have`);
-    }
-  }
+  const rendered = renderParameters(action, event, contexts);
+  const output = planOutput(action, event);
   const { included, filtered } = dry ? { included: [], filtered: [] } : resultTargets(rule, event, options);
   return {
     rule: rule.name,
     action: action.name,
     actionner: action.actionnerName,
     mode: dry ? "dry_run" : "run",
-    parameters: redactSecrets(parameters),
-    output,
+    parameters: redactSecrets(rendered.parameters),
+    output: output?.output,
     continue: action.continueAfter,
     continueFrom: action.spec.continue === undefined ? "actionner default" : "action",
     ignoreErrors: action.ignoreErrors,
     contexts,
-    error: dry ? undefined : error,
-    warnings,
+    error: dry ? undefined : (rendered.error ?? output?.error),
+    warnings: missingFields(action, event),
     notifiers: included,
     notifiersFiltered: filtered,
   };
+}
+
+/** The action's parameters rendered for the event, the contexts not gathered shown as placeholders. */
+function renderParameters(
+  action: CompiledAction,
+  event: FalcoEvent,
+  contexts: readonly PlannedContext[],
+): { parameters: Record<string, unknown>; error: string | undefined } {
+  if (!action.params.hasTemplates) return { parameters: action.params.raw, error: undefined };
+  const context: Record<string, string> = { ...action.context };
+  for (const c of contexts) for (const key of c.keys) context[key] = contextPlaceholder(c.name, key);
+  const variables: Variables = actionVariables(event, context, TRACE_ID_PLACEHOLDER);
+  // Parameters an actionner renders itself when it runs (`verbatim`: local:command's and kubernetes:exec's
+  // command) are shown substituted all the same: that is what their values become, except in a shell
+  // script, whose text stays as written and gets the values as positional parameters ("$1"…).
+  try {
+    return { parameters: action.params.render(variables), error: undefined };
+  } catch (err) {
+    return { parameters: action.params.raw, error: errorMessage(err) };
+  }
+}
+
+/** The action's output target with its parameters rendered, and the failure rendering them would be. */
+function planOutput(action: CompiledAction, event: FalcoEvent): { output: PlannedAction["output"]; error: string | undefined } | undefined {
+  if (action.output === undefined) return undefined;
+  let parameters = action.output.params.raw;
+  let error: string | undefined;
+  if (action.output.params.hasTemplates) {
+    try {
+      // As run-action.ts writeArtifact: the action's own context, not the gathered ones.
+      parameters = action.output.params.render(actionVariables(event, action.context, TRACE_ID_PLACEHOLDER));
+    } catch (err) {
+      error = `the output ${action.output.target} would fail: ${errorMessage(err)}`;
+    }
+  }
+  return { output: { target: action.output.target, parameters: redactSecrets(parameters) }, error };
+}
+
+/** A warning for each field the actionner requires that the event lacks. */
+function missingFields(action: CompiledAction, event: FalcoEvent): string[] {
+  const warnings: string[] = [];
+  for (const required of action.actionner.requiredFields) {
+    const alternatives = typeof required === "string" ? [required] : required;
+    if (alternatives.every((f) => event.field(f) === undefined)) {
+      warnings.push(`${action.actionnerName} needs the field ${alternatives.join(" or ")}, which the event does not have`);
+    }
+  }
+  return warnings;
 }
 
 /** Notifications.notify: the default notifiers, then the rule's own, each once, less those whose

@@ -60,8 +60,9 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
   let result: ActionResult;
   try {
     const ctx = await buildContext(env, input, action, signal);
-    if (action.actionner.preflight !== undefined) await withDeadline(action.actionner.preflight(ctx), signal, env.actionTimeoutMs);
-    result = await withDeadline(action.actionner.run(ctx), signal, env.actionTimeoutMs);
+    const { actionner } = action;
+    const state = actionner.preflight === undefined ? undefined : await withDeadline(actionner.preflight(ctx), signal, env.actionTimeoutMs);
+    result = await withDeadline(actionner.run(ctx, state), signal, env.actionTimeoutMs);
   } catch (err) {
     finish("failure", "", {}, err);
     notify(env, input, rule, action, { kind: "action", status: "failure", output: "", objects: {}, error: errorMessage(err) });

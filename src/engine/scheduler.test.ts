@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { laterBy } from "../../test/support/clock.ts";
 import { KeyedScheduler } from "./scheduler.ts";
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -98,9 +99,9 @@ describe("KeyedScheduler", () => {
 });
 
 describe("KeyedScheduler progress", () => {
-  it("tells how long ago a job last started or finished", async () => {
+  it("tells how long ago a job last started or finished", async (t) => {
     const s = new KeyedScheduler({ capacity: 10, concurrency: 1, onError: () => {} });
-    await new Promise((r) => setTimeout(r, 30));
+    laterBy(t, 30);
     assert.ok(s.sinceProgressMs >= 25);
     s.push({ key: "k", run: async () => {} });
     assert.ok(s.sinceProgressMs < 25);

@@ -1,6 +1,5 @@
 // Reading event fields as text, the event's template variables, and re-emitting an event as Falco JSON.
 import type { FalcoEvent, FieldValue } from "./event.ts";
-import { eventField } from "./parse.ts";
 
 /** A field value as text, the way a rule condition compares it. Numbers print in plain decimal
  * (1234567, never 1.234567e+06); null prints as Talon's `<nil>`. Undefined when the field is absent. */
@@ -25,7 +24,7 @@ export function fieldText(value: FieldValue | undefined): string | undefined {
 /** The first present, non-empty string-like field among `keys` (for target lookups such as the pod name). */
 export function firstField(event: FalcoEvent, keys: readonly string[]): string | undefined {
   for (const k of keys) {
-    const v = eventField(event, k);
+    const v = event.field(k);
     if (typeof v === "string" ? v !== "" : typeof v === "number" || typeof v === "bigint") return fieldText(v);
   }
   return undefined;

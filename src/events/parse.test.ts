@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { stripOutputPrefix } from "./event.ts";
 import { eventToJSON, eventVariables, fieldText } from "./fields.ts";
-import { EVENT_LIMITS, EventError, eventField, parseEvent, stripOutputPrefix } from "./parse.ts";
+import { EVENT_LIMITS, EventError, parseEvent } from "./parse.ts";
 
-// Example A of falco-formats.md §1.2: a real Falco 0.39 alert (sorted keys, nulls, a 64-bit evt.time).
+// A real Falco 0.39 alert as its JSON output sends it (sorted keys, nulls, a 64-bit evt.time).
 const FALCO_039 =
   '{"hostname":"minikube","output":"15:41:04.268296715: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow)","output_fields":{"container.id":"ff95ee645d8a","evt.time":1735573264268296715,"fd.name":"/etc/shadow","k8s.ns.name":null,"proc.tty":34816,"user.loginuid":-1,"user.uid":0},"priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["T1555","container","filesystem"],"time":"2024-12-30T15:41:04.268296715Z"}';
 
@@ -133,7 +134,7 @@ describe("parseEvent: exact integers from each value's own text", () => {
       body(`"x":{"evt.time":${decoys[1]}},"output_fields":{"evt.time":${EXACT}}`),
     ]) {
       const { event } = parseEvent(text);
-      assert.equal(eventField(event, "evt.time"), BigInt(EXACT), text);
+      assert.equal(event.field("evt.time"), BigInt(EXACT), text);
       assert.equal(event.outputFields["evt.time"], BigInt(EXACT), text);
     }
   });

@@ -1,14 +1,16 @@
 // Validation of a Falco alert body (Falco's http_output, Falcosidekick's webhook/Talon output).
 // Hand-written rather than schema-driven: this runs for every event and must stay allocation-light.
-import type { FalcoEvent, FieldValue } from "./event.ts";
-import { PRIORITIES, type Priority, priorityLevel } from "./priority.ts";
+import { KestrelError } from "../errors.ts";
+import { type FalcoEvent, type FieldValue, ReceivedEvent } from "./event.ts";
+import { isBeyondSafe, parseExact } from "./exact-integers.ts";
+import { PRIORITIES, priorityLevel } from "./priority.ts";
 
-/** Why an event was rejected: HTTP intake answers 400 with `{ error, field }`. */
-export class EventError extends Error {
+/** Why an event was rejected (code ERR_EVENT_INVALID): HTTP intake answers 400 with `{ error, field }`. */
+export class EventError extends KestrelError {
   override readonly name = "EventError";
   readonly field: string | undefined;
   constructor(message: string, field?: string) {
-    super(message);
+    super("ERR_EVENT_INVALID", message);
     this.field = field;
   }
 }
@@ -19,16 +21,8 @@ export interface ParsedEvent {
   droppedContext: boolean;
 }
 
-// A run of 16 digits is the cheapest sign that the body may hold an integer beyond 2^53.
-const LONG_DIGITS = /\d{16}/;
-const INTEGER = /^-?\d+$/;
 // RFC 3339 date-time; Falco always sends 9 fractional digits and "Z", Falcosidekick trims trailing zeros.
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-// The prefix Falco puts before the rule output: local `HH:MM:SS.nnnnnnnnn` or ISO 8601 time, then the priority.
-// "Informational" is tried before "Info", so the prefix never leaves "rmational" behind (a Talon defect).
-const OUTPUT_PREFIX =
-  /^(?:\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})): (?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) ?/i;
-
 /**
  * Limits on an event's shape, checked at intake (a 400 names the one exceeded). Falco's output fields are
  * flat and short; these bound what an event can make Kestrel hold, copy or recurse into (templates, keys).
@@ -45,36 +39,13 @@ export const EVENT_LIMITS = {
 /** Attacker text echoed in a 400 (and logged) is cut short: the client knows what it sent. */
 const ECHO_LIMIT = 64;
 
-function reviveBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
-  // context.source is this value's own text (Node ≥ 22), wherever the same key appears elsewhere.
-  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && INTEGER.test(context.source)) {
-    return BigInt(context.source);
-  }
-  return value;
-}
-
 /** Parses JSON text, keeping integers beyond 2^53 exact (as bigint). Throws EventError on bad JSON. */
 export function parseJson(text: string): unknown {
   try {
-    return LONG_DIGITS.test(text) ? JSON.parse(text, reviveBigIntegers as never) : JSON.parse(text);
+    return parseExact(text);
   } catch (err) {
     throw new EventError(`body is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-/**
- * The output fields of `text` (parsed plainly before) under the top-level key `key`, parsed again with the
- * reviver so that its integers beyond 2^53 have their exact digits. A reviver costs a callback per value
- * (4x JSON.parse), so this runs only when a field holds such an integer and the fields are read: most
- * events match no rule and nothing reads their fields. The shape limits keep the reviver's recursion shallow.
- */
-function exactFields(text: string, key: string): Record<string, FieldValue> {
-  return (JSON.parse(text, reviveBigIntegers as never) as Record<string, Record<string, FieldValue>>)[key]!;
-}
-
-/** An integer that JSON.parse could not keep exact (beyond 2^53). */
-function isBeyondSafe(n: number): boolean {
-  return Number.isInteger(n) && !Number.isSafeInteger(n);
 }
 
 /**
@@ -92,17 +63,20 @@ function checkFields(fields: object): boolean {
         "output_fields",
       );
     }
-    if (key.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
-    const v = (fields as Record<string, unknown>)[key];
-    if (typeof v === "string") {
-      if (v.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
-    } else if (typeof v === "number") {
-      if (isBeyondSafe(v)) unsafe = true;
-    } else if (v !== null && typeof v === "object" && checkNested(v, 3, key)) {
-      unsafe = true;
-    }
+    if (checkField(key, (fields as Record<string, unknown>)[key])) unsafe = true;
   }
   return unsafe;
+}
+
+/** Checks one output field's name and value; true when it holds an integer beyond 2^53. */
+function checkField(key: string, v: unknown): boolean {
+  if (key.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
+  if (typeof v === "string") {
+    if (v.length > EVENT_LIMITS.fieldLength) throw tooLong(key);
+    return false;
+  }
+  if (typeof v === "number") return isBeyondSafe(v);
+  return v !== null && typeof v === "object" && checkNested(v, 3, key);
 }
 
 /** Checks a value at `depth` (the body is 1) inside field `field` (undefined outside output_fields). */
@@ -170,12 +144,6 @@ function isRealInstant(t: string): boolean {
   return twoDigits(t, end - 5) <= 23 && twoDigits(t, end - 2) <= 59;
 }
 
-/** Removes Falco's `time: Priority ` prefix from an output line. */
-export function stripOutputPrefix(output: string): string {
-  const m = OUTPUT_PREFIX.exec(output);
-  return m === null ? output : output.slice(m[0].length);
-}
-
 /** Parses and validates one Falco alert from an HTTP body. */
 export function parseEvent(body: string): ParsedEvent {
   if (body.length === 0) throw new EventError("body is empty: send one Falco event as JSON");
@@ -188,77 +156,80 @@ export function parseEvent(body: string): ParsedEvent {
   return validateEvent(value, body);
 }
 
-/**
- * Validates a decoded JSON value as a Falco alert, shape limits included. `text`: the body `value` was
- * parsed from plainly (parseEvent); the fields' integers beyond 2^53 get their exact value from it on first read.
- */
-export function validateEvent(value: unknown, text?: string): ParsedEvent {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new EventError(`a Falco event must be a JSON object, got ${describe(value)}`);
-  }
-  const raw = value as Record<string, unknown>;
-  let output: unknown;
-  let message: unknown;
-  let priority: unknown;
-  let rule: unknown;
-  let time: unknown;
-  let source: unknown;
-  let hostname: unknown;
-  let tags: unknown;
-  let outputFields: unknown;
-  /** The key outputFields came from ("output_fields", or Talon's "Output_Fields"…). */
-  let fieldsKey = "";
-  let fieldsKeys = 0;
-  let uuid: unknown;
-  let droppedContext = false;
+/** The keys of an alert that Kestrel reads, as sent (not validated yet). */
+interface RawAlert {
+  output: unknown;
+  message: unknown;
+  priority: unknown;
+  rule: unknown;
+  time: unknown;
+  source: unknown;
+  hostname: unknown;
+  tags: unknown;
+  outputFields: unknown;
+  /** The key outputFields came from ("output_fields", or Talon's "Output_Fields"…), and how many there were. */
+  fieldsKey: string;
+  fieldsKeys: number;
+  uuid: unknown;
+  droppedContext: boolean;
+}
+
+/** Reads the known keys of an alert; holds every other object value to the nesting limit. */
+function readAlert(raw: Record<string, unknown>): RawAlert {
+  const a: RawAlert = {
+    output: undefined,
+    message: undefined,
+    priority: undefined,
+    rule: undefined,
+    time: undefined,
+    source: undefined,
+    hostname: undefined,
+    tags: undefined,
+    outputFields: undefined,
+    fieldsKey: "",
+    fieldsKeys: 0,
+    uuid: undefined,
+    droppedContext: false,
+  };
   for (const key in raw) {
     const v = raw[key];
     // Falco sends lower-case keys; Talon (Go encoding/json) also accepted other cases ("Rule").
     const name = key.length > 0 && key.charCodeAt(0) < 97 ? key.toLowerCase() : key;
     // Nothing else is walked (tags must be strings): the nesting limit holds for ignored keys too, as the
-    // exact re-parse of the body (exactFields) recurses into them.
+    // exact re-parse of the body (./exact-integers.ts) recurses into them.
     if (name !== "output_fields" && name !== "tags" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
-    switch (name) {
-      case "output":
-        output = v;
-        break;
-      case "message":
-        message = v;
-        break;
-      case "priority":
-        priority = v;
-        break;
-      case "rule":
-        rule = v;
-        break;
-      case "time":
-        time = v;
-        break;
-      case "source":
-        source = v;
-        break;
-      case "hostname":
-        hostname = v;
-        break;
-      case "tags":
-        tags = v;
-        break;
-      case "output_fields":
-        outputFields = v;
-        fieldsKey = key;
-        fieldsKeys++;
-        break;
-      case "uuid":
-        uuid = v;
-        break;
-      case "context":
-        droppedContext = v !== undefined && v !== null;
-        break;
-      default:
-        break; // unknown keys (trace_id, …) are ignored, as Falco may add keys in later versions
-    }
+    if (name === "output_fields") {
+      a.outputFields = v;
+      a.fieldsKey = key;
+      a.fieldsKeys++;
+    } else if (name === "context") a.droppedContext = v !== undefined && v !== null;
+    else setKnown(a, name, v);
   }
+  return a;
+}
 
+/** Keeps `v` when `name` is a key Kestrel reads; unknown keys (trace_id, …) are ignored, as Falco may add keys. */
+function setKnown(a: RawAlert, name: string, v: unknown): void {
+  switch (name) {
+    case "output":
+    case "message":
+    case "priority":
+    case "rule":
+    case "time":
+    case "source":
+    case "hostname":
+    case "tags":
+    case "uuid":
+      a[name] = v;
+      break;
+    default:
+      break;
+  }
+}
+
+/** The priority's level (0 = Emergency … 7 = Debug); the rule is checked on the way. */
+function requiredRuleAndLevel(a: RawAlert): number {
+  const { rule, priority } = a;
   if (rule === undefined || rule === null || rule === "") throw new EventError('missing required field "rule"', "rule");
   if (typeof rule !== "string") throw new EventError(`"rule" must be a string, got ${describe(rule)}`, "rule");
   if (priority === undefined || priority === null || priority === "") {
@@ -269,147 +240,80 @@ export function validateEvent(value: unknown, text?: string): ParsedEvent {
   if (level < 0) {
     throw new EventError(`unknown priority "${clip(priority)}" (expected one of ${PRIORITIES.join(", ")}, or Info)`, "priority");
   }
-  const hasOutput = output !== undefined && output !== null;
-  const hasFields = outputFields !== undefined && outputFields !== null;
-  if (!hasOutput && !hasFields) {
-    throw new EventError('the event has neither "output" nor "output_fields"', "output");
+  return level;
+}
+
+/** Checks `output` and `output_fields` (one of them at least); true when a field holds an integer beyond 2^53. */
+function checkOutputAndFields(a: RawAlert, raw: Record<string, unknown>): boolean {
+  const hasOutput = a.output !== undefined && a.output !== null;
+  const hasFields = a.outputFields !== undefined && a.outputFields !== null;
+  if (!hasOutput && !hasFields) throw new EventError('the event has neither "output" nor "output_fields"', "output");
+  if (hasOutput && typeof a.output !== "string") throw new EventError(`"output" must be a string, got ${describe(a.output)}`, "output");
+  if (!hasFields) return false;
+  if (typeof a.outputFields !== "object" || Array.isArray(a.outputFields)) {
+    throw new EventError(`"output_fields" must be an object, got ${describe(a.outputFields)}`, "output_fields");
   }
-  if (hasOutput && typeof output !== "string") throw new EventError(`"output" must be a string, got ${describe(output)}`, "output");
-  if (hasFields && (typeof outputFields !== "object" || Array.isArray(outputFields))) {
-    throw new EventError(`"output_fields" must be an object, got ${describe(outputFields)}`, "output_fields");
+  if (a.fieldsKeys > 1) checkUnusedFields(raw, a.fieldsKey);
+  return checkFields(a.outputFields as object);
+}
+
+/** Talon's case-insensitive keys may give output_fields twice: the ones not used are held to the nesting limit. */
+function checkUnusedFields(raw: Record<string, unknown>, used: string): void {
+  for (const key in raw) {
+    const v = raw[key];
+    if (key !== used && key.toLowerCase() === "output_fields" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
   }
-  // Talon's case-insensitive keys may give output_fields twice: the one not used is held to the nesting limit.
-  if (fieldsKeys > 1) {
-    for (const key in raw) {
-      const v = raw[key];
-      if (key !== fieldsKey && key.toLowerCase() === "output_fields" && v !== null && typeof v === "object") checkNested(v, 2, undefined);
-    }
-  }
-  const unsafe = hasFields && checkFields(outputFields as object);
-  if (message !== undefined && message !== null && typeof message !== "string") {
-    throw new EventError(`"message" must be a string, got ${describe(message)}`, "message");
-  }
-  const timeText = optionalString(time, "time");
-  if (timeText !== "" && !(RFC3339.test(timeText) && isRealInstant(timeText))) {
+}
+
+function validTime(time: unknown): string {
+  const text = optionalString(time, "time");
+  if (text !== "" && !(RFC3339.test(text) && isRealInstant(text))) {
     throw new EventError(
-      `"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, a real instant, got "${clip(timeText)}"`,
+      `"time" must be an RFC 3339 date-time such as 2024-01-01T14:37:27.505989596Z, a real instant, got "${clip(text)}"`,
       "time",
     );
   }
-  const sourceText = optionalString(source, "source");
-  const hostnameText = optionalString(hostname, "hostname");
-  const uuidText = optionalString(uuid, "uuid");
-  const tagList = validateTags(tags);
-  // JSON cannot hold undefined, so any decoded value is a valid field value.
-  const fields = hasFields ? (outputFields as Record<string, FieldValue>) : EMPTY_FIELDS;
+  return text;
+}
 
-  const outputText = hasOutput ? (output as string) : "";
-  const event = new ReceivedEvent(
-    uuidText === "" ? undefined : uuidText,
-    outputText,
-    typeof message === "string" && message !== "" ? message : undefined,
-    level,
-    rule,
-    timeText,
+/**
+ * Validates a decoded JSON value as a Falco alert, shape limits included. `text`: the body `value` was
+ * parsed from plainly (parseEvent); the fields' integers beyond 2^53 get their exact value from it on first read.
+ */
+export function validateEvent(value: unknown, text?: string): ParsedEvent {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new EventError(`a Falco event must be a JSON object, got ${describe(value)}`);
+  }
+  const raw = value as Record<string, unknown>;
+  const a = readAlert(raw);
+  const level = requiredRuleAndLevel(a);
+  const unsafe = checkOutputAndFields(a, raw);
+  const { message } = a;
+  if (message !== undefined && message !== null && typeof message !== "string") {
+    throw new EventError(`"message" must be a string, got ${describe(message)}`, "message");
+  }
+  const time = validTime(a.time);
+  const source = optionalString(a.source, "source");
+  const hostname = optionalString(a.hostname, "hostname");
+  const uuid = optionalString(a.uuid, "uuid");
+  const tags = validateTags(a.tags);
+  const event = new ReceivedEvent({
+    uuid: uuid === "" ? undefined : uuid,
+    output: typeof a.output === "string" ? a.output : "",
+    message: typeof message === "string" && message !== "" ? message : undefined,
+    priorityLevel: level,
+    rule: a.rule as string,
+    time,
     // Talon's default when Falco sends no source; Falco ≥ 0.32 always sends one.
-    sourceText === "" ? "syscall" : sourceText,
-    hostnameText,
-    tagList,
-    fields,
-    unsafe && text !== undefined ? text : undefined,
-    fieldsKey,
-  );
-  return { event, droppedContext };
-}
-
-/**
- * A validated alert. What only some events need is computed when first read: the exact digits of the
- * fields' integers beyond 2^53 (the body parsed again) and `message` (a regular expression over the
- * output). An unmatched event needs neither.
- */
-class ReceivedEvent implements FalcoEvent {
-  readonly uuid: string | undefined;
-  readonly output: string;
-  readonly priority: Priority;
-  readonly priorityLevel: number;
-  readonly rule: string;
-  readonly time: string;
-  readonly source: string;
-  readonly hostname: string;
-  readonly tags: readonly string[];
-  #fields: Readonly<Record<string, FieldValue>>;
-  /** The body the fields were parsed from, until their unsafe integers have their exact value. */
-  #text: string | undefined;
-  /** The body's key of the fields. */
-  readonly #fieldsKey: string;
-  #message: string | undefined;
-
-  constructor(
-    uuid: string | undefined,
-    output: string,
-    message: string | undefined,
-    priorityLevel: number,
-    rule: string,
-    time: string,
-    source: string,
-    hostname: string,
-    tags: readonly string[],
-    fields: Readonly<Record<string, FieldValue>>,
-    text: string | undefined,
-    fieldsKey: string,
-  ) {
-    this.uuid = uuid;
-    this.output = output;
-    this.#message = message;
-    this.priority = PRIORITIES[priorityLevel]!;
-    this.priorityLevel = priorityLevel;
-    this.rule = rule;
-    this.time = time;
-    this.source = source;
-    this.hostname = hostname;
-    this.tags = tags;
-    this.#fields = fields;
-    this.#text = text;
-    this.#fieldsKey = fieldsKey;
-  }
-
-  get outputFields(): Readonly<Record<string, FieldValue>> {
-    if (this.#text !== undefined) {
-      this.#fields = exactFields(this.#text, this.#fieldsKey);
-      this.#text = undefined;
-    }
-    return this.#fields;
-  }
-
-  get message(): string {
-    if (this.#message === undefined) this.#message = stripOutputPrefix(this.output);
-    return this.#message;
-  }
-
-  /** One field (see eventField): the others keep their plain value until outputFields is read. */
-  field(key: string): FieldValue | undefined {
-    const v = ownValue(this.#fields, key);
-    if (typeof v === "number" && this.#text !== undefined && isBeyondSafe(v)) {
-      return this.outputFields[key];
-    }
-    return v;
-  }
-}
-
-/**
- * One output field of an event, as an own property (`constructor` is not a field unless Falco sent one),
- * with its exact value when it is an integer beyond 2^53. Matching and the target lookup read a few fields
- * of every matched event: unlike `event.outputFields`, this does not first search the body for the exact
- * digits of every other big integer (evt.time, in every alert).
- */
-export function eventField(event: FalcoEvent, key: string): FieldValue | undefined {
-  return event instanceof ReceivedEvent ? event.field(key) : ownValue(event.outputFields, key);
-}
-
-/** `fields[key]` unless it comes from Object.prototype: JSON values are never functions, nor that object. */
-function ownValue(fields: Readonly<Record<string, FieldValue>>, key: string): FieldValue | undefined {
-  const v = fields[key];
-  return typeof v === "function" || v === (Object.prototype as unknown) ? undefined : v;
+    source: source === "" ? "syscall" : source,
+    hostname,
+    tags,
+    // JSON cannot hold undefined, so any decoded value is a valid field value.
+    fields: a.outputFields === undefined || a.outputFields === null ? EMPTY_FIELDS : (a.outputFields as Record<string, FieldValue>),
+    exactText: unsafe && text !== undefined ? text : undefined,
+    fieldsKey: a.fieldsKey,
+  });
+  return { event, droppedContext: a.droppedContext };
 }
 
 const EMPTY_FIELDS: Readonly<Record<string, FieldValue>> = Object.freeze({});

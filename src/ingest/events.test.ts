@@ -6,9 +6,8 @@ import { createServer, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../../test/support/events.ts";
-import type { Engine, SubmitOutcome } from "../engine/engine.ts";
+import type { Engine, Submission, SubmitResult } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import type { FalcoEvent } from "../events/event.ts";
 import { eventRoute } from "./events.ts";
 
 interface Call {
@@ -20,13 +19,16 @@ interface Call {
 
 function recordingEngine(calls: Call[]): Engine {
   const engine = {
-    submit(event: FalcoEvent, _traceId: string, receivedAt: number): SubmitOutcome {
-      calls.push({ kind: "submit", rule: event.rule, receivedAt, at: performance.now() });
-      if (event.rule === "Throws") throw new TypeError("an unexpected bug");
-      return event.rule.startsWith("Matched") ? "queued" : "unmatched";
-    },
-    dispatchPending(): void {
+    // As the engine's: one result per event, a failure is that event's result, and the batch's jobs are
+    // handed to the workers once, after the whole batch.
+    submitAll(batch: readonly Submission[]): SubmitResult[] {
+      const results = batch.map(({ event, receivedAt }): SubmitResult => {
+        calls.push({ kind: "submit", rule: event.rule, receivedAt, at: performance.now() });
+        if (event.rule === "Throws") return { error: new TypeError("an unexpected bug") };
+        return event.rule.startsWith("Matched") ? "queued" : "unmatched";
+      });
       calls.push({ kind: "dispatch", at: performance.now() });
+      return results;
     },
   };
   return engine as unknown as Engine;

@@ -2,11 +2,12 @@
 // served straight from node:http rather than through a fastify route: it is the one request that arrives
 // thousands of times a second, and fastify's request/reply objects, content-type parser and hooks cost
 // about as much as validating, matching and queueing the event (bench/README.md has the measurement).
-// The body is collected up to the limit, then validated, deduplicated, matched and queued with the other
-// bodies of the same event-loop turn; the answer goes out without waiting for any action.
+// The body is collected up to the limit, then validated with the other bodies of the same event-loop turn,
+// which go to the engine together (deduplicated, matched, queued); the answer goes out without waiting for
+// any action.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Engine, SubmitOutcome } from "../engine/engine.ts";
+import type { Engine, Submission, SubmitOutcome } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
@@ -30,8 +31,9 @@ export interface EventRouteOptions {
 const JSON_TYPE = "application/json; charset=utf-8";
 
 /**
- * Requests processed together at most, before the end of the turn. A turn under load holds up to one
- * request per connection; 16 and unbounded batches measured the same, 16 bounds the wait of the first.
+ * Requests processed together at most, before the end of the turn: also the batch whose events the engine
+ * hands to its workers together. A turn under load holds up to one request per connection; 16 and unbounded
+ * batches measured the same, 16 bounds the wait of the first.
  */
 const INTAKE_BATCH = 16;
 
@@ -40,22 +42,49 @@ export type EventRequestHandler = ((req: IncomingMessage, res: ServerResponse) =
   readonly continued: (req: IncomingMessage, res: ServerResponse) => void;
 };
 
+/** Answers with a JSON body and its length: the answer goes out as one piece (without, node:http sends it chunked). */
+function answer(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
+  if (res.headersSent) return;
+  const length = Buffer.byteLength(body);
+  res.writeHead(
+    status,
+    extra === undefined
+      ? { "content-type": JSON_TYPE, "content-length": length }
+      : { "content-type": JSON_TYPE, "content-length": length, ...extra },
+  );
+  res.end(body);
+}
+
+function accepted(res: ServerResponse, result: SubmitOutcome, traceId: string): void {
+  // The trace id is 32 hex digits and the result one of three words: nothing to escape.
+  answer(res, 200, `{"result":"${result}","trace_id":"${traceId}"}`);
+}
+
+/** 503 for a full queue or a shutdown (the client retries), 500 for anything else. */
+function refused(observer: EngineObserver, res: ServerResponse, err: unknown): void {
+  if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
+    const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
+    observer.eventRejected(shuttingDown ? "shutting_down" : "overloaded", err.message);
+    // A client kept alive on a server that is going away should reconnect (to another replica).
+    answer(
+      res,
+      503,
+      JSON.stringify({ error: err.message }),
+      shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" },
+    );
+    return;
+  }
+  observer.problem("intake error", err);
+  answer(res, 500, '{"error":"internal error"}');
+}
+
+/** A parsed event waiting for the end of its batch, with the response that answers it. */
+interface Parsed extends Submission {
+  readonly res: ServerResponse;
+}
+
 export function eventRoute(options: EventRouteOptions): EventRequestHandler {
   const { engine, observer, bodyLimit, guard, persist } = options;
-
-  const answer = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
-    if (res.headersSent) return;
-    // With its length the answer goes out as one piece; without, node:http sends it chunked (writeHead
-    // fixes the headers before end() sees the body): chunk framing, a last empty chunk, more bytes.
-    const length = Buffer.byteLength(body);
-    res.writeHead(
-      status,
-      extra === undefined
-        ? { "content-type": JSON_TYPE, "content-length": length }
-        : { "content-type": JSON_TYPE, "content-length": length, ...extra },
-    );
-    res.end(body);
-  };
 
   const tooLarge = (req: IncomingMessage, res: ServerResponse, declaredLength: number | undefined): void => {
     observer.eventRejected("too_large", `body over ${bodyLimit} bytes`);
@@ -64,82 +93,67 @@ export function eventRoute(options: EventRouteOptions): EventRequestHandler {
     answerAndClose(req, res, 413, body, { "content-type": JSON_TYPE }, tooLargeBudget(declaredLength));
   };
 
+  /** The batch's valid events, handed to the engine together once the batch is parsed. */
+  let parsed: Parsed[] = [];
+
   const accept = (res: ServerResponse, body: string, receivedAt: number): void => {
     if (res.headersSent) return;
-    const req = res.req;
-    let parsed: ReturnType<typeof parseEvent>;
+    let event: FalcoEvent;
     try {
-      parsed = parseEvent(body);
+      event = parseEvent(body).event;
     } catch (err) {
       const e = err as EventError;
       observer.eventRejected("invalid", e.message);
       answer(res, 400, JSON.stringify(e.field === undefined ? { error: e.message } : { error: e.message, field: e.field }));
       return;
     }
-    const traceparent = req.headers.traceparent;
-    const traceId = traceIdFrom(traceparent);
+    const header = res.req.headers.traceparent;
+    const traceId = traceIdFrom(header);
     // The header itself goes on (no parsing, no new string): only tracing, when enabled, reads it.
-    const parent = typeof traceparent === "string" ? traceparent : undefined;
-    if (persist !== undefined) {
-      persist(parsed.event, body, traceId, receivedAt, parent).then(
+    const traceparent = typeof header === "string" ? header : undefined;
+    if (persist === undefined) parsed.push({ res, event, traceId, receivedAt, traceparent });
+    else {
+      persist(event, body, traceId, receivedAt, traceparent).then(
         (result) => accepted(res, result, traceId),
-        (err: unknown) => refused(res, err),
+        (err: unknown) => refused(observer, res, err),
       );
-      return;
     }
-    let result: SubmitOutcome;
-    try {
-      result = engine.submit(parsed.event, traceId, receivedAt, parent);
-    } catch (err) {
-      refused(res, err);
-      return;
-    }
-    accepted(res, result, traceId);
   };
 
-  const accepted = (res: ServerResponse, result: SubmitOutcome, traceId: string): void => {
-    // The trace id is 32 hex digits and the result one of three words: nothing to escape.
-    answer(res, 200, `{"result":"${result}","trace_id":"${traceId}"}`);
-  };
-
-  const refused = (res: ServerResponse, err: unknown): void => {
-    if (err instanceof KestrelError && (err.code === "ERR_OVERLOADED" || err.code === "ERR_SHUTTING_DOWN")) {
-      observer.eventRejected(err.code === "ERR_OVERLOADED" ? "overloaded" : "shutting_down", err.message);
-      const shuttingDown = err.code === "ERR_SHUTTING_DOWN";
-      // A client kept alive on a server that is going away should reconnect (to another replica).
-      answer(
-        res,
-        503,
-        JSON.stringify({ error: err.message }),
-        shuttingDown ? { "retry-after": "1", connection: "close" } : { "retry-after": "1" },
-      );
-      return;
+  const submitParsed = (): void => {
+    const batch = parsed;
+    if (batch.length === 0) return;
+    parsed = [];
+    const results = engine.submitAll(batch);
+    for (let i = 0; i < batch.length; i++) {
+      const { res, traceId } = batch[i]!;
+      const result = results[i]!;
+      if (typeof result === "string") accepted(res, result, traceId);
+      else refused(observer, res, result.error);
     }
-    observer.problem("intake error", err);
-    answer(res, 500, '{"error":"internal error"}');
   };
 
-  // Bodies that arrive in the same event-loop turn are validated, matched and answered together at its end
-  // (./turn-batch.ts), and the events they queued go to the workers right after.
+  // Bodies that arrive in the same event-loop turn are validated together at its end (./turn-batch.ts), then
+  // handed to the engine as one batch, whose events go to the workers together, and answered.
   const batch = new TurnBatch<ServerResponse, string>({
     limit: INTAKE_BATCH,
     handle: accept,
-    onError: (err, res) => refused(res, err),
-    after: () => engine.dispatchPending(),
+    onError: (err, res) => refused(observer, res, err),
+    after: submitParsed,
   });
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     if (guard !== undefined) {
-      const refused = guard.check(req);
-      if (refused !== undefined) {
-        observer.eventRejected(refused.reason, refused.message, req.socket.remoteAddress);
+      const refusal = guard.check(req);
+      if (refusal !== undefined) {
+        observer.eventRejected(refusal.reason, refusal.message, req.socket.remoteAddress);
         // The body is not consumed: the connection closes shortly after the answer (./linger.ts).
         answerAndClose(
           req,
           res,
-          refused.status,
-          JSON.stringify({ error: refused.message }),
-          { "content-type": JSON_TYPE, ...refused.headers },
+          refusal.status,
+          JSON.stringify({ error: refusal.message }),
+          { "content-type": JSON_TYPE, ...refusal.headers },
           LINGER_BYTES,
         );
         return;

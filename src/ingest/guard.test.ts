@@ -5,6 +5,7 @@ import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { laterBy } from "../../test/support/clock.ts";
 import { readTokensFile } from "../config/tokens.ts";
 import { KestrelError } from "../errors.ts";
 import { createGuard } from "./guard.ts";
@@ -43,7 +44,7 @@ describe("intake guard", () => {
     guard.close();
   });
 
-  it("throttles a client that keeps failing authentication, before looking at its token, and lets it back at the rate", async () => {
+  it("throttles a client that keeps failing authentication, before looking at its token, and lets it back at the rate", (t) => {
     const guard = createGuard({
       tokens: ["t0ken"],
       tokensFile: "",
@@ -62,7 +63,7 @@ describe("intake guard", () => {
     assert.equal(throttled.headers["retry-after"], "1");
     assert.doesNotMatch(JSON.stringify(throttled), /t0ken|wrong/);
     assert.equal(guard.check(request("10.0.0.2", "Bearer t0ken")), undefined, "another client is not throttled");
-    await new Promise((r) => setTimeout(r, 150)); // one failure back every 100 ms
+    laterBy(t, 150); // one failure back every 100 ms
     assert.equal(guard.check(request("10.0.0.1", "Bearer t0ken")), undefined);
     guard.close();
   });

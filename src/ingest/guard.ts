@@ -157,6 +157,26 @@ export interface IntakeGuard {
   close(): void;
 }
 
+/** Why a request's Authorization header is refused: absent (401) or not one of the tokens (403). */
+function tokenRejection(header: string | undefined, tokens: TokenSet): Rejection | undefined {
+  if (header === undefined) {
+    return {
+      status: 401,
+      reason: "unauthorized",
+      message: "authentication required: send Authorization: Bearer <token>",
+      headers: { "www-authenticate": 'Bearer realm="kestrel"' },
+    };
+  }
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (m !== null && tokens.has(m[1]!)) return undefined;
+  return {
+    status: 403,
+    reason: "forbidden",
+    message: "the token is not accepted",
+    headers: { "www-authenticate": 'Bearer realm="kestrel", error="invalid_token"' },
+  };
+}
+
 export function createGuard(options: GuardOptions, onReloadError: (err: unknown) => void = () => {}): IntakeGuard | undefined {
   const tokens = new TokenSet(options.tokens, options.tokensFile, options.reloadIntervalMs ?? 2000, onReloadError);
   const limiter = options.eventsPerSecond > 0 ? new RateLimiter(options.eventsPerSecond, options.burst) : undefined;
@@ -165,57 +185,38 @@ export function createGuard(options: GuardOptions, onReloadError: (err: unknown)
     options.authFailuresPerSecond ?? AUTH_FAILURES_PER_SECOND,
     options.authFailureBurst ?? AUTH_FAILURE_BURST,
   );
-  const failed = (req: IncomingMessage, rejection: Rejection): Rejection => {
-    failures.take(req.socket.remoteAddress ?? "", performance.now());
+  const client = (req: IncomingMessage): string => req.socket.remoteAddress ?? "";
+  const authenticate = (req: IncomingMessage): Rejection | undefined => {
+    // Only clients that failed lately have a bucket: usually the map is empty, or one lookup misses.
+    // Checked before the token is looked at: a throttled client must not learn whether its guess was right.
+    const wait = failures.size > 0 ? failures.wait(client(req), performance.now()) : 0;
+    if (wait > 0) {
+      return {
+        status: 429,
+        reason: "auth_throttled",
+        message: "too many failed authentications from this client",
+        headers: { "retry-after": String(Math.ceil(wait)) },
+      };
+    }
+    const rejection = tokenRejection(req.headers.authorization, tokens);
+    if (rejection !== undefined) failures.take(client(req), performance.now());
     return rejection;
+  };
+  const rateLimited = (req: IncomingMessage, rate: RateLimiter): Rejection | undefined => {
+    const wait = rate.take(client(req), performance.now());
+    if (wait <= 0) return undefined;
+    return {
+      status: 429,
+      reason: "rate_limited",
+      message: `more than ${options.eventsPerSecond} events per second from this client`,
+      headers: { "retry-after": String(Math.ceil(wait)) },
+    };
   };
   return {
     check(req): Rejection | undefined {
-      if (tokens.enabled) {
-        // Only clients that failed lately have a bucket: usually the map is empty, or one lookup misses.
-        if (failures.size > 0) {
-          // Before the token is looked at: a throttled client must not learn whether its guess was right.
-          const wait = failures.wait(req.socket.remoteAddress ?? "", performance.now());
-          if (wait > 0) {
-            return {
-              status: 429,
-              reason: "auth_throttled",
-              message: "too many failed authentications from this client",
-              headers: { "retry-after": String(Math.ceil(wait)) },
-            };
-          }
-        }
-        const header = req.headers.authorization;
-        if (header === undefined) {
-          return failed(req, {
-            status: 401,
-            reason: "unauthorized",
-            message: "authentication required: send Authorization: Bearer <token>",
-            headers: { "www-authenticate": 'Bearer realm="kestrel"' },
-          });
-        }
-        const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-        if (m === null || !tokens.has(m[1]!)) {
-          return failed(req, {
-            status: 403,
-            reason: "forbidden",
-            message: "the token is not accepted",
-            headers: { "www-authenticate": 'Bearer realm="kestrel", error="invalid_token"' },
-          });
-        }
-      }
-      if (limiter !== undefined) {
-        const wait = limiter.take(req.socket.remoteAddress ?? "", performance.now());
-        if (wait > 0) {
-          return {
-            status: 429,
-            reason: "rate_limited",
-            message: `more than ${options.eventsPerSecond} events per second from this client`,
-            headers: { "retry-after": String(Math.ceil(wait)) },
-          };
-        }
-      }
-      return undefined;
+      const refused = tokens.enabled ? authenticate(req) : undefined;
+      if (refused !== undefined || limiter === undefined) return refused;
+      return rateLimited(req, limiter);
     },
     close() {
       tokens.close();

@@ -16,7 +16,7 @@ export interface TurnBatchOptions<A, B> {
   handle: (a: A, b: B, receivedAt: number) => void;
   /** `handle` threw: the item is answered here; the rest of the batch goes on. */
   onError: (err: unknown, a: A, b: B) => void;
-  /** After each batch (e.g. hand the batch's matched events to the workers at once). */
+  /** After each batch (the intake hands the batch's valid events to the engine together). */
   after?: (() => void) | undefined;
 }
 

@@ -127,22 +127,7 @@ function dropLabel(count: number, s: AlertmanagerSettings): { label: string; lev
 export function alertFor(n: Notification, s: AlertmanagerSettings): PostableAlert {
   const e = n.event;
   const labels: Record<string, string> = {};
-  let level = e.priorityLevel;
-  for (const [key, value] of Object.entries(e.outputFields)) {
-    if (key.startsWith("n_evts")) continue;
-    if (key.startsWith("n_drop")) {
-      const count = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-      if ((typeof count === "number" && Number.isInteger(count) && count >= 0) || typeof count === "bigint") {
-        const drop = dropLabel(Number(count), s);
-        labels[labelName(key)] = drop.label;
-        level = Math.min(level, drop.level);
-      }
-      continue;
-    }
-    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "bigint") continue;
-    const name = labelName(key);
-    if (name !== "") labels[name] = fieldText(value)!;
-  }
+  const level = addFieldLabels(labels, e.outputFields, e.priorityLevel, s);
   labels["source"] = "falco";
   labels["rule"] = e.rule;
   labels["alertname"] = e.rule;
@@ -152,20 +137,61 @@ export function alertFor(n: Notification, s: AlertmanagerSettings): PostableAler
   const priority = PRIORITIES[level]!;
   labels["priority"] = priority;
   labels["severity"] = s.custom_severity_map[priority] ?? DEFAULT_SEVERITY[priority] ?? "information";
-  // Kestrel's own: which response rule sent it and, for results, what was done and how it went.
-  labels["kestrel_rule"] = n.rule;
-  if (n.kind !== "event") {
-    labels["action"] = n.action;
-    labels["actionner"] = n.actionner;
-    labels["status"] = n.status;
-    if (n.target !== undefined) labels["output_target"] = n.target;
-  }
+  addResultLabels(labels, n);
   Object.assign(labels, s.extra_labels);
   // Alertmanager drops empty labels itself; dropping them here keeps the identity the same on both sides.
   for (const k of Object.keys(labels)) if (labels[k] === "") delete labels[k];
+  return { labels, annotations: annotationsFor(n, s), ...alertTimes(n, s) };
+}
 
-  const output = e.output || e.message;
-  const annotations: Record<string, string> = { info: output, description: output, summary: e.rule };
+/**
+ * The event's output fields as labels (sanitised names; drop counters as buckets), into `labels`. Returns
+ * the alert's priority level: the event's, raised by its drop counters.
+ */
+function addFieldLabels(
+  labels: Record<string, string>,
+  fields: Notification["event"]["outputFields"],
+  level: number,
+  s: AlertmanagerSettings,
+): number {
+  let raised = level;
+  for (const [key, value] of Object.entries(fields)) {
+    if (key.startsWith("n_evts")) continue;
+    if (key.startsWith("n_drop")) {
+      const count = dropCount(value);
+      if (count === undefined) continue;
+      const drop = dropLabel(count, s);
+      labels[labelName(key)] = drop.label;
+      raised = Math.min(raised, drop.level);
+      continue;
+    }
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "bigint") continue;
+    const name = labelName(key);
+    if (name !== "") labels[name] = fieldText(value)!;
+  }
+  return raised;
+}
+
+/** A drop counter's value as a count, or undefined when it is not a non-negative integer. */
+function dropCount(value: unknown): number | undefined {
+  const count = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if ((typeof count === "number" && Number.isInteger(count) && count >= 0) || typeof count === "bigint") return Number(count);
+  return undefined;
+}
+
+/** Kestrel's own: which response rule sent it and, for results, what was done and how it went. */
+function addResultLabels(labels: Record<string, string>, n: Notification): void {
+  labels["kestrel_rule"] = n.rule;
+  if (n.kind === "event") return;
+  labels["action"] = n.action;
+  labels["actionner"] = n.actionner;
+  labels["status"] = n.status;
+  if (n.target !== undefined) labels["output_target"] = n.target;
+}
+
+function annotationsFor(n: Notification, s: AlertmanagerSettings): Record<string, string> {
+  const output = n.event.output || n.event.message;
+  const annotations: Record<string, string> = { info: output, description: output, summary: n.event.rule };
   if (n.kind !== "event") {
     if (n.output !== "") annotations["result"] = n.output;
     if (n.error !== undefined && n.error !== "") annotations["error"] = n.error;
@@ -175,18 +201,28 @@ export function alertFor(n: Notification, s: AlertmanagerSettings): PostableAler
   }
   annotations["trace_id"] = n.traceId;
   Object.assign(annotations, s.extra_annotations);
+  return annotations;
+}
 
-  const eventTime = Date.parse(e.time);
+/** startsAt (the event's time, else the notification's), endsAt and generatorURL when configured. */
+function alertTimes(n: Notification, s: AlertmanagerSettings): Pick<PostableAlert, "startsAt" | "endsAt" | "generatorURL"> {
+  const eventTime = Date.parse(n.event.time);
   const start = Number.isNaN(eventTime) ? n.time.getTime() : eventTime;
-  const alert: PostableAlert = { labels, annotations, startsAt: new Date(start).toISOString() };
+  const times: Pick<PostableAlert, "startsAt" | "endsAt" | "generatorURL"> = { startsAt: new Date(start).toISOString() };
   // Without expires_after, Alertmanager resolves the alert after its resolve_timeout (5m by default).
-  if (s.expires_after > 0) alert.endsAt = new Date(start + s.expires_after * 1000).toISOString();
-  if (s.generator_url !== undefined && s.generator_url !== "") alert.generatorURL = s.generator_url;
-  return alert;
+  if (s.expires_after > 0) times.endsAt = new Date(start + s.expires_after * 1000).toISOString();
+  if (s.generator_url !== undefined && s.generator_url !== "") times.generatorURL = s.generator_url;
+  return times;
 }
 
 export default defineNotifier({
   name: "alertmanager",
+  needs: [],
+  notes: {
+    behaviour:
+      "`host_port`: one Alertmanager or several (HA). One alert per notification to every Alertmanager (success if one accepts), Falcosidekick's labels (`alertname` = Falco rule, `severity`, sanitised field labels) plus the action's; Falco's drop alerts get `n_drop*` bucket labels (`>1000`) and a raised priority, as in Falcosidekick.",
+    talon: "Kestrel only",
+  },
   description: "Send each result or event as an alert to Prometheus Alertmanager (API v2), Falcosidekick's labels",
   params: z.strictObject({
     host_port: hostPorts.describe("Alertmanager URL (http://host:port), or several (a list or comma-separated) for an HA cluster"),

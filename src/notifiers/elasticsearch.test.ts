@@ -3,6 +3,7 @@ import { after, beforeEach, describe, it } from "node:test";
 import pino from "pino";
 import { type FakeElasticsearch, startFakeElasticsearch } from "../../test/support/elasticsearch.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { until } from "../../test/support/wait.ts";
 import { createClients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import elasticsearch, { bulkOutcomes, esDocument, indexName, indexTemplate } from "./elasticsearch.ts";
@@ -141,8 +142,9 @@ describe("elasticsearch send", () => {
   it("batches documents queued during a request into one _bulk, each send settling with its own item", async () => {
     const inst = await create({ create_index_template: false });
     fake.script({ delayMs: 150 }, { items: { 0: 400, 1: 429 } });
+    const sent = fake.requests.length;
     const first = inst.send(makeNotification({ rule: "first" }), AbortSignal.timeout(3000));
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => fake.requests.length > sent, "the first request to be in flight", 3000);
     const rest = [1, 2, 3].map((i) => inst.send(makeNotification({ rule: `r${i}` }), AbortSignal.timeout(3000)));
     await first;
     const results = await Promise.allSettled(rest);
@@ -176,8 +178,9 @@ describe("elasticsearch send", () => {
   it("rejects every document of a _bulk answered 429 or 500, retryably", async () => {
     const inst = await create({ create_index_template: false });
     fake.script({ delayMs: 100 }, { status: 429, headers: { "retry-after": "1" } });
+    const sent = fake.requests.length;
     const first = inst.send(makeNotification(), AbortSignal.timeout(3000));
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => fake.requests.length > sent, "the first request to be in flight", 3000);
     const rest = await Promise.allSettled([
       inst.send(makeNotification(), AbortSignal.timeout(3000)),
       inst.send(makeNotification(), AbortSignal.timeout(3000)),
@@ -203,8 +206,9 @@ describe("elasticsearch send", () => {
   it("drops a buffered document whose deadline passed", async () => {
     const inst = await create({ create_index_template: false });
     fake.script({ delayMs: 150 });
+    const sent = fake.requests.length;
     const first = inst.send(makeNotification(), AbortSignal.timeout(3000));
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => fake.requests.length > sent, "the first request to be in flight", 3000);
     await assert.rejects(
       inst.send(makeNotification(), AbortSignal.timeout(30)),
       (err: unknown) => err instanceof KestrelError && err.code === "ERR_TIMEOUT",

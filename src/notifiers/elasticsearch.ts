@@ -281,6 +281,11 @@ class Indexer {
 
 export default defineNotifier({
   name: "elasticsearch",
+  needs: [],
+  notes: {
+    behaviour:
+      "`url` or `host_port` is required. One document per notification (`_doc`, or `_bulk` when busy), index template created once; auth and headers on every request.",
+  },
   description: "Index each result as a document in Elasticsearch (daily indices, index template, _bulk when busy)",
   params,
   example: `

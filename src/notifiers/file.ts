@@ -103,6 +103,10 @@ export class LineFile {
 
 export default defineNotifier({
   name: "file",
+  needs: [],
+  notes: {
+    behaviour: "One line appended per notification; logrotate sends SIGUSR1 to have it reopened.",
+  },
   description: "Append each result as one line to a file (Falco's file_output; reopened on SIGUSR1)",
   params: z.strictObject({
     filename: z.string().min(1).describe("path of the file; lines are appended"),

@@ -15,16 +15,16 @@ import syslog from "./syslog.ts";
 import webhook from "./webhook.ts";
 
 export const notifiers: readonly Notifier[] = [
-  stdout as Notifier,
-  webhook as Notifier,
-  k8sevents as Notifier,
-  smtp as Notifier,
-  loki as Notifier,
-  elasticsearch as Notifier,
-  file as Notifier,
-  syslog as Notifier,
-  program as Notifier,
-  slack as Notifier,
-  alertmanager as Notifier,
-  pagerduty as Notifier,
+  stdout,
+  webhook,
+  k8sevents,
+  smtp,
+  loki,
+  elasticsearch,
+  file,
+  syslog,
+  program,
+  slack,
+  alertmanager,
+  pagerduty,
 ];

@@ -11,11 +11,11 @@
 // must be a qualified name and reportingInstance, action and reason at most 128 characters; message at
 // most 1024 bytes. The reason is free text in core/v1, so `kestrel:<actionner>:<status>` is accepted.
 import { hostname } from "node:os";
-import type { CoreV1Event, V1MicroTime, V1ObjectReference } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../clients/index.ts";
-import { type KubeClient, kubeCall } from "../clients/kubernetes-calls.ts";
-import { errorMessage, KestrelError } from "../errors.ts";
+import type { CoreV1Event, KubeApi, V1ObjectReference } from "../clients/kubernetes/api.ts";
+import { DELETABLE_RESOURCES } from "../clients/kubernetes/objects.ts";
+import { errorFields, KestrelError } from "../errors.ts";
 import { firstField } from "../events/fields.ts";
 import { NAMESPACE_FIELDS, podNameOf } from "../events/target.ts";
 import { defineNotifier } from "../plugins/define.ts";
@@ -33,30 +33,16 @@ interface Subject {
   readonly object?: V1ObjectReference;
 }
 
-/** apiVersion and kind of the resources an action may name in `objects.resource`. */
-const RESOURCE_KINDS: Readonly<Record<string, readonly [apiVersion: string, kind: string, namespaced: boolean]>> = {
-  namespaces: ["v1", "Namespace", false],
-  configmaps: ["v1", "ConfigMap", true],
-  secrets: ["v1", "Secret", true],
-  services: ["v1", "Service", true],
-  serviceaccounts: ["v1", "ServiceAccount", true],
-  deployments: ["apps/v1", "Deployment", true],
-  daemonsets: ["apps/v1", "DaemonSet", true],
-  statefulsets: ["apps/v1", "StatefulSet", true],
-  replicasets: ["apps/v1", "ReplicaSet", true],
-  roles: ["rbac.authorization.k8s.io/v1", "Role", true],
-  clusterroles: ["rbac.authorization.k8s.io/v1", "ClusterRole", false],
-};
-
 /** What the notification is about: its objects first, then the Falco event's fields. */
 export function subjectOf(n: Notification): Subject {
   const pod = n.objects["pod"] || podNameOf(n.event);
   const namespace = n.objects["namespace"] || firstField(n.event, NAMESPACE_FIELDS) || DEFAULT_NAMESPACE;
   if (pod !== undefined) return { namespace, pod };
-  const kind = RESOURCE_KINDS[n.objects["resource"] ?? ""];
+  // The resources an action may name in `objects.resource`: kubernetes:delete's.
+  const kind = DELETABLE_RESOURCES.find((r) => r.resource === n.objects["resource"]);
   const name = n.objects["name"];
   if (kind !== undefined && name) {
-    const [apiVersion, k, namespaced] = kind;
+    const { apiVersion, kind: k, namespaced } = kind;
     const object = namespaced ? { apiVersion, kind: k, name, namespace } : { apiVersion, kind: k, name };
     return { namespace: namespaced ? namespace : DEFAULT_NAMESPACE, object };
   }
@@ -85,13 +71,7 @@ export function eventMessage(n: Notification): string {
   return truncateBytes(lines.join("\n").replaceAll("\r\n", "\n"), MESSAGE_LIMIT_BYTES);
 }
 
-export function eventBody(
-  n: Notification,
-  subject: Subject,
-  uid: string | undefined,
-  instance: string,
-  eventTime: V1MicroTime,
-): CoreV1Event {
+export function eventBody(n: Notification, subject: Subject, uid: string | undefined, instance: string): CoreV1Event {
   const what = n.kind === "output" && n.target !== undefined ? n.target : n.actionner;
   const involvedObject: V1ObjectReference =
     subject.pod !== undefined
@@ -114,21 +94,24 @@ export function eventBody(
     reportingInstance: instance.slice(0, FIELD_LIMIT),
     firstTimestamp: n.time,
     lastTimestamp: n.time,
-    eventTime,
+    eventTime: n.time, // sent with microseconds by KubeApi.createEvent
     count: 1,
   };
 }
 
-async function podUid(kube: KubeClient, subject: Subject, signal: AbortSignal): Promise<string | undefined> {
+async function podUid(kube: KubeApi, subject: Subject, signal: AbortSignal): Promise<string | undefined> {
   if (subject.pod === undefined) return undefined;
-  const pod = await kubeCall(`read the pod '${subject.pod}' in the namespace '${subject.namespace}'`, { signal, attempts: 1 }, () =>
-    kube.core.readNamespacedPod({ name: subject.pod!, namespace: subject.namespace }, kube.requestOptions(signal)),
-  );
+  const pod = await kube.readPod({ pod: subject.pod, namespace: subject.namespace }, { signal, attempts: 1 });
   return pod.metadata?.uid;
 }
 
 export default defineNotifier({
   name: "k8sevents",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour:
+      "A core/v1 Event on the pod (kind, name, uid), `Warning` on failure, else `Normal`, reason `kestrel:<actionner>:<status>`, message with rule, action, output and trace id (≤ 1024 characters).",
+  },
   description: "Create a Kubernetes Event on the pod each result is about",
   params: z.strictObject({}),
   permissions: `/events: create
@@ -142,14 +125,9 @@ notifiers:
   create(_settings, { clients, log }) {
     const kube = kubernetesOf(clients);
     const instance = hostname() || COMPONENT;
-    const post = (body: CoreV1Event, namespace: string, signal: AbortSignal): Promise<CoreV1Event> =>
-      // One attempt: the notification queue retries what kubeError marks retryable (409, 429, 5xx, resets).
-      kubeCall(`create an event in the namespace '${namespace}'`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedEvent(
-          { namespace, body: { ...body, metadata: { ...body.metadata, namespace } } },
-          kube.requestOptions(signal),
-        ),
-      );
+    const post = (body: CoreV1Event, namespace: string, signal: AbortSignal): Promise<void> =>
+      // One attempt: the notification queue retries what the client marks retryable (409, 429, 5xx, resets).
+      kube.createEvent(namespace, body, { signal, attempts: 1 });
     return {
       async send(n, signal) {
         const subject = subjectOf(n);
@@ -158,9 +136,9 @@ notifiers:
           uid = await podUid(kube, subject, signal);
         } catch (err) {
           // The pod may be gone (the action terminated it): the event still names it.
-          log.debug({ trace_id: n.traceId, err: errorMessage(err) }, "k8sevents: the pod's uid could not be read");
+          log.debug({ trace_id: n.traceId, ...errorFields(err, "ERR_KUBERNETES") }, "k8sevents: the pod's uid could not be read");
         }
-        const body = eventBody(n, subject, uid, instance, kube.microTime(n.time.getTime()));
+        const body = eventBody(n, subject, uid, instance);
         const namespace = body.metadata.namespace!;
         try {
           await post(body, namespace, signal);

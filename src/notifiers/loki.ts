@@ -80,6 +80,11 @@ export function lokiBody(n: Notification, format: "json" | "text"): string {
 
 export default defineNotifier({
   name: "loki",
+  needs: [],
+  notes: {
+    behaviour:
+      "`url` or `host_port` is required. The push API, bounded labels only (status, rule, action, actionner, priority, source, output_target); the line is Talon's JSON or text.",
+  },
   description: "Push each result to Grafana Loki as a log line with bounded labels",
   params,
   example: `

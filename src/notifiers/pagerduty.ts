@@ -127,6 +127,12 @@ export function encode(event: PagerDutyEvent): string {
 
 export default defineNotifier({
   name: "pagerduty",
+  needs: [],
+  notes: {
+    behaviour:
+      "Events API v2 `trigger`, severity from the priority, `dedup_key` per Falco rule and pod; `resolve` when an actionner listed in `resolve_on` succeeds.",
+    talon: "Kestrel only",
+  },
   description: "Trigger (or resolve) PagerDuty incidents through the Events API v2, one incident per rule and pod",
   params: z.strictObject({
     routing_key: z

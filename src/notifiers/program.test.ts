@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { eventually } from "../../test/support/kestrel.ts";
 import { makeNotification } from "../../test/support/notification.ts";
+import { until } from "../../test/support/wait.ts";
 import { KestrelError } from "../errors.ts";
 import { reopenOutputs } from "./_reopen.ts";
 import program, { KeptProgram } from "./program.ts";
@@ -74,10 +74,10 @@ describe("program notifier, keep_alive true", () => {
     // `head -n 1` exits after one line: the next notification needs a new process.
     const kept = new KeptProgram(`echo start >> '${out}'; head -n 1 >> '${out}'`, 100, pino({ enabled: false }));
     await kept.write("a");
-    await eventually(() => kept.started === 1, 2000, "first start");
-    await eventually(() => !kept.running, 3000, "the first process exited");
+    await until(() => kept.started === 1, "first start", 2000);
+    await until(() => !kept.running, "the first process exited", 3000);
     await kept.write("b");
-    await eventually(() => kept.started === 2, 2000, "restart after exit");
+    await until(() => kept.started === 2, "restart after exit", 2000);
     await kept.close();
     const l1 = await readLines(out);
     assert.deepEqual(

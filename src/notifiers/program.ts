@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { errorMessage, KestrelError } from "../errors.ts";
+import { errorFields, errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import { stdinScriptProblems } from "../template/shell.ts";
 import { formatLine } from "./_payload.ts";
@@ -166,10 +166,10 @@ export class KeptProgram {
     });
     this.#retiring.add(exited);
     child.once("error", (err) => {
-      this.#log.error({ program: this.#program, error: errorMessage(err) }, "cannot run the program");
+      this.#log.error({ program: this.#program, ...errorFields(err, "ERR_NOTIFY") }, "cannot run the program");
     });
     child.stdin?.on("error", (err) => {
-      this.#log.warn({ program: this.#program, error: errorMessage(err) }, "the program's input was closed");
+      this.#log.warn({ program: this.#program, ...errorFields(err, "ERR_NOTIFY") }, "the program's input was closed");
       if (this.#child === child) this.#child = undefined;
     });
     child.stderr?.setEncoding("utf8");
@@ -237,6 +237,11 @@ export class KeptProgram {
 
 export default defineNotifier({
   name: "program",
+  needs: [],
+  notes: {
+    behaviour:
+      "One line per notification on the program's stdin (run by `/bin/sh -c`), like Falco's program_output; restarted when it exits and on SIGUSR1.",
+  },
   description: "Write each result as one line to a program's standard input (Falco's program_output)",
   params: z.strictObject({
     program: z

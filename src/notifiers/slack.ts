@@ -90,16 +90,23 @@ export function slackPayload(n: Notification, s: SlackSettings): SlackPayload {
   if (s.icon !== "") payload.icon_url = s.icon;
   if (s.format === "short") {
     // Talon's short format: the header and the outcome in the attachment's text, no fields, no footer.
-    const outcome =
-      n.error !== undefined && n.error !== ""
-        ? `, with error: ${code(n.error)}`
-        : n.output !== ""
-          ? `, with output: ${code(n.output)}`
-          : "";
-    attachment.text = header + outcome;
+    attachment.text = header + shortOutcome(n);
     return payload;
   }
   payload.text = header;
+  attachment.fields = slackFields(n);
+  if (s.footer !== "") attachment.footer = s.footer;
+  return payload;
+}
+
+/** The short format's outcome after the header: the error, else the output, else nothing. */
+function shortOutcome(n: Notification): string {
+  if (n.error !== undefined && n.error !== "") return `, with error: ${code(n.error)}`;
+  return n.output !== "" ? `, with output: ${code(n.output)}` : "";
+}
+
+/** Talon's fields of the long format, in its order. */
+function slackFields(n: Notification): SlackField[] {
   const fields: SlackField[] = [];
   const add = (title: string, value: string, short: boolean) => fields.push({ title, value, short });
   add("Rule", code(n.rule), false);
@@ -121,9 +128,7 @@ export function slackPayload(n: Notification, s: SlackSettings): SlackPayload {
   if (n.error !== undefined && n.error !== "") add("Error", code(n.error), false);
   add("Trace ID", code(n.traceId), false);
   if (n.kind !== "event" && n.output !== "") add("Output", block(n.output), false);
-  attachment.fields = fields;
-  if (s.footer !== "") attachment.footer = s.footer;
-  return payload;
+  return fields;
 }
 
 /** Plain text for notifications and clients that cannot show attachments. */
@@ -135,6 +140,10 @@ function plainFallback(n: Notification): string {
 
 export default defineNotifier({
   name: "slack",
+  needs: [],
+  notes: {
+    behaviour: "An incoming-webhook message in Talon's layout, coloured by status (results) or priority (events).",
+  },
   description: "Post each result to a Slack incoming webhook (Talon's message layout)",
   params: z.strictObject({
     webhook_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).describe("Slack incoming webhook URL"),

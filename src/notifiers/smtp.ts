@@ -164,6 +164,11 @@ function transportOptions(s: Settings) {
 
 export default defineNotifier({
   name: "smtp",
+  needs: [],
+  notes: {
+    behaviour:
+      "One mail per notification, HTML with every value escaped plus a text alternative; `tls` requires STARTTLS; `implicit_tls` is true on port 465.",
+  },
   description: "Mail each result (HTML with a text alternative, or text)",
   params,
   example: `

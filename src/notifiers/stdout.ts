@@ -6,6 +6,10 @@ import { formatLine } from "./_payload.ts";
 
 export default defineNotifier({
   name: "stdout",
+  needs: [],
+  notes: {
+    behaviour: "Talon's notification body, or one text line.",
+  },
   description: "Print each result as one line on standard output (JSON or text)",
   params: z.strictObject({
     format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),

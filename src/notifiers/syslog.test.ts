@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import pino from "pino";
 import { makeNotification } from "../../test/support/notification.ts";
+import { until } from "../../test/support/wait.ts";
 import { KestrelError } from "../errors.ts";
 import syslog, { frame, severityOf, syslogMessage } from "./syslog.ts";
 
@@ -77,7 +78,7 @@ describe("syslog over TCP", () => {
     const inst = await syslog.create(settings, { clients: {} as never, log: pino({ enabled: false }) });
     const signal = new AbortController().signal;
     await inst.send(makeNotification({ output: "first" }), signal);
-    await waitUntil(() => received.join("").includes("first"));
+    await until(() => received.join("").includes("first"), "the first message", 3000);
     sockets[0]!.destroy();
     // The client notices the close; a send either fails retryable (before) or goes on a new connection.
     for (let i = 0; i < 50 && sockets.length < 2; i++) {
@@ -89,7 +90,7 @@ describe("syslog over TCP", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(sockets.length, 2, "a new connection was made");
-    await waitUntil(() => /second-\d+/.test(received.slice(1).join("")));
+    await until(() => /second-\d+/.test(received.slice(1).join("")), "a second message on the new connection", 3000);
     await inst.close?.();
   });
 
@@ -109,11 +110,3 @@ describe("syslog over TCP", () => {
     await inst.close?.();
   });
 });
-
-async function waitUntil(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -309,6 +309,11 @@ class StreamTransport implements Transport {
 
 export default defineNotifier({
   name: "syslog",
+  needs: [],
+  notes: {
+    behaviour:
+      "One message per notification, severity from the priority (`err` for failures); TCP/TLS reconnected; `port` 514 by default (6514 for `tls`); over `tls` (RFC 5425) a certificate that does not verify is not retried; `unix` is a stream socket.",
+  },
   description: "Send each result as a syslog message (RFC 5424 or 3164) over UDP, TCP, TLS or a Unix socket",
   params,
   example: `

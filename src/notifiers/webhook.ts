@@ -5,6 +5,10 @@ import { talonPayload } from "./_payload.ts";
 
 export default defineNotifier({
   name: "webhook",
+  needs: [],
+  notes: {
+    behaviour: "Talon's JSON body.",
+  },
   description: "Send each result as JSON to an HTTP endpoint",
   params: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).describe("URL of the endpoint"),

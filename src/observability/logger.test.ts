@@ -153,6 +153,42 @@ describe("createLogger: URL credentials", () => {
   });
 });
 
+describe("createLogger: errors", () => {
+  test("keep their stack and cause; secrets in their properties and URL credentials in their stacks are redacted", () => {
+    const { log, lines } = capture("json");
+    const cause = Object.assign(new Error("request to https://user:pa55@s3.example/b refused"), {
+      headers: { authorization: "Bearer s3cr3t", accept: "*/*" },
+      token: "t0k3n",
+    });
+    const err = Object.assign(new KestrelError("ERR_AWS", "cannot upload to https://user:pa55@s3.example/b", { cause }), {
+      request: { api_key: "k3y" },
+    });
+    log.error({ err, code: err.code }, "artifact not stored");
+    assert.equal(lines.length, 1);
+    assert.doesNotMatch(lines[0]!, /pa55|s3cr3t|t0k3n|k3y/);
+    const e = jsonLines(lines)[0]?.["err"] as Record<string, unknown>;
+    assert.match(String(e["stack"]), /^KestrelError: cannot upload to https:\/\/\[redacted\]@s3\.example\/b\n\s+at /);
+    assert.deepEqual(e["request"], { api_key: REDACTED });
+    const c = e["cause"] as Record<string, unknown>;
+    assert.match(String(c["stack"]), /^Error: request to https:\/\/\[redacted\]@s3\.example\/b refused\n\s+at /);
+    assert.deepEqual(c["headers"], { authorization: REDACTED, accept: "*/*" });
+    assert.equal(c["token"], REDACTED);
+    assert.equal(jsonLines(lines)[0]?.["code"], "ERR_AWS");
+    // The error itself is left untouched.
+    assert.equal(cause.token, "t0k3n");
+  });
+
+  test("a thrown value that is not an Error is logged as it is, secrets redacted", () => {
+    const { log, lines } = capture("json");
+    log.error({ err: "plain text" }, "x");
+    log.error({ err: { message: "object", password: "p" } }, "y");
+    const [first, second] = jsonLines(lines);
+    assert.equal(first?.["err"], "plain text");
+    // pino takes an object with a message for an error (WebSocket error events are such objects).
+    assert.deepEqual(second?.["err"], { type: "Object", message: "object", password: REDACTED });
+  });
+});
+
 describe("createLogger: text and color", () => {
   test("text is one line without ANSI codes, fields after the message", () => {
     const { log, lines } = capture("text");

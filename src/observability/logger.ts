@@ -45,7 +45,7 @@ export function createLogger(setup: LoggerSetup): Logger {
   const options: LoggerOptions = {
     level,
     base: null,
-    serializers: { err: pino.stdSerializers.errWithCause },
+    serializers: { err: serializeError },
     formatters: { log: (object) => redactSecrets(object) },
     // The last net: URL credentials inside messages and errors (which the formatter does not open) are
     // replaced in the finished line, whatever produced it.
@@ -58,6 +58,28 @@ export function createLogger(setup: LoggerSetup): Logger {
     return redactBindings(pino(options, destination as DestinationStream));
   }
   return redactBindings(pino(options, prettyStream(setup.format === "color", destination)));
+}
+
+/** What pino's errWithCause serializer makes of an error: its own prototype, which redactSecrets does not open. */
+const serializedErrorProto: unknown = Object.getPrototypeOf(pino.stdSerializers.errWithCause(new Error()));
+
+/** An error as pino serializes it (type, message, stack, cause, own properties), with the secrets of its own
+ * properties redacted like any logged object's: SDK errors may carry the request's headers or settings. The
+ * log formatter runs before the serializers and cannot see inside an Error; URL credentials in the message
+ * and stack are replaced in the finished line (streamWrite). */
+function serializeError(err: unknown): unknown {
+  const serialized = asPlain(pino.stdSerializers.errWithCause(err as Error), 0);
+  return typeof serialized === "object" && serialized !== null ? redactSecrets(serialized) : serialized;
+}
+
+/** A serialized error (and its causes, aggregated errors, errors in properties) as plain objects. */
+function asPlain(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null || depth > 8) return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => asPlain(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== serializedErrorProto) return value;
+  const plain: Record<string, unknown> = {};
+  for (const key in value) plain[key] = asPlain((value as Record<string, unknown>)[key], depth + 1);
+  return plain;
 }
 
 /** pino's bindings formatter only sees the root's base bindings, so child() and setBindings() are wrapped

@@ -21,14 +21,14 @@ function samples(text: string, name: string): string[] {
 describe("Metrics", () => {
   it("exposes the counted values with their labels", async () => {
     const m = new Metrics({ defaultMetrics: false });
-    const rule = {};
-    const action = {};
+    const rule = { name: "Shell" };
+    const action = { name: "Label", actionnerName: "kubernetes:label" };
     m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
     m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-    m.countMatch(rule, "Shell", "Terminal shell in container");
-    m.countAction(action, "Shell", "Label", "kubernetes:label", "success");
-    m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
-    m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
+    m.countMatch(rule, "Terminal shell in container");
+    m.countAction(rule, action, "success");
+    m.countAction(rule, action, "failure");
+    m.countAction(rule, action, "failure");
     m.countDuplicate();
     m.setQueueDepth(3);
     const text = await m.exposition();
@@ -39,6 +39,19 @@ describe("Metrics", () => {
     assert.match(text, /^kestrel_queue_depth 3$/m);
     // Scraping twice does not double anything.
     assert.equal(await m.exposition(), text);
+  });
+
+  it("observes the histograms, leaving out a value that is not finite", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    m.observeEventToAction(Number.NaN);
+    m.observeEventToAction(0.5);
+    m.observeActionDuration("kubernetes:label", Number.POSITIVE_INFINITY);
+    m.observeActionDuration("kubernetes:label", 0.003);
+    const text = await m.exposition();
+    assert.match(text, /^kestrel_event_to_action_seconds_count 1$/m);
+    assert.match(text, /^kestrel_event_to_action_seconds_sum 0.5$/m);
+    assert.match(text, /^kestrel_action_duration_seconds_bucket\{le="0.005",actionner="kubernetes:label"\} 1$/m);
+    assert.match(text, /^kestrel_action_duration_seconds_count\{actionner="kubernetes:label"\} 1$/m);
   });
 
   it("counts one Falco rule name by source and priority, the first source and the others alike", async () => {

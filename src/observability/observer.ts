@@ -3,7 +3,7 @@
 
 import type { Logger } from "pino";
 import type { ActionRecord, EngineObserver, EventOutcome, OutputRecord, RejectReason } from "../engine/observer.ts";
-import { errorCode, errorMessage } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import { NotificationSkipped } from "../notifiers/_unconfigured.ts";
 import type { Notification } from "../plugins/types.ts";
@@ -63,12 +63,12 @@ export class Observer implements EngineObserver {
       if (!this.#printAllEvents) this.#logEvent(event, traceId, "event matched");
     }
     this.summary.countRule(rule.name);
-    this.#metrics.countMatch(rule, rule.name, event.rule);
+    this.#metrics.countMatch(rule, event.rule);
     if (this.#log.isLevelEnabled("info")) this.#log.info({ trace_id: traceId, rule: rule.name, falco_rule: event.rule }, "rule triggered");
   }
 
   actionDispatched(_event: FalcoEvent, traceId: string, rule: CompiledRule, action: CompiledAction, waitedSeconds: number): void {
-    this.#metrics.eventToAction.observe(waitedSeconds);
+    this.#metrics.observeEventToAction(waitedSeconds);
     if (this.#log.isLevelEnabled("debug")) {
       this.#log.debug({ ...actionFields(traceId, rule, action), status: "in_progress" }, "action started");
     }
@@ -76,8 +76,8 @@ export class Observer implements EngineObserver {
 
   actionFinished(r: ActionRecord): void {
     this.summary.countAction(r.status);
-    this.#metrics.countAction(r.action, r.rule.name, r.action.name, r.action.actionnerName, r.status);
-    if (r.status !== "dry_run") this.#metrics.actionDuration.observe({ actionner: r.action.actionnerName }, r.durationSeconds);
+    this.#metrics.countAction(r.rule, r.action, r.status);
+    if (r.status !== "dry_run") this.#metrics.observeActionDuration(r.action.actionnerName, r.durationSeconds);
     if (!this.#log.isLevelEnabled(r.status === "failure" ? "error" : "info")) return;
     const fields = {
       ...actionFields(r.traceId, r.rule, r.action),
@@ -87,7 +87,7 @@ export class Observer implements EngineObserver {
       duration_ms: Math.round(r.durationSeconds * 1e4) / 10,
     };
     if (r.status === "failure") {
-      this.#log.error({ ...fields, error: errorMessage(r.error), code: errorCode(r.error, "ERR_ACTION") }, "action failed");
+      this.#log.error({ ...fields, ...errorFields(r.error, "ERR_ACTION") }, "action failed");
     } else {
       this.#log.info(fields, r.status === "dry_run" ? "no action, dry-run is enabled" : `action ${r.status}`);
     }
@@ -96,7 +96,7 @@ export class Observer implements EngineObserver {
   outputFinished(r: OutputRecord): void {
     this.#metrics.outputs.inc({ target: r.target, status: r.status });
     const fields = { ...actionFields(r.traceId, r.rule, r.action), output_target: r.target, status: r.status, location: r.location };
-    if (r.status === "failure") this.#log.error({ ...fields, error: errorMessage(r.error) }, "artifact not stored");
+    if (r.status === "failure") this.#log.error({ ...fields, ...errorFields(r.error, "ERR_OUTPUT") }, "artifact not stored");
     else this.#log.info(fields, "artifact stored");
   }
 
@@ -111,7 +111,7 @@ export class Observer implements EngineObserver {
     this.#metrics.countNotification(notifier, status);
     if (quiet) return;
     const fields = { trace_id: n.traceId, rule: n.rule, action: n.action, actionner: n.actionner, notifier, status };
-    if (status === "failure") this.#log.error({ ...fields, error: errorMessage(error) }, "notification failed");
+    if (status === "failure") this.#log.error({ ...fields, ...errorFields(error, "ERR_NOTIFY") }, "notification failed");
     else if (this.#log.isLevelEnabled("debug")) this.#log.debug(fields, "notification sent");
   }
 
@@ -120,7 +120,7 @@ export class Observer implements EngineObserver {
   }
 
   problem(message: string, error?: unknown): void {
-    this.#log.error(error === undefined ? {} : { error: errorMessage(error) }, message);
+    this.#log.error(error === undefined ? {} : errorFields(error, "ERR_UNEXPECTED"), message);
   }
 
   #logEvent(event: FalcoEvent, traceId: string, msg: string): void {

@@ -113,7 +113,8 @@ describe("GuardedExporter", () => {
     assert.equal(await failuresCounted(registry), 1);
     assert.equal(lines[0]?.["msg"], "OTLP export failed: the data is dropped");
     assert.equal(lines[0]?.["signal"], "traces");
-    assert.match(String(lines[0]?.["error"]), /UNAUTHENTICATED/);
+    assert.match(String((lines[0]?.["err"] as { message?: unknown } | undefined)?.message), /UNAUTHENTICATED/);
+    assert.equal(lines[0]?.["code"], "ERR_TELEMETRY");
   });
 
   it("stops retrying when the budget would be exceeded", async () => {

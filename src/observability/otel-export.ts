@@ -1,20 +1,15 @@
 // The OTLP exporters behind traces and metrics, built from the otel.* settings: gRPC (Talon's transport) or
-// HTTP with protobuf bodies. A failed export is retried while the collector says it is worth it and the
-// otel.timeout budget lasts, then dropped: it is logged (the first failure at once, then at most once a
-// minute with a count) and counted in kestrel_otel_export_failures_total, never thrown at the engine.
+// HTTP with protobuf bodies (OpenTelemetry JS's published exporters for both). A failed export is retried
+// while the collector says it is worth it and the otel.timeout budget lasts, then dropped: it is logged
+// (the first failure at once, then at most once a minute with a count) and counted in
+// kestrel_otel_export_failures_total, never thrown at the engine.
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
-import { OTLPMetricExporterBase } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPMetricExporter as ProtobufMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
-import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
-import {
-  MetricsExporterMetricsHelper,
-  ProtobufMetricsSerializer,
-  ProtobufTraceSerializer,
-  TraceExporterMetricsHelper,
-} from "@opentelemetry/otlp-transformer";
+import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { defaultResource, type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
@@ -22,7 +17,7 @@ import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } fro
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import type { Config } from "../config/schema.ts";
-import { errorMessage } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 
 export type OtelSettings = Config["otel"];
 export type Signal = "traces" | "metrics";
@@ -84,7 +79,7 @@ export class ExportProblems {
       return;
     }
     this.#log.warn(
-      { signal, error: errorMessage(err), dropped: count, failures_not_logged: s.unlogged > 0 ? s.unlogged : undefined },
+      { signal, ...errorFields(err, "ERR_TELEMETRY"), dropped: count, failures_not_logged: s.unlogged > 0 ? s.unlogged : undefined },
       "OTLP export failed: the data is dropped",
     );
     s.lastLog = now;
@@ -117,8 +112,11 @@ interface Exporter<T> {
 }
 
 // gRPC status codes the OTLP specification calls retryable (CANCELLED, DEADLINE_EXCEEDED, ABORTED,
-// OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS). The JavaScript gRPC exporter does not retry at all; the HTTP one
-// retries 429/502/503/504 and network errors itself, so nothing more is retried for it here.
+// OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS). The HTTP exporters retry by themselves (otlp-exporter-base's
+// retrying transport: 429/502/503/504 and network errors, within timeoutMillis), so nothing more is retried
+// for them here. The gRPC exporters (0.301) send once and report UNAVAILABLE as a plain failure: without
+// the retries below, a collector restarting drops a batch (test/integration/otel.test.ts, "retries a
+// collector that answers UNAVAILABLE/503" over grpc, fails).
 const RETRYABLE_GRPC = new Set([1, 4, 10, 11, 14, 15]);
 
 function retryableGrpc(err: unknown): boolean {
@@ -126,80 +124,90 @@ function retryableGrpc(err: unknown): boolean {
   return typeof code === "number" && RETRYABLE_GRPC.has(code);
 }
 
+// The backoff of otlp-exporter-base's retrying transport, so both protocols wait alike (as the README says).
+// Not clients/retry.ts's withRetry: its policy counts attempts and doubles with ±50 % jitter, while an
+// export is bounded by its otel.timeout budget, and a wait that would overrun it is not started.
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
 
-/** Wraps an OTLP exporter: retries within the budget, reports failures and recoveries, never throws. */
+/** The wait before the retry that follows `retries` ones: ±20 % jitter, so replicas do not retry in step. */
+function backoffMs(retries: number): number {
+  return Math.min(FIRST_BACKOFF_MS * BACKOFF_MULTIPLIER ** retries * (0.8 + Math.random() * 0.4), MAX_BACKOFF_MS);
+}
+
+function sizeOf(items: ReadableSpan[] | ResourceMetrics): number {
+  return Array.isArray(items) ? items.length : items.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
+}
+
+export interface GuardOptions {
+  signal: Signal;
+  /** The budget of one export, retries included. */
+  budgetMs: number;
+  /** Which failures are worth another try within the budget (gRPC statuses); none for the HTTP exporters. */
+  retryable: (err: unknown) => boolean;
+  problems: ExportProblems;
+}
+
+/** Wraps an OTLP exporter: retries what `retryable` accepts within the budget, reports failures and
+ * recoveries, never throws. */
 export class GuardedExporter<T extends ReadableSpan[] | ResourceMetrics> {
   readonly #inner: Exporter<T>;
-  readonly #signal: Signal;
-  readonly #budgetMs: number;
-  readonly #retryable: (err: unknown) => boolean;
-  readonly #problems: ExportProblems;
-  /** Retries waiting for their turn, so stop() can end them (and let the process exit). */
-  readonly #waiting = new Map<NodeJS.Timeout, () => void>();
-  #stopped = false;
+  readonly #options: GuardOptions;
+  /** Ends the retries still waiting (stop()), so that they do not outlive the shutdown. */
+  readonly #stopping = new AbortController();
 
-  constructor(
-    inner: Exporter<T>,
-    options: { signal: Signal; budgetMs: number; retryable: (err: unknown) => boolean; problems: ExportProblems },
-  ) {
+  constructor(inner: Exporter<T>, options: GuardOptions) {
     this.#inner = inner;
-    this.#signal = options.signal;
-    this.#budgetMs = options.budgetMs;
-    this.#retryable = options.retryable;
-    this.#problems = options.problems;
+    this.#options = options;
   }
 
   export(items: T, done: (result: ExportResult) => void): void {
-    const deadline = Date.now() + this.#budgetMs;
-    const size = Array.isArray(items) ? items.length : items.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
-    let backoff = FIRST_BACKOFF_MS;
-    const attempt = (): void => {
-      this.#exportOnce(items, (result) => {
-        if (result.code === ExportResultCode.SUCCESS) {
-          this.#problems.succeeded(this.#signal);
-          done(result);
-          return;
-        }
-        // ±20 % jitter, as the OpenTelemetry HTTP exporter, so replicas do not retry in step.
-        const wait = Math.min(backoff * (0.8 + Math.random() * 0.4), MAX_BACKOFF_MS);
-        backoff *= 1.5;
-        if (this.#stopped || !this.#retryable(result.error) || Date.now() + wait >= deadline) {
-          this.#problems.failed(this.#signal, result.error ?? new Error("export failed"), size);
-          done(result);
-          return;
-        }
-        const timer = setTimeout(() => {
-          this.#waiting.delete(timer);
-          attempt();
-        }, wait);
-        timer.unref(); // a retry alone does not keep a stopping process alive
-        this.#waiting.set(timer, () => {
-          this.#problems.failed(this.#signal, result.error ?? new Error("export failed"), size);
-          done(result);
-        });
-      });
-    };
-    attempt();
+    void this.#exportWithRetries(items).then(done);
   }
 
-  #exportOnce(items: T, done: (result: ExportResult) => void): void {
+  async #exportWithRetries(items: T): Promise<ExportResult> {
+    const { signal, budgetMs, retryable, problems } = this.#options;
+    const deadline = Date.now() + budgetMs;
+    for (let retries = 0; ; retries++) {
+      const result = await this.#exportOnce(items);
+      if (result.code === ExportResultCode.SUCCESS) {
+        problems.succeeded(signal);
+        return result;
+      }
+      const wait = backoffMs(retries);
+      const again = retryable(result.error) && Date.now() + wait < deadline && (await this.#pause(wait));
+      if (!again) {
+        problems.failed(signal, result.error ?? new Error("export failed"), sizeOf(items));
+        return result;
+      }
+    }
+  }
+
+  #exportOnce(items: T): Promise<ExportResult> {
+    return new Promise((resolve) => {
+      try {
+        this.#inner.export(items, resolve);
+      } catch (err) {
+        resolve({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    });
+  }
+
+  /** Waits before a retry; false when stop() came first. The timer alone does not keep a stopping process alive. */
+  async #pause(ms: number): Promise<boolean> {
+    if (this.#stopping.signal.aborted) return false;
     try {
-      this.#inner.export(items, done);
-    } catch (err) {
-      done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      await sleep(ms, undefined, { signal: this.#stopping.signal, ref: false });
+      return true;
+    } catch {
+      return false;
     }
   }
 
   /** Gives up the retries still waiting: their data is reported as dropped. Used at the end of shutdown. */
   stop(): void {
-    this.#stopped = true;
-    for (const [timer, giveUp] of this.#waiting) {
-      clearTimeout(timer);
-      giveUp();
-    }
-    this.#waiting.clear();
+    this.#stopping.abort();
   }
 
   async forceFlush(): Promise<void> {
@@ -216,7 +224,7 @@ export class GuardedSpanExporter extends GuardedExporter<ReadableSpan[]> impleme
 export class GuardedMetricExporter extends GuardedExporter<ResourceMetrics> implements PushMetricExporter {
   readonly #select: ((type: InstrumentType) => AggregationTemporality) | undefined;
 
-  constructor(inner: PushMetricExporter, options: ConstructorParameters<typeof GuardedExporter>[1]) {
+  constructor(inner: PushMetricExporter, options: GuardOptions) {
     super(inner, options);
     this.#select = inner.selectAggregationTemporality?.bind(inner);
   }
@@ -227,51 +235,19 @@ export class GuardedMetricExporter extends GuardedExporter<ResourceMetrics> impl
   }
 }
 
-const PROTOBUF = { "Content-Type": "application/x-protobuf" };
-
-/** The span exporter for otel.protocol (the same messages as opentelemetry-js's exporter-trace-otlp-proto). */
+/** The span exporter for otel.protocol. */
 export function spanExporter(settings: OtelSettings, problems: ExportProblems): GuardedSpanExporter {
   const budgetMs = exportTimeoutMs(settings);
-  const url = collectorUrl(settings, "traces");
-  const inner: SpanExporter =
-    settings.protocol === "grpc"
-      ? new GrpcTraceExporter({ url, timeoutMillis: budgetMs })
-      : new OTLPExporterBase<ReadableSpan[]>(
-          createOtlpHttpExportDelegate(
-            convertLegacyHttpOptions({ url, timeoutMillis: budgetMs }, "TRACES", "v1/traces", PROTOBUF),
-            ProtobufTraceSerializer,
-            "otlp_http_span_exporter",
-            TraceExporterMetricsHelper,
-            undefined,
-          ),
-        );
-  return new GuardedSpanExporter(inner, {
-    signal: "traces",
-    budgetMs,
-    retryable: settings.protocol === "grpc" ? retryableGrpc : () => false,
-    problems,
-  });
+  const options = { url: collectorUrl(settings, "traces"), timeoutMillis: budgetMs };
+  const grpc = settings.protocol === "grpc";
+  const inner: SpanExporter = grpc ? new GrpcTraceExporter(options) : new ProtobufTraceExporter(options);
+  return new GuardedSpanExporter(inner, { signal: "traces", budgetMs, retryable: grpc ? retryableGrpc : () => false, problems });
 }
 
 /** The metric exporter for otel.protocol; `budgetMs` is at most the push interval. */
 export function metricExporter(settings: OtelSettings, problems: ExportProblems, budgetMs: number): GuardedMetricExporter {
-  const url = collectorUrl(settings, "metrics");
-  const inner: PushMetricExporter =
-    settings.protocol === "grpc"
-      ? new GrpcMetricExporter({ url, timeoutMillis: budgetMs })
-      : new OTLPMetricExporterBase(
-          createOtlpHttpExportDelegate(
-            convertLegacyHttpOptions({ url, timeoutMillis: budgetMs }, "METRICS", "v1/metrics", PROTOBUF),
-            ProtobufMetricsSerializer,
-            "otlp_http_metric_exporter",
-            MetricsExporterMetricsHelper,
-            undefined,
-          ),
-        );
-  return new GuardedMetricExporter(inner, {
-    signal: "metrics",
-    budgetMs,
-    retryable: settings.protocol === "grpc" ? retryableGrpc : () => false,
-    problems,
-  });
+  const options = { url: collectorUrl(settings, "metrics"), timeoutMillis: budgetMs };
+  const grpc = settings.protocol === "grpc";
+  const inner: PushMetricExporter = grpc ? new GrpcMetricExporter(options) : new ProtobufMetricExporter(options);
+  return new GuardedMetricExporter(inner, { signal: "metrics", budgetMs, retryable: grpc ? retryableGrpc : () => false, problems });
 }

@@ -10,13 +10,13 @@ import { OtelMetrics, toMetricData } from "./otel-metrics.ts";
 
 function counted(): Metrics {
   const m = new Metrics({ defaultMetrics: false });
-  const rule = {};
-  const action = {};
+  const rule = { name: "Shell" };
+  const action = { name: "Label", actionnerName: "kubernetes:label" };
   m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
   m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-  m.countMatch(rule, "Shell", "Terminal shell in container");
-  m.countAction(action, "Shell", "Label", "kubernetes:label", "success");
-  m.countAction(action, "Shell", "Label", "kubernetes:label", "failure");
+  m.countMatch(rule, "Terminal shell in container");
+  m.countAction(rule, action, "success");
+  m.countAction(rule, action, "failure");
   m.countDuplicate();
   m.setQueueDepth(4);
   m.countNotification("webhook", "success");

@@ -4,7 +4,7 @@
 // last spans and metrics leave on SIGTERM; a collector that is down only costs that wait, once.
 import type { Logger } from "pino";
 import type { EngineObserver } from "../engine/observer.ts";
-import { errorMessage } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import { version } from "../version.ts";
 import { FanOutObserver } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
@@ -80,7 +80,7 @@ export function createTelemetry(settings: OtelSettings, options: { log: Logger; 
       return new FanOutObserver(main, tracing, (err) => {
         if (Date.now() - lastLog < 60_000) return;
         lastLog = Date.now();
-        log.error({ error: errorMessage(err) }, "tracing failed; events are handled without their spans");
+        log.error(errorFields(err, "ERR_UNEXPECTED"), "tracing failed; events are handled without their spans");
       });
     },
     close() {

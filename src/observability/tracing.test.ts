@@ -18,7 +18,7 @@ import { KestrelError } from "../errors.ts";
 import { parseEvent } from "../events/parse.ts";
 import { defineActionner, defineContext, defineOutput } from "../plugins/define.ts";
 import { Registry } from "../plugins/registry.ts";
-import type { Actionner, ContextProvider, Notification, Output } from "../plugins/types.ts";
+import type { Actionner, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
 import { compileParams } from "../template/template.ts";
 import { FanOutObserver } from "./fanout.ts";
@@ -33,6 +33,7 @@ function actionner(name: string, behaviour: "ok" | "fail" | "artifact" | "hang")
   return defineActionner({
     category: "test",
     name,
+    needs: [],
     description: name,
     source: "any",
     requiredFields: [],
@@ -47,24 +48,26 @@ function actionner(name: string, behaviour: "ok" | "fail" | "artifact" | "hang")
         return { output: `captured ${POD}`, artifact: { name: "capture.txt", data: "bytes" }, objects: { pod: POD } };
       return { output: `${name} done on ${POD}`, objects: { pod: POD } };
     },
-  }) as Actionner;
+  });
 }
 
 const output = defineOutput({
   category: "test",
   name: "store",
+  needs: [],
   description: "store",
   params: z.object({}),
   example: "",
   async write() {
     return { output: "stored", location: `file:///tmp/${POD}.txt` };
   },
-}) as Output;
+});
 
 function contextProvider(fails: boolean): ContextProvider {
   return defineContext({
     category: "test",
     name: fails ? "broken" : "node",
+    needs: [],
     description: "a context",
     params: z.object({}),
     example: "",
@@ -72,7 +75,7 @@ function contextProvider(fails: boolean): ContextProvider {
       if (fails) throw new Error("the metadata service did not answer");
       return { "node.name": "node-1" };
     },
-  }) as ContextProvider;
+  });
 }
 
 function action(name: string, a: Actionner, options: { contexts?: string[]; stored?: boolean } = {}): CompiledAction {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import pino from "pino";
 import { type AwsTestServers, startAwsServers, TEST_REGION } from "../../test/support/aws.ts";
-import { createAwsClients } from "../clients/aws.ts";
+import { createAwsClients } from "../clients/aws/index.ts";
 import { awsOf, createClients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";

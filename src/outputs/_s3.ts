@@ -12,7 +12,7 @@
 // is read once, so its upload fails instead).
 import { Readable } from "node:stream";
 import { z } from "zod";
-import type { ObjectStore } from "../clients/aws.ts";
+import type { ObjectStore } from "../clients/aws/types.ts";
 import { KestrelError } from "../errors.ts";
 import type { Artifact, OutputContext, OutputResult } from "../plugins/types.ts";
 import { abortable, alternativeName, artifactFileName, discard, isAsyncIterable } from "./_artifact.ts";

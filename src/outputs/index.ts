@@ -6,4 +6,4 @@ import gcpGcs from "./gcp/gcs.ts";
 import localFile from "./local/file.ts";
 import minioS3 from "./minio/s3.ts";
 
-export const outputs: readonly Output[] = [localFile as Output, gcpGcs as Output, awsS3 as Output, minioS3 as Output];
+export const outputs: readonly Output[] = [localFile, gcpGcs, awsS3, minioS3];

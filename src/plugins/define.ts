@@ -1,7 +1,8 @@
-// Identity helpers: they only exist so that TypeScript infers each plugin's parameter types from its schema.
+// Identity helpers: they only exist so that TypeScript infers each plugin's parameter types from its schema
+// (and an actionner's preflight state from what its preflight returns).
 import type { Actionner, ContextProvider, Notifier, Output, ParamsSchema } from "./types.ts";
 
-export function defineActionner<P extends ParamsSchema>(a: Omit<Actionner<P>, "kind">): Actionner<P> {
+export function defineActionner<P extends ParamsSchema, S = void>(a: Omit<Actionner<P, S>, "kind">): Actionner<P, S> {
   return { kind: "actionner", ...a };
 }
 

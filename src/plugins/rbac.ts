@@ -32,20 +32,28 @@ export function rbacRulesOf(plugin: AnyPlugin): RbacRule[] {
   const bad: string[] = [];
   let prose = 0;
   for (const line of lines) {
-    const m = RULE_LINE.exec(line);
-    const verbs = m === null ? [] : m[4]!.split(",").map((v) => v.trim());
-    if (m !== null && verbs.every((v) => VERBS.has(v))) {
-      const names = m[3]?.split(",").map((n) => n.trim());
-      rules.push({ apiGroup: m[1]!, resource: m[2]!, verbs, ...(names === undefined ? {} : { resourceNames: names }) });
-    } else if (RULE_SHAPE.test(line))
+    const read = readPermissionLine(line);
+    if (read === "malformed")
       bad.push(line); // meant as a rule: a typo must not drop it silently
-    else prose++;
+    else if (read === "prose") prose++;
+    else rules.push(read);
   }
   if (bad.length > 0 || (rules.length > 0 && prose > 0)) {
     const offending = bad.length > 0 ? bad : lines.filter((l) => !RULE_LINE.test(l));
     throw new Error(`${plugin.kind} ${plugin.name}: permissions lines are not "<apiGroup>/<resource>: <verbs>": ${offending.join(" | ")}`);
   }
   return rules;
+}
+
+/** One line of `permissions`: an RBAC rule, a line shaped like one that is not (a typo), or prose. */
+function readPermissionLine(line: string): RbacRule | "malformed" | "prose" {
+  const m = RULE_LINE.exec(line);
+  const verbs = m === null ? [] : m[4]!.split(",").map((v) => v.trim());
+  if (m !== null && verbs.every((v) => VERBS.has(v))) {
+    const names = m[3]?.split(",").map((n) => n.trim());
+    return { apiGroup: m[1]!, resource: m[2]!, verbs, ...(names === undefined ? {} : { resourceNames: names }) };
+  }
+  return RULE_SHAPE.test(line) ? "malformed" : "prose";
 }
 
 /** One ClusterRole for every plugin: verbs merged per resource, resources with the same verbs grouped. */

@@ -3,9 +3,8 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { parse } from "yaml";
 import { createRegistries } from "../registries.ts";
-import { describePlugin } from "./describe.ts";
+import { describePlugin, exampleParameters } from "./describe.ts";
 import { pluginId, Registry } from "./registry.ts";
 import type { AnyPlugin } from "./types.ts";
 
@@ -18,14 +17,6 @@ async function idsOnDisk(folder: string): Promise<string[]> {
     .filter((f) => !f.split("/").some((part) => part.startsWith("_")))
     .map((f) => f.slice(0, -3).replace("/", ":"))
     .sort();
-}
-
-function exampleParams(plugin: AnyPlugin): unknown {
-  const doc = parse(plugin.example) as unknown;
-  if (plugin.kind === "notifier") return (doc as { notifiers: Record<string, unknown> }).notifiers[plugin.name] ?? {};
-  const item = (doc as Record<string, unknown>[])[0]!;
-  if (plugin.kind === "output") return (item["output"] as { parameters: unknown }).parameters;
-  return item["parameters"] ?? {};
 }
 
 describe("plugin registries", () => {
@@ -44,7 +35,7 @@ describe("plugin registries", () => {
   ];
   for (const plugin of all) {
     it(`${pluginId(plugin)}: its example validates against its parameters`, () => {
-      const result = plugin.params.safeParse(exampleParams(plugin));
+      const result = plugin.params.safeParse(exampleParameters(plugin));
       assert.equal(result.success, true, result.success ? "" : result.error.message);
       const described = describePlugin(plugin);
       assert.equal(described["name"], pluginId(plugin));

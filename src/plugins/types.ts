@@ -9,6 +9,14 @@ import type { Variables } from "../template/template.ts";
 
 export type PluginKind = "actionner" | "output" | "notifier" | "context";
 
+/**
+ * An external system a plugin reaches through `clients` (plain HTTP is always there). The app creates exactly
+ * the clients that the loaded rules, the notifiers in use and the contexts asked for need, and checks their
+ * settings at start. `aws`: AWS services, credentials verified with STS; `minio`: the minio.* server (through
+ * the S3 client); `aws-metadata`: the EC2 instance metadata service.
+ */
+export type ClientNeed = "kubernetes" | "gcp" | "aws" | "minio" | "aws-metadata";
+
 // biome-ignore lint/suspicious/noExplicitAny: the schema shape is the plugin's own business
 export type ParamsSchema = z.ZodObject<any>;
 
@@ -18,12 +26,24 @@ export interface PluginInfo<P extends ParamsSchema = ParamsSchema> {
   readonly category?: string;
   readonly name: string;
   readonly description: string;
+  /** The clients it uses; `[]` for none. Required, so that a plugin cannot silently get no client
+   * (src/registries-needs.test.ts runs each plugin against clients that record what it touches). */
+  readonly needs: readonly ClientNeed[];
   /** Parameters (actionners, outputs) or settings (notifiers). Unknown keys are reported by `rules check`. */
   readonly params: P;
   /** RBAC or IAM permissions the plugin needs, as printed by `list`. */
   readonly permissions?: string;
   /** A YAML example; a test checks that it validates against `params`. */
   readonly example: string;
+  /** What `description` and the parameters' texts do not say, for `list` and the README's tables (npm run docs). */
+  readonly notes?: PluginNotes;
+}
+
+export interface PluginNotes {
+  /** How it behaves, beyond the description. Markdown, one paragraph. */
+  readonly behaviour?: string;
+  /** Where it differs from Falco Talon's plugin of the same name ("Kestrel only" when Talon has none). */
+  readonly talon?: string;
 }
 
 export type OutputPolicy = "none" | "optional" | "required";
@@ -62,7 +82,11 @@ export interface ActionContext<P extends ParamsSchema = ParamsSchema> {
   readonly traceId: string;
 }
 
-export interface Actionner<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
+/**
+ * An actionner, generic on its parameters' schema `P` and on `S`, what its preflight finds (the pod, its
+ * node, the policy target…) and hands to run, so that run acts on what was checked without reading it again.
+ */
+export interface Actionner<P extends ParamsSchema = ParamsSchema, S = unknown> extends PluginInfo<P> {
   readonly kind: "actionner";
   readonly category: string;
   /** Event fields the actionner needs; an inner list means "one of these". */
@@ -78,9 +102,10 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema> extends Plugin
    * passes their values itself, e.g. a shell script's values as positional parameters (template/shell.ts).
    * Everything else is rendered, each value inserted as data. */
   verbatim?(path: readonly (string | number)[], params: z.output<P>): boolean;
-  /** Per-event precondition (the pod exists, …). Throws a KestrelError; a failure is notified. */
-  preflight?(ctx: ActionContext<P>): Promise<void>;
-  run(ctx: ActionContext<P>): Promise<ActionResult>;
+  /** Per-event precondition (the pod exists, …); returns what it found for run. Throws a KestrelError; a failure is notified. */
+  preflight?(ctx: ActionContext<P>): Promise<S>;
+  /** Acts; `state` is what preflight returned (void for an actionner without preflight). */
+  run(ctx: ActionContext<P>, state: S): Promise<ActionResult>;
 }
 
 export interface OutputContext<P extends ParamsSchema = ParamsSchema> {

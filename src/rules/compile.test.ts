@@ -1,4 +1,4 @@
-// Validation (Talon's `rules check` cases of §5.3 adapted to Kestrel, and Kestrel's own checks) and what
+// Validation (what Talon's `rules check` refuses, adapted to Kestrel, and Kestrel's own checks) and what
 // the compiler hands to the engine, through the real loader, real registries and real zod schemas.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -1,10 +1,9 @@
 // Why a rule does or does not match an event, criterion by criterion, for `kestrel rules test`. It reads
 // the same compiled criteria as the matcher (match.ts) and the same comparisons (`equals`, `inRange`,
-// `eventField`), so an explanation cannot disagree with the engine; it is never called on the event path,
+// `event.field`), so an explanation cannot disagree with the engine; it is never called on the event path,
 // which keeps its allocation-free loops (match.ts, rule-set.ts).
 import type { FalcoEvent, FieldValue } from "../events/event.ts";
 import { fieldText } from "../events/fields.ts";
-import { eventField } from "../events/parse.ts";
 import { PRIORITIES } from "../events/priority.ts";
 import { type CompiledMatch, compileMatch, equals, type FieldCondition } from "./match.ts";
 import { inRange } from "./priority.ts";
@@ -40,35 +39,43 @@ export function explainMatch(m: CompiledMatch, event: FalcoEvent, priorityText =
     const wanted = priorityText.trim() !== "" ? priorityText.trim() : levels(m.priority!);
     out.push({ criterion: "priority", reason: `the priority ${event.priority} is not ${wanted}` });
   }
-  if (m.tagGroups.length > 0) {
-    const missing = m.tagGroups.map((group) => [...new Set(group)].filter((tag) => !event.tags.includes(tag)));
-    if (missing.every((lack) => lack.length > 0)) {
-      const parts = m.tagGroups.map((group, i) => `${quote(group.join(", "))} lacks ${missing[i]!.join(", ")}`);
-      out.push({ criterion: "tags", reason: `no match.tags item is complete: ${parts.join("; ")}` });
-    }
-  }
-  if (m.fieldGroups.length > 0) {
-    const failed = m.fieldGroups.map((group) => firstFailing(group, event));
-    if (failed.every((f) => f !== undefined)) {
-      const parts = m.fieldGroups.map((group, i) => {
-        const item = group.map(conditionText).join(", ");
-        return m.fieldGroups.length === 1 ? failed[i]! : `${quote(item)}: ${failed[i]!}`;
-      });
-      const lead =
-        m.fieldGroups.length === 1
-          ? `match.output_fields ${quote(m.fieldGroups[0]!.map(conditionText).join(", "))} does not hold`
-          : "no match.output_fields item holds";
-      out.push({ criterion: "output_fields", reason: `${lead}: ${parts.join("; ")}` });
-    }
-  }
+  const tags = tagsFailure(m.tagGroups, event);
+  if (tags !== undefined) out.push({ criterion: "tags", reason: tags });
+  const fields = outputFieldsFailure(m.fieldGroups, event);
+  if (fields !== undefined) out.push({ criterion: "output_fields", reason: fields });
   return out;
+}
+
+/** Why no `match.tags` item is complete; undefined when one is (or there are none). */
+function tagsFailure(tagGroups: CompiledMatch["tagGroups"], event: FalcoEvent): string | undefined {
+  if (tagGroups.length === 0) return undefined;
+  const missing = tagGroups.map((group) => [...new Set(group)].filter((tag) => !event.tags.includes(tag)));
+  if (missing.some((lack) => lack.length === 0)) return undefined;
+  const parts = tagGroups.map((group, i) => `${quote(group.join(", "))} lacks ${missing[i]!.join(", ")}`);
+  return `no match.tags item is complete: ${parts.join("; ")}`;
+}
+
+/** Why no `match.output_fields` item holds; undefined when one does (or there are none). */
+function outputFieldsFailure(fieldGroups: CompiledMatch["fieldGroups"], event: FalcoEvent): string | undefined {
+  if (fieldGroups.length === 0) return undefined;
+  const failed = fieldGroups.map((group) => firstFailing(group, event));
+  if (failed.some((f) => f === undefined)) return undefined;
+  const parts = fieldGroups.map((group, i) => {
+    const item = group.map(conditionText).join(", ");
+    return fieldGroups.length === 1 ? failed[i]! : `${quote(item)}: ${failed[i]!}`;
+  });
+  const lead =
+    fieldGroups.length === 1
+      ? `match.output_fields ${quote(fieldGroups[0]!.map(conditionText).join(", "))} does not hold`
+      : "no match.output_fields item holds";
+  return `${lead}: ${parts.join("; ")}`;
 }
 
 /** The first condition of a group the event fails, described; undefined when all hold. Same logic as
  * match.ts allConditions: `!=` holds when the field is absent. */
 function firstFailing(group: readonly FieldCondition[], event: FalcoEvent): string | undefined {
   for (const c of group) {
-    const value = eventField(event, c.key);
+    const value = event.field(c.key);
     if (c.negate) {
       if (value !== undefined && equals(value, c)) return `${c.key} is ${show(value)}`;
     } else if (value === undefined) {

@@ -38,24 +38,26 @@ export async function loadRulesFiles(files: readonly string[]): Promise<LoadResu
         severity: "warning",
       });
   }
-  const texts = await Promise.all(
-    unique.map(async (file): Promise<RulesText | undefined> => {
-      try {
-        // A regular file under the size cap: a FIFO would hang the load, a huge file exhaust memory.
-        return { file, text: (await readRegularFile(file)).toString("utf8") };
-      } catch (err) {
-        const reason = err instanceof FileError ? err.reason : errorMessage(err);
-        diagnostics.push(diagnosticInFile(file, "ERR_RULES_INVALID", `cannot read the rules file: ${reason}`));
-        return undefined;
-      }
-    }),
-  );
+  const read = await Promise.all(unique.map(readRulesFile));
+  // In the order the files are given, whichever read finished first.
+  for (const r of read) if (r.problem !== undefined) diagnostics.push(r.problem);
+  const texts = read.map((r) => r.text);
   const result = loadRulesTexts(texts.filter((t) => t !== undefined));
   return {
     document: { ...result.document, files: unique },
     diagnostics: [...diagnostics, ...result.diagnostics],
     unreadable: [...unique.filter((_, i) => texts[i] === undefined), ...result.unreadable],
   };
+}
+
+async function readRulesFile(file: string): Promise<{ text?: RulesText; problem?: Diagnostic }> {
+  try {
+    // A regular file under the size cap: a FIFO would hang the load, a huge file exhaust memory.
+    return { text: { file, text: (await readRegularFile(file)).toString("utf8") } };
+  } catch (err) {
+    const reason = err instanceof FileError ? err.reason : errorMessage(err);
+    return { problem: diagnosticInFile(file, "ERR_RULES_INVALID", `cannot read the rules file: ${reason}`) };
+  }
 }
 
 /** One rules file given as text (tests, stdin). */

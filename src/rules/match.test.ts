@@ -1,6 +1,7 @@
-// Talon's match conformance cases (talon-behaviour.md §5.3) run through the real loader, compiler and rule
-// set, against the four reference events E-A..E-D, plus Kestrel's additions (numbers by value, quoted
-// values, <NA>, 64-bit integers).
+// Talon's match conformance cases (what Talon's matching decides for each form of `match`: rule names,
+// priority comparators, tags, output fields, source) run through the real loader, compiler and rule set,
+// against the four reference events E-A..E-D, plus Kestrel's additions (numbers by value, quoted values,
+// <NA>, 64-bit integers).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
@@ -74,7 +75,7 @@ function triggers(match: unknown, event: FalcoEvent): boolean {
 
 type Row = [number, unknown, [boolean, boolean, boolean, boolean], string];
 
-// Columns: E-A, E-B, E-C, E-D. Rows are §5.3's, in its order, with Kestrel's expected results.
+// Columns: E-A, E-B, E-C, E-D. Rows are Talon's conformance cases, numbered as Talon's, with Kestrel's expected results.
 const CASES: Row[] = [
   [1, {}, [true, true, true, true], "every empty criterion is true"],
   [2, { rules: ["Terminal shell in container", "Foo"] }, [true, false, false, false], "OR, exact"],
@@ -104,7 +105,7 @@ const CASES: Row[] = [
   [23, { output_fields: ["proc.aname[2]=bash"] }, [true, false, false, false], "brackets in keys"],
 ];
 
-describe("match: Talon's conformance cases (§5.3)", () => {
+describe("match: Talon's conformance cases", () => {
   for (const [n, match, expected, why] of CASES) {
     it(`case ${n}: ${JSON.stringify(match)} (${why})`, () => {
       const got = Object.values(EVENTS).map((e) => triggers(match, e));

@@ -3,9 +3,8 @@
 // output_fields and tags items are alternatives whose own parts must all hold.
 import type { FalcoEvent, FieldValue } from "../events/event.ts";
 import { fieldText } from "../events/fields.ts";
-import { eventField } from "../events/parse.ts";
 import { parseOutputFieldsItem, parseTagsItem } from "./conditions.ts";
-import { inRange, type LevelRange, parsePriorityFilter } from "./priority.ts";
+import { inRange, parsePriorityFilter } from "./priority.ts";
 import type { CompiledMatch, FieldCondition, MatchSpec } from "./types.ts";
 
 export type { CompiledMatch, FieldCondition };
@@ -97,7 +96,7 @@ function anyFieldGroup(groups: readonly (readonly FieldCondition[])[], event: Fa
 function allConditions(group: readonly FieldCondition[], event: FalcoEvent): boolean {
   for (let i = 0; i < group.length; i++) {
     const c = group[i]!;
-    const value = eventField(event, c.key);
+    const value = event.field(c.key);
     if (c.negate) {
       // `!=` holds when the field is absent, as in Talon.
       if (value !== undefined && equals(value, c)) return false;

@@ -33,26 +33,32 @@ export function mergeParams(earlier: Params, later: Params, onMismatch: OnMismat
   };
   for (const key of Object.keys(earlier.parameters)) take(key, earlier.parameters[key], earlier.parameterAt.get(key));
   for (const key of Object.keys(later.parameters)) {
-    const a = earlier.parameters[key];
     const b = later.parameters[key];
-    const bAt = later.parameterAt.get(key);
     if (b === null || b === undefined) continue;
-    if (a === null || a === undefined) {
-      take(key, b, bAt);
+    const bAt = later.parameterAt.get(key);
+    const merged = mergedValue(earlier.parameters[key], b);
+    if (merged !== MISMATCH) {
+      take(key, merged, bAt);
       continue;
     }
-    const kind = kindOf(a);
-    if (kind !== kindOf(b)) {
-      const keepLater = onMismatch === "keep-later";
-      if (keepLater) take(key, b, bAt);
-      report(key, keepLater ? bAt : earlier.parameterAt.get(key));
-      continue;
-    }
-    if (kind === "list") take(key, [...(a as unknown[]), ...(b as unknown[])], bAt);
-    else if (kind === "map") take(key, { ...(a as object), ...(b as object) }, bAt);
-    else take(key, b, bAt);
+    const keepLater = onMismatch === "keep-later";
+    if (keepLater) take(key, b, bAt);
+    report(key, keepLater ? bAt : earlier.parameterAt.get(key));
   }
   return { parameters, parameterAt };
+}
+
+const MISMATCH = Symbol("mismatch");
+
+/** The later value merged onto the earlier one (lists concatenated, maps merged, scalars replaced);
+ * MISMATCH when their kinds differ. */
+function mergedValue(a: unknown, b: unknown): unknown {
+  if (a === null || a === undefined) return b;
+  const kind = kindOf(a);
+  if (kind !== kindOf(b)) return MISMATCH;
+  if (kind === "list") return [...(a as unknown[]), ...(b as unknown[])];
+  if (kind === "map") return { ...(a as object), ...(b as object) };
+  return b;
 }
 
 type Kind = "list" | "map" | "string" | "number" | "boolean" | "other";

@@ -33,19 +33,11 @@ function mergeByName<T extends { name: string }>(items: readonly T[], merge: (fi
 
 function mergeBlock(first: ActionSpec, later: ActionSpec, diagnostics: Diagnostic[]): ActionSpec {
   const fieldAt = new Map(first.fieldAt);
-  const pick = <V>(field: string, a: V, b: V, set: boolean): V => {
-    if (!set) return a;
-    copyOrigin(fieldAt, later.fieldAt, field);
-    return b;
-  };
   const report = mismatchReporter(diagnostics, first.name);
   const params = mergeParams(first, later, "keep-earlier", report);
   return {
     name: first.name,
-    description: pick("description", first.description, later.description, later.description !== ""),
-    actionner: pick("actionner", first.actionner, later.actionner, later.actionner !== ""),
-    continue: pick("continue", first.continue, later.continue, later.continue !== undefined),
-    ignoreErrors: pick("ignore_errors", first.ignoreErrors, later.ignoreErrors, later.ignoreErrors !== undefined),
+    ...scalarSettings(later, first, fieldAt),
     additionalContexts: appendItems(
       "additional_contexts",
       first.additionalContexts,
@@ -136,6 +128,23 @@ export function appendItems(
     out.push(item);
   });
   return out;
+}
+
+type ScalarSettings = Pick<ActionSpec, "description" | "actionner" | "continue" | "ignoreErrors">;
+
+/** An action's scalar settings, each from `preferred` when it sets it, else from `fallback`; the origins in
+ * `fieldAt` follow the side whose value is taken. */
+export function scalarSettings(preferred: ActionSpec, fallback: ActionSpec, fieldAt: Map<string, Loc>): ScalarSettings {
+  const pick = <V>(field: string, mine: V, theirs: V, set: boolean): V => {
+    copyOrigin(fieldAt, (set ? preferred : fallback).fieldAt, field);
+    return set ? mine : theirs;
+  };
+  return {
+    description: pick("description", preferred.description, fallback.description, preferred.description !== ""),
+    actionner: pick("actionner", preferred.actionner, fallback.actionner, preferred.actionner !== ""),
+    continue: pick("continue", preferred.continue, fallback.continue, preferred.continue !== undefined),
+    ignoreErrors: pick("ignore_errors", preferred.ignoreErrors, fallback.ignoreErrors, preferred.ignoreErrors !== undefined),
+  };
 }
 
 export function copyOrigin(to: Map<string, Loc>, from: ReadonlyMap<string, Loc>, field: string): void {

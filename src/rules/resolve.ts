@@ -2,7 +2,7 @@
 // rules.go:99-194). Action names are not global identifiers: an action that names no block is simply
 // local. When a block exists, what the action sets locally wins, the block fills in the rest.
 import type { Diagnostic } from "../yaml/source.ts";
-import { copyOrigin, mismatchReporter } from "./merge.ts";
+import { copyOrigin, mismatchReporter, scalarSettings } from "./merge.ts";
 import { mergeParams } from "./merge-params.ts";
 import type { ActionSpec, Loc, OutputSpec, RuleSpec } from "./types.ts";
 
@@ -20,21 +20,13 @@ export function resolveRules(rules: readonly RuleSpec[], blocks: readonly Action
 
 export function resolveAction(local: ActionSpec, block: ActionSpec, diagnostics: Diagnostic[], rule: string): ActionSpec {
   const fieldAt = new Map(local.fieldAt);
-  const fill = <V>(field: string, mine: V, theirs: V, localSet: boolean): V => {
-    if (localSet) return mine;
-    copyOrigin(fieldAt, block.fieldAt, field);
-    return theirs;
-  };
   const report = mismatchReporter(diagnostics, local.name, rule);
   // The block is the earlier side and the action the later one: the action wins per map key (Talon let
   // the block win for maps only, which made a local override of one label impossible).
   const params = mergeParams(block, local, "keep-later", report);
   return {
     name: local.name,
-    description: fill("description", local.description, block.description, local.description !== ""),
-    actionner: fill("actionner", local.actionner, block.actionner, local.actionner !== ""),
-    continue: fill("continue", local.continue, block.continue, local.continue !== undefined),
-    ignoreErrors: fill("ignore_errors", local.ignoreErrors, block.ignoreErrors, local.ignoreErrors !== undefined),
+    ...scalarSettings(local, block, fieldAt),
     additionalContexts: resolveContexts(local, block, fieldAt),
     parameters: params.parameters,
     output: resolveOutput(local, block, fieldAt, report),

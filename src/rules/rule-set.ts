@@ -123,6 +123,28 @@ class TagGate {
   }
 }
 
+/** `named` and the wildcards that `wanted` keeps (by position), merged in index order; both are sorted by
+ * index, and `wildcardIndex` holds the wildcards' indexes. */
+function mergeByIndex(
+  named: readonly CompiledRule[],
+  wildcards: readonly CompiledRule[],
+  wildcardIndex: Int32Array,
+  wanted: (j: number) => boolean,
+): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < named.length || j < wildcards.length) {
+    if (j === wildcards.length || (i < named.length && named[i]!.index < wildcardIndex[j]!)) {
+      out.push(named[i++]!);
+    } else {
+      if (wanted(j)) out.push(wildcards[j]!);
+      j++;
+    }
+  }
+  return out;
+}
+
 export function createRuleSet(indexed: readonly IndexedRule[], categories: ReadonlySet<string>): RuleSet {
   const byName = new Map<string, Candidates>();
   const wildcards: CompiledRule[] = [];
@@ -144,23 +166,15 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
   const slots = Int32Array.from(gateSlots);
   const gate = gatedGroups.length > 0 ? new TagGate(gatedGroups) : undefined;
 
+  /** Whether the j-th wildcard is worth testing for the tags the gate was opened with (an ungated one always is). */
+  const wildcardOpen = (j: number): boolean => slots[j]! < 0 || gate!.isOpen(slots[j]!);
+
   /** The rules of `named` and the wildcards worth testing for these tags (each sorted by index), in index order. */
   const candidatesFor = (named: readonly CompiledRule[], tags: readonly string[]): readonly CompiledRule[] => {
     if (wildcards.length === 0) return named;
     if (named.length === 0 && gate === undefined) return wildcards;
     gate?.open(tags);
-    const out: CompiledRule[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < named.length || j < wildcards.length) {
-      if (j === wildcards.length || (i < named.length && named[i]!.index < wildcardIndex[j]!)) {
-        out.push(named[i++]!);
-      } else {
-        const slot = slots[j]!;
-        const wildcard = wildcards[j++]!;
-        if (slot < 0 || gate!.isOpen(slot)) out.push(wildcard);
-      }
-    }
+    const out = mergeByIndex(named, wildcards, wildcardIndex, wildcardOpen);
     gate?.reset();
     return out;
   };
@@ -171,14 +185,20 @@ export function createRuleSet(indexed: readonly IndexedRule[], categories: Reado
   let extraNames = 0;
   const tagsMatter = gate !== undefined;
 
+  /** The cache entry of a Falco rule name; undefined when the name is not to be kept. */
+  const entryFor = (name: string): Candidates | undefined => {
+    let entry = byName.get(name);
+    if (entry !== undefined) return entry;
+    if (extraNames >= MAX_CACHED_NAMES || name.length > MAX_CACHED_NAME_LENGTH) return undefined;
+    entry = { named: [], tags: undefined, candidates: NONE };
+    byName.set(name, entry);
+    extraNames++;
+    return entry;
+  };
+
   const candidates = (event: FalcoEvent): readonly CompiledRule[] => {
-    let entry = byName.get(event.rule);
-    if (entry === undefined) {
-      if (extraNames >= MAX_CACHED_NAMES || event.rule.length > MAX_CACHED_NAME_LENGTH) return candidatesFor(NONE, event.tags);
-      entry = { named: [], tags: undefined, candidates: NONE };
-      byName.set(event.rule, entry);
-      extraNames++;
-    }
+    const entry = entryFor(event.rule);
+    if (entry === undefined) return candidatesFor(NONE, event.tags);
     if (!tagsMatter) {
       if (entry.tags === undefined) {
         entry.candidates = candidatesFor(entry.named, NO_TAGS);

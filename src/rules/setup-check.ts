@@ -6,37 +6,15 @@
 // empty webhookUrl) is what Talon does: logged, skipped, the server starts. Here it is a warning at the
 // rule's `notifiers:` item, and its sends are skipped and counted; `--strict`, or
 // `unconfigured_notifiers: error` in config.yaml, make it an error.
-import type { AwsUses } from "../clients/aws.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { FileError, readRegularFileSync } from "../files.ts";
 import type { Registries } from "../plugins/registry.ts";
+import type { ClientNeed } from "../plugins/types.ts";
 import { type Diagnostic, type Position, type YamlPath, YamlSource } from "../yaml/source.ts";
 import { diagnosticAt, diagnosticAtLoc } from "./diagnostics.ts";
+import { awsUses, clientNeeds } from "./needs.ts";
 import type { RuleSet } from "./types.ts";
-
-/** Plugin categories, notifiers and contexts that talk to the Kubernetes API. */
-const KUBERNETES_CATEGORIES = ["kubernetes", "calico", "cilium"];
-const KUBERNETES_NOTIFIERS = ["k8sevents"];
-const KUBERNETES_CONTEXTS = ["k8snode"];
-
-/** True when a loaded rule, a notifier in use or a context needs the Kubernetes client. */
-export function needsKubernetes(config: Config, ruleSet: RuleSet): boolean {
-  if (KUBERNETES_CATEGORIES.some((c) => ruleSet.categories.has(c))) return true;
-  const notifiers = new Set([...config.default_notifiers, ...ruleSet.notifierNames]);
-  if (KUBERNETES_NOTIFIERS.some((n) => notifiers.has(n))) return true;
-  return ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.some((c) => KUBERNETES_CONTEXTS.includes(c))));
-}
-
-/** What of AWS the rules use (aws:* and minio:* plugins, the aws context); undefined when nothing. */
-export function awsUses(ruleSet: RuleSet): AwsUses | undefined {
-  const uses: AwsUses = {
-    aws: ruleSet.categories.has("aws"),
-    minio: ruleSet.categories.has("minio"),
-    metadata: ruleSet.rules.some((r) => r.actions.some((a) => a.additionalContexts.includes("aws"))),
-  };
-  return uses.aws || uses.minio || uses.metadata ? uses : undefined;
-}
 
 export interface SetupCheckOptions {
   /** Unconfigured notifiers are errors (`rules check --strict`, `unconfigured_notifiers: error`). */
@@ -66,44 +44,56 @@ export async function checkSetup(
   registries: Registries,
   options: SetupCheckOptions,
 ): Promise<SetupCheck> {
-  const diagnostics: Diagnostic[] = [];
   const where = configLocator(config);
   const unconfigured = new Map<string, string>();
   for (const name of ruleSet.notifierNames) {
     const reason = unconfiguredReason(config, registries, name);
     if (reason !== undefined) unconfigured.set(name, reason);
   }
+  const diagnostics = [
+    ...unconfiguredNotifierUses(config, ruleSet, unconfigured, options.strict),
+    ...notifierFileProblems(config, ruleSet, where),
+  ];
+  await checkClients(config, clientNeeds(config, ruleSet, registries), where, diagnostics, options.env ?? process.env);
+  return { diagnostics, unconfigured };
+}
+
+/** Each `notifiers:` item of a rule that names an unconfigured notifier (default notifiers are reported
+ * by the configuration itself). */
+function unconfiguredNotifierUses(
+  config: Config,
+  ruleSet: RuleSet,
+  unconfigured: ReadonlyMap<string, string>,
+  strict: boolean,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
   for (const rule of ruleSet.rules) {
     rule.notifiers.forEach((name, i) => {
       const reason = unconfigured.get(name);
       if (reason === undefined || config.default_notifiers.includes(name)) return;
       const at = rule.spec.fieldAt.get(`notifiers[${i}]`) ?? rule.spec.fieldAt.get("notifiers") ?? rule.spec.at;
-      const message = options.strict
+      const message = strict
         ? `notifier "${name}" is not configured: ${reason}`
         : `notifier "${name}" is not configured (${reason}): its notifications are skipped and counted (an error with --strict or unconfigured_notifiers: error)`;
-      diagnostics.push(diagnosticAtLoc(at, options.strict ? "error" : "warning", "ERR_CONFIG_INVALID", message, { rule: rule.name }));
+      out.push(diagnosticAtLoc(at, strict ? "error" : "warning", "ERR_CONFIG_INVALID", message, { rule: rule.name }));
     });
   }
-  // Files a notifier reads when it starts (smtp's and syslog's ca_file).
+  return out;
+}
+
+/** Files a notifier in use reads when it starts (smtp's and syslog's ca_file) that cannot be read. */
+function notifierFileProblems(config: Config, ruleSet: RuleSet, where: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
   for (const name of new Set([...config.default_notifiers, ...ruleSet.notifierNames])) {
-    const settings = config.notifiers[name];
-    if (settings === undefined) continue;
-    for (const [key, value] of Object.entries(settings)) {
+    for (const [key, value] of Object.entries(config.notifiers[name] ?? {})) {
       if (!key.endsWith("_file") || typeof value !== "string" || value === "") continue;
       const problem = unreadable(value);
-      if (problem !== undefined)
-        diagnostics.push(
-          diagnosticAt(
-            where(["notifiers", name, key]),
-            "error",
-            "ERR_CONFIG_INVALID",
-            `notifiers.${name}.${key}: cannot read ${value}: ${problem}`,
-          ),
-        );
+      if (problem === undefined) continue;
+      const message = `notifiers.${name}.${key}: cannot read ${value}: ${problem}`;
+      out.push(diagnosticAt(where(["notifiers", name, key]), "error", "ERR_CONFIG_INVALID", message));
     }
   }
-  await checkClients(config, ruleSet, where, diagnostics, options.env ?? process.env);
-  return { diagnostics, unconfigured };
+  return out;
 }
 
 /** The clients' settings, statically: a kubeconfig or credentials file that cannot be read, AWS keys
@@ -111,33 +101,38 @@ export async function checkSetup(
  * here (the server finds out when it starts). */
 async function checkClients(
   config: Config,
-  ruleSet: RuleSet,
+  needs: ReadonlySet<ClientNeed>,
   where: Locator,
   diagnostics: Diagnostic[],
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  const error = (path: YamlPath, message: string) => diagnostics.push(diagnosticAt(where(path), "error", "ERR_CONFIG_INVALID", message));
-  if (needsKubernetes(config, ruleSet) && config.kubeconfig !== "") {
+  const error: SettingError = (path, message) => diagnostics.push(diagnosticAt(where(path), "error", "ERR_CONFIG_INVALID", message));
+  if (needs.has("kubernetes") && config.kubeconfig !== "") {
     const problem = unreadable(config.kubeconfig);
     if (problem !== undefined) error(["kubeconfig"], `kubeconfig: cannot read ${config.kubeconfig}: ${problem}`);
   }
-  if (ruleSet.categories.has("gcp") && (config.gcp.credentials_path ?? "") !== "") {
-    const { resolveCredentials } = await import("../clients/gcp.ts");
-    try {
-      resolveCredentials(config.gcp, { env });
-    } catch (err) {
-      error(["gcp", "credentials_path"], errorMessage(err));
-    }
+  if (needs.has("gcp") && (config.gcp.credentials_path ?? "") !== "") await checkGcpCredentials(config, env, error);
+  const uses = awsUses(needs);
+  if (uses !== undefined) await checkAwsSettings(config, uses, error);
+}
+
+type SettingError = (path: YamlPath, message: string) => void;
+
+async function checkGcpCredentials(config: Config, env: NodeJS.ProcessEnv, error: SettingError): Promise<void> {
+  const { resolveCredentials } = await import("../clients/gcp/credentials.ts");
+  try {
+    resolveCredentials(config.gcp, { env });
+  } catch (err) {
+    error(["gcp", "credentials_path"], errorMessage(err));
   }
-  const uses = awsUses(ruleSet);
-  if (uses !== undefined) {
-    const { awsSettingsProblems, minioTarget } = await import("../clients/aws.ts");
-    if (uses.aws || uses.metadata) for (const p of awsSettingsProblems(config.aws)) error(["aws", settingOf(p, "aws")], p);
-    if (uses.minio) {
-      const target = minioTarget(config.minio);
-      if (Array.isArray(target)) for (const p of target) error(["minio", settingOf(p, "minio")], p);
-    }
-  }
+}
+
+async function checkAwsSettings(config: Config, uses: NonNullable<ReturnType<typeof awsUses>>, error: SettingError): Promise<void> {
+  const { awsSettingsProblems, minioTarget } = await import("../clients/aws/settings.ts");
+  if (uses.aws || uses.metadata) for (const p of awsSettingsProblems(config.aws)) error(["aws", settingOf(p, "aws")], p);
+  if (!uses.minio) return;
+  const target = minioTarget(config.minio);
+  if (Array.isArray(target)) for (const p of target) error(["minio", settingOf(p, "minio")], p);
 }
 
 /** `aws.secret_key is not set…` → `secret_key`. */

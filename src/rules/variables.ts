@@ -149,21 +149,28 @@ function* usesIn(params: Readonly<Record<string, unknown>>, parameterAt: Readonl
   for (const [key, value] of Object.entries(params)) {
     const loc = parameterAt.get(key);
     for (const [rest, text] of strings(value, [])) {
-      let template: ReturnType<typeof compileTemplate>;
-      try {
-        template = compileTemplate(text);
-      } catch {
-        continue;
-      }
-      if (template === undefined) continue;
-      let from = 0;
-      for (const name of template.variables) {
-        let offset = text.indexOf("${", from);
-        while (offset > 0 && text[offset - 1] === "$") offset = text.indexOf("${", offset + 2); // `$${` is a literal
-        from = offset + 2;
+      for (const [name, offset] of variablesOf(text)) {
         yield { name, position: loc === undefined ? fallback.source.locate(fallback.path) : position(loc, rest, value, offset, text) };
       }
     }
+  }
+}
+
+/** The variables a template string uses, each with the offset of its `${`; none when it is not a template. */
+function* variablesOf(text: string): Generator<[string, number]> {
+  let template: ReturnType<typeof compileTemplate>;
+  try {
+    template = compileTemplate(text);
+  } catch {
+    return;
+  }
+  if (template === undefined) return;
+  let from = 0;
+  for (const name of template.variables) {
+    let offset = text.indexOf("${", from);
+    while (offset > 0 && text[offset - 1] === "$") offset = text.indexOf("${", offset + 2); // `$${` is a literal
+    from = offset + 2;
+    yield [name, offset];
   }
 }
 

@@ -4,17 +4,10 @@ import { mkdir, mkdtemp, rename, symlink, unlink, utimes, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { until } from "../../test/support/wait.ts";
 import { contentsDigest, watchRuleFiles } from "./watch.ts";
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await settle(20);
-  }
-}
 
 describe("watchRuleFiles", () => {
   it("a FIFO put in place of a rules file changes the digest without hanging it", async () => {

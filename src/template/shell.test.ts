@@ -23,6 +23,13 @@ describe("shell scripts with event values", () => {
     assert.deepEqual(script.variables, ["FD_NAME", "PROC"]);
   });
 
+  it("reads commands named like Object's own properties as plain commands (the handler table is no prototype chain)", () => {
+    for (const name of ["hasOwnProperty", "constructor", "toString", "__proto__", "valueOf"]) {
+      const { script } = compileShellScript(`${name} \${FD_NAME}`);
+      assert.deepEqual(script.variables, ["FD_NAME"], name);
+    }
+  });
+
   it("leaves a script without references as written (nothing is passed)", () => {
     const { script, problems } = compileShellScript("ps auxf; cat /etc/hosts | $${PAGER:-cat}");
     assert.deepEqual(problems, []);

@@ -14,9 +14,12 @@
 // instead. A reference at the start of an argument with no `--` before is refused at run time when its
 // value starts with '-': a program would take it as an option.
 import { KestrelError } from "../errors.ts";
-import { analyseArgv, analyseScript, DANGEROUS_VARIABLE, isShell, type Taint } from "./shell-commands.ts";
-import { type Part, REF_BASE, REF_LIMIT, refAt, scanShell, type Word } from "./shell-scan.ts";
-import { VARIABLE_NAME, type Variables } from "./template.ts";
+import { DANGEROUS_VARIABLE, type Taint } from "./shell-analysis.ts";
+import { analyseArgv, analyseScript } from "./shell-commands.ts";
+import { isShell } from "./shell-interpreters.ts";
+import { scanShell } from "./shell-scan.ts";
+import { PartList, type Problem, type Quote, REF_BASE, REF_LIMIT, refAt, type Word } from "./shell-syntax.ts";
+import { templatePieces, type Variables } from "./template.ts";
 
 export { isShell };
 
@@ -47,7 +50,7 @@ const PREFIX = "__kestrel_";
 
 interface Template {
   /** The text with each reference as one private-use character (U+E000 + occurrence). */
-  readonly text: string;
+  text: string;
   /** The variable of each occurrence. */
   readonly refs: string[];
   /** Where each character of `text` was in the parameter as written. */
@@ -55,45 +58,42 @@ interface Template {
   readonly problems: string[];
 }
 
-/** Reads `${VAR}` and `$${` as the templates do (template.ts), keeping where each character came from. */
+/** Reads a template (template.ts templatePieces) into a script's text, keeping where each character came from. */
 function readTemplate(source: string): Template {
-  let text = "";
-  const origin: number[] = [];
-  const refs: string[] = [];
-  const problems: string[] = [];
+  const t: Template = { text: "", refs: [], origin: [], problems: [] };
   const at = (offset: number): string => position(source, offset);
-  for (let i = 0; i < source.length; ) {
-    if (refAt(source, i) !== undefined)
-      problems.push(`${at(i)}: the character U+${source.charCodeAt(i).toString(16).toUpperCase()} is not allowed in a script`);
-    if (source.startsWith("$${", i)) {
-      text += "${";
-      origin.push(i, i + 1);
-      i += 3;
-      continue;
-    }
-    if (source.startsWith("${", i)) {
-      const end = source.indexOf("}", i + 2);
-      const name = source.slice(i + 2, end === -1 ? undefined : end).trim();
-      if (end === -1 || !VARIABLE_NAME.test(name)) {
-        problems.push(`${at(i)}: ${end === -1 ? 'unterminated "${"' : `invalid variable name "\${${name}}"`}`);
-        i = end === -1 ? source.length : end + 1;
-        continue;
-      }
-      if (refs.length >= REF_LIMIT) {
-        problems.push(`${at(i)}: more than ${REF_LIMIT} variables in one script`);
+  for (const piece of templatePieces(source)) {
+    if (piece.kind === "text") readLiteral(source, piece.from, piece.to, t);
+    else if (piece.kind === "escape") {
+      t.text += "${";
+      t.origin.push(piece.at, piece.at + 1);
+    } else if (piece.kind === "variable") {
+      if (t.refs.length >= REF_LIMIT) {
+        t.problems.push(`${at(piece.at)}: more than ${REF_LIMIT} variables in one script`);
         break;
       }
-      text += String.fromCharCode(REF_BASE + refs.length);
-      origin.push(i);
-      refs.push(name);
-      i = end + 1;
-      continue;
+      t.text += String.fromCharCode(REF_BASE + t.refs.length);
+      t.origin.push(piece.at);
+      t.refs.push(piece.name);
+    } else {
+      t.problems.push(
+        `${at(piece.at)}: ${piece.kind === "unterminated" ? 'unterminated "${"' : `invalid variable name "\${${piece.name}}"`}`,
+      );
     }
-    text += source[i];
-    origin.push(i);
-    i++;
   }
-  return { text, refs, origin, problems };
+  return t;
+}
+
+/** Literal text of a script: a private-use character there would read as a reference, so it is refused. */
+function readLiteral(source: string, from: number, to: number, t: Template): void {
+  for (let i = from; i < to; i++) {
+    if (refAt(source, i) !== undefined)
+      t.problems.push(
+        `${position(source, i)}: the character U+${source.charCodeAt(i).toString(16).toUpperCase()} is not allowed in a script`,
+      );
+    t.text += source[i];
+    t.origin.push(i);
+  }
 }
 
 /**
@@ -134,35 +134,49 @@ function compile(source: string, options: ScriptOptions): ShellCompilation {
   if (!valuesPresent) return { script: { text: t.text, variables: [], guarded: new Set() }, problems: t.problems };
   const scan = scanShell(t.text);
   const variables = [...new Set(t.refs)];
-  const shellName = (ref: number): string => `${PREFIX}${variables.indexOf(t.refs[ref]!) + 1}`;
   const taint: Taint = {
     names: new Set([...variables.map((_, i) => `${PREFIX}${i + 1}`), ...(options.env ?? [])]),
     positional: options.positional === true,
   };
   const analysis = analyseScript(scan, taint);
-  const problems = [...t.problems];
-  const where = (offset: number): string => position(source, t.origin[Math.min(offset, t.origin.length - 1)] ?? source.length);
-  for (const p of scan.problems) {
-    const ref = refAt(t.text, p.offset);
-    problems.push(`${where(p.offset)}: ${ref === undefined ? "" : `\${${t.refs[ref]}} is `}${p.message}`);
-  }
-  for (const p of analysis.problems) problems.push(`${where(p.offset)}: ${p.message}`);
-  let body = "";
-  for (let i = 0; i < t.text.length; i++) {
-    const ref = refAt(t.text, i);
-    if (ref === undefined) {
-      body += t.text[i];
-      continue;
-    }
-    const name = shellName(ref);
-    const quote = scan.quotes.get(ref) ?? "bare";
-    body += quote === "double" ? `\${${name}}` : quote === "single" ? `'"\${${name}}"'` : quote === "comment" ? name : `"\${${name}}"`;
-  }
+  const problems = [...t.problems, ...locatedProblems(source, t, scan.problems, analysis.problems)];
+  const body = scriptBody(t, scan.quotes, variables);
   const copies = variables.map((_, i) => `${PREFIX}${i + 1}="\${${i + 1}}"`).join(" ");
   // On the script's first line, so that the shell's line numbers stay those of the rule.
   const text = variables.length === 0 ? body : `${copies}; shift ${variables.length}; ${body}`;
   const guarded = new Set([...analysis.optionGuards].map((ref) => t.refs[ref]!));
   return { script: { text, variables, guarded }, problems };
+}
+
+/** The scanner's and the analysis's problems with their line and column in the parameter as written. */
+function locatedProblems(source: string, t: Template, scanned: readonly Problem[], analysed: readonly Problem[]): string[] {
+  const where = (offset: number): string => position(source, t.origin[Math.min(offset, t.origin.length - 1)] ?? source.length);
+  const problems: string[] = [];
+  for (const p of scanned) {
+    const ref = refAt(t.text, p.offset);
+    problems.push(`${where(p.offset)}: ${ref === undefined ? "" : `\${${t.refs[ref]}} is `}${p.message}`);
+  }
+  for (const p of analysed) problems.push(`${where(p.offset)}: ${p.message}`);
+  return problems;
+}
+
+/** How a reference is written in each quoting: the shell variable holding its value, expanded as one word. */
+const REFERENCE: Readonly<Record<Quote, (name: string) => string>> = {
+  double: (name) => `\${${name}}`,
+  single: (name) => `'"\${${name}}"'`,
+  comment: (name) => name,
+  bare: (name) => `"\${${name}}"`,
+};
+
+/** The script's text with each reference replaced by its shell variable (`__kestrel_N`, N by first use). */
+function scriptBody(t: Template, quotes: ReadonlyMap<number, Quote>, variables: readonly string[]): string {
+  let body = "";
+  for (let i = 0; i < t.text.length; i++) {
+    const ref = refAt(t.text, i);
+    if (ref === undefined) body += t.text[i];
+    else body += REFERENCE[quotes.get(ref) ?? "bare"](`${PREFIX}${variables.indexOf(t.refs[ref]!) + 1}`);
+  }
+  return body;
 }
 
 /** The values of a script's variables for one event, in positional order. Throws ERR_TEMPLATE. */
@@ -216,35 +230,8 @@ export function compileCommand(argv: readonly string[], env: Readonly<Record<str
 function compileArgv(argv: readonly string[], env: Readonly<Record<string, string>>, stdinEvent: boolean): CompiledCommand {
   const problems: string[] = [];
   const refs: string[] = []; // the variable of each reference in the argv, in order
-  const words: Word[] = argv.map((element, index) => {
-    const t = readTemplate(element);
-    for (const p of t.problems) problems.push(`command[${index}] ${p}`);
-    const parts: Part[] = [];
-    let lit = "";
-    for (let i = 0; i < t.text.length; i++) {
-      const ref = refAt(t.text, i);
-      if (ref === undefined) {
-        lit += t.text[i];
-        continue;
-      }
-      if (lit !== "") parts.push({ kind: "lit", text: lit });
-      lit = "";
-      parts.push({ kind: "ref", ref: refs.length });
-      refs.push(t.refs[ref]!);
-    }
-    if (lit !== "" || parts.length === 0) parts.push({ kind: "lit", text: lit });
-    return { parts, offset: index };
-  });
-  const envTemplated: string[] = [];
-  for (const [name, value] of Object.entries(env)) {
-    if (name.includes("${"))
-      problems.push(`env: the variable name '${name}' cannot use \${…}: an event value must not choose which variable is set`);
-    else if (value.includes("${")) {
-      envTemplated.push(name);
-      if (DANGEROUS_VARIABLE.test(name))
-        problems.push(`env.${name}: ${name} changes how programs run, so it cannot be set from an event value`);
-    }
-  }
+  const words = argv.map((element, index) => argvWord(element, index, refs, problems));
+  const envTemplated = templatedEnv(env, problems);
   let scriptWord: Word | undefined;
   let rest: Word[] = [];
   const taint: Taint = { names: new Set(envTemplated), positional: false };
@@ -265,6 +252,39 @@ function compileArgv(argv: readonly string[], env: Readonly<Record<string, strin
   }
   const guarded = [...new Set([...analysis.optionGuards].map((ref) => refs[ref]!))];
   return { scriptIndex, script, guarded, problems: [...new Set(problems)] };
+}
+
+/** One argv element as a word whose references are numbered across the argv (their variables in `refs`). */
+function argvWord(element: string, index: number, refs: string[], problems: string[]): Word {
+  const t = readTemplate(element);
+  for (const p of t.problems) problems.push(`command[${index}] ${p}`);
+  const acc = new PartList();
+  for (let i = 0; i < t.text.length; i++) {
+    const ref = refAt(t.text, i);
+    if (ref === undefined) {
+      acc.lit += t.text[i];
+      continue;
+    }
+    acc.push({ kind: "ref", ref: refs.length });
+    refs.push(t.refs[ref]!);
+  }
+  if (acc.lit !== "" || acc.parts.length === 0) acc.parts.push({ kind: "lit", text: acc.lit });
+  return { parts: acc.parts, offset: index };
+}
+
+/** The environment variables whose value is a template (their values are event values). */
+function templatedEnv(env: Readonly<Record<string, string>>, problems: string[]): string[] {
+  const templated: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (name.includes("${"))
+      problems.push(`env: the variable name '${name}' cannot use \${…}: an event value must not choose which variable is set`);
+    else if (value.includes("${")) {
+      templated.push(name);
+      if (DANGEROUS_VARIABLE.test(name))
+        problems.push(`env.${name}: ${name} changes how programs run, so it cannot be set from an event value`);
+    }
+  }
+  return templated;
 }
 
 /**

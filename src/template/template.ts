@@ -16,39 +16,67 @@ export interface CompiledTemplate {
 
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
+/** A piece of a template as written: literal text, `$${` (the text `${`), a variable, or a malformed `${`. */
+export type TemplatePiece =
+  | { readonly kind: "text"; readonly from: number; readonly to: number }
+  | { readonly kind: "escape"; readonly at: number }
+  | { readonly kind: "variable"; readonly name: string; readonly at: number }
+  | { readonly kind: "unterminated"; readonly at: number }
+  | { readonly kind: "invalid"; readonly name: string; readonly at: number };
+
+/**
+ * The one reader of `${VAR}` templates (parameters here, shell scripts in shell.ts). A malformed `${` is a
+ * piece of its own: an unterminated one ends the text, an invalid name is skipped to its `}`.
+ */
+export function templatePieces(text: string): TemplatePiece[] {
+  const pieces: TemplatePiece[] = [];
+  let i = 0;
+  for (let start = text.indexOf("${"); start !== -1; start = text.indexOf("${", i)) {
+    const escaped = start > i && text[start - 1] === "$";
+    const at = escaped ? start - 1 : start;
+    if (at > i) pieces.push({ kind: "text", from: i, to: at });
+    if (escaped) {
+      pieces.push({ kind: "escape", at });
+      i = start + 2;
+      continue;
+    }
+    const end = text.indexOf("}", start + 2);
+    if (end === -1) {
+      pieces.push({ kind: "unterminated", at });
+      return pieces;
+    }
+    const name = text.slice(start + 2, end).trim();
+    pieces.push(VARIABLE_NAME.test(name) ? { kind: "variable", name, at } : { kind: "invalid", name, at });
+    i = end + 1;
+  }
+  if (i < text.length) pieces.push({ kind: "text", from: i, to: text.length });
+  return pieces;
+}
+
 /** Compiles a template; returns undefined for a string without `${` (the common case: no work per event). */
 export function compileTemplate(text: string): CompiledTemplate | undefined {
   if (!text.includes("${")) return undefined;
   const segments: Segment[] = [];
   const variables: string[] = [];
   let literal = "";
-  let i = 0;
-  while (i < text.length) {
-    const start = text.indexOf("$", i);
-    if (start === -1) {
-      literal += text.slice(i);
-      break;
+  for (const piece of templatePieces(text)) {
+    switch (piece.kind) {
+      case "text":
+        literal += text.slice(piece.from, piece.to);
+        break;
+      case "escape":
+        literal += "${";
+        break;
+      case "unterminated":
+        throw new KestrelError("ERR_TEMPLATE", `unterminated "\${" in "${text}"`);
+      case "invalid":
+        throw new KestrelError("ERR_TEMPLATE", `invalid variable name "\${${piece.name}}"`);
+      case "variable":
+        if (literal !== "") segments.push(literal);
+        literal = "";
+        segments.push({ variable: piece.name });
+        variables.push(piece.name);
     }
-    literal += text.slice(i, start);
-    if (text.startsWith("$${", start)) {
-      literal += "${";
-      i = start + 3;
-      continue;
-    }
-    if (text[start + 1] !== "{") {
-      literal += "$";
-      i = start + 1;
-      continue;
-    }
-    const end = text.indexOf("}", start + 2);
-    if (end === -1) throw new KestrelError("ERR_TEMPLATE", `unterminated "\${" in "${text}"`);
-    const name = text.slice(start + 2, end).trim();
-    if (!VARIABLE_NAME.test(name)) throw new KestrelError("ERR_TEMPLATE", `invalid variable name "\${${name}}"`);
-    if (literal !== "") segments.push(literal);
-    literal = "";
-    segments.push({ variable: name });
-    variables.push(name);
-    i = end + 1;
   }
   if (literal !== "") segments.push(literal);
   return { text, segments, variables };

@@ -1,6 +1,6 @@
 // A YAML file kept together with its line counter, so that every diagnostic about a value in it can say
 // file:line:col. Config and rules loading both go through this class.
-import { type Document, isNode, LineCounter, parseDocument } from "yaml";
+import { type Document, isNode, LineCounter, type Node, parseDocument } from "yaml";
 import type { ErrorCode } from "../errors.ts";
 
 export type YamlPath = readonly (string | number)[];
@@ -50,18 +50,8 @@ export class YamlSource {
   /** Position of the key of `path` when it is a mapping entry, else of its value. */
   locateKey(path: YamlPath): Position {
     if (path.length === 0) return this.locate(path);
-    const parent = this.doc.getIn(path.slice(0, -1), true) as unknown;
-    const last = path[path.length - 1];
-    if (parent && typeof parent === "object" && "items" in parent && Array.isArray(parent.items)) {
-      for (const item of parent.items as unknown[]) {
-        if (item && typeof item === "object" && "key" in item) {
-          const key = (item as { key: unknown }).key;
-          const keyValue = isNode(key) && "value" in key ? (key as { value: unknown }).value : key;
-          if (keyValue === last && isNode(key) && key.range) return this.positionOf(key.range[0]);
-        }
-      }
-    }
-    return this.locate(path);
+    const key = entryKey(this.doc.getIn(path.slice(0, -1), true), path[path.length - 1]!);
+    return key?.range ? this.positionOf(key.range[0]) : this.locate(path);
   }
 
   positionOf(offset: number): Position {
@@ -77,6 +67,19 @@ export class YamlSource {
     }
     return out;
   }
+}
+
+/** The key node of the entry named `name` when `parent` is a mapping that has one (with a position). */
+function entryKey(parent: unknown, name: string | number): Node | undefined {
+  if (!parent || typeof parent !== "object" || !("items" in parent) || !Array.isArray(parent.items)) return undefined;
+  for (const item of parent.items as unknown[]) {
+    if (!item || typeof item !== "object" || !("key" in item)) continue;
+    const key = (item as { key: unknown }).key;
+    if (!isNode(key) || !key.range) continue;
+    const keyValue = "value" in key ? (key as { value: unknown }).value : key;
+    if (keyValue === name) return key;
+  }
+  return undefined;
 }
 
 /** The value at `path` inside a decoded document (undefined when any step is missing). */

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type AccessKey, type AwsTestServers, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type WebhookNotification } from "../support/kestrel.ts";
+import type { WebhookNotification } from "../support/kestrel.ts";
 import { spawnKestrel, startKestrelProcess, tempFiles } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const PROFILE = { arn: "arn:aws:iam::123456789012:instance-profile/kestrel-e2e", id: "AIPAKESTRELE2E001" };
 
@@ -124,11 +125,7 @@ minio:
         falcoEvent({ rule: "Exfiltration", fields: { "proc.name": "curl", "k8s.ns.name": "prod", "k8s.pod.name": "../../../etc/web-7" } }),
       );
       assert.equal(res.status, 200);
-      await eventually(
-        () => receiver.requests.length >= 5,
-        15_000,
-        `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`,
-      );
+      await until(() => receiver.requests.length >= 5, `5 notifications, got:\n${receiver.requests.map((r) => r.body).join("\n")}`, 15_000);
       const bodies = receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification);
       for (const b of bodies) assert.equal(b.status, "success", `${b.action} (${b.message}): ${b.error}`);
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
+import { until } from "../support/wait.ts";
 
 const LEASE_SECONDS = 2;
 
@@ -63,13 +64,13 @@ cluster:
     return /^kestrel_leader 1$/m.test(text);
   }
 
-  async function waitLeader(r: Replica, timeoutMs: number): Promise<number> {
-    const started = Date.now();
-    while (!(await leads(r))) {
-      if (Date.now() - started > timeoutMs) throw new Error(`${r.name} did not lead within ${timeoutMs} ms:\n${r.lines.join("\n")}`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    return Date.now() - started;
+  function waitLeader(r: Replica, timeoutMs: number): Promise<number> {
+    return until(() => leads(r), `${r.name} to lead`, timeoutMs, { intervalMs: 50, detail: () => r.lines.join("\n") });
+  }
+
+  /** Waits until `r` has seen `leader` hold the lease (its first attempt to take it is over). */
+  async function seesLeader(r: Replica, leader: string): Promise<void> {
+    await r.waitForLine((l) => l.includes("leader election: new leader") && l.includes(`"leader":"${leader}"`), 5000);
   }
 
   const holder = () =>
@@ -80,7 +81,7 @@ cluster:
     const a = await start("kestrel-a");
     await waitLeader(a, 5000);
     const b = await start("kestrel-b");
-    await new Promise((r) => setTimeout(r, 800));
+    await seesLeader(b, "kestrel-a");
     assert.equal(await leads(b), false, "a single leader");
     assert.equal(holder(), "kestrel-a");
     assert.ok(b.lines.some((l) => l.includes("leader election: new leader") && l.includes('"leader":"kestrel-a"')));
@@ -96,7 +97,7 @@ cluster:
   it("after SIGKILL (no release), another process leads once the lease runs out", async () => {
     const b = replicas.find((r) => r.name === "kestrel-b")!;
     const c = await start("kestrel-c");
-    await new Promise((r) => setTimeout(r, 500));
+    await seesLeader(c, "kestrel-b");
     assert.equal(await leads(c), false);
     const killedAt = Date.now();
     b.kill();

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { locate, missingMessage, PROMTOOL, requireTool, skipReason } from "../support/debian.ts";
+import { until } from "../support/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WRAPPER = join(ROOT, "kestrel");
@@ -78,6 +79,8 @@ interface Run {
   readonly child: ChildProcess;
   readonly output: () => string;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its stdout and stderr are read to the end (unless what it left behind holds them open). */
+  readonly closed: Promise<void>;
   /** SIGKILL to the process group: whatever the command left behind (an orphaned server) goes too. */
   kill(): void;
 }
@@ -92,6 +95,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Run {
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const kill = (): void => {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -99,7 +103,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Run {
       // the group is gone
     }
   };
-  return { child, output: () => output, exit, kill };
+  return { child, output: () => output, exit, closed, kill };
 }
 
 async function exited(r: Run, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -109,7 +113,10 @@ async function exited(r: Run, timeoutMs: number): Promise<{ code: number | null;
   });
   try {
     const result = await Promise.race([r.exit, timeout]);
-    await new Promise((res) => setTimeout(res, 100)); // the last output
+    // The last output: once the pipes close, or after a second when a server left behind holds them open.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([r.closed, new Promise((res) => (grace = setTimeout(res, 1000)))]);
+    clearTimeout(grace);
     return result;
   } finally {
     clearTimeout(timer);
@@ -118,14 +125,13 @@ async function exited(r: Run, timeoutMs: number): Promise<{ code: number | null;
 
 /** Waits for "Kestrel is listening" and returns the intake URL from it. */
 async function listening(r: Run, timeoutMs: number): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const m = /Kestrel is listening.*"url":"(http:\/\/[^"]+)"/.exec(r.output());
-    if (m !== null) return m[1]!;
-    if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`exited before listening:\n${r.output()}`);
-    if (Date.now() > end) throw new Error(`not listening after ${timeoutMs} ms:\n${r.output()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  const url = (): string | undefined => /Kestrel is listening.*"url":"(http:\/\/[^"]+)"/.exec(r.output())?.[1];
+  await until(() => url() !== undefined, "Kestrel to listen", timeoutMs, {
+    intervalMs: 50,
+    failIf: () => (r.child.exitCode !== null || r.child.signalCode !== null ? "exited before listening" : undefined),
+    detail: r.output,
+  });
+  return url()!;
 }
 
 function refused(url: string): Promise<boolean> {

@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { type BuiltImage, buildImage, IMAGE_USER, SIZE_BUDGET_BYTES, sameDigests, summary } from "../../deploy/image/build.ts";
 import { NODE_VERSION } from "../../deploy/image/stage.ts";
 import { falcoEvent } from "../support/events.ts";
+import { until } from "../support/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -237,12 +238,11 @@ function startContainer(bundle: string, id: string): Container {
   );
   const output = () => lines.join("\n");
   const waitFor = async (check: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!check()) {
-      if (code !== undefined) throw new Error(`the container exited (${code}) before ${what}:\n${output()}`);
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(check, what, timeoutMs, {
+      intervalMs: 50,
+      failIf: () => (code === undefined ? undefined : `the container exited (${code})`),
+      detail: output,
+    });
   };
   return {
     async waitForLine(match, timeoutMs) {

@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type WebhookNotification } from "../support/kestrel.ts";
+import type { WebhookNotification } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
 import { moduleTrace } from "../support/module-trace.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 describe("kestrel server with a kubeconfig", () => {
   it("terminates the pod of an event through the Kubernetes API (client-node loaded for it)", async () => {
@@ -48,7 +49,7 @@ describe("kestrel server with a kubeconfig", () => {
     try {
       const res = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "default", "k8s.pod.name": "shell-pod" } }));
       assert.equal(res.status, 200);
-      await eventually(() => kubeApi.get("v1", "Pod", "default", "shell-pod") === undefined, 10_000, "the pod to be deleted");
+      await until(() => kubeApi.get("v1", "Pod", "default", "shell-pod") === undefined, "the pod to be deleted", 10_000);
       await kestrel.waitForLine("the pod 'shell-pod' in the namespace 'default' has been terminated", 5000, "the result log");
       assert.equal(await kestrel.stop(), 0);
       // The library is loaded lazily (cli.test.ts checks that rules without Kubernetes never load it).
@@ -316,7 +317,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
   async function notificationsOf(rule: string, count = 1): Promise<WebhookNotification[]> {
     const traceId = await traces.get(rule)!;
     const mine = () => notified().filter((b) => b.trace_id === traceId);
-    await eventually(() => mine().length >= count, 10_000, `${count} notification(s) for "${rule}":\n${lines.slice(-20).join("\n")}`);
+    await until(() => mine().length >= count, `${count} notification(s) for "${rule}":\n${lines.slice(-20).join("\n")}`, 10_000);
     const list = mine();
     assert.equal(list.length, count, JSON.stringify(list));
     return [...list.filter((b) => b.message === "action"), ...list.filter((b) => b.message === "output")];
@@ -327,7 +328,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     const traceId = await traces.get(rule)!;
     const mine = () =>
       kubeApi.list("v1", "Event").filter((e) => typeof e.message === "string" && e.message.includes(`TraceID: ${traceId}\n`));
-    await eventually(() => mine().length >= count, 10_000, `${count} Kubernetes Event(s) for "${rule}"`);
+    await until(() => mine().length >= count, `${count} Kubernetes Event(s) for "${rule}"`, 10_000);
     return mine();
   }
 
@@ -525,7 +526,7 @@ describe("kestrel server with a kubeconfig: every Kubernetes plugin in one proce
     );
     const sysdig = kubeApi.execLog.find((e) => e.pod === `${job}-p0d00` && e.argv[0] === "sysdig");
     assert.equal(sysdig?.argv.at(-1), `container.id in (${ids.join(",")})`);
-    await eventually(() => kubeApi.get("batch/v1", "Job", NS, job!) === undefined, 5000, "the sysdig Job to be deleted");
+    await until(() => kubeApi.get("batch/v1", "Job", NS, job!) === undefined, "the sysdig Job to be deleted", 5000);
 
     assert.deepEqual((await readdir(dest)).filter((f) => !f.startsWith(".")).length, 3, "one file per artifact, no temporary file left");
   });

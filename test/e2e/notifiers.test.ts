@@ -13,12 +13,12 @@ import { alertmanagerSkipReason, type RunningAlertmanager, startAlertmanager } f
 import { type ApiReceiver, startPagerDutyReceiver, startSlackReceiver } from "../support/api-receivers.ts";
 import { type FakeElasticsearch, startFakeElasticsearch } from "../support/elasticsearch.ts";
 import { falcoEvent } from "../support/events.ts";
-import { until } from "../support/kestrel.ts";
 import { type FakeLoki, startFakeLoki } from "../support/loki.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type Rsyslog, rsyslogSkipReason, startRsyslog } from "../support/rsyslog.ts";
 import { type SmtpTestServer, startSmtpServer } from "../support/smtp.ts";
+import { until } from "../support/wait.ts";
 
 const DEFAULTS = ["webhook", "slack", "smtp", "loki", "elasticsearch", "alertmanager", "pagerduty", "stdout", "file", "syslog", "program"];
 

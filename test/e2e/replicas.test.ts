@@ -4,10 +4,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { falcoEvent } from "../support/events.ts";
-import { eventually } from "../support/kestrel.ts";
 import { type NatsServer, natsSkipReason, startNats } from "../support/nats.ts";
 import { type KestrelProcess, startKestrelProcess, tempFiles } from "../support/process.ts";
+import { until } from "../support/wait.ts";
 
 type Replica = KestrelProcess & { readonly name: string };
 
@@ -62,8 +64,19 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
   it("acts on each event exactly once across the replicas", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push(await post(replicas[i % 3]!, falcoEvent()));
-    await eventually(() => ids.every((id) => ran(id).length >= 1), 15_000, "every event acted on");
-    await new Promise((r) => setTimeout(r, 2500)); // past the ack wait: nothing runs twice
+    await until(() => ids.every((id) => ran(id).length >= 1), "every event acted on", 15_000);
+    // Every event is acknowledged and none waits: none can be delivered again once the ack wait passes.
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const settled = async (): Promise<boolean> => {
+        const info = await jsm.consumers.info("KESTREL_EVENTS", "kestrel-workers");
+        return info.num_ack_pending === 0 && info.num_pending === 0;
+      };
+      await until(settled, "every event to be acknowledged", 5000, { intervalMs: 50 });
+    } finally {
+      await nc.close();
+    }
     for (const id of ids) assert.deepEqual(ran(id).length, 1, id);
     const workers = new Set(ids.flatMap(ran));
     assert.ok(workers.size >= 2, `the work is shared (${[...workers].join(", ")})`);
@@ -71,14 +84,14 @@ describe("replicas sharing NATS JetStream, as processes", { skip: natsSkipReason
 
   it("runs the event of a replica killed mid-action on another replica", async () => {
     const traceId = await post(replicas[0]!, falcoEvent({ rule: "Slow rule" }));
-    await eventually(
+    await until(
       () => replicas.some((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started")),
-      10_000,
       "the slow action to start",
+      10_000,
     );
     const victim = replicas.find((r) => r.logs.some((l) => l["trace_id"] === traceId && l["msg"] === "action started"))!;
     assert.equal(await victim.stop("SIGKILL"), null);
-    await eventually(() => ran(traceId).length === 1, 20_000, "another replica to run the slow action");
+    await until(() => ran(traceId).length === 1, "another replica to run the slow action", 20_000);
     const [runner] = ran(traceId);
     assert.notEqual(runner, victim.name);
     const rerun = replicas.find((r) => r.name === runner)!;

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { type StsServer, startSts, TestAccount } from "../support/aws.ts";
 import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
 import { KESTREL_BIN } from "../support/process.ts";
+import { until } from "../support/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DIR = mkdtempSync(join(tmpdir(), "kestrel-check-"));
@@ -110,10 +111,10 @@ describe("a notifier a rule names but the configuration leaves unusable", () => 
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));
     try {
       const deadline = Date.now() + 10_000;
-      while (!output.includes("Kestrel is listening")) {
-        assert.ok(Date.now() < deadline && child.exitCode === null, output);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(() => output.includes("Kestrel is listening"), "Kestrel to listen", 10_000, {
+        failIf: () => (child.exitCode === null ? undefined : `exited (${child.exitCode})`),
+        detail: () => output,
+      });
       assert.match(output, new RegExp(`${rules}:4:7: warning notifier "slack" is not configured`));
       const url = (JSON.parse(output.split("\n").find((l) => l.includes("Kestrel is listening"))!) as { url: string }).url;
       const event = {
@@ -129,11 +130,14 @@ describe("a notifier a rule names but the configuration leaves unusable", () => 
         200,
       );
       let metrics = "";
-      while (!/kestrel_notifications_total\{notifier="slack",status="skipped"\} 1/.test(metrics)) {
-        assert.ok(Date.now() < deadline, metrics);
-        await new Promise((r) => setTimeout(r, 50));
+      const skipped = async (): Promise<boolean> => {
         metrics = await (await fetch(`${url}/metrics`)).text();
-      }
+        return /kestrel_notifications_total\{notifier="slack",status="skipped"\} 1/.test(metrics);
+      };
+      await until(skipped, "the skipped slack notification to be counted", deadline - Date.now(), {
+        intervalMs: 50,
+        detail: () => metrics,
+      });
       assert.doesNotMatch(output, /notification failed/);
     } finally {
       child.kill("SIGTERM");

@@ -27,7 +27,7 @@ describe("kestrel server stopped under load", () => {
       const answers = await Promise.all(Array.from({ length: 3 }, () => kestrel.post(falcoEvent())));
       assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([200]));
       const exited = kestrel.stop("SIGINT");
-      await new Promise((r) => setTimeout(r, 50));
+      await kestrel.waitForLine("no new events, draining queued actions", 5000, "the drain to start");
       kestrel.child.kill("SIGINT"); // the second one, while it drains
       assert.equal(await exited, 0);
       assert.match(kestrel.lines.join("\n"), /Actions by status:\s+success: 3\b/, "the queued actions ran to the end");
@@ -50,7 +50,7 @@ describe("kestrel server stopped under load", () => {
       const stoppedAt = Date.now();
       const exited = kestrel.stop();
       // Events sent during the drain are refused (503 or a closed connection), never accepted and dropped.
-      await new Promise((r) => setTimeout(r, 100));
+      await kestrel.waitForLine("no new events, draining queued actions", 5000, "the drain to start");
       const late = await post(99).then(
         (r) => r.status,
         () => "refused",

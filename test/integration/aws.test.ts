@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { createAwsClients } from "../../src/clients/aws.ts";
+import { createAwsClients } from "../../src/clients/aws/index.ts";
 import { createClients } from "../../src/clients/index.ts";
 import type { FalcoEvent } from "../../src/events/event.ts";
 import awsS3 from "../../src/outputs/aws/s3.ts";
@@ -356,7 +356,7 @@ minio:
       assert.equal(still!.status, "success", "the old rules still serve");
       const invocations = servers.lambda.requests.length;
       assert.equal((await k.post(falcoEvent({ rule: "Lambda async" }))).status, 200);
-      await new Promise((r) => setTimeout(r, 200));
+      await k.settled();
       assert.equal(servers.lambda.requests.length, invocations, "the AWS rules were not swapped in");
     } finally {
       await k.close();

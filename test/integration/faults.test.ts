@@ -6,9 +6,11 @@ import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
+import { loggedError } from "../support/logs.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 describe("a notifier receiver that is down, then up", () => {
   let kestrel: RunningKestrel;
@@ -32,7 +34,7 @@ describe("a notifier receiver that is down, then up", () => {
     receiver = await startReceiver(port); // up again on the same address
     const [delivered] = await receiver.waitFor(1, 10_000);
     assert.equal((JSON.parse(delivered!.body) as { trace_id: string }).trace_id, trace_id);
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["trace_id"] === trace_id), 5000, "the delivery");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["trace_id"] === trace_id), "the delivery", 5000);
     assert.equal(await notificationsTotal(kestrel, "webhook", "success"), 1);
     assert.equal(await notificationsTotal(kestrel, "webhook", "failure"), 0);
     assert.equal(receiver.requests.length, 1);
@@ -72,15 +74,15 @@ describe("a Kubernetes API that fails or hangs", () => {
     });
     const res = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": "broken" } }));
     const { trace_id } = (await res.json()) as { trace_id: string };
-    await eventually(() => result(trace_id) !== undefined, 15_000, "the action's outcome");
+    await until(() => result(trace_id) !== undefined, "the action's outcome", 15_000);
     const failed = result(trace_id)!;
     assert.equal(failed["msg"], "action failed");
-    assert.match(String(failed["error"]), /leader changed|500|InternalError/i);
+    assert.match(loggedError(failed), /leader changed|500|InternalError/i);
     const patches = kube.requests.filter((r) => r.method === "PATCH" && r.path.endsWith("/pods/broken"));
     assert.ok(patches.length >= 2, `retried (${patches.length} attempts)`);
     const ok = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": "fine" } }));
     const okTrace = ((await ok.json()) as { trace_id: string }).trace_id;
-    await eventually(() => result(okTrace)?.["msg"] === "action success", 10_000, "the next action");
+    await until(() => result(okTrace)?.["msg"] === "action success", "the next action", 10_000);
   });
 
   it("cuts an action the API never answers at its deadline, while other pods' actions go on", async () => {
@@ -91,8 +93,8 @@ describe("a Kubernetes API that fails or hangs", () => {
     const stuckTrace = ((await stuck.json()) as { trace_id: string }).trace_id;
     const other = await kestrel.post(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": "fine" } }));
     const otherTrace = ((await other.json()) as { trace_id: string }).trace_id;
-    await eventually(() => result(otherTrace)?.["msg"] === "action success", 5000, "the other pod's action, not blocked");
-    await eventually(() => result(stuckTrace) !== undefined, 10_000, "the hung action to be cut");
+    await until(() => result(otherTrace)?.["msg"] === "action success", "the other pod's action, not blocked", 5000);
+    await until(() => result(stuckTrace) !== undefined, "the hung action to be cut", 10_000);
     const cut = result(stuckTrace)!;
     assert.equal(cut["msg"], "action failed");
     assert.equal(cut["code"], "ERR_TIMEOUT");

@@ -11,16 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { createGcpClient } from "../../src/clients/gcp.ts";
+import { createGcpClient } from "../../src/clients/gcp/index.ts";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import type { FalcoEvent } from "../../src/events/event.ts";
 import gcs from "../../src/outputs/gcp/gcs.ts";
 import { falcoEvent } from "../support/events.ts";
 import { type FakeGcp, startFakeGcp } from "../support/gcp.ts";
-import { eventually, notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Command output to GCS
@@ -279,7 +280,7 @@ describe("gcp:gcs with artifacts from Kubernetes", () => {
     );
     const { trace_id } = (await res.json()) as { trace_id: string };
     const mine = () => notificationsOf(receiver, trace_id);
-    await eventually(() => mine().length >= 2, 15_000, "the download and its upload");
+    await until(() => mine().length >= 2, "the download and its upload", 15_000);
     const output = mine().find((b) => b.message === "output")!;
     assert.equal(output.status, "success", output.error);
     const key = output.objects!["Key"]!;

@@ -9,9 +9,11 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { laterBy } from "../support/clock.ts";
 import { falcoEvent } from "../support/events.ts";
-import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { ACT_OK_RULES, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type TestPki, testPki } from "../support/tls.ts";
+import { until } from "../support/wait.ts";
 
 interface Answer {
   status: number;
@@ -140,7 +142,7 @@ describe("intake with bearer tokens", () => {
     assert.equal(kestrel.app.observer.summary.events, events);
     assert.equal(await rejected(kestrel, "unauthorized"), 1);
     assert.equal(await rejected(kestrel, "forbidden"), 3);
-    await eventually(() => kestrel.logs.filter((l) => l["msg"] === "event rejected").length >= 4, 2000, "the rejection logs");
+    await until(() => kestrel.logs.filter((l) => l["msg"] === "event rejected").length >= 4, "the rejection logs", 2000);
     const logged = JSON.stringify(kestrel.logs);
     assert.ok(!logged.includes("not-the-token-XYZ") && !logged.includes("inline-token-AAAA"), "tokens never reach the logs");
     assert.ok(kestrel.logs.some((l) => l["msg"] === "event rejected" && l["reason"] === "forbidden" && l["client"] === "127.0.0.1"));
@@ -153,15 +155,14 @@ describe("intake with bearer tokens", () => {
 
   it("re-reads a rotated tokens file: the new token works, the old one stops working", async () => {
     await writeFile(tokensFile, "file-token-2\n");
-    const deadline = Date.now() + 10_000;
     let status = 0;
-    while (Date.now() < deadline) {
-      // The failures while the file is not re-read yet may get this address throttled for a while (429).
-      status = (await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-2" }, localAddress: "127.0.0.3" }))
-        .status;
-      if (status === 200) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The failures while the file is not re-read yet may get this address throttled for a while (429).
+    const accepted = async (): Promise<boolean> => {
+      const headers = { authorization: "Bearer file-token-2" };
+      status = (await send(kestrel.url, falcoEvent(), { headers, localAddress: "127.0.0.3" })).status;
+      return status === 200;
+    };
+    await until(accepted, "the rotated token to be accepted", 10_000, { intervalMs: 200 });
     assert.equal(status, 200, "the rotated token is accepted");
     const fresh = { localAddress: "127.0.0.4" }; // an address with no failures
     assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer file-token-1" }, ...fresh })).status, 403);
@@ -206,7 +207,7 @@ describe("intake with bearer tokens: repeated failures", () => {
     assert.equal(await authFailures(kestrel, "auth_throttled"), 2);
     assert.equal(await rejected(kestrel, "auth_throttled"), 2);
     assert.equal(kestrel.app.observer.summary.events, 1, "only the other client's event reached the engine");
-    await eventually(() => kestrel.logs.filter((l) => l["reason"] === "auth_throttled").length === 2, 2000, "the throttling logs");
+    await until(() => kestrel.logs.filter((l) => l["reason"] === "auth_throttled").length === 2, "the throttling logs", 2000);
     assert.ok(
       kestrel.logs.filter((l) => l["reason"] === "auth_throttled").every((l) => l["level"] === "debug"),
       "at debug: a flood does not flood the log",
@@ -217,8 +218,8 @@ describe("intake with bearer tokens: repeated failures", () => {
     assert.ok(!metrics.includes("right-token-BBBB") && !metrics.includes("guess-"), "nor the metrics");
   });
 
-  it("lets the client back once its failures have aged (one a second)", async () => {
-    await new Promise((r) => setTimeout(r, 1100));
+  it("lets the client back once its failures have aged (one a second)", async (t) => {
+    laterBy(t, 1100);
     assert.equal((await send(kestrel.url, falcoEvent(), { headers: { authorization: "Bearer right-token-BBBB" } })).status, 200);
   });
 });
@@ -232,7 +233,7 @@ describe("intake rate limit per client", () => {
     await kestrel.close();
   });
 
-  it("answers 429 with Retry-After beyond the burst, per client address, and recovers at the rate", async () => {
+  it("answers 429 with Retry-After beyond the burst, per client address, and recovers at the rate", async (t) => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await send(kestrel.url, falcoEvent())).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
@@ -242,8 +243,8 @@ describe("intake rate limit per client", () => {
     // Another client (another loopback address) has its own bucket.
     assert.equal((await send(kestrel.url, falcoEvent(), { localAddress: "127.0.0.2" })).status, 200);
     assert.equal(await rejected(kestrel, "rate_limited"), 3);
-    // One more event after 2 s; a second one would need 2 s more, so a slow machine cannot make this flaky.
-    await new Promise((r) => setTimeout(r, 2100));
+    // One more event after 2 s; a second one would need 2 s more.
+    laterBy(t, 2100);
     assert.equal((await send(kestrel.url, falcoEvent())).status, 200);
     assert.equal((await send(kestrel.url, falcoEvent())).status, 429);
   });

@@ -7,8 +7,9 @@ import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { PROMTOOL, requireTool, skipReason } from "../support/debian.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - action: Echo the pod
@@ -150,7 +151,7 @@ describe("HTTP intake to actions and notifications", () => {
     assert.equal(r2.status, 200);
     assert.equal(((await r2.json()) as { result: string }).result, "duplicate");
     await receiver.waitFor(before + 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await kestrel.settled(); // the engine is done with both events and their notifications: nothing more comes
     assert.equal(receiver.requests.length, before + 1);
     const metrics = await (await fetch(`${kestrel.url}/metrics`)).text();
     assert.match(metrics, /^kestrel_duplicates_total 1$/m);
@@ -161,7 +162,7 @@ describe("HTTP intake to actions and notifications", () => {
     await kestrel.post(falcoEvent({ rule: "Failing rule" }));
     await kestrel.post(falcoEvent({ rule: "Ignored failure" }));
     await receiver.waitFor(before + 3);
-    await new Promise((r) => setTimeout(r, 200));
+    await kestrel.settled();
     const fresh = bodies().slice(before);
     assert.equal(fresh.length, 3);
     const failed = fresh.filter((b) => b.status === "failure");
@@ -175,7 +176,7 @@ describe("HTTP intake to actions and notifications", () => {
     const before = receiver.requests.length;
     await kestrel.post(falcoEvent({ rule: "Two rules" }));
     await receiver.waitFor(before + 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await kestrel.settled();
     assert.deepEqual(
       bodies()
         .slice(before)
@@ -188,7 +189,7 @@ describe("HTTP intake to actions and notifications", () => {
     const before = receiver.requests.length;
     const res = await kestrel.post(falcoEvent({ rule: "Dry rule" }));
     assert.equal(res.status, 200);
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "no action, dry-run is enabled"), 3000, "dry-run log");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "no action, dry-run is enabled"), "dry-run log", 3000);
     assert.equal(receiver.requests.length, before);
     const metrics = await (await fetch(`${kestrel.url}/metrics`)).text();
     assert.match(metrics, /kestrel_actions_total\{rule="Dry",action="Would echo",actionner="local:command",status="dry_run"\} 1/);
@@ -260,6 +261,9 @@ describe("HTTP intake to actions and notifications", () => {
   it("forgets a client that goes away in the middle of a body, and keeps serving", async () => {
     const before = kestrel.app.observer.summary.events;
     const { port } = new URL(kestrel.url);
+    const server = kestrel.app.intake.server;
+    const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const open = await connections();
     for (const hangUp of ["end", "reset"] as const) {
       await new Promise<void>((resolve, reject) => {
         const socket = connect(Number(port), "127.0.0.1", () => {
@@ -273,7 +277,7 @@ describe("HTTP intake to actions and notifications", () => {
         socket.on("error", reject);
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the server sees the hang-ups
+    await until(async () => (await connections()) <= open, "the server to see the hang-ups");
     const after = await kestrel.post(falcoEvent({ rule: "Unknown Falco rule" }));
     assert.equal(after.status, 200);
     assert.equal(kestrel.app.observer.summary.events, before + 1, "the half bodies are not events");

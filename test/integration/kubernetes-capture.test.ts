@@ -13,10 +13,11 @@ import { gunzipSync } from "node:zlib";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { notificationsOf, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { CAPTURE_COMMANDS } from "../support/kube-api/capture.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const INJECTION = "/tmp/x; rm -rf / #";
 
@@ -159,7 +160,7 @@ describe("capture actionners streamed to local:file", () => {
       const argvs = kubeApi.execLog.filter((e) => e.pod === "dl-2").map((e) => e.argv);
       assert.deepEqual(argvs, [["cat", "--", INJECTION]]);
       assert.equal(Buffer.from(kubeApi.getFile("shop", "dl-2", "app", "/etc/important") ?? []).toString(), "keep me");
-      await new Promise((r) => setTimeout(r, 50));
+      await kestrel.settled();
       assert.equal(notificationsOf(receiver, action!.trace_id).length, 1, "no output notification");
       assert.deepEqual(await files(), before);
     });
@@ -224,7 +225,7 @@ describe("capture actionners streamed to local:file", () => {
       assert.equal(pcap.readUInt32LE(0), 0xa1b2c3d4, "pcap magic");
       assert.equal(pcap.readUInt32LE(20), 276, "link type LINUX_SLL2 (-i any)");
       assert.ok(pcap.length > 24 + 16, `packets after the header (${pcap.length} bytes)`);
-      await new Promise((r) => setTimeout(r, 50));
+      await kestrel.settled();
       assert.ok(!kubeApi.execSessions.some((s) => s.pod === "cap-1" && s.command[0] === "/bin/sh"), "the next action ran");
     });
 
@@ -235,7 +236,7 @@ describe("capture actionners streamed to local:file", () => {
       const running = () =>
         kubeApi.execSessions.find((s) => s.pod === "cap-3" && s.command.includes("tcpdump") && s.exitCode === undefined);
       let streamed = 0;
-      await eventually(
+      await until(
         () => {
           if (running() === undefined) return false;
           for (const f of readdirSync(dest)) {
@@ -248,11 +249,11 @@ describe("capture actionners streamed to local:file", () => {
           }
           return streamed > 24 + 3 * 16;
         },
-        5000,
         "packets on disk during the capture",
+        5000,
       );
       assert.ok(running() !== undefined, "the capture was still running");
-      await eventually(() => notificationsOf(receiver, trace_id).some((b) => b.message === "output"), 10_000, "the output notification");
+      await until(() => notificationsOf(receiver, trace_id).some((b) => b.message === "output"), "the output notification", 10_000);
       const out = notificationsOf(receiver, trace_id).find((b) => b.message === "output")!;
       assert.equal(out.status, "success", out.error);
       const pcap = await readFile(new URL(out.location!));
@@ -330,8 +331,8 @@ describe("capture actionners streamed to local:file", () => {
       const scap = gunzipSync(await readFile(join(dest, added[0]!)));
       assert.equal(scap.readUInt32LE(0), 0x0a0d0d0a, "scap section header");
       assert.ok(scap.length > 28, "events after the header");
-      await eventually(() => kubeApi.get("batch/v1", "Job", "shop", name) === undefined, 5000, "the Job to be deleted");
-      await eventually(() => kubeApi.get("v1", "Pod", "shop", `${name}-p0d00`) === undefined, 5000, "the Job's pod to be deleted");
+      await until(() => kubeApi.get("batch/v1", "Job", "shop", name) === undefined, "the Job to be deleted", 5000);
+      await until(() => kubeApi.get("v1", "Pod", "shop", `${name}-p0d00`) === undefined, "the Job's pod to be deleted", 5000);
     });
 
     it("captures the whole node without a filter with scope node", async () => {
@@ -354,7 +355,7 @@ describe("capture actionners streamed to local:file", () => {
         assert.match(action!.error ?? "", /the pod of the Job 'kestrel-sysdig-[a-z0-9]{5}' cannot run \(ErrImagePull\)/);
         const create = kubeApi.requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs"))[jobs]!;
         const name = (create.body as KubeObject).metadata.name!;
-        await eventually(() => kubeApi.get("batch/v1", "Job", "shop", name) === undefined, 5000, "the Job to be deleted");
+        await until(() => kubeApi.get("batch/v1", "Job", "shop", name) === undefined, "the Job to be deleted", 5000);
       } finally {
         jobPod = {};
       }

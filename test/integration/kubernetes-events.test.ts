@@ -7,9 +7,11 @@ import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
+import { loggedError } from "../support/logs.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 type LogEntry = Record<string, unknown>;
 
@@ -67,7 +69,7 @@ describe("k8sevents notifier", () => {
   const eventsFor = (traceId: string): KubeObject[] =>
     kube.list("v1", "Event").filter((e) => typeof e.message === "string" && e.message.includes(`TraceID: ${traceId}`));
   const waitEvent = async (traceId: string): Promise<KubeObject> => {
-    await eventually(() => eventsFor(traceId).length > 0, 8000, `the Event of ${traceId}`);
+    await until(() => eventsFor(traceId).length > 0, `the Event of ${traceId}`, 8000);
     return eventsFor(traceId)[0]!;
   };
 
@@ -163,8 +165,8 @@ describe("k8sevents notifier", () => {
     mark = kube.requests.length;
     traceId = await post(kestrel, "Echo rule", { "k8s.ns.name": "prod", "k8s.pod.name": "web-1" });
     const isFailure = (l: LogEntry) => l["msg"] === "notification failed" && l["trace_id"] === traceId;
-    await eventually(() => kestrel.logs.some(isFailure), 5000, "the failure log");
-    assert.match(String(kestrel.logs.find(isFailure)!["error"]), /events is forbidden .*RBAC/);
+    await until(() => kestrel.logs.some(isFailure), "the failure log", 5000);
+    assert.match(loggedError(kestrel.logs.find(isFailure)!), /events is forbidden .*RBAC/);
     assert.equal(posts().length, 1, "a 403 is not retried");
     assert.equal(eventsFor(traceId).length, 0);
   });
@@ -227,7 +229,7 @@ describe("k8snode context", () => {
   async function result(traceId: string): Promise<{ status: string; output?: string; error?: string }> {
     type Body = { status: string; output?: string; error?: string; trace_id: string };
     const find = () => receiver.requests.map((r) => JSON.parse(r.body) as Body).find((b) => b.trace_id === traceId);
-    await eventually(() => find() !== undefined, 8000, `the notification of ${traceId}`);
+    await until(() => find() !== undefined, `the notification of ${traceId}`, 8000);
     return find()!;
   }
 

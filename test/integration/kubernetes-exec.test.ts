@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
-import { eventually, postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { postForNotifications, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const INJECTION = "/tmp/x; rm -rf / #";
 
@@ -232,7 +233,7 @@ describe("kubernetes:exec, script and log against the API test server", () => {
         assert.equal(body!.status, "failure");
         assert.match(body!.error ?? "", /did not finish within 1 s/);
         assert.ok(Date.now() - started < 4000);
-        await eventually(() => kubeApi.openStreams().execSessions === 0, 3000, "the exec session to close");
+        await until(() => kubeApi.openStreams().execSessions === 0, "the exec session to close", 3000);
       } finally {
         await slow.close();
       }

@@ -9,8 +9,10 @@ import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, type KubeObject, startKubeApi } from "../support/kube-api/index.ts";
+import { loggedError } from "../support/logs.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Isolate
@@ -102,11 +104,11 @@ describe("network policy actionners against the Kubernetes API", () => {
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     const isResult = (l: LogEntry) => l["trace_id"] === trace_id && /^action (success|failed)$/.test(String(l["msg"]));
-    await eventually(() => kestrel.logs.some(isResult), 8000, `the result of "${rule}"`);
+    await until(() => kestrel.logs.some(isResult), `the result of "${rule}"`, 8000);
     return kestrel.logs.find(isResult)!;
   }
 
-  const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", String(entry["error"]));
+  const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", loggedError(entry));
   const requestsSince = (mark: number, path: RegExp) => kube.requests.slice(mark).filter((r) => path.test(r.path));
   const netpol = (namespace: string, name: string) => kube.get("networking.k8s.io/v1", "NetworkPolicy", namespace, name);
 
@@ -152,7 +154,7 @@ describe("network policy actionners against the Kubernetes API", () => {
       const mark = kube.requests.length;
       const entry = await fire("Isolate fully", { "k8s.ns.name": "infra", "k8s.pod.name": "bare" });
       assert.equal(entry["code"], "ERR_PREFLIGHT");
-      assert.match(String(entry["error"]), /no labels to select it by/);
+      assert.match(loggedError(entry), /no labels to select it by/);
       assert.equal(requestsSince(mark, /networkpolicies/).length, 0);
     });
 
@@ -240,18 +242,18 @@ describe("network policy actionners against the Kubernetes API", () => {
       let mark = kube.requests.length;
       let entry = await fire("Isolate workload", { "k8s.pod.name": "gone-123" });
       assert.equal(entry["code"], "ERR_TARGET_GONE");
-      assert.match(String(entry["error"]), /read the pod 'gone-123' in the namespace 'prod': not found/);
+      assert.match(loggedError(entry), /read the pod 'gone-123' in the namespace 'prod': not found/);
       assert.equal(requestsSince(mark, /networkpolicies/).length, 0);
 
       mark = kube.requests.length;
       entry = await fire("Deny remote IP", { "fd.name": "/etc/shadow" });
       assert.equal(entry["code"], "ERR_PREFLIGHT");
-      assert.match(String(entry["error"]), /no remote IP to deny \(fd\.rip, fd\.sip are missing\)/);
+      assert.match(loggedError(entry), /no remote IP to deny \(fd\.rip, fd\.sip are missing\)/);
       assert.equal(kube.requests.length, mark, "no API call at all");
 
       entry = await fire("Deny remote IP", { "fd.rip": "999.1.1.1" });
       assert.equal(entry["code"], "ERR_PREFLIGHT");
-      assert.match(String(entry["error"]), /fd\.rip '999\.1\.1\.1' is not a valid IP address/);
+      assert.match(loggedError(entry), /fd\.rip '999\.1\.1\.1' is not a valid IP address/);
 
       kube.failNext({
         method: "PUT",
@@ -263,7 +265,7 @@ describe("network policy actionners against the Kubernetes API", () => {
       mark = kube.requests.length;
       entry = await fire("Isolate workload", {});
       assert.equal(entry["code"], "ERR_FORBIDDEN");
-      assert.match(String(entry["error"]), /networkpolicies is forbidden .*RBAC/);
+      assert.match(loggedError(entry), /networkpolicies is forbidden .*RBAC/);
       assert.equal(requestsSince(mark, /\/networkpolicies\//).filter((r) => r.method === "PUT").length, 1, "a 403 is not retried");
     });
   });
@@ -338,7 +340,7 @@ describe("network policy actionners against the Kubernetes API", () => {
       const mark = kube.requests.length;
       const entry = await fire("Calico deny", {});
       assert.equal(entry["code"], "ERR_PREFLIGHT");
-      assert.match(String(entry["error"]), /no remote IP/);
+      assert.match(loggedError(entry), /no remote IP/);
       assert.equal(kube.requests.length, mark);
     });
   });
@@ -436,10 +438,10 @@ describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)",
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     const isResult = (l: LogEntry) => l["trace_id"] === trace_id && /^action (success|failed)$/.test(String(l["msg"]));
-    await eventually(() => kestrel.logs.some(isResult), 8000, "the result of the calico action");
+    await until(() => kestrel.logs.some(isResult), "the result of the calico action", 8000);
     return kestrel.logs.find(isResult)!;
   }
-  const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", String(entry["error"]));
+  const ok = (entry: LogEntry): void => assert.equal(entry["msg"], "action success", loggedError(entry));
   const calicoCalls = (mark: number) =>
     kube.requests
       .slice(mark)
@@ -495,7 +497,7 @@ describe("calico:networkpolicy with Calico's API server (projectcalico.org/v3)",
     const mark = kube.requests.length;
     const entry = await fire({ "fd.rip": "203.0.113.52" });
     assert.equal(entry["code"], "ERR_FORBIDDEN");
-    assert.match(String(entry["error"]), /networkpolicies\.projectcalico\.org .* is forbidden/);
+    assert.match(loggedError(entry), /networkpolicies\.projectcalico\.org .* is forbidden/);
     assert.deepEqual(
       calicoCalls(mark).map((c) => c.split(" ")[0]),
       ["GET", "PUT"],

@@ -6,9 +6,10 @@ import { after, before, describe, it } from "node:test";
 import { createClients } from "../../src/clients/index.ts";
 import { createKubeClient } from "../../src/clients/kubernetes.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KubeApiServer, startKubeApi } from "../support/kube-api/index.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Terminate
@@ -139,6 +140,14 @@ describe("Kubernetes actionners against the API test server", () => {
   const pod = (ns: string, name: string) => kubeApi.get("v1", "Pod", ns, name);
   const node = (name: string) => kubeApi.get("v1", "Node", undefined, name);
   const requestsTo = (method: string, path: RegExp) => kubeApi.requests.filter((r) => r.method === method && path.test(r.path));
+  /**
+   * Creates the namespace and nodes a test needs unless an earlier test did: each test sets up its own world,
+   * so that any one of them runs alone (--test-name-pattern).
+   */
+  const world = (namespace: string, ...nodes: string[]): void => {
+    if (kubeApi.get("v1", "Namespace", undefined, namespace) === undefined) kubeApi.addNamespace(namespace);
+    for (const name of nodes) if (node(name) === undefined) kubeApi.addNode(name);
+  };
 
   before(async () => {
     kubeApi = await startKubeApi();
@@ -157,8 +166,7 @@ describe("Kubernetes actionners against the API test server", () => {
 
   describe("kubernetes:terminate", () => {
     it("deletes the pod with the grace period and reports Talon's text", async () => {
-      kubeApi.addNamespace("shop");
-      kubeApi.addNode("node-t1");
+      world("shop", "node-t1");
       const { pods } = kubeApi.addDeployment("shop", "web", { replicas: 2, node: "node-t1" });
       const victim = pods[0]!.metadata.name as string;
       const body = await act("Terminate", { "k8s.ns.name": "shop", "k8s.pod.name": victim });
@@ -172,6 +180,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("fails without deleting anything when the pod is gone", async () => {
+      world("shop");
       const deletes = requestsTo("DELETE", /\/pods\//).length;
       const body = await act("Terminate", { "k8s.ns.name": "shop", "k8s.pod.name": "ghost" });
       assert.equal(body.status, "failure");
@@ -180,6 +189,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("fails with the RBAC hint on 403, leaving the pod", async () => {
+      world("shop", "node-t1");
       kubeApi.addPod("shop", "guarded", { node: "node-t1" });
       kubeApi.failNext({
         method: "DELETE",
@@ -196,7 +206,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("reports a DaemonSet pod as ignored with ignore_daemonsets, and a standalone one with ignore_standalone_pods", async () => {
-      kubeApi.addNode("node-t2");
+      world("shop", "node-t2");
       const { pods } = kubeApi.addDaemonSet("shop", "agent", { nodes: ["node-t2"] });
       const ds = pods[0]!.metadata.name as string;
       const body = await act("Terminate unless DaemonSet", { "k8s.ns.name": "shop", "k8s.pod.name": ds });
@@ -215,7 +225,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("spares a StatefulSet pod with ignore_statefulsets, and applies min_healthy_replicas to StatefulSets", async () => {
-      kubeApi.addNode("node-t4");
+      world("shop", "node-t4");
       const db = kubeApi.addStatefulSet("shop", "db", { replicas: 3, readyReplicas: 3, node: "node-t4" });
       const first = db.pods[0]!.metadata.name as string;
       const spared = await act("Terminate unless StatefulSet", { "k8s.ns.name": "shop", "k8s.pod.name": first });
@@ -231,7 +241,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("min_healthy_replicas 2: ignored when terminating would leave 1 ready replica, done when it leaves 2", async () => {
-      kubeApi.addNode("node-t3");
+      world("shop", "node-t3");
       const short = kubeApi.addDeployment("shop", "short", { replicas: 3, readyReplicas: 2, node: "node-t3" });
       const readyPod = short.pods.find((p) => isReady(p))!.metadata.name as string;
       const body = await act("Terminate keeping 2", { "k8s.ns.name": "shop", "k8s.pod.name": readyPod });
@@ -250,6 +260,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it('min_healthy_replicas "50%" is a share of the desired replicas, rounded up', async () => {
+      world("shop", "node-t3");
       // 4 desired → 2 must stay ready; 2 ready now: terminating a ready pod would leave 1.
       const half = kubeApi.addDeployment("shop", "half", { replicas: 4, readyReplicas: 2, node: "node-t3" });
       const readyPod = half.pods.find((p) => isReady(p))!.metadata.name as string;
@@ -269,8 +280,7 @@ describe("Kubernetes actionners against the API test server", () => {
 
   describe("kubernetes:label and kubernetes:annotation", () => {
     it("sets, converts and removes labels in ONE merge patch", async () => {
-      kubeApi.addNamespace("lab");
-      kubeApi.addNode("node-l1");
+      world("lab", "node-l1");
       kubeApi.addPod("lab", "marked", { node: "node-l1", labels: { app: "web", stale: "yes", gone: "too" } });
       const before = kubeApi.requests.length;
       const body = await act("Label", { "k8s.ns.name": "lab", "k8s.pod.name": "marked", "proc.name": "bash" });
@@ -286,6 +296,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("retries a 409 Conflict and then succeeds", async () => {
+      world("lab", "node-l1");
       kubeApi.addPod("lab", "contested", { node: "node-l1" });
       kubeApi.failNext({
         method: "PATCH",
@@ -302,7 +313,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("annotates the pod's node with level: node", async () => {
-      kubeApi.addNode("node-l2");
+      world("lab", "node-l2");
       kubeApi.addPod("lab", "on-l2", { node: "node-l2" });
       const body = await act("Annotate node", { "k8s.ns.name": "lab", "k8s.pod.name": "on-l2" });
       assert.equal(body.status, "success", body.error);
@@ -315,8 +326,7 @@ describe("Kubernetes actionners against the API test server", () => {
 
   describe("kubernetes:cordon", () => {
     it("marks the pod's node unschedulable with a strategic merge patch", async () => {
-      kubeApi.addNamespace("ops");
-      kubeApi.addNode("node-c1");
+      world("ops", "node-c1");
       kubeApi.addPod("ops", "p-c1", { node: "node-c1" });
       const body = await act("Cordon", { "k8s.ns.name": "ops", "k8s.pod.name": "p-c1" });
       assert.equal(body.status, "success", body.error);
@@ -330,9 +340,8 @@ describe("Kubernetes actionners against the API test server", () => {
 
   describe("kubernetes:drain", () => {
     it("cordons, evicts the pods, skips DaemonSet pods and Kestrel's own pod", async () => {
-      kubeApi.addNamespace("kestrel");
-      kubeApi.addNode("node-d1");
-      kubeApi.addNode("node-other");
+      world("ops", "node-d1", "node-other");
+      world("kestrel");
       const web = kubeApi.addDeployment("ops", "api", { replicas: 2, node: "node-d1" });
       const ds = kubeApi.addDaemonSet("ops", "logs", { nodes: ["node-d1", "node-other"] });
       kubeApi.addPod("kestrel", "kestrel-0", { node: "node-d1" });
@@ -359,7 +368,8 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("never evicts Kestrel's own pod named by POD_NAMESPACE/POD_NAME", async () => {
-      kubeApi.addNode("node-d2");
+      world("ops", "node-d2");
+      world("kestrel");
       kubeApi.addPod("ops", "trigger-d2", { node: "node-d2" });
       kubeApi.addPod("kestrel", "kestrel-self", { node: "node-d2" });
       process.env["POD_NAME"] = "kestrel-self";
@@ -377,7 +387,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("counts an eviction refused by a PodDisruptionBudget (429) as an eviction error", async () => {
-      kubeApi.addNode("node-d3");
+      world("ops", "node-d3");
       kubeApi.addPod("ops", "free-d3", { node: "node-d3" });
       kubeApi.addPod("ops", "protected-d3", { node: "node-d3" });
       kubeApi.blockEviction("ops", "protected-d3");
@@ -394,13 +404,13 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("retries a refused eviction until max_wait_period, and succeeds once the budget allows it", async () => {
-      kubeApi.addNode("node-d4");
+      world("ops", "node-d4");
       kubeApi.addPod("ops", "trigger-d4", { node: "node-d4" });
       kubeApi.addPod("ops", "protected-d4", { node: "node-d4" });
       kubeApi.blockEviction("ops", "protected-d4");
       const before = receiver.requests.length;
       await kestrel.post(falcoEvent({ rule: "Drain waiting", fields: { "k8s.ns.name": "ops", "k8s.pod.name": "trigger-d4" } }));
-      await eventually(() => requestsTo("POST", /\/pods\/protected-d4\/eviction$/).length >= 2, 5000, "a retried eviction");
+      await until(() => requestsTo("POST", /\/pods\/protected-d4\/eviction$/).length >= 2, "a retried eviction", 5000);
       kubeApi.unblockEviction("ops", "protected-d4");
       await receiver.waitFor(before + 1, 10_000);
       const body = bodies()[before]!;
@@ -412,7 +422,7 @@ describe("Kubernetes actionners against the API test server", () => {
       assert.equal(pod("ops", "protected-d4"), undefined);
     });
     it("min_healthy_replicas counts the replicas evicted from the node together", async () => {
-      kubeApi.addNode("node-d5");
+      world("ops", "node-d5");
       const app = kubeApi.addDeployment("ops", "trio", { replicas: 3, readyReplicas: 3, node: "node-d5" });
       const trigger = app.pods[0]!.metadata.name as string;
       const body = await act("Drain keeping 2", { "k8s.ns.name": "ops", "k8s.pod.name": trigger });
@@ -424,8 +434,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("waits up to max_wait_period for evicted pods to be gone, except in wait_period_excluded_namespaces", async () => {
-      kubeApi.addNamespace("slow");
-      kubeApi.addNode("node-d6");
+      world("slow", "node-d6");
       // A pod that stays after its eviction, as one with a long termination grace period does.
       const stuck = kubeApi.addPod("slow", "lingering", { node: "node-d6" });
       let recreate = true;
@@ -455,7 +464,7 @@ describe("Kubernetes actionners against the API test server", () => {
 
   describe("kubernetes:delete", () => {
     it("deletes the configmap the audit event targets", async () => {
-      kubeApi.addNamespace("cfg");
+      world("cfg");
       kubeApi.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "leaked", namespace: "cfg" }, data: { k: "v" } });
       const body = await act("Delete", { "ka.target.resource": "configmaps", "ka.target.name": "leaked", "ka.target.namespace": "cfg" });
       assert.equal(body.status, "success", body.error);
@@ -465,7 +474,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("deletes a cluster-scoped namespace without ka.target.namespace", async () => {
-      kubeApi.addNamespace("doomed");
+      world("doomed");
       const body = await act("Delete", { "ka.target.resource": "namespaces", "ka.target.name": "doomed" });
       assert.equal(body.status, "success", body.error);
       assert.equal(body.output, "the namespace 'doomed' has been deleted");
@@ -473,7 +482,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("deletes a Role and a ClusterRole (rbac.authorization.k8s.io)", async () => {
-      kubeApi.addNamespace("rbac");
+      world("rbac");
       kubeApi.create({
         apiVersion: "rbac.authorization.k8s.io/v1",
         kind: "Role",
@@ -491,6 +500,7 @@ describe("Kubernetes actionners against the API test server", () => {
     });
 
     it("fails before any call for an unsupported resource, and on a gone target without deleting", async () => {
+      world("cfg");
       const before = kubeApi.requests.length;
       const pods = await act("Delete", { "ka.target.resource": "pods", "ka.target.name": "x", "ka.target.namespace": "cfg" });
       assert.equal(pods.status, "failure");

@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type AmAlert, alertmanagerSkipReason, freePort, type RunningAlertmanager, startAlertmanager } from "../support/alertmanager.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Label shells
@@ -77,12 +78,11 @@ notifiers:
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
     let alerts: AmAlert[] = [];
-    const filter = 'k8s_pod_name="shell-pod"';
-    const end = Date.now() + 5000;
-    while (alerts.length === 0 && Date.now() < end) {
-      alerts = await am.alerts(filter);
-      if (alerts.length === 0) await new Promise((r) => setTimeout(r, 25));
-    }
+    const stored = async (): Promise<boolean> => {
+      alerts = await am.alerts('k8s_pod_name="shell-pod"');
+      return alerts.length > 0;
+    };
+    await until(stored, "the alert in Alertmanager", 5000, { intervalMs: 25 });
     assert.equal(alerts.length, 1, "the alert is in Alertmanager");
     const a = alerts[0]!;
     assert.equal(a.status.state, "active");
@@ -124,10 +124,10 @@ notifiers:
     assert.ok(Math.abs(ends - 3600_000) < 2000, `endsAt − startsAt = ${ends} ms`);
 
     // Alertmanager routed it to its webhook receiver at once (group_wait 0s).
-    await eventually(
+    await until(
       () => hook.requests.some((r) => (JSON.parse(r.body) as WebhookBody).alerts.some((x) => x.labels["k8s_pod_name"] === "shell-pod")),
-      5000,
       "Alertmanager's webhook",
+      5000,
     );
     const fired = hook.requests
       .map((r) => JSON.parse(r.body) as WebhookBody)
@@ -136,7 +136,7 @@ notifiers:
     assert.equal(fired.receiver, "webhook");
     assert.equal(fired.alerts[0]!.labels["severity"], "critical");
     // one instance of the two was down: still a success, counted once
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["trace_id"] === trace_id), 3000, "delivery log");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["trace_id"] === trace_id), "delivery log", 3000);
     assert.equal(await metric(kestrel, "failure"), 0);
   });
 
@@ -146,11 +146,11 @@ notifiers:
     );
     assert.equal(res.status, 200);
     let alerts: AmAlert[] = [];
-    const end = Date.now() + 5000;
-    while (alerts.length === 0 && Date.now() < end) {
+    const stored = async (): Promise<boolean> => {
       alerts = await am.alerts('alertname="Read sensitive file untrusted"');
-      if (alerts.length === 0) await new Promise((r) => setTimeout(r, 25));
-    }
+      return alerts.length > 0;
+    };
+    await until(stored, "the routed alert in Alertmanager", 5000, { intervalMs: 25 });
     assert.equal(alerts.length, 1);
     const labels = alerts[0]!.labels;
     assert.equal(labels["severity"], "warning");
@@ -158,13 +158,13 @@ notifiers:
     assert.equal(labels["kestrel_rule"], "Route sensitive reads");
     assert.equal(labels["k8s_pod_name"], "reader-pod");
     for (const k of ["action", "actionner", "status"]) assert.equal(k in labels, false, k);
-    await eventually(
+    await until(
       () =>
         hook.requests.some((r) =>
           (JSON.parse(r.body) as WebhookBody).alerts.some((x) => x.labels["alertname"] === "Read sensitive file untrusted"),
         ),
-      5000,
       "Alertmanager's webhook for the event",
+      5000,
     );
   });
 });
@@ -195,12 +195,12 @@ describe("alertmanager notifier: refusals", () => {
     const body = JSON.parse(receiver.requests[1]!.body) as unknown[];
     assert.equal(body.length, 1);
     assert.equal(receiver.requests[0]!.body, receiver.requests[1]!.body);
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), 3000, "delivery");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), "delivery", 3000);
 
     receiver.script(400);
     await kestrel.post(falcoEvent());
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification failed"), 3000, "failure log");
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification failed"), "failure log", 3000);
+    await kestrel.settled(); // the failure is final: nothing more is sent
     assert.equal(receiver.requests.length, 3, "a 400 is not retried");
     assert.equal(await metric(kestrel, "success"), 1);
     assert.equal(await metric(kestrel, "failure"), 1);

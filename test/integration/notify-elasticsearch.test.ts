@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type FakeElasticsearch, startFakeElasticsearch } from "../support/elasticsearch.ts";
 import { falcoEvent } from "../support/events.ts";
-import { notificationsTotal, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Respond

@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { ACT_OK_RULES, eventually, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { ACT_OK_RULES, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type KestrelProcess, startKestrelProcess } from "../support/process.ts";
+import { until } from "../support/wait.ts";
 
 async function lines(file: string): Promise<string[]> {
   try {
@@ -62,7 +63,7 @@ describe("file and program notifiers through the server", () => {
     assert.equal(l.filter((x) => / Success rule=Act /.test(x)).length, 2);
     await writeFile(join(dir, "fail"), "");
     await k.post(falcoEvent());
-    await eventually(() => k.logs.some((x) => x["msg"] === "notification failed" && x["notifier"] === "program"), 5000, "failure");
+    await until(() => k.logs.some((x) => x["msg"] === "notification failed" && x["notifier"] === "program"), "failure", 5000);
     assert.equal(await metric(k, "program", "failure"), 1);
     assert.equal(await metric(k, "program", "success"), 2);
   });

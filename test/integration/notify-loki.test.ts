@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, notificationsTotal, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type FakeLoki, startFakeLoki } from "../support/loki.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Respond
@@ -42,7 +43,7 @@ notifiers:
   it("pushes the action result with bounded labels, auth and tenant", async () => {
     const res = await kestrel.post(falcoEvent({ priority: "Critical" }));
     const { trace_id } = (await res.json()) as { trace_id: string };
-    await eventually(() => loki.accepted.length >= 1, 5000, "a push");
+    await until(() => loki.accepted.length >= 1, "a push", 5000);
     const push = loki.accepted[0]!;
     assert.equal(push.headers.authorization, `Basic ${Buffer.from("99999:xxxxx").toString("base64")}`);
     assert.equal(push.headers["x-scope-orgid"], "security");
@@ -64,7 +65,7 @@ notifiers:
     assert.equal(payload["trace_id"], trace_id);
     assert.equal(payload["actionner"], "local:command");
     assert.ok(!JSON.stringify(stream.stream).includes(trace_id));
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["notifier"] === "loki"), 3000, "sent log");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent" && l["notifier"] === "loki"), "sent log", 3000);
   });
 
   it("retries 429 and 500, gives up at once on 400, and counts both outcomes", async () => {
@@ -72,8 +73,8 @@ notifiers:
     loki.script({ status: 429, headers: { "retry-after": "0" } }, 500);
     const pushesBefore = loki.pushes.length;
     await kestrel.post(falcoEvent());
-    await eventually(() => loki.pushes.length >= pushesBefore + 3, 5000, "three attempts");
-    await eventually(() => loki.accepted.length >= 2, 3000, "accepted after retries");
+    await until(() => loki.pushes.length >= pushesBefore + 3, "three attempts", 5000);
+    await until(() => loki.accepted.length >= 2, "accepted after retries", 3000);
     await until(async () => (await metric("success")) > okBefore, "success counted");
     assert.equal(await metric("failure"), 0, "a retried push that went through is no failure");
 

@@ -13,7 +13,8 @@ import {
   startPagerDutyReceiver,
 } from "../support/api-receivers.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Page shells
@@ -86,7 +87,7 @@ notifiers:
     assert.equal(trigger.payload!.custom_details["rule"], "Page shells");
     assert.equal((trigger.payload!.custom_details["output_fields"] as Record<string, unknown>)["k8s.pod.name"], "web-1");
     assert.deepEqual(resolve, { routing_key: KEY, event_action: "resolve", dedup_key: trigger.dedup_key });
-    await eventually(() => sentCount() >= 2, 3000, "both deliveries");
+    await until(() => sentCount() >= 2, "both deliveries", 3000);
     assert.equal(await metric("success"), 2);
   });
 
@@ -104,7 +105,7 @@ notifiers:
   });
 
   it("retries a 429 after its Retry-After and a 500, then succeeds", async () => {
-    await eventually(() => sentCount() >= 3, 3000, "earlier deliveries");
+    await until(() => sentCount() >= 3, "earlier deliveries", 3000);
     const start = pd.requests.length;
     const success = await metric("success");
     pd.script(PAGERDUTY_THROTTLED("1"), PAGERDUTY_SERVER_ERROR);
@@ -118,7 +119,7 @@ notifiers:
     );
     assert.equal(new Set(tries.map((t) => t.body)).size, 1);
     assert.ok(Date.now() - sent >= 1000, "Retry-After: 1 was honoured");
-    await eventually(() => sentCount() >= 4, 3000, "delivery after retries");
+    await until(() => sentCount() >= 4, "delivery after retries", 3000);
     assert.equal(await metric("success"), success + 1);
   });
 
@@ -127,8 +128,8 @@ notifiers:
     const failures = await metric("failure");
     pd.script(PAGERDUTY_INVALID);
     await kestrel.post(falcoEvent({ rule: "Read sensitive file untrusted" }));
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification failed"), 3000, "failure log");
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification failed"), "failure log", 3000);
+    await kestrel.settled(); // the failure is final: nothing more is sent
     assert.equal(pd.requests.length, start + 1);
     assert.equal(await metric("failure"), failures + 1);
   });

@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import type { SlackPayload } from "../../src/notifiers/slack.ts";
 import { type ApiReceiver, SLACK_RATE_LIMITED, SLACK_SERVER_ERROR, startSlackReceiver } from "../support/api-receivers.ts";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Shells
@@ -73,7 +74,7 @@ notifiers:
     assert.equal(f["Status"], "`success`");
     assert.equal(f["Trace ID"], `\`${trace_id}\``);
     assert.match(f["Event"]!, /A shell was spawned/);
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), 3000, "delivery");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), "delivery", 3000);
     assert.equal(await metric("success"), 1);
   });
 
@@ -88,7 +89,7 @@ notifiers:
   });
 
   it("retries a 429 (after its Retry-After) and a 500, sending the same message", async () => {
-    await eventually(() => kestrel.logs.filter((l) => l["msg"] === "notification sent").length >= 2, 3000, "earlier deliveries");
+    await until(() => kestrel.logs.filter((l) => l["msg"] === "notification sent").length >= 2, "earlier deliveries", 3000);
     const start = slack.requests.length;
     const success = await metric("success");
     slack.script(SLACK_RATE_LIMITED("1"), SLACK_SERVER_ERROR);
@@ -102,7 +103,7 @@ notifiers:
     );
     assert.equal(new Set(tries.map((t) => t.body)).size, 1);
     assert.ok(Date.now() - sent >= 1000, "Retry-After: 1 was honoured");
-    await eventually(() => kestrel.logs.filter((l) => l["msg"] === "notification sent").length >= 3, 3000, "delivery after retries");
+    await until(() => kestrel.logs.filter((l) => l["msg"] === "notification sent").length >= 3, "delivery after retries", 3000);
     assert.equal(await metric("success"), success + 1);
   });
 
@@ -111,8 +112,8 @@ notifiers:
     const failures = await metric("failure");
     slack.script({ status: 404, body: "no_service" });
     await kestrel.post(falcoEvent());
-    await eventually(() => kestrel.logs.filter((l) => l["msg"] === "notification failed").length >= 1, 3000, "failure log");
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => kestrel.logs.filter((l) => l["msg"] === "notification failed").length >= 1, "failure log", 3000);
+    await kestrel.settled(); // the failure is final: nothing more is sent
     assert.equal(slack.requests.length, start + 1);
     assert.equal(await metric("failure"), failures + 1);
   });

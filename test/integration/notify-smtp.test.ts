@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { notificationsTotal, type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { notificationsTotal, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { parseMime, type SmtpTestServer, startSmtpServer } from "../support/smtp.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Respond

@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Notify
@@ -40,7 +41,7 @@ describe("webhook delivery", () => {
     receiver.script(503, { status: 429, headers: { "retry-after": "0" } });
     await kestrel.post(falcoEvent());
     await receiver.waitFor(3, 5000);
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), 3000, "delivery");
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification sent"), "delivery", 3000);
     assert.equal(await metric("success"), 1);
     assert.equal(await metric("failure"), 0);
     const bodies = receiver.requests.map((r) => r.body);
@@ -56,8 +57,8 @@ describe("webhook delivery", () => {
     receiver.script(400);
     const res = await kestrel.post(falcoEvent());
     const { trace_id } = (await res.json()) as { trace_id: string };
-    await eventually(() => kestrel.logs.some((l) => l["msg"] === "notification failed" && l["trace_id"] === trace_id), 3000, "failure log");
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => kestrel.logs.some((l) => l["msg"] === "notification failed" && l["trace_id"] === trace_id), "failure log", 3000);
+    await kestrel.settled(); // the failure is final: nothing more is sent
     assert.equal(receiver.requests.length, start + 1);
     assert.equal(await metric("failure"), 1);
   });

@@ -18,7 +18,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { version } from "../../src/version.ts";
 import { falcoEvent } from "../support/events.ts";
-import { startKestrel, until } from "../support/kestrel.ts";
+import { startKestrel } from "../support/kestrel.ts";
 import {
   decodeMetricsRequest,
   decodeTraceRequest,
@@ -29,6 +29,7 @@ import {
 } from "../support/otlp.ts";
 import { closedPort } from "../support/ports.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const PROTOCOLS = [
   { protocol: "grpc", transport: "grpc", port: (r: OtlpReceiver) => r.grpcPort },

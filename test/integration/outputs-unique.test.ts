@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel, type WebhookNotification } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel, type WebhookNotification } from "../support/kestrel.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 const EVENTS = 200;
 
@@ -53,7 +54,7 @@ describe("local:file under concurrent events", () => {
     assert.equal(new Set(traces).size, EVENTS);
     const outputs = (): WebhookNotification[] =>
       receiver.requests.map((r) => JSON.parse(r.body) as WebhookNotification).filter((n) => n.message === "output");
-    await eventually(() => outputs().length >= EVENTS, 60_000, `${EVENTS} output notifications`);
+    await until(() => outputs().length >= EVENTS, `${EVENTS} output notifications`, 60_000);
 
     const files = (await readdir(dest)).filter((f) => !f.startsWith("."));
     assert.equal(files.length, EVENTS, "one file per artifact");

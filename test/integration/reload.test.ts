@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { RulesReloader } from "../../src/reload.ts";
 import { falcoEvent } from "../support/events.ts";
 import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { loggedError } from "../support/logs.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
 const action = (name: string) => `
@@ -97,8 +98,7 @@ describe("rules reload", () => {
     assert.ok(
       kestrel.logs.some(
         (l) =>
-          l["msg"] === "the new rules cannot be applied: the previous rules stay in force" &&
-          /pagerduty.*routing_key/.test(String(l["error"])),
+          l["msg"] === "the new rules cannot be applied: the previous rules stay in force" && /pagerduty.*routing_key/.test(loggedError(l)),
       ),
     );
     assert.equal(await outcome(kestrel, "Read sensitive file untrusted"), "queued");

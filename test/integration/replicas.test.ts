@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { type RunningKestrel, startKestrel, until } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type NatsServer, natsSkipReason, startNats } from "../support/nats.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp.ts";
+import { until } from "../support/wait.ts";
 
 const RULES = `
 - rule: Shells
@@ -50,7 +51,8 @@ describe("replicas through NATS JetStream", { skip: natsSkipReason() }, () => {
     }
     assert.deepEqual(new Set(answers), new Set(["queued"]));
     await until(async () => (await actions(a)) + (await actions(b)) === 40, "40 actions in all");
-    await new Promise((r) => setTimeout(r, 500));
+    // Both replicas have finished every event they stored or took: none is being acted on a second time.
+    await Promise.all([a.settled(), b.settled()]);
     const [onA, onB] = [await actions(a), await actions(b)];
     assert.equal(onA + onB, 40, "none twice");
     assert.ok(onA > 0 && onB > 0, `both replicas work (${onA} + ${onB})`);
@@ -69,7 +71,7 @@ describe("replicas through NATS JetStream", { skip: natsSkipReason() }, () => {
     assert.equal(first.result, "queued");
     assert.equal(again.result, "duplicate");
     await until(async () => (await actions(a)) + (await actions(b)) === before + 1, "the one action");
-    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all([a.settled(), b.settled()]);
     assert.equal((await actions(a)) + (await actions(b)), before + 1);
     const metrics = await (await fetch(`${b.url}/metrics`)).text();
     assert.match(metrics, /^kestrel_duplicates_total 1$/m);
@@ -87,10 +89,11 @@ describe("replicas through NATS JetStream", { skip: natsSkipReason() }, () => {
     await until(async () => (await fetch(`${a.url}/healthz`)).status === 200, "a to reconnect", 15_000);
     const before = (await actions(a)) + (await actions(b));
     let status = 0;
-    for (let i = 0; i < 20 && status !== 200; i++) {
+    const accepted = async (): Promise<boolean> => {
       status = (await a.post(falcoEvent())).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 250));
-    }
+      return status === 200;
+    };
+    await until(accepted, "an event accepted after the restart", 5000, { intervalMs: 250 });
     assert.equal(status, 200);
     await until(async () => (await actions(a)) + (await actions(b)) === before + 1, "the action after the restart", 15_000);
   });

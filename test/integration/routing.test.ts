@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { falcoEvent } from "../support/events.ts";
-import { eventually, type RunningKestrel, startKestrel } from "../support/kestrel.ts";
+import { type RunningKestrel, startKestrel } from "../support/kestrel.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { until } from "../support/wait.ts";
 
 interface Body {
   message: string;
@@ -63,7 +64,7 @@ describe("routing events to notifiers, and notifier filters", () => {
     );
     assert.equal(res.status, 200);
     const { trace_id } = (await res.json()) as { trace_id: string };
-    await eventually(() => bodies().some((b) => b.trace_id === trace_id));
+    await until(() => bodies().some((b) => b.trace_id === trace_id), "the routed event's notification");
     const body = bodies().find((b) => b.trace_id === trace_id)!;
     assert.equal(body.message, "event");
     assert.equal(body.rule, "Route shells to the webhook");
@@ -81,13 +82,13 @@ describe("routing events to notifiers, and notifier filters", () => {
     const successCritical = await post("Echo", "Critical");
     const failureNotice = await post("Fail", "Notice");
     const failureError = await post("Fail", "Error");
-    await eventually(() => bodies().some((b) => b.trace_id === failureError));
-    // Once all four actions finished (their notifications are decided then), and a later notification
-    // arrived, the two dropped ones never will.
-    const marker = await post("Fail", "Critical");
+    await until(() => bodies().some((b) => b.trace_id === failureError), "the notification of the failure at Error");
+    // Once the engine has finished the three events and every notification they produced, the two dropped
+    // ones never come.
+    await filtered.settled();
     const byStatus = (status: string): number => filtered.app.observer.summary.actionsByStatus.get(status) ?? 0;
-    await eventually(() => byStatus("success") === 1 && byStatus("failure") === 3);
-    await eventually(() => bodies().some((b) => b.trace_id === marker));
+    assert.equal(byStatus("success"), 1);
+    assert.equal(byStatus("failure"), 2);
     const traces = new Set(bodies().map((b) => b.trace_id));
     assert.equal(traces.has(successCritical), false, "success is filtered out by on_status");
     assert.equal(traces.has(failureNotice), false, "Notice is below min_priority");

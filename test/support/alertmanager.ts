@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DebianTool, requireTool, skipReason } from "./debian.ts";
+import { until } from "./wait.ts";
 
 export const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus-alertmanager";
 const ALERTMANAGER_TOOL: DebianTool = { command: ALERTMANAGER_BIN, pkg: "prometheus-alertmanager", env: "ALERTMANAGER_BIN" };
@@ -108,16 +109,18 @@ receivers:
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end && child.exitCode === null) {
+  const ready = async (): Promise<boolean> => {
     try {
-      if ((await fetch(`${url}/-/ready`)).ok) return true;
+      return (await fetch(`${url}/-/ready`)).ok;
     } catch {
-      // not listening yet
+      return false; // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
+  };
+  const exited = (): string | undefined => (child.exitCode === null ? undefined : "Alertmanager exited");
+  return until(ready, "Alertmanager to be ready", timeoutMs, { intervalMs: 25, failIf: exited }).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -6,6 +6,7 @@
 //   server of these can run here, so each one implements the documented request and response of its API
 //   (paths, headers, status codes, error bodies and headers).
 // One TestAccount holds the access keys, roles and role sessions every server checks signatures against.
+import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
@@ -14,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { KestrelError } from "../../src/errors.ts";
 import { type Answer, type ApiReceiver, startRecordingServer } from "./receiver.ts";
 
 const require = createRequire(import.meta.url);
@@ -838,4 +840,15 @@ export async function startAwsServers(options: {
       await Promise.all([s3.close(), lambda.close(), sts.close(), imds.close()]);
     },
   };
+}
+
+/** The KestrelError `work` rejects with (an AWS client call expected to fail); fails the test otherwise. */
+export async function rejection(work: Promise<unknown>): Promise<KestrelError> {
+  try {
+    await work;
+  } catch (err) {
+    assert.ok(err instanceof KestrelError, `not a KestrelError: ${String(err)}`);
+    return err;
+  }
+  assert.fail("expected a failure");
 }

@@ -1,4 +1,5 @@
-// Falco events for tests, shaped like real Falco 0.39+ alerts (falco-formats.md §1.1).
+// Falco events for tests, shaped like real Falco 0.39+ JSON alerts: output, priority, rule, time, output_fields,
+// source, tags, hostname.
 export interface EventOverrides {
   rule?: string;
   priority?: string;

@@ -8,6 +8,7 @@ import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DebianTool, requireTool, skipReason } from "./debian.ts";
+import { until } from "./wait.ts";
 
 export const NATS_SERVER =
   process.env["NATS_SERVER_BIN"] ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "/usr/bin/nats-server");
@@ -65,11 +66,11 @@ export async function startNats(): Promise<NatsServer> {
     child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
     const proc = child;
     exited = new Promise((resolve) => proc.once("exit", () => resolve()));
-    const end = Date.now() + 10_000;
-    while (!(await reachable(port)) || !/Server is ready/.test(output)) {
-      if (proc.exitCode !== null || Date.now() > end) throw new Error(`nats-server did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await until(async () => (await reachable(port)) && /Server is ready/.test(output), "nats-server to start", 10_000, {
+      intervalMs: 25,
+      failIf: () => (proc.exitCode === null ? undefined : `nats-server exited (${proc.exitCode})`),
+      detail: () => output,
+    });
   };
   const stop = async (): Promise<void> => {
     const proc = child;

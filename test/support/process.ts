@@ -10,6 +10,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { until } from "./wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The CLI launcher, bin/kestrel.js. */
@@ -107,15 +108,10 @@ export function spawnKestrel(options: KestrelOptions): SpawnedKestrel {
   const output = (): string => lines.join("\n");
 
   const waitFor = async (check: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!check()) {
-      if (closed)
-        throw new Error(
-          `kestrel server exited (code ${child.exitCode}, signal ${child.signalCode}) while waiting for ${what}:\n${output()}`,
-        );
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${output()}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(check, what, timeoutMs, {
+      failIf: () => (closed ? `kestrel server exited (code ${child.exitCode}, signal ${child.signalCode})` : undefined),
+      detail: output,
+    });
   };
   const waitForExit = async (timeoutMs = EXIT_TIMEOUT_MS): Promise<number | null> => {
     let timer: NodeJS.Timeout | undefined;

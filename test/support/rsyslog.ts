@@ -9,6 +9,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DebianTool, requireTool, skipReason } from "./debian.ts";
+import { until } from "./wait.ts";
 
 export interface SyslogRecord {
   proto: string;
@@ -104,22 +105,22 @@ ruleset(name="remote") {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   // Ready when the TCP input accepts connections.
-  const end = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`rsyslogd exited: ${stderr}`);
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const c = connect({ host: "127.0.0.1", port }, () => {
         c.destroy();
         resolve(true);
       });
       c.once("error", () => resolve(false));
     });
-    if (ok) break;
-    if (Date.now() > end) {
-      child.kill("SIGKILL");
-      throw new Error(`rsyslogd did not listen on ${port}: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await until(accepts, `rsyslogd to listen on ${port}`, 10_000, {
+      failIf: () => (child.exitCode === null ? undefined : "rsyslogd exited"),
+      detail: () => stderr,
+    });
+  } catch (err) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    throw err;
   }
 
   const records = async (): Promise<SyslogRecord[]> => {
@@ -144,13 +145,15 @@ ruleset(name="remote") {
     unixPath,
     records,
     async waitFor(count, timeoutMs = 5000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const r = await records();
-        if (r.length >= count) return r;
-        if (Date.now() > until) throw new Error(`rsyslog wrote ${r.length} of ${count} messages: ${JSON.stringify(r)} ${stderr}`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      let r: SyslogRecord[] = [];
+      const enough = async (): Promise<boolean> => {
+        r = await records();
+        return r.length >= count;
+      };
+      await until(enough, `rsyslog to write ${count} messages`, timeoutMs, {
+        detail: () => `${r.length} written: ${JSON.stringify(r)} ${stderr}`,
+      });
+      return r;
     },
     async stop() {
       if (child.exitCode === null && child.pid !== undefined) {

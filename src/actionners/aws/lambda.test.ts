@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { type AwsTestServers, credentialScope, signer, startAwsServers, TEST_REGION } from "../../../test/support/aws.ts";
 import { falcoEvent } from "../../../test/support/events.ts";
-import { createAwsClients } from "../../clients/aws.ts";
+import { createAwsClients } from "../../clients/aws/index.ts";
 import { createClients } from "../../clients/index.ts";
 import type { KestrelError } from "../../errors.ts";
 import { parseEvent } from "../../events/parse.ts";

@@ -49,6 +49,13 @@ function functionErrorText(payload: string): string {
 export default defineActionner({
   category: "aws",
   name: "lambda",
+  needs: ["aws"],
+  notes: {
+    behaviour:
+      "Invokes `aws_lambda_name` (name or ARN) at `aws_lambda_alias_or_version` with `aws_lambda_invocation_type` `RequestResponse` (the function's answer is the result), `Event` (queued, 202) or `DryRun` (permission check, 204); the payload is the Falco event with its `context` (Talon's keys and the additional contexts, e.g. `aws.region`).",
+    talon:
+      "a function error (`X-Amz-Function-Error`) is a failure carrying the function's `errorType: errorMessage` (Talon reported success); `Event` is a success everywhere (Talon's metrics counted its 202 as a failure); no `GetFunction` before each call (Invoke says when the function is missing, so `lambda:GetFunction` is not needed); the function and qualifier cannot come from an event (`${…}` refused by `rules check`)",
+  },
   description: "Invoke an AWS Lambda function with the Falco event and its context as payload",
   source: "any",
   requiredFields: [],

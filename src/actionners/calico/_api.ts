@@ -6,12 +6,12 @@
 // The answer is cached per client for CACHE_MS (one GET /apis/projectcalico.org/v3 every few minutes at
 // most, none per event), concurrent callers share one request, and forgetCalicoApi drops it (after a 404
 // on the chosen API). A discovery failure other than 404 is not cached and fails the action (retried by
-// kubeCall): an unavailable API server is not a missing one.
-import { isApiException, type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
-import type { CustomResource } from "../kubernetes/_api.ts";
+// the client): an unavailable API server is not a missing one. The cache is keyed by the client, not by
+// an action: it outlives actions, which is the point, and goes with the client.
+import type { KubeApi, Resource } from "../../clients/kubernetes/api.ts";
 
 export interface CalicoApi {
-  readonly resource: CustomResource;
+  readonly resource: Resource;
   /** The stored name of the policy `name` of the default tier. */
   storedName(name: string): string;
 }
@@ -36,24 +36,15 @@ interface Entry {
   readonly at: number;
 }
 
-const cache = new WeakMap<KubeClient, Entry>();
+const cache = new WeakMap<KubeApi, Entry>();
 
-/** Whether the API server serves projectcalico.org/v3 networkpolicies (namespaced). */
-async function discover(kube: KubeClient, signal: AbortSignal): Promise<CalicoApi> {
-  const { group, version, plural } = V3.resource;
-  return kubeCall(`discover the API ${group}/${version}`, { signal }, async () => {
-    try {
-      const list = await kube.custom.getAPIResources({ group, version }, kube.requestOptions(signal));
-      return list.resources.some((r) => r.name === plural && r.namespaced) ? V3 : CRD;
-    } catch (err) {
-      if (isApiException(err) && err.code === 404) return CRD;
-      throw err;
-    }
-  });
+/** V3 when the API server serves projectcalico.org/v3 networkpolicies (namespaced), else the CRD. */
+async function discover(kube: KubeApi, signal: AbortSignal): Promise<CalicoApi> {
+  return (await kube.servesResource(V3.resource, { signal })) ? V3 : CRD;
 }
 
 /** The API to write through: cached, or discovered (once for concurrent callers). `now` is for tests. */
-export function calicoApiOf(kube: KubeClient, signal: AbortSignal, now = Date.now()): Promise<CalicoApi> {
+export function calicoApiOf(kube: KubeApi, signal: AbortSignal, now = Date.now()): Promise<CalicoApi> {
   const cached = cache.get(kube);
   if (cached !== undefined && now - cached.at < CACHE_MS) return cached.answer;
   const answer = discover(kube, signal);
@@ -66,6 +57,6 @@ export function calicoApiOf(kube: KubeClient, signal: AbortSignal, now = Date.no
 }
 
 /** Drops the cached answer, so that the next call discovers again. */
-export function forgetCalicoApi(kube: KubeClient): void {
+export function forgetCalicoApi(kube: KubeApi): void {
   cache.delete(kube);
 }

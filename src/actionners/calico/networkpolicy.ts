@@ -16,12 +16,12 @@
 // the default Allow (no allow list) allows all traffic, IPv6 included (Talon allows 0.0.0.0/0 only).
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import type { KubeClient } from "../../clients/kubernetes-calls.ts";
-import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
+import type { KubeApi, Metadata } from "../../clients/kubernetes/api.ts";
+import { type Cidr, cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
+import { answeredNotFound, MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
+import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { isNotFound, MANAGED_LABELS, type Metadata, upsert } from "../kubernetes/_api.ts";
-import { type Cidr, cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
-import { policyTargetOf } from "../kubernetes/_owner.ts";
 import { type CalicoApi, calicoApiOf, forgetCalicoApi, V3 } from "./_api.ts";
 
 interface CalicoRule {
@@ -66,11 +66,6 @@ function deniedBy(policy: CalicoNetworkPolicy | undefined): string[] {
   return (policy?.spec?.egress ?? []).filter((r) => r.action === "Deny").flatMap((r) => r.destination?.nets ?? []);
 }
 
-/** A 404 from the API: the object went, or the API itself did (kubeCall keeps the answer as the cause). */
-function answeredNotFound(err: unknown): boolean {
-  return isNotFound(err) || (err instanceof Error && isNotFound(err.cause));
-}
-
 interface Write {
   readonly namespace: string;
   /** The policy's name: the owner's. */
@@ -80,33 +75,37 @@ interface Write {
 }
 
 /** Creates or updates the policy through `api` (GET, then create or replace with the resourceVersion read). */
-function write(kube: KubeClient, api: CalicoApi, w: Write): Promise<"created" | "updated"> {
-  const { group, version, plural } = api.resource;
+function write(kube: KubeApi, api: CalicoApi, w: Write): Promise<"created" | "updated"> {
+  const { group, version } = api.resource;
   const name = api.storedName(w.owner);
-  const at = { group, version, plural, namespace: w.namespace };
-  const options = kube.requestOptions(w.signal);
-  return upsert<CalicoNetworkPolicy>({
+  const request = {
+    resource: api.resource,
+    namespace: w.namespace,
+    name,
     what: `create or update the Calico networkpolicy '${name}' (${group}/${version}) in the namespace '${w.namespace}'`,
-    signal: w.signal,
     missingKindHint:
       api === V3
         ? "projectcalico.org/v3 networkpolicies are no longer served: was Calico's API server removed?"
         : "neither projectcalico.org/v3 nor crd.projectcalico.org/v1 networkpolicies are served: is Calico installed?",
-    read: () => kube.custom.getNamespacedCustomObject({ ...at, name }, options) as Promise<CalicoNetworkPolicy>,
-    create: (body) => kube.custom.createNamespacedCustomObject({ ...at, body }, options) as Promise<CalicoNetworkPolicy>,
-    replace: (body) => kube.custom.replaceNamespacedCustomObject({ ...at, name, body }, options) as Promise<CalicoNetworkPolicy>,
-    build: (existing) => ({
+    build: (existing: CalicoNetworkPolicy | undefined): CalicoNetworkPolicy => ({
       apiVersion: `${group}/${version}`,
       kind: "NetworkPolicy",
       metadata: { name, namespace: w.namespace, labels: { ...MANAGED_LABELS } },
       ...w.build(existing),
     }),
-  });
+  };
+  return kube.upsert(request, { signal: w.signal });
 }
 
 export default defineActionner({
   category: "calico",
   name: "networkpolicy",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "The remote IP is `fd.rip`, else `fd.sip`.",
+    talon:
+      "Calico's supported `projectcalico.org/v3` API when discovery shows it (cached 5 min, checked again after a 404), else the `crd.projectcalico.org/v1` CRD as `default.<owner>`; the RBAC includes `get` on the `default` tier and `tier.networkpolicies` (`default.*`), which Calico's API server checks; denied IPs accumulate without duplicates; IPv6 as `/128`",
+  },
   description: "Create or update a Calico NetworkPolicy that blocks the egress traffic of the pod's workload to the event's remote IP",
   source: "syscall",
   requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
@@ -138,13 +137,11 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
       - "blue-ns"
 `,
   async preflight(ctx) {
-    remoteIpOf(ctx.event);
-    await policyTargetOf(ctx);
-  },
-  async run(ctx) {
-    const { params: p, signal } = ctx;
     const remote = remoteIpOf(ctx.event);
-    const target = await policyTargetOf(ctx);
+    return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
+  },
+  async run(ctx, { remote, target }) {
+    const { params: p, signal } = ctx;
     const { namespace } = target;
     const kube = kubernetesOf(ctx.clients);
     const w: Write = {

@@ -12,11 +12,12 @@
 // which in Cilium means "outside the cluster" and so also cut the pods from in-cluster services and DNS.
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
+import type { Metadata } from "../../clients/kubernetes/api.ts";
+import { cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
+import { MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
+import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { MANAGED_LABELS, type Metadata, upsertCustom } from "../kubernetes/_api.ts";
-import { cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../kubernetes/_net.ts";
-import { policyTargetOf } from "../kubernetes/_owner.ts";
 
 const RESOURCE = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies" } as const;
 const NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace";
@@ -57,6 +58,12 @@ function deniedBy(policy: CiliumNetworkPolicy | undefined): string[] {
 export default defineActionner({
   category: "cilium",
   name: "networkpolicy",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "The remote IP is `fd.rip`, else `fd.sip`.",
+    talon:
+      "denied IPs accumulate without duplicates; IPv6 as `/128`; Cilium's default allow is `toEntities: [all]` (Talon's `0.0.0.0/0` cut in-cluster traffic)",
+  },
   description: "Create or update a CiliumNetworkPolicy that blocks the egress traffic of the pod's workload to the event's remote IP",
   source: "syscall",
   requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
@@ -83,20 +90,19 @@ cilium.io/ciliumnetworkpolicies: get, create, update`,
       - "blue-ns"
 `,
   async preflight(ctx) {
-    remoteIpOf(ctx.event);
-    await policyTargetOf(ctx);
-  },
-  async run(ctx) {
-    const { params: p, signal } = ctx;
     const remote = remoteIpOf(ctx.event);
-    const target = await policyTargetOf(ctx);
+    return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
+  },
+  async run(ctx, { remote, target }) {
+    const { params: p, signal } = ctx;
     const { name, namespace } = target;
-    const outcome = await upsertCustom<CiliumNetworkPolicy>(kubernetesOf(ctx.clients), RESOURCE, {
+    const request = {
+      resource: RESOURCE,
       namespace,
       name,
       what: `create or update the ciliumnetworkpolicy '${name}' in the namespace '${namespace}'`,
-      signal,
-      build: (existing) => ({
+      missingKindHint: `is the ${RESOURCE.group}/${RESOURCE.version} ${RESOURCE.plural} resource installed in the cluster?`,
+      build: (existing: CiliumNetworkPolicy | undefined): CiliumNetworkPolicy => ({
         apiVersion: `${RESOURCE.group}/${RESOURCE.version}`,
         kind: "CiliumNetworkPolicy",
         metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
@@ -107,7 +113,8 @@ cilium.io/ciliumnetworkpolicies: get, create, update`,
           egress: ciliumEgress(p.allow_cidr, p.allow_namespaces),
         },
       }),
-    });
+    };
+    const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
     return {
       output: `the ciliumnetworkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
       objects: { networkpolicy: name, namespace, pod: target.pod, ip: remote.address },

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { type FakeGcp, startFakeGcp } from "../../../test/support/gcp.ts";
-import { createGcpClient } from "../../clients/gcp.ts";
+import { createGcpClient } from "../../clients/gcp/index.ts";
 import { type Clients, createClients } from "../../clients/index.ts";
 import type { KestrelError } from "../../errors.ts";
 import { parseEvent } from "../../events/parse.ts";

@@ -6,7 +6,7 @@
 // passed it to time.Duration, i.e. nanoseconds), any 2xx counts as success (Talon: only 200), and the name
 // and location cannot come from the event, since they choose which code runs.
 import { z } from "zod";
-import { FUNCTION_LOCATION, FUNCTION_NAME } from "../../clients/gcp-names.ts";
+import { FUNCTION_LOCATION, FUNCTION_NAME } from "../../clients/gcp/names.ts";
 import { gcpOf } from "../../clients/index.ts";
 import { eventToJSON } from "../../events/fields.ts";
 import { defineActionner } from "../../plugins/define.ts";
@@ -34,6 +34,13 @@ const params = z.strictObject({
 export default defineActionner({
   category: "gcp",
   name: "function",
+  needs: ["gcp"],
+  notes: {
+    behaviour:
+      "Finds the function's URL with the Cloud Functions API (`projects/<project>/locations/<gcp_function_location>/functions/<gcp_function_name>`, v2: `serviceConfig.uri`, else `url`, so 1st and 2nd gen both work) and POSTs the event with its `context` as JSON, with an ID token whose audience is that URL; result objects `name`, `location`, `url`, `function_response_status`, `function_response` (first 1 KiB).",
+    talon:
+      "`gcp_function_timeout` in seconds, default 30 (Talon: nanoseconds); any 2xx is success (Talon: only 200), anything else a failure carrying the function's answer; name and location cannot use `${…}` event values",
+  },
   description: "Call a Google Cloud Function with the Falco event and its context as the JSON body",
   source: "any",
   requiredFields: [],

@@ -2,19 +2,17 @@
 // script in every container in turn; Kestrel acts in ONE container: the `container` parameter when set
 // (it must exist), else the container the event came from (the pod container named like the event's
 // k8s.container.name or container.name), else the pod's first container. The pod is read once per action
-// run: preflight and run share the context object, so run reuses what preflight read.
+// run: preflight returns what it found (podContainerOf) and run receives it.
 import { randomBytes } from "node:crypto";
-import type { V1EphemeralContainer, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
+import type { KubeApi, V1ContainerState, V1EphemeralContainer, V1Pod } from "../../clients/kubernetes/api.ts";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
 import { type PodTarget, podTargetOf } from "../../events/target.ts";
 import type { ActionContext, ActionResult } from "../../plugins/types.ts";
 import { compileShellScript, isShell } from "../../template/shell.ts";
-import { readPod } from "./_pod.ts";
 
 /** Event fields naming the container the event came from, in order. */
 export const CONTAINER_NAME_FIELDS = ["k8s.container.name", "container.name"] as const;
@@ -28,7 +26,7 @@ export const containerParam = z
   );
 
 export interface PodContainer {
-  readonly kube: KubeClient;
+  readonly kube: KubeApi;
   readonly target: PodTarget;
   readonly pod: V1Pod;
   readonly container: string;
@@ -41,25 +39,18 @@ export interface ContainerChoice {
   readonly mustRun: boolean;
 }
 
-const resolved = new WeakMap<object, Promise<PodContainer>>();
-
 /**
- * The event's pod (which must exist) and the container to act in. Throws ERR_TARGET_GONE when the pod is
- * gone and ERR_PREFLIGHT when the container does not exist or is not running. Cached per context.
+ * The event's pod (which must exist) and the container to act in: the preflight of the actionners that act
+ * in a container. Throws ERR_TARGET_GONE when the pod is gone and ERR_PREFLIGHT when the container does not
+ * exist or is not running.
  */
-export function podContainerOf(ctx: ActionContext, choice: ContainerChoice): Promise<PodContainer> {
-  let found = resolved.get(ctx);
-  if (found === undefined) {
-    found = resolve(ctx, choice);
-    resolved.set(ctx, found);
-  }
-  return found;
-}
-
-async function resolve(ctx: ActionContext, choice: ContainerChoice): Promise<PodContainer> {
+export async function podContainerOf(
+  ctx: Pick<ActionContext, "clients" | "event" | "signal">,
+  choice: ContainerChoice,
+): Promise<PodContainer> {
   const kube = kubernetesOf(ctx.clients);
   const target = podTargetOf(ctx.event);
-  const pod = await readPod(kube, target, ctx.signal);
+  const pod = await kube.readPod(target, { signal: ctx.signal });
   const container = chooseContainer(pod, target, ctx.event, choice.requested);
   if (choice.mustRun) checkRunning(pod, target, container);
   return { kube, target, pod, container };
@@ -124,6 +115,7 @@ export async function runShellAction(
     container,
     command: run.command,
     ...(run.stdin === undefined ? {} : { stdin: run.stdin }),
+    label: run.what,
     maxOutputBytes: MAX_SHELL_OUTPUT_BYTES,
     signal: run.signal,
   });
@@ -169,7 +161,7 @@ const STUCK = new Set([
  * beyond the action's deadline). An image that cannot be pulled fails at once with the kubelet's reason.
  */
 export async function startEphemeralContainer(
-  kube: KubeClient,
+  kube: KubeApi,
   target: PodTarget,
   container: V1EphemeralContainer,
   signal: AbortSignal,
@@ -177,28 +169,13 @@ export async function startEphemeralContainer(
 ): Promise<void> {
   const name = container.name;
   const where = `the ephemeral container '${name}' of ${podText(target)}`;
-  await kubeCall(`add ${where}`, { signal }, () =>
-    kube.core.patchNamespacedPodEphemeralcontainers(
-      { name: target.pod, namespace: target.namespace, body: { spec: { ephemeralContainers: [container] } } },
-      kube.requestOptions(signal, STRATEGIC_MERGE_PATCH),
-    ),
-  );
+  await kube.addEphemeralContainer(target, container, { signal });
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const pod = await readPod(kube, target, signal);
+    const pod = await kube.readPod(target, { signal });
     const state = pod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state;
-    if (state?.running !== undefined) return;
-    if (state?.terminated !== undefined) {
-      const t = state.terminated;
-      throw new KestrelError(
-        "ERR_ACTION",
-        `${where} stopped before it could be used (${t.reason ?? `exit code ${t.exitCode}`}${t.message ? `: ${t.message}` : ""})`,
-      );
-    }
+    if (isRunning(state, where)) return;
     const waiting = state?.waiting;
-    if (waiting?.reason !== undefined && STUCK.has(waiting.reason)) {
-      throw new KestrelError("ERR_ACTION", `${where} cannot start (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`);
-    }
     if (Date.now() >= deadline) {
       throw new KestrelError(
         "ERR_ACTION",
@@ -207,6 +184,21 @@ export async function startEphemeralContainer(
     }
     await delay(attempt < 3 ? 100 : 300, signal);
   }
+}
+
+/** True once the container runs; throws when it stopped or cannot start (STUCK), false while it may still start. */
+function isRunning(state: V1ContainerState | undefined, where: string): boolean {
+  if (state?.running !== undefined) return true;
+  const t = state?.terminated;
+  if (t !== undefined) {
+    const why = `${t.reason ?? `exit code ${t.exitCode}`}${t.message ? `: ${t.message}` : ""}`;
+    throw new KestrelError("ERR_ACTION", `${where} stopped before it could be used (${why})`);
+  }
+  const waiting = state?.waiting;
+  if (waiting?.reason !== undefined && STUCK.has(waiting.reason)) {
+    throw new KestrelError("ERR_ACTION", `${where} cannot start (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`);
+  }
+  return false;
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

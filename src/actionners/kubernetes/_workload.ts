@@ -1,14 +1,14 @@
 // What terminate, label, annotation, cordon and drain share: the node a pod runs on, and the decision
 // whether a pod may be removed (ignore_daemonsets, ignore_statefulsets, ignore_standalone_pods,
 // min_healthy_replicas, which applies to pods of ReplicaSets and StatefulSets).
-import type { V1Node, V1Pod } from "@kubernetes/client-node";
+
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { type KubeClient, kubeCall, STRATEGIC_MERGE_PATCH } from "../../clients/kubernetes-calls.ts";
+import type { KubeApi, V1Pod } from "../../clients/kubernetes/api.ts";
+import { ownerOf } from "../../clients/kubernetes/owner.ts";
 import { KestrelError } from "../../errors.ts";
 import { type PodTarget, podTargetOf } from "../../events/target.ts";
 import type { ActionContext } from "../../plugins/types.ts";
-import { ownerOf, readPod } from "./_pod.ts";
 
 /** The name of the node the pod is scheduled on; ERR_PREFLIGHT for a pod not scheduled yet. */
 export function nodeNameOf(pod: V1Pod, target: PodTarget): string {
@@ -19,25 +19,15 @@ export function nodeNameOf(pod: V1Pod, target: PodTarget): string {
   return node;
 }
 
-/** GETs the node; a missing node is ERR_TARGET_GONE. */
-export function readNode(kube: KubeClient, name: string, signal: AbortSignal): Promise<V1Node> {
-  return kubeCall(`read the node '${name}'`, { signal }, () => kube.core.readNode({ name }, kube.requestOptions(signal)));
-}
-
-/** The name of the (existing) node the event's pod runs on. */
-export async function nodeOfEventPod(ctx: Pick<ActionContext, "clients" | "event" | "signal">): Promise<string> {
+/** The (existing) node the event's pod runs on: the preflight of cordon and drain. */
+export async function nodeOfEventPod(
+  ctx: Pick<ActionContext, "clients" | "event" | "signal">,
+): Promise<{ target: PodTarget; node: string }> {
   const kube = kubernetesOf(ctx.clients);
   const target = podTargetOf(ctx.event);
-  const node = nodeNameOf(await readPod(kube, target, ctx.signal), target);
-  await readNode(kube, node, ctx.signal);
-  return node;
-}
-
-/** Marks the node unschedulable. */
-export function cordonNode(kube: KubeClient, node: string, signal: AbortSignal): Promise<unknown> {
-  return kubeCall(`cordon the node '${node}'`, { signal }, () =>
-    kube.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, kube.requestOptions(signal, STRATEGIC_MERGE_PATCH)),
-  );
+  const node = nodeNameOf(await kube.readPod(target, { signal: ctx.signal }), target);
+  await kube.readNode(node, { signal: ctx.signal });
+  return { target, node };
 }
 
 const MIN_HEALTHY = /^(\d+)(%?)$/;
@@ -111,13 +101,13 @@ interface Allowance {
  * ReplicaSet at least `min_healthy_replicas` ready ones (each controller is read once).
  */
 export class RemovalPolicy {
-  readonly #kube: KubeClient;
+  readonly #kube: KubeApi;
   readonly #policy: SkipPolicy;
   readonly #signal: AbortSignal;
   readonly #min: MinHealthy | undefined;
   readonly #allowances = new Map<string, Promise<Allowance>>();
 
-  constructor(kube: KubeClient, policy: SkipPolicy, signal: AbortSignal) {
+  constructor(kube: KubeApi, policy: SkipPolicy, signal: AbortSignal) {
     this.#kube = kube;
     this.#policy = policy;
     this.#signal = signal;
@@ -160,18 +150,9 @@ export class RemovalPolicy {
   }
 
   async #readAllowance(kind: "ReplicaSet" | "StatefulSet", name: string, namespace: string): Promise<Allowance> {
-    const signal = this.#signal;
-    const what = `read the ${kind} '${name}' in the namespace '${namespace}'`;
-    const obj =
-      kind === "ReplicaSet"
-        ? await kubeCall(what, { signal }, () =>
-            this.#kube.apps.readNamespacedReplicaSet({ name, namespace }, this.#kube.requestOptions(signal)),
-          )
-        : await kubeCall(what, { signal }, () =>
-            this.#kube.apps.readNamespacedStatefulSet({ name, namespace }, this.#kube.requestOptions(signal)),
-          );
-    const desired = obj.spec?.replicas ?? 1;
-    const ready = obj.status?.readyReplicas ?? 0;
+    const obj = await this.#kube.readController({ kind, name, namespace }, { signal: this.#signal });
+    const desired = obj.replicas ?? 1;
+    const ready = obj.readyReplicas ?? 0;
     return { controller: `${kind} '${name}'`, ready, desired, required: requiredReady(this.#min!, desired), removed: 0 };
   }
 }

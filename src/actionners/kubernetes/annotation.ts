@@ -6,7 +6,6 @@ export default defineMetadataActionner({
   field: "annotations",
   name: "annotation",
   noun: "annotation",
-  verb: "annotate",
   done: "annotated",
   description: "Add, modify or delete the annotations of the pod/node",
   example: `

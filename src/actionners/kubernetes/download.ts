@@ -1,13 +1,12 @@
 // kubernetes:download: copies a file out of ONE container of the event's pod to the action's output
 // (required). The file is read with `cat -- <file>`, the path passed as one argv element and never through
 // a shell, so whatever an event puts in the path (`/tmp/x; rm -rf /`) is only ever a file name. The bytes
-// are streamed from the exec to the output as they arrive (see _stream.ts). Talon tries `cat <file>` in
+// are streamed from the exec to the output as they arrive (KubeApi.stream). Talon tries `cat <file>` in
 // each container until one succeeds; Kestrel reads it in the chosen container only.
 import { z } from "zod";
 import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf } from "./_container.ts";
-import { streamExec } from "./_stream.ts";
 
 const params = z.strictObject({
   file: z.string().min(1, "must name a file").describe("full path of the file to download, e.g. ${FD_NAME}"),
@@ -17,6 +16,11 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "download",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Reads the file with `cat -- <file>` (no shell) into the output, which is required.",
+    talon: "streamed, never held in memory",
+  },
   description: "Download a file from a container of the pod",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -34,13 +38,10 @@ export default defineActionner({
     parameters:
       destination: /var/lib/kestrel/downloads
 `,
-  async preflight(ctx) {
-    await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
-  },
-  async run(ctx) {
+  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  async run(ctx, { kube, target, container }) {
     const { params: p, signal } = ctx;
-    const { kube, target, container } = await podContainerOf(ctx, { requested: p.container, mustRun: true });
-    const data = await streamExec(kube, {
+    const data = await kube.stream({
       namespace: target.namespace,
       pod: target.pod,
       container,

@@ -3,14 +3,15 @@
 // retries evictions refused by a PodDisruptionBudget (429) until `max_wait_period`, waits for the evicted
 // pods to be gone except in `wait_period_excluded_namespaces`, skips mirror (static) pods, and never evicts
 // Kestrel's own pod.
-import type { V1Pod } from "@kubernetes/client-node";
+
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
+import type { KubeApi, V1Pod } from "../../clients/kubernetes/api.ts";
+import { answeredStatus } from "../../clients/kubernetes/calls.ts";
 import { errorMessage, KestrelError } from "../../errors.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { cordonNode, minHealthyReplicasParam, nodeOfEventPod, RemovalPolicy } from "./_workload.ts";
+import { minHealthyReplicasParam, nodeOfEventPod, RemovalPolicy } from "./_workload.ts";
 
 /** Pause between two tries of an eviction refused by a PodDisruptionBudget, and between two checks of the pods left. */
 const RETRY_MS = 500;
@@ -46,9 +47,6 @@ const params = z.strictObject({
     ),
 });
 
-/** The node found by preflight, reused by run (same context object). */
-const checked = new WeakMap<object, string>();
-
 interface PodRef {
   readonly namespace: string | undefined;
   readonly name: string;
@@ -75,53 +73,41 @@ function keyOf(pod: V1Pod): string {
   return pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`;
 }
 
-async function podsOn(kube: KubeClient, node: string, signal: AbortSignal, attempts?: number): Promise<V1Pod[]> {
-  const list = await kubeCall(`list the pods of the node '${node}'`, { signal, ...(attempts === undefined ? {} : { attempts }) }, () =>
-    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, kube.requestOptions(signal)),
-  );
-  return list.items.filter((p) => p.spec?.nodeName === node);
-}
-
+/** 429 on an eviction: a PodDisruptionBudget refuses it for now. */
 function isPdbRefusal(err: unknown): boolean {
-  return (err as { cause?: { code?: unknown } }).cause?.code === 429;
+  return answeredStatus(err) === 429;
 }
 
 /**
  * Evicts the pod. Without a deadline a PodDisruptionBudget refusal (429) fails at once (Talon); other
- * retryable errors get kubeCall's retries. With a deadline, every retryable error is tried again until it.
+ * retryable errors are tried 3 times. With a deadline, every retryable error is tried again until it.
  */
-async function evict(kube: KubeClient, pod: V1Pod, deadline: number | undefined, signal: AbortSignal): Promise<void> {
-  const name = pod.metadata?.name ?? "";
-  const namespace = pod.metadata?.namespace ?? "";
-  const body = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace } };
+async function evict(kube: KubeApi, pod: V1Pod, deadline: number | undefined, signal: AbortSignal): Promise<void> {
+  const target = { pod: pod.metadata?.name ?? "", namespace: pod.metadata?.namespace ?? "" };
   for (let attempt = 1; ; attempt++) {
     try {
-      await kubeCall(`evict ${label(pod)}`, { signal, attempts: 1 }, () =>
-        kube.core.createNamespacedPodEviction({ name, namespace, body }, kube.requestOptions(signal)),
-      );
+      await kube.evict(target, { signal, attempts: 1 });
       return;
     } catch (err) {
       if (err instanceof KestrelError && err.code === "ERR_TARGET_GONE") return; // gone already: nothing to evict
-      const retryable = err instanceof KestrelError && err.retryable && !signal.aborted;
-      const again = deadline === undefined ? retryable && !isPdbRefusal(err) && attempt < 3 : retryable && Date.now() + RETRY_MS < deadline;
-      if (!again) throw err;
+      if (!evictAgain(err, attempt, deadline, signal)) throw err;
       await sleep(RETRY_MS * (deadline === undefined ? attempt : 1), signal);
     }
   }
 }
 
+/** Whether a failed eviction is tried again (see evict). */
+function evictAgain(err: unknown, attempt: number, deadline: number | undefined, signal: AbortSignal): boolean {
+  if (!(err instanceof KestrelError && err.retryable) || signal.aborted) return false;
+  return deadline === undefined ? !isPdbRefusal(err) && attempt < 3 : Date.now() + RETRY_MS < deadline;
+}
+
 /** Polls the node's pods until none of `pods` is left or the deadline passes; returns those left. */
-async function waitUntilGone(
-  kube: KubeClient,
-  node: string,
-  pods: readonly V1Pod[],
-  deadline: number,
-  signal: AbortSignal,
-): Promise<V1Pod[]> {
+async function waitUntilGone(kube: KubeApi, node: string, pods: readonly V1Pod[], deadline: number, signal: AbortSignal): Promise<V1Pod[]> {
   let left = [...pods];
   while (left.length > 0 && !signal.aborted) {
     try {
-      const present = new Set((await podsOn(kube, node, signal, 1)).map(keyOf));
+      const present = new Set((await kube.listPods({ node }, { signal, attempts: 1 })).map(keyOf));
       left = left.filter((p) => present.has(keyOf(p)));
     } catch {
       // a failed listing is tried again at the next tick
@@ -156,6 +142,12 @@ async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: 
 export default defineActionner({
   category: "kubernetes",
   name: "drain",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Evicts the pods of the pod's node through the Eviction API.",
+    talon:
+      "cordons first (`cordon: false` to opt out); honours `wait_period_excluded_namespaces` and `max_wait_period` (PDB refusals retried until then); never evicts Kestrel's own pod",
+  },
   description: "Drain a node: cordon it and evict its pods",
   source: "syscall, k8s_audit",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -174,15 +166,12 @@ export default defineActionner({
     max_wait_period: 30
     wait_period_excluded_namespaces: [kube-system]
 `,
-  async preflight(ctx) {
-    checked.set(ctx, await nodeOfEventPod(ctx));
-  },
-  async run(ctx) {
+  preflight: nodeOfEventPod,
+  async run(ctx, { target, node }) {
     const { params: p, signal, log } = ctx;
     const kube = kubernetesOf(ctx.clients);
-    const node = checked.get(ctx) ?? (await nodeOfEventPod(ctx));
-    if (p.cordon) await cordonNode(kube, node, signal);
-    const pods = await podsOn(kube, node, signal);
+    if (p.cordon) await kube.cordon(node, { signal });
+    const pods = await kube.listPods({ node }, { signal });
     const self = kestrelPod(p.kestrel_pod, process.env);
     const policy = new RemovalPolicy(kube, p, signal);
     const deadline = p.max_wait_period > 0 ? Date.now() + p.max_wait_period * 1000 : undefined;
@@ -226,7 +215,6 @@ export default defineActionner({
       for (const pod of left) errors.push(`${label(pod)} was still there after max_wait_period (${p.max_wait_period} s)`);
     }
 
-    const target = podTargetOf(ctx.event);
     const objects = { pod: target.pod, namespace: target.namespace, node };
     if (evictionErrors + otherErrors + notGone > 0 && !p.ignore_errors) {
       throw new KestrelError(

@@ -24,6 +24,12 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "exec",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Runs it with `shell` in one container (`container`: default the event's container, else the first).",
+    talon:
+      "one container (Talon ran it in every container); the exit code decides success; event values are positional parameters, never script text",
+  },
   description: "Exec a command in a container of the pod",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -44,14 +50,11 @@ export default defineActionner({
   verbatim(path) {
     return path.length === 1 && path[0] === "command";
   },
-  async preflight(ctx) {
-    await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
-  },
-  async run(ctx) {
+  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  async run(ctx, placement) {
     const { params: p, signal } = ctx;
     const { script } = compileShellScript(p.command);
     const values = scriptValues(script, ctx.variables);
-    const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
     const command = [p.shell, "-c", script.text, ...(values.length > 0 ? ["kestrel", ...values] : [])];
     return runShellAction(placement, { command, what: "the command", artifactName: "exec.txt", signal });
   },

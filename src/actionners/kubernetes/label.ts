@@ -5,7 +5,6 @@ export default defineMetadataActionner({
   field: "labels",
   name: "label",
   noun: "label",
-  verb: "label",
   done: "labeled",
   description: "Add, modify or delete the labels of the pod/node",
   example: `

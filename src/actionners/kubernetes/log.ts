@@ -2,7 +2,6 @@
 // containers in turn and keeps the first non-empty log). Without an output the lines are appended to the
 // result, as Talon does; with one they are stored there.
 import { z } from "zod";
-import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { containerParam, podContainerOf } from "./_container.ts";
@@ -18,6 +17,11 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "log",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "The container's last `tail_lines` log lines, into the result or an output.",
+    talon: "one container",
+  },
   description: "Get the logs of a container of the pod",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -35,25 +39,12 @@ export default defineActionner({
     parameters:
       destination: /var/lib/kestrel/logs
 `,
-  async preflight(ctx) {
-    await podContainerOf(ctx, { requested: ctx.params.container, mustRun: false });
-  },
-  async run(ctx) {
+  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: false }),
+  async run(ctx, { kube, target, container }) {
     const { params: p, signal } = ctx;
-    const { kube, target, container } = await podContainerOf(ctx, { requested: p.container, mustRun: false });
     const where = `the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}'`;
-    const text = await kubeCall(`read the logs of ${where}`, { signal }, () =>
-      kube.core.readNamespacedPodLog(
-        {
-          name: target.pod,
-          namespace: target.namespace,
-          container,
-          tailLines: p.tail_lines > 0 ? p.tail_lines : 20,
-          limitBytes: MAX_LOG_BYTES,
-        },
-        kube.requestOptions(signal),
-      ),
-    );
+    const tail = { lines: p.tail_lines > 0 ? p.tail_lines : 20, limitBytes: MAX_LOG_BYTES };
+    const text = await kube.podLog(target, container, tail, { signal });
     return {
       output: `the logs of ${where} have been downloaded`,
       objects: { pod: target.pod, namespace: target.namespace, container },

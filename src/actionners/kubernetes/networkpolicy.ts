@@ -5,14 +5,15 @@
 // `deny_remote_ip` the policy blocks only the event's remote IP, which a NetworkPolicy (allow rules only)
 // expresses as "allow 0.0.0.0/0 and ::/0 except <ip>/32 or <ip>/128". Denied IPs accumulate across
 // events. An existing policy is replaced with the resourceVersion that was read (409 → read again).
-import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from "@kubernetes/client-node";
+
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
+import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from "../../clients/kubernetes/api.ts";
+import { type Cidr, cidrList, contains, namespaceList, parseCidr, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
+import { MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
+import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { MANAGED_LABELS, upsert } from "./_api.ts";
-import { type Cidr, cidrList, contains, namespaceList, parseCidr, remoteIpOf, uniqueCidrs } from "./_net.ts";
-import { policyTargetOf } from "./_owner.ts";
 
 const params = z.strictObject({
   allow_cidr: cidrList("CIDRs the pods may still reach (e.g. private subnets); denied IPs inside them stay denied"),
@@ -27,6 +28,7 @@ const params = z.strictObject({
 
 type Params = z.output<typeof params>;
 
+const RESOURCE = { group: "networking.k8s.io", version: "v1", plural: "networkpolicies" } as const;
 const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
 const EVERYWHERE = ["0.0.0.0/0", "::/0"].map((c) => parseCidr(c)!);
 
@@ -55,6 +57,12 @@ export function egressRules(p: Params, denied: readonly Cidr[]): V1NetworkPolicy
 export default defineActionner({
   category: "kubernetes",
   name: "networkpolicy",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "An egress NetworkPolicy selecting the pod's workload; `allow_cidr` and `allow_namespaces` stay reachable.",
+    talon:
+      "namespaces matched on the real label `kubernetes.io/metadata.name`; `deny_remote_ip` blocks `fd.rip`/`fd.sip`; replace with `resourceVersion`",
+  },
   description: "Create or update a NetworkPolicy that blocks the egress traffic of the pod's workload (all of it, or only the remote IP)",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -78,23 +86,18 @@ networking.k8s.io/networkpolicies: get, create, update`,
       - "blue-ns"
 `,
   async preflight(ctx) {
-    if (ctx.params.deny_remote_ip) remoteIpOf(ctx.event);
-    await policyTargetOf(ctx);
+    const remote = ctx.params.deny_remote_ip ? remoteIpOf(ctx.event) : undefined;
+    return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
   },
-  async run(ctx) {
+  async run(ctx, { remote, target }) {
     const { params: p, signal } = ctx;
-    const kube = kubernetesOf(ctx.clients);
-    const remote = p.deny_remote_ip ? remoteIpOf(ctx.event) : undefined;
-    const target = await policyTargetOf(ctx);
     const { name, namespace } = target;
-    const options = kube.requestOptions(signal);
-    const outcome = await upsert<V1NetworkPolicy>({
+    const request = {
+      resource: RESOURCE,
+      namespace,
+      name,
       what: `create or update the networkpolicy '${name}' in the namespace '${namespace}'`,
-      signal,
-      read: () => kube.networking.readNamespacedNetworkPolicy({ name, namespace }, options),
-      create: (body) => kube.networking.createNamespacedNetworkPolicy({ namespace, body }, options),
-      replace: (body) => kube.networking.replaceNamespacedNetworkPolicy({ name, namespace, body }, options),
-      build: (existing) => ({
+      build: (existing: V1NetworkPolicy | undefined): V1NetworkPolicy => ({
         apiVersion: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
         metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
@@ -104,7 +107,8 @@ networking.k8s.io/networkpolicies: get, create, update`,
           egress: egressRules(p, uniqueCidrs([...deniedBy(existing), ...(remote === undefined ? [] : [remote.text])])),
         },
       }),
-    });
+    };
+    const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
     return {
       output: `the networkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
       objects: { networkpolicy: name, namespace, pod: target.pod, ...(remote === undefined ? {} : { ip: remote.address }) },

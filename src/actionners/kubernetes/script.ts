@@ -28,6 +28,12 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "script",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Runs it with `shell` in one container (`container`: default the event's container, else the first).",
+    talon:
+      "one container (Talon ran it in every container); the exit code decides success; event values are positional parameters, never script text",
+  },
   description: "Run a script in a container of the pod",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -50,27 +56,15 @@ export default defineActionner({
     if (p.script === undefined && p.file === undefined) return ["missing parameter 'script' or 'file'"];
     if (p.script !== undefined && p.file !== undefined) return ["'script' and 'file' parameters can't be set at the same time"];
     if (p.shell.includes("${")) return ["shell: an event value must not choose the shell: write its path literally"];
-    if (p.file !== undefined) {
-      if (p.file.includes("${")) return [`the file '${p.file}' cannot use variables: an event must not choose what runs`];
-      if (!existsSync(p.file)) return [`the file '${p.file}' does not exist`];
-      // Read at each run (Talon's behaviour), and checked now too: rules check refuses what a run would.
-      try {
-        return shellProblems(p.shell, readRegularFileSync(p.file).toString("utf8"), p.file);
-      } catch (err) {
-        return [`cannot read the script file '${p.file}': ${err instanceof FileError ? err.reason : errorMessage(err)}`];
-      }
-    }
+    if (p.file !== undefined) return scriptFileProblems(p.file, p.shell);
     return shellProblems(p.shell, p.script ?? "", "script");
   },
   verbatim(path) {
     return path.length === 1 && path[0] === "script";
   },
-  async preflight(ctx) {
-    await podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
-  },
-  async run(ctx) {
+  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  async run(ctx, placement) {
     const { params: p, signal } = ctx;
-    const placement = await podContainerOf(ctx, { requested: p.container, mustRun: true });
     const script = p.script === undefined ? await scriptFromFile(p.file ?? "", p.shell) : compileShellScript(p.script).script;
     // A file's ${VARS} are not among the parameters' templates: their variables are gathered here.
     const values = scriptValues(script, p.script === undefined ? actionVariables(ctx.event, ctx.context, ctx.traceId) : ctx.variables);
@@ -79,6 +73,17 @@ export default defineActionner({
     return runShellAction(placement, { command, stdin, what: "the script", artifactName: "script.txt", signal });
   },
 });
+
+/** rules check problems of a script `file`: read at each run (Talon's behaviour), and checked now too. */
+function scriptFileProblems(file: string, shell: string): string[] {
+  if (file.includes("${")) return [`the file '${file}' cannot use variables: an event must not choose what runs`];
+  if (!existsSync(file)) return [`the file '${file}' does not exist`];
+  try {
+    return shellProblems(shell, readRegularFileSync(file).toString("utf8"), file);
+  } catch (err) {
+    return [`cannot read the script file '${file}': ${err instanceof FileError ? err.reason : errorMessage(err)}`];
+  }
+}
 
 /** The script file, compiled as an inline script is (Talon expands the file's ${VARS} too). */
 async function scriptFromFile(file: string, shell: string): Promise<ShellScript> {

@@ -14,14 +14,15 @@
 // (argv, no shell; the filter is `container.id in (<12-char ids of the pod's containers>)` for scope pod),
 // then stream `cat -- /tmp/sysdig.scap.gz` to the output. Unlike Talon (containerd only), the CRI socket
 // follows the runtime named in the pod's container IDs (containerd or CRI-O).
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+
 import { z } from "zod";
-import { type KubeClient, kubeCall } from "../../clients/kubernetes-calls.ts";
-import { errorMessage, KestrelError } from "../../errors.ts";
-import { POD_REQUIRED_FIELDS, type PodTarget } from "../../events/target.ts";
+import type { KubeApi, V1Job, V1Pod } from "../../clients/kubernetes/api.ts";
+import { MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
+import { errorFields, errorMessage, KestrelError } from "../../errors.ts";
+import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName } from "./_container.ts";
-import { streamExec } from "./_stream.ts";
+import { nodeNameOf } from "./_workload.ts";
 
 const CAPTURE_FILE = "/tmp/sysdig.scap.gz";
 const CONTAINER = "sysdig";
@@ -49,6 +50,11 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "sysdig",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Captures in a Job on the pod's node; the capture is streamed to the output.",
+    talon: "containerd or CRI-O; host `/` read-only; the Job is deleted afterwards",
+  },
   description: "Capture the system calls of the pod (or of its node) with sysdig",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -69,13 +75,11 @@ export default defineActionner({
       destination: /var/lib/kestrel/captures
 `,
   async preflight(ctx) {
-    const { pod, target } = await podContainerOf(ctx, { mustRun: true });
-    nodeOf(pod, target);
+    const placement = await podContainerOf(ctx, { mustRun: true });
+    return { ...placement, node: nodeNameOf(placement.pod, placement.target) };
   },
-  async run(ctx) {
+  async run(ctx, { kube, target, pod, node }) {
     const { params: p, signal, log } = ctx;
-    const { kube, target, pod } = await podContainerOf(ctx, { mustRun: true });
-    const node = nodeOf(pod, target);
     const ids = containerIds(pod);
     if (p.scope === "pod" && ids.length === 0) {
       throw new KestrelError(
@@ -85,14 +89,11 @@ export default defineActionner({
     }
     const name = randomName("kestrel-sysdig");
     const cleanup = once(() =>
-      deleteJob(kube, target.namespace, name).catch((err: unknown) => log.warn({ err }, `cannot delete the Job '${name}'`)),
-    );
-    await kubeCall(`create the Job '${name}' in the namespace '${target.namespace}'`, { signal, attempts: 1 }, () =>
-      kube.batch.createNamespacedJob(
-        { namespace: target.namespace, body: jobFor(name, target.namespace, node, p.image, p.duration) },
-        kube.requestOptions(signal),
+      deleteJob(kube, target.namespace, name).catch((err: unknown) =>
+        log.warn(errorFields(err, "ERR_KUBERNETES"), `cannot delete the Job '${name}'`),
       ),
     );
+    await kube.createJob(jobFor(name, target.namespace, node, p.image, p.duration), { signal, attempts: 1 });
     try {
       const capturePod = await waitForJobPod(kube, target.namespace, name, signal);
       const runtime = ids[0]?.runtime ?? "";
@@ -111,7 +112,7 @@ export default defineActionner({
         ...(p.scope === "pod" ? [`container.id in (${ids.map((i) => i.id).join(",")})`] : []),
       ];
       const where = { namespace: target.namespace, pod: capturePod, container: CONTAINER };
-      const res = await kube.exec({ ...where, command, signal });
+      const res = await kube.exec({ ...where, command, label: "sysdig", signal });
       if (res.exitCode !== 0) {
         const stderr = res.stderr.trim().slice(-1000);
         throw new KestrelError(
@@ -119,7 +120,7 @@ export default defineActionner({
           `sysdig exited with code ${res.exitCode} in the Job '${name}'${stderr === "" ? "" : `: ${stderr}`}`,
         );
       }
-      const data = await streamExec(kube, {
+      const data = await kube.stream({
         ...where,
         command: ["cat", "--", CAPTURE_FILE],
         label: "the copy of the sysdig capture",
@@ -137,17 +138,6 @@ export default defineActionner({
   },
 });
 
-function nodeOf(pod: V1Pod, target: PodTarget): string {
-  const node = pod.spec?.nodeName;
-  if (node === undefined || node === "") {
-    throw new KestrelError(
-      "ERR_PREFLIGHT",
-      `the pod '${target.pod}' in the namespace '${target.namespace}' is not scheduled on a node yet`,
-    );
-  }
-  return node;
-}
-
 /** The runtime and 12-character ID of each container of the pod (`containerd://0123…` in its status). */
 function containerIds(pod: V1Pod): { runtime: string; id: string }[] {
   const out: { runtime: string; id: string }[] = [];
@@ -159,11 +149,7 @@ function containerIds(pod: V1Pod): { runtime: string; id: string }[] {
 }
 
 function jobFor(name: string, namespace: string, node: string, image: string, duration: number): V1Job {
-  const labels = {
-    "app.kubernetes.io/name": "kestrel-sysdig",
-    "app.kubernetes.io/managed-by": "kestrel",
-    "app.kubernetes.io/part-of": "kestrel",
-  };
+  const labels = { "app.kubernetes.io/name": "kestrel-sysdig", ...MANAGED_LABELS, "app.kubernetes.io/part-of": "kestrel" };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -196,13 +182,10 @@ function jobFor(name: string, namespace: string, node: string, image: string, du
 }
 
 /** Polls the Job's pod (label job-name) until its container runs; fails at once when it cannot start. */
-async function waitForJobPod(kube: KubeClient, namespace: string, job: string, signal: AbortSignal): Promise<string> {
+async function waitForJobPod(kube: KubeApi, namespace: string, job: string, signal: AbortSignal): Promise<string> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (let attempt = 0; ; attempt++) {
-    const list = await kubeCall(`list the pods of the Job '${job}'`, { signal }, () =>
-      kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` }, kube.requestOptions(signal)),
-    );
-    const pod = list.items[0];
+    const pod = (await kube.listPods({ namespace, labelSelector: `job-name=${job}` }, { signal }))[0];
     const status = pod?.status?.containerStatuses?.find((s) => s.name === CONTAINER);
     if (pod?.metadata?.name !== undefined && status?.state?.running !== undefined) return pod.metadata.name;
     const waiting = status?.state?.waiting?.reason;
@@ -225,14 +208,8 @@ async function waitForJobPod(kube: KubeClient, namespace: string, job: string, s
 }
 
 /** Deletes the Job and its pod, on its own deadline (the action's may have passed). */
-async function deleteJob(kube: KubeClient, namespace: string, name: string): Promise<void> {
-  const signal = AbortSignal.timeout(10_000);
-  await kubeCall(`delete the Job '${name}'`, { signal }, () =>
-    kube.batch.deleteNamespacedJob(
-      { name, namespace, propagationPolicy: "Background", gracePeriodSeconds: 0 },
-      kube.requestOptions(signal),
-    ),
-  );
+function deleteJob(kube: KubeApi, namespace: string, name: string): Promise<void> {
+  return kube.deleteJob(namespace, name, { signal: AbortSignal.timeout(10_000) });
 }
 
 function once(fn: () => unknown): () => void {

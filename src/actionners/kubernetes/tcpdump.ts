@@ -12,7 +12,6 @@ import { z } from "zod";
 import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { podContainerOf, randomName, startEphemeralContainer } from "./_container.ts";
-import { streamExec } from "./_stream.ts";
 
 const params = z.strictObject({
   duration: z
@@ -37,6 +36,11 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "tcpdump",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Captures `duration` s in an ephemeral container; the pcap is streamed to the output.",
+    talon: "`NET_RAW`/`NET_ADMIN` instead of privileged; the event's container as target",
+  },
   description: "Capture the network packets of the pod",
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -55,12 +59,9 @@ export default defineActionner({
     parameters:
       destination: /var/lib/kestrel/captures
 `,
-  async preflight(ctx) {
-    await podContainerOf(ctx, { mustRun: true });
-  },
-  async run(ctx) {
+  preflight: (ctx) => podContainerOf(ctx, { mustRun: true }),
+  async run(ctx, { kube, target, container }) {
     const { params: p, signal } = ctx;
-    const { kube, target, container } = await podContainerOf(ctx, { mustRun: true });
     const duration = p.duration > 0 ? p.duration : 5;
     const name = randomName("kestrel-tcpdump");
     await startEphemeralContainer(
@@ -76,7 +77,7 @@ export default defineActionner({
       },
       signal,
     );
-    const data = await streamExec(kube, {
+    const data = await kube.stream({
       namespace: target.namespace,
       pod: target.pod,
       container: name,

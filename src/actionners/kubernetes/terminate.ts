@@ -2,13 +2,10 @@
 // pods can be spared by flags, and `min_healthy_replicas` spares a pod whose ReplicaSet or StatefulSet would
 // drop below that many ready replicas; a spared pod is reported with status `ignored` (Talon reports
 // success with an empty output).
-import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import { kubeCall } from "../../clients/kubernetes-calls.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { readPod } from "./_pod.ts";
 import { minHealthyReplicasParam, RemovalPolicy } from "./_workload.ts";
 
 const params = z.strictObject({
@@ -27,12 +24,15 @@ const params = z.strictObject({
   min_healthy_replicas: minHealthyReplicasParam,
 });
 
-/** The pod read by preflight, reused by run (same context object). */
-const checked = new WeakMap<object, V1Pod>();
-
 export default defineActionner({
   category: "kubernetes",
   name: "terminate",
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Deletes the pod (after `grace_period_seconds`); skips DaemonSet, StatefulSet or standalone pods on request.",
+    talon:
+      "`min_healthy_replicas` as a number or a % of the desired replicas (Talon compared with the raw %); skipped pods are reported `ignored`, not `success`",
+  },
   description: "Terminate the pod",
   source: "syscall, k8s_audit",
   requiredFields: POD_REQUIRED_FIELDS,
@@ -52,14 +52,13 @@ export default defineActionner({
     min_healthy_replicas: 33%
 `,
   async preflight(ctx) {
-    checked.set(ctx, await readPod(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal));
+    const target = podTargetOf(ctx.event);
+    return { target, pod: await kubernetesOf(ctx.clients).readPod(target, { signal: ctx.signal }) };
   },
-  async run(ctx) {
+  async run(ctx, { target, pod }) {
     const { params: p, signal } = ctx;
     const kube = kubernetesOf(ctx.clients);
-    const target = podTargetOf(ctx.event);
     const objects = { pod: target.pod, namespace: target.namespace };
-    const pod = checked.get(ctx) ?? (await readPod(kube, target, signal));
     const why = await new RemovalPolicy(kube, p, signal).reasonToSkip(pod);
     if (why !== undefined) {
       return {
@@ -68,12 +67,7 @@ export default defineActionner({
         objects,
       };
     }
-    await kubeCall(`terminate the pod '${target.pod}' in the namespace '${target.namespace}'`, { signal }, () =>
-      kube.core.deleteNamespacedPod(
-        { name: target.pod, namespace: target.namespace, gracePeriodSeconds: p.grace_period_seconds },
-        kube.requestOptions(signal),
-      ),
-    );
+    await kube.terminatePod(target, p.grace_period_seconds, { signal });
     return { output: `the pod '${target.pod}' in the namespace '${target.namespace}' has been terminated`, objects };
   },
 });

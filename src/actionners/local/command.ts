@@ -28,6 +28,11 @@ const params = z.strictObject({
 export default defineActionner({
   category: "local",
   name: "command",
+  needs: [],
+  notes: {
+    behaviour: "The program runs from its argv, with no shell; the event and its context go as JSON on stdin.",
+    talon: "Kestrel only",
+  },
   description:
     "Run a program on the Kestrel host with the event on its standard input. In Kestrel's container image there is no shell: only programs present in the image run (Node scripts with /usr/local/bin/node, or a static binary mounted in)",
   source: "any",

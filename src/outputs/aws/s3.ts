@@ -17,6 +17,11 @@ const params = z.strictObject({
 export default defineOutput({
   category: "aws",
   name: "s3",
+  needs: ["aws"],
+  notes: {
+    behaviour:
+      "Streams the artifact to `<prefix>/<UTC time>_<namespace>_<pod>_<name>` (Talon's key) in 8 MiB parts (multipart upload, at most two parts in flight, so a 200 MB capture is never held in memory; a failed or cancelled upload is aborted, leaving no parts); `region` defaults to `aws.region`; location `s3://bucket/key`; objects `file`, `bucket`, `prefix`, `key`, `region`.",
+  },
   description: "Store the artifact in an AWS S3 bucket",
   params,
   permissions: `IAM: s3:PutObject on arn:aws:s3:::<bucket>/<prefix>/*

@@ -55,6 +55,11 @@ function candidateNames(name: string): string[] {
 export default defineOutput({
   category: "gcp",
   name: "gcs",
+  needs: ["gcp"],
+  notes: {
+    behaviour:
+      "Uploads the artifact to `bucket` as `<prefix>/<UTC time>_<namespace>_<pod>_<name>` (Talon's name; `prefix` optional, `a/b`, `/a/b/` and `a//b` all mean `a/b/`); result `gs://bucket/key`, objects `bucket`, `prefix`, `key`, `file`. Streamed artifacts go up in resumable chunks of 8 MiB (at most two chunks in memory, whatever the size); small in-memory ones in one multipart request. An existing object is never overwritten (`-1`, `-2`… suffix); the object's CRC32C is checked; a failed or cut upload is a failure and its session is cancelled (Talon ignored the upload's error). `bucket` and `prefix` cannot use `${…}` event values; event values in the name cannot leave the prefix (`/`, `\\`, NUL, control characters become `_`, dot-only parts are replaced).",
+  },
   description: "Store the artifact in a Google Cloud Storage bucket",
   params,
   permissions: `storage.objects.create on the bucket (role Storage Object Creator)

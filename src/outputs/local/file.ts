@@ -48,6 +48,11 @@ async function reserve(dir: string, name: string): Promise<string> {
 export default defineOutput({
   category: "local",
   name: "file",
+  needs: [],
+  notes: {
+    behaviour:
+      "Streams the artifact into `destination` as `<UTC time>_<trace id>_<namespace>_<pod>_<name>`; event values cannot leave the folder (`../`, `/`, NUL neutralised); the name is reserved by creating the file exclusively (`O_EXCL`, mode 0600), the data streamed to a temporary name and renamed onto it when complete; a taken name gets `-1`, `-2`…",
+  },
   description: "Store the artifact in a folder of the Kestrel host",
   params,
   example: `

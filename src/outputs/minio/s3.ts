@@ -14,6 +14,11 @@ const params = z.strictObject({
 export default defineOutput({
   category: "minio",
   name: "s3",
+  needs: ["minio"],
+  notes: {
+    behaviour:
+      "The same as `aws:s3`, to the MinIO server of the `minio.*` settings (path-style requests, signature v4, region `us-east-1`).",
+  },
   description: "Store the artifact in a MinIO bucket",
   params,
   permissions: "MinIO policy: s3:PutObject on arn:aws:s3:::<bucket>/<prefix>/* for the minio.access_key user",

@@ -17,6 +17,7 @@ function actionner<P extends ParamsSchema>(
   return defineActionner({
     category,
     name,
+    needs: [],
     description: `fake ${id}`,
     source: "any",
     requiredFields: [],
@@ -26,7 +27,7 @@ function actionner<P extends ParamsSchema>(
     example: "",
     ...(extra.check === undefined ? {} : { check: extra.check }),
     run: async () => ({ output: `${id} done` }),
-  }) as unknown as Actionner;
+  });
 }
 
 function output(id: string, params: ParamsSchema): Output {
@@ -34,11 +35,12 @@ function output(id: string, params: ParamsSchema): Output {
   return defineOutput({
     category,
     name,
+    needs: [],
     description: `fake ${id}`,
     params,
     example: "",
     write: async () => ({ output: "stored", location: `${id}://x` }),
-  }) as unknown as Output;
+  });
 }
 
 const s3 = z.object({ bucket: z.string(), prefix: z.string().default(""), region: z.string().optional() });
@@ -125,26 +127,15 @@ export const fakeOutputs: readonly Output[] = [
   output("local:file", z.object({ destination: z.string() })),
 ];
 
-export const fakeNotifiers: readonly Notifier[] = ["slack", "webhook", "k8sevents"].map(
-  (name) =>
-    defineNotifier({
-      name,
-      description: `fake ${name}`,
-      params: z.object({}),
-      example: "",
-      create: () => ({ send: async () => {} }),
-    }) as unknown as Notifier,
+/** What a fake notifier or context declares besides its one function. */
+const bare = (name: string) => ({ name, needs: [], description: `fake ${name}`, params: z.object({}), example: "" });
+
+export const fakeNotifiers: readonly Notifier[] = ["slack", "webhook", "k8sevents"].map((name) =>
+  defineNotifier({ ...bare(name), create: () => ({ send: async () => {} }) }),
 );
 
-export const fakeContexts: readonly ContextProvider[] = ["aws", "k8snode"].map(
-  (name) =>
-    defineContext({
-      name,
-      description: `fake ${name}`,
-      params: z.object({}),
-      example: "",
-      gather: async () => ({ [`${name}.fake`]: "x" }),
-    }) as unknown as ContextProvider,
+export const fakeContexts: readonly ContextProvider[] = ["aws", "k8snode"].map((name) =>
+  defineContext({ ...bare(name), gather: async () => ({ [`${name}.fake`]: "x" }) }),
 );
 
 export function fakeRegistries(): Registries {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
-import { canonicalIp, cidrList, contains, parseCidr, remoteIpOf, uniqueCidrs } from "./_net.ts";
+import { canonicalIp, cidrList, contains, parseCidr, remoteIpOf, uniqueCidrs } from "./network.ts";
 
 const event = (fields: Record<string, unknown>) => ({ outputFields: fields }) as unknown as FalcoEvent;
 

@@ -1,8 +1,8 @@
-// What plugins see of the Kubernetes client: its interface, the patch content types, and kubeCall, which
-// turns every API failure into a KestrelError: 404 means the target is gone, 403 a missing permission, and
-// 409/429/5xx or a dropped connection are retryable (retried with backoff). This module imports only types
-// from @kubernetes/client-node: the library is loaded (by ./kubernetes.ts) only when a client is created.
-import type { Readable, Writable } from "node:stream";
+// The library's API groups (KubeClient: what KubeApi is built on, and what leader election's Lease uses), the
+// patch content types, and kubeCall, which turns every API failure into a KestrelError: 404 means the target
+// is gone, 403 a missing permission, and what ../retry.ts's table calls retryable (409/429/5xx, a dropped
+// connection) is retried with backoff. This module imports only types from @kubernetes/client-node: the
+// library is loaded (by ../kubernetes.ts) only when a client is created.
 import type {
   ApiException,
   AppsV1Api,
@@ -15,35 +15,13 @@ import type {
   NetworkingV1Api,
   RbacAuthorizationV1Api,
   V1MicroTime,
-  V1Status,
 } from "@kubernetes/client-node";
-import { sleepUnlessAborted } from "../abort.ts";
-import { errorMessage, KestrelError } from "../errors.ts";
+import { errorMessage, KestrelError } from "../../errors.ts";
+import { connectionCode, isRetryableStatus, type RetryPolicy, retryAfterOption, withRetry } from "../retry.ts";
 
 /** Content types of the patch strategies (client-node's PatchStrategy values). */
 export const MERGE_PATCH = "application/merge-patch+json";
 export const STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json";
-
-export interface ExecRequest {
-  readonly namespace: string;
-  readonly pod: string;
-  readonly container: string;
-  readonly command: readonly string[];
-  /** Written to the command's stdin, which is then closed. No stdin when undefined. */
-  readonly stdin?: string | Uint8Array | Readable;
-  /** Where stdout goes; when undefined it is collected (up to maxOutputBytes) into the result. */
-  readonly stdout?: Writable;
-  readonly maxOutputBytes?: number;
-  readonly signal: AbortSignal;
-}
-
-export interface ExecResult {
-  readonly exitCode: number;
-  /** Collected stdout (empty when a stdout stream was given). */
-  readonly stdout: Buffer;
-  /** The first 4 KiB of stderr. */
-  readonly stderr: string;
-}
 
 export interface KubeClient {
   readonly core: CoreV1Api;
@@ -53,10 +31,8 @@ export interface KubeClient {
   readonly coordination: CoordinationV1Api;
   readonly rbac: RbacAuthorizationV1Api;
   readonly custom: CustomObjectsApi;
-  /** The library's exec, for a caller that drives the WebSocket itself (streamExec). */
+  /** The library's exec: KubeApi.exec and .stream drive its WebSocket (./kubernetes/exec.ts). */
   readonly execApi: Exec;
-  /** Runs a command in a container over the exec subresource and reports its exit code. */
-  exec(request: ExecRequest): Promise<ExecResult>;
   /**
    * Per-call options for the typed APIs that hand `signal` to the underlying fetch, so a deadline or a
    * shutdown cancels the HTTP request itself; with `contentType`, the patch strategy (MERGE_PATCH,
@@ -87,8 +63,6 @@ function statusOf(err: ApiException<unknown>): { reason: string; message: string
   return { reason: typeof s.reason === "string" ? s.reason : "", message: typeof s.message === "string" ? s.message : "" };
 }
 
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
-
 /** A KestrelError for a failed API call; `what` says what was attempted ("label the pod prod/web-1"). */
 export function kubeError(err: unknown, what: string): KestrelError {
   if (err instanceof KestrelError) return err;
@@ -99,17 +73,14 @@ export function kubeError(err: unknown, what: string): KestrelError {
     if (err.code === 401 || err.code === 403) {
       return new KestrelError("ERR_FORBIDDEN", `cannot ${what}: ${detail} (check Kestrel's RBAC: kestrel actionners list)`, { cause: err });
     }
-    const retryable = err.code === 409 || err.code === 429 || err.code >= 500;
-    const retryAfter = Number(err.headers?.["retry-after"]);
     return new KestrelError("ERR_KUBERNETES", `cannot ${what}: ${detail}`, {
       cause: err,
-      retryable,
-      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+      retryable: isRetryableStatus(err.code),
+      ...retryAfterOption(err.headers?.["retry-after"]),
     });
   }
-  const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined)?.cause?.code ?? (err as { code?: unknown })?.code;
-  const connection = typeof code === "string" && CONNECTION_CODES.has(code);
-  return new KestrelError("ERR_KUBERNETES", `cannot ${what}: ${errorMessage(err)}`, { cause: err, retryable: connection });
+  const retryable = connectionCode(err) !== undefined;
+  return new KestrelError("ERR_KUBERNETES", `cannot ${what}: ${errorMessage(err)}`, { cause: err, retryable });
 }
 
 export interface KubeCallOptions {
@@ -120,33 +91,31 @@ export interface KubeCallOptions {
   readonly backoffMs?: number;
 }
 
+/** Three attempts 200 ms apart, then 400 ms: a conflict or a restarting API server passes within an action's deadline. */
+const KUBE_RETRY: RetryPolicy = { attempts: 3, backoffMs: 200, maxBackoffMs: 10_000 };
+
 /**
  * Runs `call` (a whole read-modify-write when the object is updated, so that a 409 Conflict retry starts
  * from a fresh read), turning failures into KestrelErrors and retrying the retryable ones with backoff.
  */
-export async function kubeCall<T>(what: string, options: KubeCallOptions, call: () => Promise<T>): Promise<T> {
-  const attempts = options.attempts ?? 3;
-  let delay = options.backoffMs ?? 200;
-  for (let attempt = 1; ; attempt++) {
+export function kubeCall<T>(what: string, options: KubeCallOptions, call: () => Promise<T>): Promise<T> {
+  const policy: RetryPolicy = {
+    attempts: options.attempts ?? KUBE_RETRY.attempts,
+    backoffMs: options.backoffMs ?? KUBE_RETRY.backoffMs,
+    maxBackoffMs: KUBE_RETRY.maxBackoffMs,
+  };
+  const mapped = async (): Promise<T> => {
     try {
       return await call();
     } catch (err) {
-      const e = kubeError(err, what);
-      if (!e.retryable || attempt >= attempts || options.signal.aborted) throw e;
-      const wait = e.retryAfterSeconds !== undefined ? Math.min(e.retryAfterSeconds * 1000, 10_000) : delay * (0.5 + Math.random());
-      await sleepUnlessAborted(wait, options.signal);
-      delay *= 2;
+      throw kubeError(err, what);
     }
-  }
+  };
+  return withRetry(mapped, policy, options.signal);
 }
 
-/** The exit code in an exec Status (v5 channel protocol): 0 on Success, the ExitCode cause on failure. */
-export function exitCodeOf(status: V1Status): number | undefined {
-  if (status.status === "Success") return 0;
-  if (status.reason === "NonZeroExitCode") {
-    const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
-    const code = Number(cause?.message);
-    return Number.isInteger(code) ? code : undefined;
-  }
-  return undefined;
+/** The HTTP status the API answered, for a KestrelError from kubeCall (its cause) or an answer itself; undefined when none came. */
+export function answeredStatus(err: unknown): number | undefined {
+  const answer = err instanceof KestrelError ? err.cause : err;
+  return isApiException(answer) ? answer.code : undefined;
 }
