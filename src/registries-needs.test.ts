@@ -14,7 +14,7 @@ import type { Clients } from "./clients/index.ts";
 import { parseEvent } from "./events/parse.ts";
 import { exampleParameters } from "./plugins/describe.ts";
 import { pluginId } from "./plugins/registry.ts";
-import type { ActionContext, AnyPlugin, ClientNeed, Notification } from "./plugins/types.ts";
+import type { ActionRun, AnyPlugin, ClientNeed, Notification } from "./plugins/types.ts";
 import { createRegistries } from "./registries.ts";
 
 const SRC = import.meta.dirname;
@@ -147,14 +147,14 @@ async function touchedBy(plugin: AnyPlugin): Promise<{ touched: Set<string>; err
   const objects = { namespace: "prod", pod: "web-1" };
   try {
     if (plugin.kind === "actionner") {
-      const ctx: ActionContext = { event, params, variables: new Map(), context: {}, clients, log, signal, traceId: "0".repeat(32) };
+      const ctx: ActionRun = { event, params, variables: new Map(), contextValues: {}, clients, log, signal, traceId: "0".repeat(32) };
       await plugin.run(ctx, await plugin.preflight?.(ctx));
     } else if (plugin.kind === "output") {
       await plugin.write({ name: "app.log", data: "x" }, { event, params, objects, clients, log, signal, traceId: "0".repeat(32) });
     } else if (plugin.kind === "notifier") {
       const instance = await plugin.create(params, { clients, log });
       const notification: Notification = {
-        ...{ kind: "action", status: "success", rule: "r", action: "a", actionner: "kubernetes:label", output: "done", objects },
+        ...{ kind: "action", status: "success", rule: "r", action: "a", actionner: "kubernetes:label", summary: "done", objects },
         ...{ event, traceId: "0".repeat(32), time: new Date() },
       };
       await instance.send(notification, signal);

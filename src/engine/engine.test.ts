@@ -36,7 +36,7 @@ function fake(
     source: "any",
     requiredFields: [],
     continueByDefault,
-    output: "none",
+    artifact: "none",
     params: z.object({ value: z.string().default("") }),
     example: "",
     async preflight() {
@@ -46,7 +46,7 @@ function fake(
       calls.push(`${name}:${params.value}`);
       if (behaviour === "fail") throw new KestrelError("ERR_ACTION", `${name} failed`);
       if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
-      return behaviour === "ignored" ? { status: "ignored", output: "skipped a DaemonSet pod" } : { output: `${name} done` };
+      return behaviour === "ignored" ? { status: "ignored", summary: "skipped a DaemonSet pod" } : { summary: `${name} done` };
     },
   });
 }
@@ -63,7 +63,7 @@ function action(actionner: Actionner, options: { continue?: boolean; ignoreError
     continueAfter: options.continue ?? actionner.continueByDefault,
     ignoreErrors: options.ignoreErrors ?? false,
     additionalContexts: [],
-    context: { "falco-talon.rule": "r" },
+    staticContext: { "falco-talon.rule": "r" },
   };
 }
 
@@ -207,7 +207,7 @@ describe("engine execution semantics", () => {
   it("reports an ignored action as ignored, not success", async () => {
     const sent = await run([rule("R", [action(fake("terminate", true, "ignored"))])]);
     assert.equal(sent[0]?.status, "ignored");
-    assert.equal(sent[0]?.output, "skipped a DaemonSet pod");
+    assert.equal(sent[0]?.summary, "skipped a DaemonSet pod");
   });
 
   it("times out an action that does not finish and moves on", async () => {

@@ -319,7 +319,7 @@ export class Engine {
       rule: rule.name,
       action: "",
       actionner: "",
-      output: job.event.output,
+      summary: job.event.output,
       objects: {},
       event: job.event,
       traceId: job.traceId,

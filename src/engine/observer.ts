@@ -11,7 +11,7 @@ export interface ActionRecord {
   readonly action: CompiledAction;
   /** "dry_run" when the rule is a dry run: nothing was executed. */
   readonly status: ActionStatus | "dry_run";
-  readonly output: string;
+  readonly summary: string;
   readonly objects: Readonly<Record<string, string>>;
   readonly error?: unknown;
   readonly durationSeconds: number;

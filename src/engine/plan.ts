@@ -215,7 +215,7 @@ function renderParameters(
   contexts: readonly PlannedContext[],
 ): { parameters: Record<string, unknown>; error: string | undefined } {
   if (!action.params.hasTemplates) return { parameters: action.params.raw, error: undefined };
-  const context: Record<string, string> = { ...action.context };
+  const context: Record<string, string> = { ...action.staticContext };
   for (const c of contexts) for (const key of c.keys) context[key] = contextPlaceholder(c.name, key);
   const variables: Variables = actionVariables(event, context, TRACE_ID_PLACEHOLDER);
   // Parameters an actionner renders itself when it runs (`verbatim`: local:command's and kubernetes:exec's
@@ -236,7 +236,7 @@ function planOutput(action: CompiledAction, event: FalcoEvent): { output: Planne
   if (action.output.params.hasTemplates) {
     try {
       // As run-action.ts writeArtifact: the action's own context, not the gathered ones.
-      parameters = action.output.params.render(actionVariables(event, action.context, TRACE_ID_PLACEHOLDER));
+      parameters = action.output.params.render(actionVariables(event, action.staticContext, TRACE_ID_PLACEHOLDER));
     } catch (err) {
       error = `the output ${action.output.target} would fail: ${errorMessage(err)}`;
     }

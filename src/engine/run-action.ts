@@ -9,7 +9,7 @@ import type { Clients } from "../clients/index.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
 import type { Registry } from "../plugins/registry.ts";
-import type { ActionContext, ActionResult, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
+import type { ActionResult, ActionRun, ActionStatus, Artifact, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule } from "../rules/types.ts";
 import { actionVariables } from "../template/action-variables.ts";
 import type { Variables } from "../template/template.ts";
@@ -41,14 +41,14 @@ const INLINE_ARTIFACT_LIMIT = 64 * 1024;
 export async function runAction(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction): Promise<boolean> {
   const started = performance.now();
   env.observer.actionDispatched(input.event, input.traceId, rule, action, (started - input.receivedAt) / 1000);
-  const finish = (status: ActionStatus, output: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
+  const finish = (status: ActionStatus, summary: string, objects: Readonly<Record<string, string>>, error?: unknown): void => {
     env.observer.actionFinished({
       event: input.event,
       traceId: input.traceId,
       rule,
       action,
       status,
-      output,
+      summary,
       objects,
       error,
       durationSeconds: (performance.now() - started) / 1000,
@@ -59,26 +59,26 @@ export async function runAction(env: RunEnvironment, input: RunInput, rule: Comp
   const signal = AbortSignal.any([deadline, env.shutdown]);
   let result: ActionResult;
   try {
-    const ctx = await buildContext(env, input, action, signal);
+    const ctx = await prepareRun(env, input, action, signal);
     const { actionner } = action;
     const state = actionner.preflight === undefined ? undefined : await withDeadline(actionner.preflight(ctx), signal, env.actionTimeoutMs);
     result = await withDeadline(actionner.run(ctx, state), signal, env.actionTimeoutMs);
   } catch (err) {
     finish("failure", "", {}, err);
-    notify(env, input, rule, action, { kind: "action", status: "failure", output: "", objects: {}, error: errorMessage(err) });
+    notify(env, input, rule, action, { kind: "action", status: "failure", summary: "", objects: {}, error: errorMessage(err) });
     return true;
   }
 
   const status = result.status ?? "success";
   const objects = result.objects ?? {};
-  let output = result.output;
+  let summary = result.summary;
   if (result.artifact !== undefined && action.output === undefined) {
     // Talon's behaviour: without an output target, a (small) artifact such as pod logs goes into the result.
     const inline = (await inlineArtifact(result.artifact)).trimEnd();
-    if (inline !== "") output = `${output}\n${inline}`;
+    if (inline !== "") summary = `${summary}\n${inline}`;
   }
-  finish(status, output, objects);
-  notify(env, input, rule, action, { kind: "action", status, output, objects });
+  finish(status, summary, objects);
+  notify(env, input, rule, action, { kind: "action", status, summary, objects });
 
   if (result.artifact !== undefined && action.output !== undefined) {
     return !(await writeArtifact(env, input, rule, action, result.artifact, objects, signal));
@@ -100,7 +100,7 @@ export function reportDryRun(env: RunEnvironment, input: RunInput, rule: Compile
     rule,
     action,
     status: "dry_run",
-    output: "dry run: the action was not executed",
+    summary: "dry run: the action was not executed",
     objects: NO_OBJECTS,
     error: undefined,
     durationSeconds: 0, // nothing ran
@@ -111,10 +111,10 @@ export function reportDryRun(env: RunEnvironment, input: RunInput, rule: Compile
 const NO_OBJECTS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_VARIABLES: Variables = new Map();
 
-async function buildContext(env: RunEnvironment, input: RunInput, action: CompiledAction, signal: AbortSignal): Promise<ActionContext> {
-  let context = action.context;
+async function prepareRun(env: RunEnvironment, input: RunInput, action: CompiledAction, signal: AbortSignal): Promise<ActionRun> {
+  let contextValues = action.staticContext;
   if (action.additionalContexts.length > 0) {
-    const gathered: Record<string, string> = { ...context };
+    const gathered: Record<string, string> = { ...contextValues };
     for (const name of action.additionalContexts) {
       const provider = env.contexts.get(name);
       if (provider === undefined) throw new KestrelError("ERR_CONTEXT", `unknown context "${name}"`);
@@ -127,12 +127,12 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
         throw new KestrelError("ERR_CONTEXT", `context "${name}": ${errorMessage(err)}`, { cause: err });
       }
     }
-    context = gathered;
+    contextValues = gathered;
   }
   let params = action.params.raw;
   let variables: Variables = NO_VARIABLES;
   if (action.params.hasTemplates) {
-    variables = actionVariables(input.event, context, input.traceId);
+    variables = actionVariables(input.event, contextValues, input.traceId);
     const { verbatim } = action.actionner;
     params = action.params.render(variables, verbatim === undefined ? undefined : (path) => verbatim(path, action.params.raw));
   }
@@ -140,7 +140,7 @@ async function buildContext(env: RunEnvironment, input: RunInput, action: Compil
     event: input.event,
     params,
     variables,
-    context,
+    contextValues,
     clients: env.clients,
     log: env.log.child({ trace_id: input.traceId, action: action.name, actionner: action.actionnerName }),
     signal,
@@ -172,7 +172,7 @@ async function writeArtifact(
   const base = { event: input.event, traceId: input.traceId, rule, action, target: out.target };
   try {
     const params = out.params.hasTemplates
-      ? out.params.render(actionVariables(input.event, action.context, input.traceId))
+      ? out.params.render(actionVariables(input.event, action.staticContext, input.traceId))
       : out.params.raw;
     const ctx = { event: input.event, params, objects, clients: env.clients, log: env.log, signal, traceId: input.traceId };
     const res = await withDeadline(out.plugin.write(artifact, ctx), signal, env.actionTimeoutMs);
@@ -181,7 +181,7 @@ async function writeArtifact(
       kind: "output",
       status: "success",
       target: out.target,
-      output: res.output,
+      summary: res.summary,
       objects: { ...objects, ...res.objects },
       location: res.location,
     });
@@ -192,7 +192,7 @@ async function writeArtifact(
       kind: "output",
       status: "failure",
       target: out.target,
-      output: "",
+      summary: "",
       objects,
       error: errorMessage(err),
     });
@@ -213,7 +213,7 @@ async function inlineArtifact(artifact: Artifact): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-type NotificationFields = Pick<Notification, "kind" | "status" | "output" | "objects"> &
+type NotificationFields = Pick<Notification, "kind" | "status" | "summary" | "objects"> &
   Partial<Pick<Notification, "error" | "target" | "location">>;
 
 function notify(env: RunEnvironment, input: RunInput, rule: CompiledRule, action: CompiledAction, fields: NotificationFields): void {

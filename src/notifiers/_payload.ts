@@ -44,7 +44,7 @@ export function talonPayload(n: Notification): TalonPayload {
     for (const k of keys) objects[titleCase(k)] = n.objects[k]!;
     p.objects = objects;
   }
-  if (n.output !== "") p.output = n.output;
+  if (n.summary !== "") p.output = n.summary;
   if (n.error !== undefined && n.error !== "") p.error = n.error;
   if (n.location !== undefined) p.location = n.location;
   return p;
@@ -62,7 +62,7 @@ export function textLine(n: Notification): string {
   ];
   if (n.target !== undefined) parts.push(`output_target=${n.target}`);
   for (const k of Object.keys(n.objects)) parts.push(`${k}=${quote(n.objects[k]!)}`);
-  if (n.output !== "") parts.push(`output=${quote(n.output)}`);
+  if (n.summary !== "") parts.push(`output=${quote(n.summary)}`);
   if (n.error !== undefined && n.error !== "") parts.push(`error=${quote(n.error)}`);
   if (n.location !== undefined) parts.push(`location=${n.location}`);
   parts.push(`trace_id=${n.traceId}`);

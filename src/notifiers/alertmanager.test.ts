@@ -65,7 +65,7 @@ describe("alertmanager notifier", () => {
     assert.equal(a.annotations["info"], n.event.output);
     assert.equal(a.annotations["description"], n.event.output);
     assert.equal(a.annotations["summary"], "Terminal shell in container");
-    assert.equal(a.annotations["result"], n.output);
+    assert.equal(a.annotations["result"], n.summary);
     assert.equal(a.annotations["objects"], "Pod=nginx, Namespace=default");
     assert.equal(a.annotations["trace_id"], n.traceId);
     assert.equal(a.startsAt, "2024-12-30T14:37:27.505Z");
@@ -92,7 +92,7 @@ describe("alertmanager notifier", () => {
       extra_labels: "team:security,source:kestrel",
       extra_annotations: { runbook: "https://wiki/falco" },
     });
-    const n = makeNotification({ kind: "event", action: "", actionner: "", output: "", objects: {} });
+    const n = makeNotification({ kind: "event", action: "", actionner: "", summary: "", objects: {} });
     const a = alertFor(n, s);
     for (const k of ["action", "actionner", "status"]) assert.equal(k in a.labels, false, k);
     assert.equal(a.labels["team"], "security");
@@ -105,7 +105,7 @@ describe("alertmanager notifier", () => {
 
   it("a failure carries its error; empty values are not labels", () => {
     const a = alertFor(
-      makeNotification({ status: "failure", output: "", error: "forbidden", event: { fields: { "container.id": "" } } }),
+      makeNotification({ status: "failure", summary: "", error: "forbidden", event: { fields: { "container.id": "" } } }),
       settings,
     );
     assert.equal(a.labels["status"], "failure");

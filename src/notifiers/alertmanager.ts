@@ -193,7 +193,7 @@ function annotationsFor(n: Notification, s: AlertmanagerSettings): Record<string
   const output = n.event.output || n.event.message;
   const annotations: Record<string, string> = { info: output, description: output, summary: n.event.rule };
   if (n.kind !== "event") {
-    if (n.output !== "") annotations["result"] = n.output;
+    if (n.summary !== "") annotations["result"] = n.summary;
     if (n.error !== undefined && n.error !== "") annotations["error"] = n.error;
     const objects = Object.keys(n.objects).map((k) => `${titleCase(k)}=${n.objects[k]}`);
     if (objects.length > 0) annotations["objects"] = objects.join(", ");

@@ -22,8 +22,8 @@ describe("file notifier", () => {
       const dir = await tmp();
       const filename = join(dir, "events.txt");
       const inst = await file.create(file.params.parse({ filename, keep_alive }), ctx);
-      await inst.send(makeNotification({ output: "one" }), signal);
-      await inst.send(makeNotification({ output: "two" }), signal);
+      await inst.send(makeNotification({ summary: "one" }), signal);
+      await inst.send(makeNotification({ summary: "two" }), signal);
       const lines = (await readFile(filename, "utf8")).split("\n");
       assert.equal(lines.length, 3);
       assert.equal(lines[2], "");
@@ -32,7 +32,7 @@ describe("file notifier", () => {
       // logrotate: move the file, signal, new lines go to a new file at `filename`.
       await rename(filename, `${filename}.1`);
       reopenOutputs();
-      await inst.send(makeNotification({ output: "three" }), signal);
+      await inst.send(makeNotification({ summary: "three" }), signal);
       assert.match(await readFile(filename, "utf8"), /"output":"three"/);
       assert.doesNotMatch(await readFile(`${filename}.1`, "utf8"), /three/);
       await inst.close?.();

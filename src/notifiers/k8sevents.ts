@@ -66,7 +66,7 @@ export function eventMessage(n: Notification): string {
   for (const [k, v] of Object.entries(n.objects)) lines.push(`${k}: ${v}`);
   if (n.location !== undefined) lines.push(`Location: ${n.location}`);
   if (n.error !== undefined && n.error !== "") lines.push(`Error: ${n.error}`);
-  if (n.output !== "") lines.push(`Output: ${n.output}`);
+  if (n.summary !== "") lines.push(`Output: ${n.summary}`);
   lines.push(`Event: ${n.event.message}`);
   return truncateBytes(lines.join("\n").replaceAll("\r\n", "\n"), MESSAGE_LIMIT_BYTES);
 }

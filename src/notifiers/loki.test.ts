@@ -35,7 +35,7 @@ describe("loki payload", () => {
     const n = makeNotification({ kind: "output", target: "aws:s3", error: "boom", location: "s3://b/k" });
     const labels = lokiLabels(n);
     const values = Object.values(labels).join(" ");
-    for (const v of [n.traceId, "nginx", "default", "boom", "s3://b/k", n.output]) assert.ok(!values.includes(v), `${v} is a label value`);
+    for (const v of [n.traceId, "nginx", "default", "boom", "s3://b/k", n.summary]) assert.ok(!values.includes(v), `${v} is a label value`);
     assert.equal(labels["output_target"], "aws:s3");
     assert.equal(labels["message"], "output");
   });

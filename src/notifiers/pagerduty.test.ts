@@ -98,10 +98,10 @@ describe("pagerduty notifier", () => {
   });
 
   it("events use their output as summary; summaries and huge bodies are cut to PagerDuty's limits", () => {
-    const ev = pagerDutyEvent(makeNotification({ kind: "event", output: "", event: { priority: "Critical" } }), settings);
+    const ev = pagerDutyEvent(makeNotification({ kind: "event", summary: "", event: { priority: "Critical" } }), settings);
     assert.match(ev.payload!.summary, /^Terminal shell in container: A shell was spawned \(n=\d+\)$/);
     assert.equal(ev.payload!.severity, "critical");
-    const huge = pagerDutyEvent(makeNotification({ output: "y".repeat(600_000) }), settings);
+    const huge = pagerDutyEvent(makeNotification({ summary: "y".repeat(600_000) }), settings);
     assert.equal(huge.payload!.summary.length, 1024);
     const body = encode(huge);
     assert.ok(Buffer.byteLength(body) <= 500_000, `${Buffer.byteLength(body)} bytes`);

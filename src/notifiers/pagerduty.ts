@@ -74,7 +74,7 @@ function summaryOf(n: Notification): string {
   if (n.kind === "event") text = `${e.rule}: ${e.message || e.output}`;
   else {
     const what = n.target !== undefined ? `output ${n.target}` : `action ${n.action} (${n.actionner})`;
-    const outcome = n.error !== undefined && n.error !== "" ? n.error : n.output;
+    const outcome = n.error !== undefined && n.error !== "" ? n.error : n.summary;
     text = `[${n.status}] ${n.rule}: ${what}${outcome !== "" ? `: ${outcome}` : ""} — ${e.rule}`;
   }
   return text.length > MAX_SUMMARY ? `${text.slice(0, MAX_SUMMARY - 1)}…` : text;

@@ -29,8 +29,8 @@ describe("program notifier, keep_alive false", () => {
   it("runs the command through /bin/sh once per notification with the JSON line on stdin", async () => {
     const out = await tmpFile();
     const inst = await program.create(program.params.parse({ program: `cat >> '${out}'; echo done >> '${out}'` }), ctx);
-    await inst.send(makeNotification({ output: "one" }), signal);
-    await inst.send(makeNotification({ output: "two" }), signal);
+    await inst.send(makeNotification({ summary: "one" }), signal);
+    await inst.send(makeNotification({ summary: "two" }), signal);
     const lines = await readLines(out);
     assert.equal(lines.length, 4);
     assert.equal((JSON.parse(lines[0]!) as { output: string }).output, "one");
@@ -61,7 +61,7 @@ describe("program notifier, keep_alive true", () => {
       program.params.parse({ program: `echo start >> '${out}'; exec cat >> '${out}'`, keep_alive: true, format: "text" }),
       ctx,
     );
-    for (let i = 0; i < 5; i++) await inst.send(makeNotification({ output: `line ${i}` }), signal);
+    for (let i = 0; i < 5; i++) await inst.send(makeNotification({ summary: `line ${i}` }), signal);
     await inst.close?.();
     const lines = await readLines(out);
     assert.equal(lines.filter((l) => l === "start").length, 1, "one process");
@@ -91,9 +91,9 @@ describe("program notifier, keep_alive true", () => {
       program.params.parse({ program: `echo start >> '${out2}'; exec cat >> '${out2}'`, keep_alive: true }),
       ctx,
     );
-    await inst.send(makeNotification({ output: "before" }), signal);
+    await inst.send(makeNotification({ summary: "before" }), signal);
     reopenOutputs();
-    await inst.send(makeNotification({ output: "after" }), signal);
+    await inst.send(makeNotification({ summary: "after" }), signal);
     await inst.close?.();
     const l2 = await readLines(out2);
     assert.deepEqual(l2.filter((l) => l === "start").length, 2, l2.join("\n"));

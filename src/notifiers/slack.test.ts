@@ -37,7 +37,7 @@ describe("slack notifier", () => {
   });
 
   it("colours failures red and ignored results grey, and shows the error", () => {
-    const failed = slackPayload(makeNotification({ status: "failure", output: "", error: 'pods "nginx" not found' }), settings);
+    const failed = slackPayload(makeNotification({ status: "failure", summary: "", error: 'pods "nginx" not found' }), settings);
     assert.equal(failed.attachments[0]!.color, "#e20b0b");
     assert.equal(failed.attachments[0]!.fields!.find((f) => f.title === "Error")!.value, '`pods "nginx" not found`');
     assert.equal(
@@ -62,7 +62,7 @@ describe("slack notifier", () => {
   });
 
   it("presents a matched event by its priority", () => {
-    const n = makeNotification({ kind: "event", action: "", actionner: "", output: "", objects: {}, event: { priority: "Critical" } });
+    const n = makeNotification({ kind: "event", action: "", actionner: "", summary: "", objects: {}, event: { priority: "Critical" } });
     const p = slackPayload(n, settings);
     assert.equal(p.attachments[0]!.color, "#ff5400");
     assert.match(p.text!, /^\[\*Critical\*\]\[\*event\*\]/);
@@ -81,7 +81,7 @@ describe("slack notifier", () => {
   });
 
   it("escapes Slack's control characters and cuts huge outputs", () => {
-    const p = slackPayload(makeNotification({ output: `<script> & ${"x".repeat(5000)}`, rule: "a`b" }), settings);
+    const p = slackPayload(makeNotification({ summary: `<script> & ${"x".repeat(5000)}`, rule: "a`b" }), settings);
     const out = p.attachments[0]!.fields!.find((f) => f.title === "Output")!.value;
     assert.ok(out.startsWith("```\n&lt;script&gt; &amp; xxx"));
     assert.ok(out.length < 3100);

@@ -102,7 +102,7 @@ export function slackPayload(n: Notification, s: SlackSettings): SlackPayload {
 /** The short format's outcome after the header: the error, else the output, else nothing. */
 function shortOutcome(n: Notification): string {
   if (n.error !== undefined && n.error !== "") return `, with error: ${code(n.error)}`;
-  return n.output !== "" ? `, with output: ${code(n.output)}` : "";
+  return n.summary !== "" ? `, with output: ${code(n.summary)}` : "";
 }
 
 /** Talon's fields of the long format, in its order. */
@@ -127,7 +127,7 @@ function slackFields(n: Notification): SlackField[] {
   if (n.location !== undefined) add("Location", code(n.location), false);
   if (n.error !== undefined && n.error !== "") add("Error", code(n.error), false);
   add("Trace ID", code(n.traceId), false);
-  if (n.kind !== "event" && n.output !== "") add("Output", block(n.output), false);
+  if (n.kind !== "event" && n.summary !== "") add("Output", block(n.summary), false);
   return fields;
 }
 

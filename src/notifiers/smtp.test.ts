@@ -27,7 +27,7 @@ describe("smtp message shaping", () => {
     const n = makeNotification({
       rule: EVIL,
       action: EVIL,
-      output: EVIL,
+      summary: EVIL,
       error: EVIL,
       objects: { pod: EVIL },
       event: { output: `12:00:00.000000000: Notice ${EVIL}` },
@@ -99,7 +99,7 @@ describe("smtp delivery through a real SMTP server with STARTTLS", () => {
 
   it("sends an html mail with a text alternative over STARTTLS, authenticated", async () => {
     const inst = await create();
-    await inst.send(makeNotification({ output: EVIL }), AbortSignal.timeout(5000));
+    await inst.send(makeNotification({ summary: EVIL }), AbortSignal.timeout(5000));
     await inst.close?.();
     const mail = server.mails.at(-1)!;
     assert.equal(mail.secure, true);

@@ -64,7 +64,7 @@ export function mailFields(n: Notification): [string, string][] {
   ];
   for (const k of Object.keys(n.objects)) rows.push([titleCase(k), n.objects[k]!]);
   rows.push(
-    ["Output", n.output],
+    ["Output", n.summary],
     ["Error", n.error ?? ""],
     ["Location", n.location ?? ""],
     ["Event", n.event.message],

@@ -77,13 +77,13 @@ describe("syslog over TCP", () => {
     const settings = syslog.params.parse({ transport: "tcp", host: "127.0.0.1", port, framing: "newline" });
     const inst = await syslog.create(settings, { clients: {} as never, log: pino({ enabled: false }) });
     const signal = new AbortController().signal;
-    await inst.send(makeNotification({ output: "first" }), signal);
+    await inst.send(makeNotification({ summary: "first" }), signal);
     await until(() => received.join("").includes("first"), "the first message", 3000);
     sockets[0]!.destroy();
     // The client notices the close; a send either fails retryable (before) or goes on a new connection.
     for (let i = 0; i < 50 && sockets.length < 2; i++) {
       try {
-        await inst.send(makeNotification({ output: `second-${i}` }), signal);
+        await inst.send(makeNotification({ summary: `second-${i}` }), signal);
       } catch (err) {
         assert.ok(err instanceof KestrelError && err.retryable, String(err));
       }

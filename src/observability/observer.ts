@@ -82,7 +82,7 @@ export class Observer implements EngineObserver {
     const fields = {
       ...actionFields(r.traceId, r.rule, r.action),
       status: r.status,
-      output: r.output || undefined,
+      output: r.summary || undefined,
       objects: Object.keys(r.objects).length > 0 ? r.objects : undefined,
       duration_ms: Math.round(r.durationSeconds * 1e4) / 10,
     };

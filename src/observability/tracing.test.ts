@@ -38,15 +38,15 @@ function actionner(name: string, behaviour: "ok" | "fail" | "artifact" | "hang")
     source: "any",
     requiredFields: [],
     continueByDefault: true,
-    output: behaviour === "artifact" ? "optional" : "none",
+    artifact: behaviour === "artifact" ? "optional" : "none",
     params: z.object({}),
     example: "",
     async run({ signal }) {
       if (behaviour === "fail") throw new KestrelError("ERR_TARGET_GONE", `the pod ${POD} is gone`);
       if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
       if (behaviour === "artifact")
-        return { output: `captured ${POD}`, artifact: { name: "capture.txt", data: "bytes" }, objects: { pod: POD } };
-      return { output: `${name} done on ${POD}`, objects: { pod: POD } };
+        return { summary: `captured ${POD}`, artifact: { name: "capture.txt", data: "bytes" }, objects: { pod: POD } };
+      return { summary: `${name} done on ${POD}`, objects: { pod: POD } };
     },
   });
 }
@@ -59,7 +59,7 @@ const output = defineOutput({
   params: z.object({}),
   example: "",
   async write() {
-    return { output: "stored", location: `file:///tmp/${POD}.txt` };
+    return { summary: "stored", location: `file:///tmp/${POD}.txt` };
   },
 });
 
@@ -89,7 +89,7 @@ function action(name: string, a: Actionner, options: { contexts?: string[]; stor
     continueAfter: true,
     ignoreErrors: false,
     additionalContexts: options.contexts ?? [],
-    context: {},
+    staticContext: {},
   };
 }
 

@@ -12,7 +12,7 @@ import { createAwsClients } from "../clients/aws/index.ts";
 import { awsOf, createClients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
-import type { Artifact, OutputContext } from "../plugins/types.ts";
+import type { Artifact, ArtifactWrite } from "../plugins/types.ts";
 import { artifactFileName, timestamp } from "./_artifact.ts";
 import { locationProblems, objectKey } from "./_s3.ts";
 import awsS3 from "./aws/s3.ts";
@@ -105,8 +105,8 @@ describe("aws:s3 and minio:s3 outputs", () => {
   let servers: AwsTestServers;
   let clients: ReturnType<typeof createClients>;
 
-  const ctx = <P>(params: P, objects: Record<string, string>, signal = AbortSignal.timeout(30_000), traceId = "t"): OutputContext =>
-    ({ event: {} as FalcoEvent, params, objects, clients, log: pino({ level: "silent" }), signal, traceId }) as unknown as OutputContext;
+  const ctx = <P>(params: P, objects: Record<string, string>, signal = AbortSignal.timeout(30_000), traceId = "t"): ArtifactWrite =>
+    ({ event: {} as FalcoEvent, params, objects, clients, log: pino({ level: "silent" }), signal, traceId }) as unknown as ArtifactWrite;
 
   before(async () => {
     servers = await startAwsServers({ functions: [] });
@@ -132,7 +132,7 @@ describe("aws:s3 and minio:s3 outputs", () => {
     assertContained(key, "files");
     assert.match(key, /^files\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_____web-1_\.\._\.\._etc_passwd$/);
     assert.equal(res.location, `s3://evidence/${key}`);
-    assert.equal(res.output, `the file '${key.slice(6)}' has been uploaded as the key '${key}' to the bucket 'evidence'`);
+    assert.equal(res.summary, `the file '${key.slice(6)}' has been uploaded as the key '${key}' to the bucket 'evidence'`);
     assert.deepEqual(res.objects, { file: key.slice(6), bucket: "evidence", prefix: "/files/", key, region: TEST_REGION });
     assert.deepEqual(await servers.s3.object("evidence", key), { body: Buffer.from("root:x:0:0"), contentType: "text/plain" });
     assert.match(String(servers.s3.requests.at(-1)!.headers["authorization"]), new RegExp(`/${TEST_REGION}/s3/aws4_request`));

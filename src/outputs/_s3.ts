@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { z } from "zod";
 import type { ObjectStore } from "../clients/aws/types.ts";
 import { KestrelError } from "../errors.ts";
-import type { Artifact, OutputContext, OutputResult } from "../plugins/types.ts";
+import type { Artifact, ArtifactWrite, OutputResult } from "../plugins/types.ts";
 import { abortable, alternativeName, artifactFileName, discard, isAsyncIterable } from "./_artifact.ts";
 
 export const bucketParam = z
@@ -81,7 +81,7 @@ export interface S3Location {
 export async function uploadArtifact(
   store: () => ObjectStore,
   artifact: Artifact,
-  ctx: OutputContext,
+  ctx: ArtifactWrite,
   where: S3Location,
 ): Promise<OutputResult> {
   const problems = locationProblems(where.bucket, where.prefix);
@@ -126,7 +126,7 @@ export async function uploadArtifact(
     throw err;
   }
   return {
-    output: `the file '${name}' has been uploaded as the key '${key}' to the bucket '${where.bucket}'`,
+    summary: `the file '${name}' has been uploaded as the key '${key}' to the bucket '${where.bucket}'`,
     location: `s3://${where.bucket}/${key}`,
     objects: { file: name, bucket: where.bucket, prefix: where.prefix, key, ...where.extra },
   };

@@ -57,7 +57,7 @@ export function describePlugin(plugin: AnyPlugin): Record<string, unknown> {
     d["category"] = plugin.category;
     d["source"] = plugin.source;
     d["continue"] = plugin.continueByDefault;
-    d["output"] = plugin.output;
+    d["output"] = plugin.artifact; // Talon's word in its docs: whether the actionner produces an artifact for an output
     d["required_output_fields"] = plugin.requiredFields.map((f) => (typeof f === "string" ? f : f.join(" or ")));
   }
   if (plugin.kind === "output") d["category"] = plugin.category;

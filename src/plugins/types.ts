@@ -46,7 +46,7 @@ export interface PluginNotes {
   readonly talon?: string;
 }
 
-export type OutputPolicy = "none" | "optional" | "required";
+export type ArtifactPolicy = "none" | "optional" | "required";
 
 export type ActionStatus = "success" | "failure" | "ignored";
 
@@ -60,21 +60,24 @@ export interface Artifact {
 export interface ActionResult {
   /** `ignored` when the action decided not to act (a DaemonSet pod it was told to skip, …). Default success. */
   readonly status?: "success" | "ignored";
-  /** What happened, for people: "the pod 'x' in the namespace 'y' has been terminated". */
-  readonly output: string;
+  /** What happened, for people: "the pod 'x' in the namespace 'y' has been terminated" (Talon's `output`). */
+  readonly summary: string;
   /** The objects acted on ({ pod, namespace }); shown by notifiers, never used as metric labels. */
   readonly objects?: Readonly<Record<string, string>>;
   readonly artifact?: Artifact;
 }
 
-export interface ActionContext<P extends ParamsSchema = ParamsSchema> {
+export interface ActionRun<P extends ParamsSchema = ParamsSchema> {
   readonly event: FalcoEvent;
   /** Parameters after templating and validation (those `verbatim` names are as written). */
   readonly params: z.output<P>;
   /** The template variables of this run (empty when the action's parameters have no template). */
   readonly variables: Variables;
-  /** Talon's context (`falco-talon.rule`, …) plus the additional contexts gathered for this action. */
-  readonly context: Readonly<Record<string, string>>;
+  /**
+   * Talon's context values (`falco-talon.rule`, …) plus those the action's additional contexts gathered.
+   * ("Context" alone names the providers, plugins of kind "context"; what a plugin receives is an ActionRun.)
+   */
+  readonly contextValues: Readonly<Record<string, string>>;
   readonly clients: Clients;
   readonly log: Logger;
   /** Aborted when the action times out or the server shuts down. */
@@ -95,7 +98,7 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema, S = unknown> e
   readonly source: string;
   /** Whether the rule's next action runs after this one when the action sets no `continue`. */
   readonly continueByDefault: boolean;
-  readonly output: OutputPolicy;
+  readonly artifact: ArtifactPolicy;
   /** Cross-field checks the schema cannot express, for `rules check`. Returns problems. */
   check?(params: z.output<P>): string[];
   /** True for a parameter whose templates must not be rendered (`params` before templating): the plugin
@@ -103,12 +106,12 @@ export interface Actionner<P extends ParamsSchema = ParamsSchema, S = unknown> e
    * Everything else is rendered, each value inserted as data. */
   verbatim?(path: readonly (string | number)[], params: z.output<P>): boolean;
   /** Per-event precondition (the pod exists, …); returns what it found for run. Throws a KestrelError; a failure is notified. */
-  preflight?(ctx: ActionContext<P>): Promise<S>;
+  preflight?(ctx: ActionRun<P>): Promise<S>;
   /** Acts; `state` is what preflight returned (void for an actionner without preflight). */
-  run(ctx: ActionContext<P>, state: S): Promise<ActionResult>;
+  run(ctx: ActionRun<P>, state: S): Promise<ActionResult>;
 }
 
-export interface OutputContext<P extends ParamsSchema = ParamsSchema> {
+export interface ArtifactWrite<P extends ParamsSchema = ParamsSchema> {
   readonly event: FalcoEvent;
   readonly params: z.output<P>;
   /** The objects of the action that produced the artifact (namespace, pod, …), used to name it. */
@@ -120,7 +123,7 @@ export interface OutputContext<P extends ParamsSchema = ParamsSchema> {
 }
 
 export interface OutputResult {
-  readonly output: string;
+  readonly summary: string;
   /** Where the artifact went: file:///…, s3://bucket/key, gs://bucket/key. */
   readonly location: string;
   readonly objects?: Readonly<Record<string, string>>;
@@ -130,7 +133,7 @@ export interface Output<P extends ParamsSchema = ParamsSchema> extends PluginInf
   readonly kind: "output";
   readonly category: string;
   check?(params: z.output<P>): string[];
-  write(artifact: Artifact, ctx: OutputContext<P>): Promise<OutputResult>;
+  write(artifact: Artifact, ctx: ArtifactWrite<P>): Promise<OutputResult>;
 }
 
 /**
@@ -148,8 +151,8 @@ export interface Notification {
   readonly actionner: string;
   /** The output target (`aws:s3`) for kind "output". */
   readonly target?: string;
-  /** What happened (the action's or output's own text). */
-  readonly output: string;
+  /** What happened (the action's or output's own text); notifiers send it as Talon's `output`. */
+  readonly summary: string;
   readonly error?: string;
   readonly objects: Readonly<Record<string, string>>;
   /** Where the artifact went, when there was one. */
@@ -167,7 +170,7 @@ export interface NotifierInstance {
   close?(): Promise<void>;
 }
 
-export interface NotifierInitContext {
+export interface NotifierSetup {
   readonly clients: Clients;
   readonly log: Logger;
 }
@@ -175,7 +178,7 @@ export interface NotifierInitContext {
 export interface Notifier<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {
   readonly kind: "notifier";
   /** Builds the notifier from its validated settings (`notifiers.<name>` in config.yaml). */
-  create(settings: z.output<P>, ctx: NotifierInitContext): NotifierInstance | Promise<NotifierInstance>;
+  create(settings: z.output<P>, ctx: NotifierSetup): NotifierInstance | Promise<NotifierInstance>;
 }
 
 export interface ContextProvider<P extends ParamsSchema = ParamsSchema> extends PluginInfo<P> {

@@ -53,7 +53,7 @@ export function compileAction(rule: RuleSpec | undefined, action: ActionSpec, en
     continueAfter: action.continue ?? actionner.continueByDefault,
     ignoreErrors: action.ignoreErrors ?? false,
     additionalContexts: Object.freeze([...action.additionalContexts]),
-    context: staticContext(rule, action),
+    staticContext: staticContext(rule, action),
   };
 }
 
@@ -143,7 +143,7 @@ function compileOutput(
 ): CompiledOutput | undefined {
   const spec = action.output;
   if (spec === undefined) {
-    if (actionner?.output === "required") {
+    if (actionner?.artifact === "required") {
       error(
         action.at,
         `an output is required: the actionner '${action.actionner}' produces an artifact (add 'output: {target, parameters}')`,
@@ -151,7 +151,7 @@ function compileOutput(
     }
     return undefined;
   }
-  if (actionner?.output === "none") error(spec.at, `the actionner '${action.actionner}' produces no artifact, so it takes no 'output'`);
+  if (actionner?.artifact === "none") error(spec.at, `the actionner '${action.actionner}' produces no artifact, so it takes no 'output'`);
   const plugin = findOutput(action, spec, env, error);
   if (Object.keys(spec.parameters).length === 0) {
     // Talon's check; validating the empty map as well would only repeat it as "missing parameter …".

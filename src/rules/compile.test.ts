@@ -364,7 +364,7 @@ describe("compiled rules", () => {
   it("builds Talon's static context entries", () => {
     const ruleSet = valid(text);
     const [isolate, label] = ruleSet.rules[0]!.actions;
-    assert.deepEqual(isolate!.context, {
+    assert.deepEqual(isolate!.staticContext, {
       "falco-talon.rule": "First",
       "falco-talon.rule.continue": "false",
       "falco-talon.rule.dry_run": "true",
@@ -372,10 +372,10 @@ describe("compiled rules", () => {
       "falco-talon.action.parameters": '{"allow_cidr":["10.0.0.0/8"]}',
       "falco-talon.actionner": "kubernetes:networkpolicy",
     });
-    assert.equal(label!.context["falco-talon.action.ignore_errors"], "true");
-    assert.equal("falco-talon.action.continue" in label!.context, false);
-    assert.equal(ruleSet.rules[1]!.actions[0]!.context["falco-talon.action.continue"], "true");
-    assert.equal("falco-talon.rule.continue" in ruleSet.rules[1]!.actions[0]!.context, false);
-    assert.ok(Object.isFrozen(isolate!.context));
+    assert.equal(label!.staticContext["falco-talon.action.ignore_errors"], "true");
+    assert.equal("falco-talon.action.continue" in label!.staticContext, false);
+    assert.equal(ruleSet.rules[1]!.actions[0]!.staticContext["falco-talon.action.continue"], "true");
+    assert.equal("falco-talon.rule.continue" in ruleSet.rules[1]!.actions[0]!.staticContext, false);
+    assert.ok(Object.isFrozen(isolate!.staticContext));
   });
 });

@@ -90,7 +90,7 @@ export interface CompiledAction {
   readonly ignoreErrors: boolean;
   readonly additionalContexts: readonly string[];
   /** Talon's context entries that do not depend on the event (`falco-talon.rule`, …). */
-  readonly context: Readonly<Record<string, string>>;
+  readonly staticContext: Readonly<Record<string, string>>;
 }
 
 export interface CompiledRule {

@@ -1,4 +1,5 @@
-// The per-action context (Talon's `context` object) and the template variables of one action run.
+// The template variables of one action run: the event's fields, Talon's context values (`falco-talon.rule`, …, and
+// those the additional contexts gathered), and the trace id.
 
 import type { FalcoEvent } from "../events/event.ts";
 import { eventVariables, variableName } from "../events/fields.ts";
@@ -14,10 +15,10 @@ const DOCUMENTED_ALIASES: Readonly<Record<string, string>> = {
   NODE_SPEC_PROVIDEDID: "NODE_SPEC_PROVIDERID",
 };
 
-/** The variables `${NAME}` can use in an action's parameters: the event's, then the context's. */
-export function actionVariables(event: FalcoEvent, context: Readonly<Record<string, string>>, traceId: string): Map<string, string> {
+/** The variables `${NAME}` can use in an action's parameters: the event's, then the context values. */
+export function actionVariables(event: FalcoEvent, contextValues: Readonly<Record<string, string>>, traceId: string): Map<string, string> {
   const vars = eventVariables(event);
-  for (const key in context) vars.set(variableName(key), context[key]!);
+  for (const key in contextValues) vars.set(variableName(key), contextValues[key]!);
   for (const alias in DOCUMENTED_ALIASES) {
     const value = vars.get(DOCUMENTED_ALIASES[alias]!);
     if (value !== undefined) vars.set(alias, value);

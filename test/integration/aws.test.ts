@@ -17,7 +17,7 @@ import { createAwsClients } from "../../src/clients/aws/index.ts";
 import { createClients } from "../../src/clients/index.ts";
 import type { FalcoEvent } from "../../src/events/event.ts";
 import awsS3 from "../../src/outputs/aws/s3.ts";
-import type { OutputContext } from "../../src/plugins/types.ts";
+import type { ArtifactWrite } from "../../src/plugins/types.ts";
 import { createRegistries } from "../../src/registries.ts";
 import { loadRules } from "../../src/rules/index.ts";
 import { type AccessKey, type AwsTestServers, credentialScope, signer, startAwsServers, TEST_REGION } from "../support/aws.ts";
@@ -389,7 +389,7 @@ describe("a large artifact to aws:s3", () => {
       log: pino({ level: "silent" }),
       signal: AbortSignal.timeout(120_000),
       traceId: "t",
-    } as unknown as OutputContext<typeof awsS3.params>;
+    } as unknown as ArtifactWrite<typeof awsS3.params>;
     const capture = async function* (total: number, hash = createHash("sha256")): AsyncGenerator<Uint8Array> {
       const chunk = 256 * 1024;
       for (let sent = 0; sent < total; sent += chunk) {

@@ -21,7 +21,7 @@ import type {
 import { KestrelError } from "../../src/errors.ts";
 import { parseEvent } from "../../src/events/parse.ts";
 import type { PodTarget } from "../../src/events/target.ts";
-import type { ActionContext, Actionner, ParamsSchema } from "../../src/plugins/types.ts";
+import type { Actionner, ActionRun, ParamsSchema } from "../../src/plugins/types.ts";
 import { falcoEvent } from "./events.ts";
 
 export interface Call {
@@ -264,17 +264,17 @@ export function fakePod(o: {
  * The context an action of `actionner` gets for an event with `fields`, its `params` validated by the
  * actionner's schema, the Kubernetes client being `kube`.
  */
-export function fakeActionContext<P extends ParamsSchema, S>(
+export function fakeActionRun<P extends ParamsSchema, S>(
   actionner: Actionner<P, S>,
   kube: KubeApi,
   params: Record<string, unknown> = {},
   fields: Record<string, unknown> = {},
-): ActionContext<P> {
+): ActionRun<P> {
   return {
     event: parseEvent(falcoEvent({ fields })).event,
     params: actionner.params.parse(params),
     variables: new Map(),
-    context: {},
+    contextValues: {},
     clients: createClients({ kubernetes: kube }),
     log: pino({ level: "silent" }),
     signal: AbortSignal.timeout(10_000),
@@ -283,7 +283,7 @@ export function fakeActionContext<P extends ParamsSchema, S>(
 }
 
 /** preflight, then run with what preflight found: what the engine does for one action. */
-export async function runAction<P extends ParamsSchema, S>(actionner: Actionner<P, S>, ctx: ActionContext<P>) {
+export async function runAction<P extends ParamsSchema, S>(actionner: Actionner<P, S>, ctx: ActionRun<P>) {
   const state = (await actionner.preflight?.(ctx)) as S;
   return actionner.run(ctx, state);
 }

@@ -12,7 +12,7 @@ export function makeNotification(o: Partial<Omit<Notification, "event">> & { eve
     rule: "Terminal shell in container",
     action: "Label the pod",
     actionner: "kubernetes:label",
-    output: 'the pod "nginx" in the namespace "default" has been labelled',
+    summary: 'the pod "nginx" in the namespace "default" has been labelled',
     objects: { pod: "nginx", namespace: "default" },
     event: parseEvent(falcoEvent(event)).event,
     traceId: "0b5e1f0c-3a4e-4c1e-9a43-4a7d9d6c2f11",

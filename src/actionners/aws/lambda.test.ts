@@ -10,12 +10,12 @@ import { createAwsClients } from "../../clients/aws/index.ts";
 import { createClients } from "../../clients/index.ts";
 import type { KestrelError } from "../../errors.ts";
 import { parseEvent } from "../../events/parse.ts";
-import type { ActionContext } from "../../plugins/types.ts";
+import type { ActionRun } from "../../plugins/types.ts";
 import lambda from "./lambda.ts";
 
 describe("aws:lambda", () => {
   let servers: AwsTestServers;
-  let ctx: (params: Record<string, unknown>, signal?: AbortSignal) => ActionContext;
+  let ctx: (params: Record<string, unknown>, signal?: AbortSignal) => ActionRun;
   let accessKeyId: string;
   const event = parseEvent(falcoEvent({ fields: { "k8s.ns.name": "prod", "k8s.pod.name": "web-1", "fd.name": "/etc/shadow" } })).event;
   const context = { "falco-talon.rule": "Shell", "falco-talon.action": "Invoke", "aws.region": TEST_REGION };
@@ -47,19 +47,19 @@ describe("aws:lambda", () => {
       ({
         event,
         params: lambda.params.parse(params),
-        context,
+        contextValues: context,
         clients,
         log: pino({ level: "silent" }),
         signal,
         traceId: "t",
         variables: new Map(),
-      }) as ActionContext;
+      }) as ActionRun;
   });
   after(() => servers.close());
 
   it("invokes the alias with the event and its context as payload, signed for lambda in the region", async () => {
     const res = await lambda.run(ctx({ aws_lambda_name: "responder", aws_lambda_alias_or_version: "live" }) as never);
-    assert.equal(res.output, `the Lambda function 'responder' (version 7) has been invoked: {"handled":"Terminal shell in container"}`);
+    assert.equal(res.summary, `the Lambda function 'responder' (version 7) has been invoked: {"handled":"Terminal shell in container"}`);
     assert.deepEqual(res.objects, { name: "responder", version: "7" });
     const req = servers.lambda.requests.at(-1)!;
     assert.equal(req.method, "POST");
@@ -76,11 +76,11 @@ describe("aws:lambda", () => {
 
   it("$LATEST by default; Event (202) and DryRun (204) are successes", async () => {
     const queued = await lambda.run(ctx({ aws_lambda_name: "responder", aws_lambda_invocation_type: "Event" }) as never);
-    assert.equal(queued.output, "the Lambda function 'responder' ($LATEST) has been invoked asynchronously (HTTP 202)");
+    assert.equal(queued.summary, "the Lambda function 'responder' ($LATEST) has been invoked asynchronously (HTTP 202)");
     assert.equal(servers.lambda.requests.at(-1)!.url, "/2015-03-31/functions/responder/invocations?Qualifier=%24LATEST");
     assert.equal(servers.lambda.invocations.at(-1)!.invocationType, "Event");
     const dry = await lambda.run(ctx({ aws_lambda_name: "responder", aws_lambda_invocation_type: "DryRun" }) as never);
-    assert.equal(dry.output, "the Lambda function 'responder' ($LATEST) can be invoked (DryRun: it was not run)");
+    assert.equal(dry.summary, "the Lambda function 'responder' ($LATEST) can be invoked (DryRun: it was not run)");
     assert.equal(servers.lambda.invocations.at(-1)!.status, 204);
   });
 
@@ -102,7 +102,7 @@ describe("aws:lambda", () => {
       },
     );
     const res = await lambda.run(ctx({ aws_lambda_name: "chatty" }) as never);
-    assert.ok(res.output.length < 4300 && res.output.endsWith("…"), `${res.output.length}`);
+    assert.ok(res.summary.length < 4300 && res.summary.endsWith("…"), `${res.summary.length}`);
   });
 
   it("the action's deadline cancels a slow invocation", async () => {

@@ -60,7 +60,7 @@ export default defineActionner({
   source: "any",
   requiredFields: [],
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   permissions: "IAM: lambda:InvokeFunction on arn:aws:lambda:<region>:<account>:function:<name>[:<alias or version>]",
   params,
   example: `
@@ -83,14 +83,14 @@ export default defineActionner({
     }
     return problems;
   },
-  async run({ params: p, event, context, clients, signal }) {
+  async run({ params: p, event, contextValues, clients, signal }) {
     const name = p.aws_lambda_name;
     const qualifier = p.aws_lambda_alias_or_version;
     const result = await awsOf(clients).invokeLambda({
       name,
       qualifier,
       invocationType: p.aws_lambda_invocation_type,
-      payload: eventToJSON(event, context),
+      payload: eventToJSON(event, contextValues),
       signal,
     });
     const version = result.executedVersion ?? qualifier;
@@ -104,15 +104,15 @@ export default defineActionner({
     switch (p.aws_lambda_invocation_type) {
       case "Event":
         return {
-          output: `the Lambda function '${name}' (${qualifier}) has been invoked asynchronously (HTTP ${result.statusCode})`,
+          summary: `the Lambda function '${name}' (${qualifier}) has been invoked asynchronously (HTTP ${result.statusCode})`,
           objects,
         };
       case "DryRun":
-        return { output: `the Lambda function '${name}' (${qualifier}) can be invoked (DryRun: it was not run)`, objects };
+        return { summary: `the Lambda function '${name}' (${qualifier}) can be invoked (DryRun: it was not run)`, objects };
       default: {
         const answer = result.payload.trim();
         return {
-          output: `the Lambda function '${name}' (version ${version}) has been invoked${answer === "" ? "" : `: ${clip(answer)}`}`,
+          summary: `the Lambda function '${name}' (version ${version}) has been invoked${answer === "" ? "" : `: ${clip(answer)}`}`,
           objects,
         };
       }

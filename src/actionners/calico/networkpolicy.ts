@@ -110,7 +110,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   permissions: `/pods: get
 apps/replicasets: get
 apps/daemonsets: get
@@ -172,7 +172,7 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
       outcome = await write(kube, api, w);
     }
     return {
-      output: `the caliconetworkpolicy '${target.name}' in the namespace '${namespace}' has been ${outcome}`,
+      summary: `the caliconetworkpolicy '${target.name}' in the namespace '${namespace}' has been ${outcome}`,
       objects: { networkpolicy: api.storedName(target.name), namespace, pod: target.pod, ip: remote.address },
     };
   },

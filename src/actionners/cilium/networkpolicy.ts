@@ -68,7 +68,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   permissions: `/pods: get
 apps/replicasets: get
 apps/daemonsets: get
@@ -116,7 +116,7 @@ cilium.io/ciliumnetworkpolicies: get, create, update`,
     };
     const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
     return {
-      output: `the ciliumnetworkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
+      summary: `the ciliumnetworkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
       objects: { networkpolicy: name, namespace, pod: target.pod, ip: remote.address },
     };
   },

@@ -25,7 +25,7 @@ function ctx(clients: Clients, params: Record<string, unknown>, signal = new Abo
   return {
     event,
     params: gcpFunction.params.parse(params),
-    context: { "falco-talon.rule": "Shell", "falco-talon.action": "Call" },
+    contextValues: { "falco-talon.rule": "Shell", "falco-talon.action": "Call" },
     clients,
     log: pino({ level: "silent" }),
     signal,
@@ -76,7 +76,7 @@ describe("gcp:function calls", () => {
     const fn = fake.addFunction("us-central1", "quarantine");
     fn.respond = () => ({ status: 200, body: '{"isolated":"web-1"}', headers: { "content-type": "application/json" } });
     const res = await gcpFunction.run(ctx(clients, { gcp_function_name: "quarantine", gcp_function_location: "us-central1" }));
-    assert.equal(res.output, "the function 'quarantine' in the location 'us-central1' has been called: HTTP 200");
+    assert.equal(res.summary, "the function 'quarantine' in the location 'us-central1' has been called: HTTP 200");
     assert.deepEqual(res.objects, {
       name: "quarantine",
       location: "us-central1",

@@ -45,7 +45,7 @@ export default defineActionner({
   source: "any",
   requiredFields: [],
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   permissions: `cloudfunctions.functions.get on the function, to find its URL (role Cloud Functions Viewer)
 cloudfunctions.functions.invoke (1st gen) or run.routes.invoke (2nd gen) on the function, to call it (role Cloud Functions Invoker or Cloud Run Invoker)`,
   params,
@@ -67,12 +67,12 @@ cloudfunctions.functions.invoke (1st gen) or run.routes.invoke (2nd gen) on the 
       name,
       location,
       url,
-      body: eventToJSON(ctx.event, ctx.context),
+      body: eventToJSON(ctx.event, ctx.contextValues),
       timeoutMs: timeout * 1000,
       signal,
     });
     return {
-      output: `the function '${name}' in the location '${location}' has been called: HTTP ${answer.status}`,
+      summary: `the function '${name}' in the location '${location}' has been called: HTTP ${answer.status}`,
       objects: {
         name,
         location,

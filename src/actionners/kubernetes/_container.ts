@@ -11,7 +11,7 @@ import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
 import { type PodTarget, podTargetOf } from "../../events/target.ts";
-import type { ActionContext, ActionResult } from "../../plugins/types.ts";
+import type { ActionResult, ActionRun } from "../../plugins/types.ts";
 import { compileShellScript, isShell } from "../../template/shell.ts";
 
 /** Event fields naming the container the event came from, in order. */
@@ -44,10 +44,7 @@ export interface ContainerChoice {
  * in a container. Throws ERR_TARGET_GONE when the pod is gone and ERR_PREFLIGHT when the container does not
  * exist or is not running.
  */
-export async function podContainerOf(
-  ctx: Pick<ActionContext, "clients" | "event" | "signal">,
-  choice: ContainerChoice,
-): Promise<PodContainer> {
+export async function podContainerOf(ctx: Pick<ActionRun, "clients" | "event" | "signal">, choice: ContainerChoice): Promise<PodContainer> {
   const kube = kubernetesOf(ctx.clients);
   const target = podTargetOf(ctx.event);
   const pod = await kube.readPod(target, { signal: ctx.signal });
@@ -125,7 +122,7 @@ export async function runShellAction(
   }
   const stdout = stripAnsi(res.stdout.toString("utf8"));
   return {
-    output: `${run.what} has been run in ${where}`,
+    summary: `${run.what} has been run in ${where}`,
     objects: { pod: target.pod, namespace: target.namespace, container },
     ...(stdout.trim() === "" ? {} : { artifact: { name: run.artifactName, contentType: "text/plain", data: stdout } }),
   };

@@ -8,7 +8,7 @@ import { kubernetesOf } from "../../clients/index.ts";
 import type { MetadataTarget } from "../../clients/kubernetes/api.ts";
 import { POD_REQUIRED_FIELDS, type PodTarget, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import type { ActionContext, Actionner } from "../../plugins/types.ts";
+import type { Actionner, ActionRun } from "../../plugins/types.ts";
 import { nodeNameOf } from "./_workload.ts";
 
 type Field = "labels" | "annotations";
@@ -44,7 +44,7 @@ export interface MetadataActionner {
 }
 
 /** The pod, and its (existing) node for level node. */
-async function check(ctx: ActionContext): Promise<Checked> {
+async function check(ctx: ActionRun): Promise<Checked> {
   const kube = kubernetesOf(ctx.clients);
   const target = podTargetOf(ctx.event);
   const pod = await kube.readPod(target, { signal: ctx.signal });
@@ -71,20 +71,20 @@ export function defineMetadataActionner(spec: MetadataActionner): Actionner {
     source: "syscall, k8s_audit",
     requiredFields: POD_REQUIRED_FIELDS,
     continueByDefault: true,
-    output: "none",
+    artifact: "none",
     // RBAC rules, one per line: "<apiGroup>/<resource>: <verb>, <verb>" ("" is the core group); nodes only
     // with level node.
     permissions: "/pods: get, patch\n/nodes: get, patch",
     params,
     example: spec.example,
-    preflight: (ctx) => check(ctx as ActionContext),
+    preflight: (ctx) => check(ctx as ActionRun),
     async run(ctx, { target, node }) {
       const kube = kubernetesOf(ctx.clients);
       const on: MetadataTarget = node === undefined ? { pod: target } : { node };
       await kube.patchMetadata(on, spec.field, valuesOf(ctx.params), { signal: ctx.signal });
       const objects: Record<string, string> = { pod: target.pod, namespace: target.namespace };
-      if (node !== undefined) return { output: `the node '${node}' has been ${spec.done}`, objects: { ...objects, node } };
-      return { output: `the pod '${target.pod}' in the namespace '${target.namespace}' has been ${spec.done}`, objects };
+      if (node !== undefined) return { summary: `the node '${node}' has been ${spec.done}`, objects: { ...objects, node } };
+      return { summary: `the pod '${target.pod}' in the namespace '${target.namespace}' has been ${spec.done}`, objects };
     },
   });
 }

@@ -8,7 +8,7 @@ import type { KubeApi, V1Pod } from "../../clients/kubernetes/api.ts";
 import { ownerOf } from "../../clients/kubernetes/owner.ts";
 import { KestrelError } from "../../errors.ts";
 import { type PodTarget, podTargetOf } from "../../events/target.ts";
-import type { ActionContext } from "../../plugins/types.ts";
+import type { ActionRun } from "../../plugins/types.ts";
 
 /** The name of the node the pod is scheduled on; ERR_PREFLIGHT for a pod not scheduled yet. */
 export function nodeNameOf(pod: V1Pod, target: PodTarget): string {
@@ -20,9 +20,7 @@ export function nodeNameOf(pod: V1Pod, target: PodTarget): string {
 }
 
 /** The (existing) node the event's pod runs on: the preflight of cordon and drain. */
-export async function nodeOfEventPod(
-  ctx: Pick<ActionContext, "clients" | "event" | "signal">,
-): Promise<{ target: PodTarget; node: string }> {
+export async function nodeOfEventPod(ctx: Pick<ActionRun, "clients" | "event" | "signal">): Promise<{ target: PodTarget; node: string }> {
   const kube = kubernetesOf(ctx.clients);
   const target = podTargetOf(ctx.event);
   const node = nodeNameOf(await kube.readPod(target, { signal: ctx.signal }), target);

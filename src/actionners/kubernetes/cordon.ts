@@ -19,7 +19,7 @@ export default defineActionner({
   source: "syscall, k8s_audit",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   // RBAC rules, one per line: "<apiGroup>/<resource>: <verb>, <verb>" ("" is the core group).
   permissions: "/pods: get\n/nodes: get, patch",
   params,
@@ -30,6 +30,6 @@ export default defineActionner({
   preflight: nodeOfEventPod,
   async run(ctx, { target, node }) {
     await kubernetesOf(ctx.clients).cordon(node, { signal: ctx.signal });
-    return { output: `the node '${node}' has been cordoned`, objects: { pod: target.pod, namespace: target.namespace, node } };
+    return { summary: `the node '${node}' has been cordoned`, objects: { pod: target.pod, namespace: target.namespace, node } };
   },
 });

@@ -53,7 +53,7 @@ export default defineActionner({
   source: "k8s_audit",
   requiredFields: ["ka.target.resource", "ka.target.name", "ka.target.namespace"],
   continueByDefault: false,
-  output: "none",
+  artifact: "none",
   // RBAC rules, one per line: "<apiGroup>/<resource>: <verb>, <verb>" ("" is the core group).
   permissions: permissions(),
   params: z.strictObject({}),
@@ -70,6 +70,6 @@ export default defineActionner({
     await kubernetesOf(clients).deleteObject(target, { signal });
     const objects: Record<string, string> = { resource: target.resource, name: target.name };
     if (target.namespace !== undefined) objects["namespace"] = target.namespace;
-    return { output: `${objectText(target)} has been deleted`, objects };
+    return { summary: `${objectText(target)} has been deleted`, objects };
   },
 });

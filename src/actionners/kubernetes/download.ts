@@ -25,7 +25,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "required",
+  artifact: "required",
   permissions: "/pods: get\n/pods/exec: create, get",
   params,
   example: `
@@ -50,7 +50,7 @@ export default defineActionner({
       signal,
     });
     return {
-      output: `the file '${p.file}' of the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}' is being downloaded`,
+      summary: `the file '${p.file}' of the container '${container}' of the pod '${target.pod}' in the namespace '${target.namespace}' is being downloaded`,
       objects: { pod: target.pod, namespace: target.namespace, container, file: p.file },
       artifact: { name: p.file, contentType: "application/octet-stream", data },
     };

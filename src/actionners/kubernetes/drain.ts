@@ -152,7 +152,7 @@ export default defineActionner({
   source: "syscall, k8s_audit",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   // RBAC rules, one per line: "<apiGroup>/<resource>: <verb>, <verb>" ("" is the core group). Nodes are
   // patched only with cordon, controllers read only with min_healthy_replicas.
   permissions: "/pods: get, list\n/pods/eviction: create\n/nodes: get, patch\napps/replicasets: get\napps/statefulsets: get",
@@ -225,7 +225,7 @@ export default defineActionner({
     }
     const waitText = notGone > 0 ? `, ${notGone} were not evicted during max_wait_period` : "";
     return {
-      output: `the node '${node}' has been drained, errors are ignored: ${ignored} ignored pods, ${evictionErrors} eviction errors, ${otherErrors} other errors${waitText}`,
+      summary: `the node '${node}' has been drained, errors are ignored: ${ignored} ignored pods, ${evictionErrors} eviction errors, ${otherErrors} other errors${waitText}`,
       objects,
     };
   },

@@ -34,7 +34,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "optional",
+  artifact: "optional",
   permissions: "/pods: get\n/pods/exec: create, get",
   params,
   example: `

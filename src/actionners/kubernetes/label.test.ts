@@ -2,7 +2,7 @@
 // values remove keys), on the pod or on its node; the node preflight checked is the one run patches.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeKube, fakeActionContext, fakePod, runAction } from "../../../test/support/fake-kube.ts";
+import { FakeKube, fakeActionRun, fakePod, runAction } from "../../../test/support/fake-kube.ts";
 import { KestrelError } from "../../errors.ts";
 import annotation from "./annotation.ts";
 import cordon from "./cordon.ts";
@@ -14,8 +14,8 @@ const pod = () => fakePod({ name: "web-1", namespace: "shop", node: "node-7", la
 describe("kubernetes:label and kubernetes:annotation", () => {
   it("sets and removes the pod's labels in one patch", async () => {
     const kube = new FakeKube().addPod(pod());
-    const res = await runAction(label, fakeActionContext(label, kube, { labels: { suspicious: true, old: "" } }, fields));
-    assert.equal(res.output, "the pod 'web-1' in the namespace 'shop' has been labeled");
+    const res = await runAction(label, fakeActionRun(label, kube, { labels: { suspicious: true, old: "" } }, fields));
+    assert.equal(res.summary, "the pod 'web-1' in the namespace 'shop' has been labeled");
     assert.deepEqual(kube.callsOf("patchMetadata"), [
       [{ pod: { pod: "web-1", namespace: "shop" } }, "labels", { suspicious: "true", old: null }],
     ]);
@@ -24,8 +24,8 @@ describe("kubernetes:label and kubernetes:annotation", () => {
 
   it("annotates the node the pod runs on with level node, after checking that it exists", async () => {
     const kube = new FakeKube().addPod(pod()).addNode("node-7");
-    const res = await runAction(annotation, fakeActionContext(annotation, kube, { level: "node", annotations: { seen: 2 } }, fields));
-    assert.equal(res.output, "the node 'node-7' has been annotated");
+    const res = await runAction(annotation, fakeActionRun(annotation, kube, { level: "node", annotations: { seen: 2 } }, fields));
+    assert.equal(res.summary, "the node 'node-7' has been annotated");
     assert.deepEqual(res.objects, { pod: "web-1", namespace: "shop", node: "node-7" });
     assert.deepEqual(kube.nodes.get("node-7")?.metadata?.annotations, { seen: "2" });
     assert.deepEqual(
@@ -37,7 +37,7 @@ describe("kubernetes:label and kubernetes:annotation", () => {
   it("fails in preflight when the node is gone", async () => {
     const kube = new FakeKube().addPod(pod());
     await assert.rejects(
-      runAction(label, fakeActionContext(label, kube, { level: "node", labels: { a: "b" } }, fields)),
+      runAction(label, fakeActionRun(label, kube, { level: "node", labels: { a: "b" } }, fields)),
       (e: unknown) => e instanceof KestrelError && e.code === "ERR_TARGET_GONE" && /node 'node-7'/.test(e.message),
     );
     assert.equal(kube.callsOf("patchMetadata").length, 0);
@@ -47,8 +47,8 @@ describe("kubernetes:label and kubernetes:annotation", () => {
 describe("kubernetes:cordon", () => {
   it("cordons the node preflight found, without reading the pod again", async () => {
     const kube = new FakeKube().addPod(pod()).addNode("node-7");
-    const res = await runAction(cordon, fakeActionContext(cordon, kube, {}, fields));
-    assert.equal(res.output, "the node 'node-7' has been cordoned");
+    const res = await runAction(cordon, fakeActionRun(cordon, kube, {}, fields));
+    assert.equal(res.summary, "the node 'node-7' has been cordoned");
     assert.deepEqual(
       kube.calls.map((c) => c.op),
       ["readPod", "readNode", "cordon"],

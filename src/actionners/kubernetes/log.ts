@@ -26,7 +26,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "optional",
+  artifact: "optional",
   permissions: "/pods: get\n/pods/log: get",
   params,
   example: `
@@ -46,7 +46,7 @@ export default defineActionner({
     const tail = { lines: p.tail_lines > 0 ? p.tail_lines : 20, limitBytes: MAX_LOG_BYTES };
     const text = await kube.podLog(target, container, tail, { signal });
     return {
-      output: `the logs of ${where} have been downloaded`,
+      summary: `the logs of ${where} have been downloaded`,
       objects: { pod: target.pod, namespace: target.namespace, container },
       artifact: { name: "log", contentType: "text/plain", data: text },
     };

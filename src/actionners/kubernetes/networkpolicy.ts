@@ -67,7 +67,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "none",
+  artifact: "none",
   permissions: `/pods: get
 apps/replicasets: get
 apps/daemonsets: get
@@ -110,7 +110,7 @@ networking.k8s.io/networkpolicies: get, create, update`,
     };
     const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
     return {
-      output: `the networkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
+      summary: `the networkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
       objects: { networkpolicy: name, namespace, pod: target.pod, ...(remote === undefined ? {} : { ip: remote.address }) },
     };
   },

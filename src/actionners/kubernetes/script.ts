@@ -38,7 +38,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
-  output: "optional",
+  artifact: "optional",
   permissions: "/pods: get\n/pods/exec: create, get",
   params,
   example: `
@@ -67,7 +67,10 @@ export default defineActionner({
     const { params: p, signal } = ctx;
     const script = p.script === undefined ? await scriptFromFile(p.file ?? "", p.shell) : compileShellScript(p.script).script;
     // A file's ${VARS} are not among the parameters' templates: their variables are gathered here.
-    const values = scriptValues(script, p.script === undefined ? actionVariables(ctx.event, ctx.context, ctx.traceId) : ctx.variables);
+    const values = scriptValues(
+      script,
+      p.script === undefined ? actionVariables(ctx.event, ctx.contextValues, ctx.traceId) : ctx.variables,
+    );
     const stdin = script.text.endsWith("\n") ? script.text : `${script.text}\n`;
     const command = [p.shell, "-s", ...(values.length > 0 ? ["--", ...values] : [])];
     return runShellAction(placement, { command, stdin, what: "the script", artifactName: "script.txt", signal });

@@ -59,7 +59,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: false,
-  output: "required",
+  artifact: "required",
   permissions: "/pods: get, list\n/pods/exec: create, get\nbatch/jobs: create, delete",
   params,
   example: `
@@ -127,7 +127,7 @@ export default defineActionner({
         signal,
       });
       return {
-        output: `the syscalls of the ${p.scope === "pod" ? `pod '${target.pod}' in the namespace '${target.namespace}'` : `node '${node}'`} have been captured for ${p.duration} s (Job '${name}')`,
+        summary: `the syscalls of the ${p.scope === "pod" ? `pod '${target.pod}' in the namespace '${target.namespace}'` : `node '${node}'`} have been captured for ${p.duration} s (Job '${name}')`,
         objects: { pod: target.pod, namespace: target.namespace, node },
         artifact: { name: "sysdig.scap.gz", contentType: "application/gzip", data: afterwards(data, cleanup) },
       };

@@ -45,7 +45,7 @@ export default defineActionner({
   source: "syscall",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: false,
-  output: "required",
+  artifact: "required",
   permissions: "/pods: get\n/pods/ephemeralcontainers: patch\n/pods/exec: create, get",
   params,
   example: `
@@ -87,7 +87,7 @@ export default defineActionner({
       signal,
     });
     return {
-      output: `the capture of the network traffic of the pod '${target.pod}' in the namespace '${target.namespace}' has started (${duration} s, ephemeral container '${name}')`,
+      summary: `the capture of the network traffic of the pod '${target.pod}' in the namespace '${target.namespace}' has started (${duration} s, ephemeral container '${name}')`,
       objects: { pod: target.pod, namespace: target.namespace, container: name },
       artifact: { name: "tcpdump.pcap", contentType: "application/vnd.tcpdump.pcap", data },
     };

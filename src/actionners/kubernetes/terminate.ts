@@ -37,7 +37,7 @@ export default defineActionner({
   source: "syscall, k8s_audit",
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: false,
-  output: "none",
+  artifact: "none",
   // RBAC rules, one per line: "<apiGroup>/<resource>: <verb>, <verb>" ("" is the core group). The
   // controllers are read only with min_healthy_replicas.
   permissions: "/pods: get, delete\napps/replicasets: get\napps/statefulsets: get",
@@ -63,11 +63,11 @@ export default defineActionner({
     if (why !== undefined) {
       return {
         status: "ignored",
-        output: `the pod '${target.pod}' in the namespace '${target.namespace}' has not been terminated: ${why}`,
+        summary: `the pod '${target.pod}' in the namespace '${target.namespace}' has not been terminated: ${why}`,
         objects,
       };
     }
     await kube.terminatePod(target, p.grace_period_seconds, { signal });
-    return { output: `the pod '${target.pod}' in the namespace '${target.namespace}' has been terminated`, objects };
+    return { summary: `the pod '${target.pod}' in the namespace '${target.namespace}' has been terminated`, objects };
   },
 });

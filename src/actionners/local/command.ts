@@ -38,7 +38,7 @@ export default defineActionner({
   source: "any",
   requiredFields: [],
   continueByDefault: true,
-  output: "optional",
+  artifact: "optional",
   permissions: "whatever the program needs, granted to the Kestrel process (it runs as Kestrel's user)",
   params,
   example: `
@@ -55,7 +55,7 @@ export default defineActionner({
     // argv as written, never on the values.
     return path[0] === "command" || path[0] === "env";
   },
-  run({ params: p, event, context, signal, variables }) {
+  run({ params: p, event, contextValues, signal, variables }) {
     return new Promise((resolve, reject) => {
       const compiled = compileCommand(p.command, p.env, p.stdin === "event");
       const argv = commandArgv(
@@ -84,7 +84,7 @@ export default defineActionner({
       });
       if (child.stdin !== null) {
         child.stdin.on("error", () => {}); // the program may exit without reading its input
-        child.stdin.end(`${eventToJSON(event, context)}\n`);
+        child.stdin.end(`${eventToJSON(event, contextValues)}\n`);
       }
       child.on("error", (err) => reject(new KestrelError("ERR_ACTION", `cannot run ${program}: ${err.message}`, { cause: err })));
       child.on("close", (code, sig) => {
@@ -95,7 +95,7 @@ export default defineActionner({
         }
         const data = Buffer.concat(stdout);
         resolve({
-          output: `the command '${program}' succeeded`,
+          summary: `the command '${program}' succeeded`,
           objects: { command: program },
           ...(data.length > 0 ? { artifact: { name: "command-output.txt", contentType: "text/plain", data } } : {}),
         });

@@ -91,7 +91,7 @@ describe("gcp:gcs writes", () => {
     const key = res.objects!["key"]!;
     assert.match(key, /^falco\/logs\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ_t_shop_web-1__var_log_app\.log$/);
     assert.equal(res.location, `gs://artifacts/${key}`);
-    assert.equal(res.output, `the file '/var/log/app.log' has been uploaded as the object '${key}' to the bucket 'artifacts'`);
+    assert.equal(res.summary, `the file '/var/log/app.log' has been uploaded as the object '${key}' to the bucket 'artifacts'`);
     assert.deepEqual(res.objects, { file: key.slice("falco/logs/".length), bucket: "artifacts", prefix: "falco/logs/", key });
     const stored = fake.object("artifacts", key)!;
     assert.equal(stored.data.toString(), "line 1\nline 2\n");

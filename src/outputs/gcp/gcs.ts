@@ -108,7 +108,7 @@ storage.objects.delete on the bucket, only used to remove an object whose CRC32C
       throw new KestrelError("ERR_OUTPUT", `cannot upload the file '${name}' to the bucket '${bucket}'`, { cause: err });
     }
     return {
-      output: `the file '${artifact.name}' has been uploaded as the object '${stored.name}' to the bucket '${bucket}'`,
+      summary: `the file '${artifact.name}' has been uploaded as the object '${stored.name}' to the bucket '${bucket}'`,
       location: stored.uri,
       objects: { file: name, bucket, prefix, key: stored.name },
     };

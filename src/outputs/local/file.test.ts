@@ -109,7 +109,7 @@ describe("local:file writes", () => {
     assert.equal(await readFile(path, "utf8"), "root:x:0:0\n");
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.equal(res.objects?.["destination"], dest);
-    assert.match(res.output, /has been copied to/);
+    assert.match(res.summary, /has been copied to/);
   });
 
   it("streams an async iterable and never overwrites an existing file", async () => {

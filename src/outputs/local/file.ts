@@ -110,7 +110,7 @@ export default defineOutput({
     }
     const file = basename(path);
     return {
-      output: `the file '${file}' has been copied to '${path}'`,
+      summary: `the file '${file}' has been copied to '${path}'`,
       location: pathToFileURL(path).href,
       objects: { file, destination: dir },
     };

@@ -11,7 +11,7 @@ const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 function actionner<P extends ParamsSchema>(
   id: string,
   params: P,
-  extra: Partial<Pick<Actionner<P>, "continueByDefault" | "output" | "check">> = {},
+  extra: Partial<Pick<Actionner<P>, "continueByDefault" | "artifact" | "check">> = {},
 ): Actionner {
   const [category, name] = id.split(":") as [string, string];
   return defineActionner({
@@ -22,11 +22,11 @@ function actionner<P extends ParamsSchema>(
     source: "any",
     requiredFields: [],
     continueByDefault: extra.continueByDefault ?? true,
-    output: extra.output ?? "none",
+    artifact: extra.artifact ?? "none",
     params,
     example: "",
     ...(extra.check === undefined ? {} : { check: extra.check }),
-    run: async () => ({ output: `${id} done` }),
+    run: async () => ({ summary: `${id} done` }),
   });
 }
 
@@ -39,7 +39,7 @@ function output(id: string, params: ParamsSchema): Output {
     description: `fake ${id}`,
     params,
     example: "",
-    write: async () => ({ output: "stored", location: `${id}://x` }),
+    write: async () => ({ summary: "stored", location: `${id}://x` }),
   });
 }
 
@@ -73,9 +73,9 @@ export const fakeActionners: readonly Actionner[] = [
       check: (p) => (p.allow_cidr as string[]).filter((c) => !CIDR.test(c)).map((c) => `wrong CIDR '${c}'`),
     },
   ),
-  actionner("kubernetes:download", z.object({ pod: z.string().optional(), file: z.string() }), { output: "required" }),
+  actionner("kubernetes:download", z.object({ pod: z.string().optional(), file: z.string() }), { artifact: "required" }),
   actionner("kubernetes:exec", z.object({ shell: z.string().default("/bin/sh"), command: z.string() })),
-  actionner("kubernetes:log", z.object({ tail_lines: z.number().int().min(0).default(20) }), { output: "optional" }),
+  actionner("kubernetes:log", z.object({ tail_lines: z.number().int().min(0).default(20) }), { artifact: "optional" }),
   actionner("kubernetes:delete", z.object({})),
   actionner("kubernetes:cordon", z.object({})),
   actionner(
@@ -90,7 +90,7 @@ export const fakeActionners: readonly Actionner[] = [
   actionner(
     "kubernetes:tcpdump",
     z.object({ snaplen: z.number().int().min(0).default(4096), duration: z.number().int().min(0).default(20) }),
-    { output: "required", continueByDefault: false },
+    { artifact: "required", continueByDefault: false },
   ),
   actionner(
     "kubernetes:sysdig",
@@ -99,7 +99,7 @@ export const fakeActionners: readonly Actionner[] = [
       duration: z.number().int().gt(0).lte(30).default(5),
       buffer_size: z.number().int().gte(128).default(1024),
     }),
-    { output: "required", continueByDefault: false },
+    { artifact: "required", continueByDefault: false },
   ),
   actionner("cilium:networkpolicy", z.object({ allow_cidr: z.array(z.string()).default([]) })),
   actionner(
