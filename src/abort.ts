@@ -1,4 +1,4 @@
-// Giving up on a promise when a signal aborts, for work that cannot be cancelled itself (a plugin that
+// Deadlines for promises. Giving up on a promise when a signal aborts, for work that cannot be cancelled itself (a plugin that
 // ignores its signal, a library call that takes none): the caller moves on at the deadline, and the
 // work's own late rejection is swallowed, since the deadline already decided the outcome.
 
@@ -43,4 +43,17 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<voi
     }
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/** True when `p` settled within `ms` (its rejection is thrown), false when the time ran out first. */
+export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { formatDiagnostic } from "../yaml/source.ts";
-import { dir, errors, load, registries, warnings } from "./__fixtures__/load-config.ts";
+import { dir, errors, load, refused, registries, warnings } from "./__fixtures__/load-config.ts";
 import { loadConfig } from "./load.ts";
 
 // Talon's config_example.yaml (at the root of Talon's repository), quoted as Talon ships it: Kestrel must
@@ -213,31 +213,21 @@ describe("loadConfig: errors in the file", () => {
 
   test("a wrong type is an error at the value", async () => {
     const yaml = "listen_port: 2803\nwatch_rules: maybe\notel:\n  timeout: soon\nrules_files:\n  - a.yaml\n  - 3\nlog_format: xml\n";
-    const { config, diagnostics } = await load(yaml);
-    assert.equal(config, undefined);
-    assert.deepEqual(
-      diagnostics.map((d) => [d.line, d.column, d.message]),
-      [
-        [2, 14, "watch_rules: must be a boolean (true or false)"],
-        [4, 12, "otel.timeout: must be a number ≥ 0"],
-        [7, 5, "rules_files[1]: Invalid input: expected string, received number"],
-        [8, 13, "log_format: must be one of color, text, json"],
-      ],
-    );
+    assert.deepEqual(await refused(yaml), [
+      [2, 14, "ERR_CONFIG_INVALID", "watch_rules: must be a boolean (true or false)"],
+      [4, 12, "ERR_CONFIG_INVALID", "otel.timeout: must be a number ≥ 0"],
+      [7, 5, "ERR_CONFIG_INVALID", "rules_files[1]: Invalid input: expected string, received number"],
+      [8, 13, "ERR_CONFIG_INVALID", "log_format: must be one of color, text, json"],
+    ]);
   });
 
   test("a value of the wrong kind gets the key's own message", async () => {
-    const { config, diagnostics } = await load("listen_port: 70000\nrules_files: 3\nworkers: 0\nlog_level: loud\n");
-    assert.equal(config, undefined);
-    assert.deepEqual(
-      diagnostics.map((d) => [d.line, d.column, d.message]),
-      [
-        [1, 14, "listen_port: must be a port number (0-65535)"],
-        [2, 14, "rules_files: must be a list of strings (or a comma-separated string)"],
-        [3, 10, "workers: must be a positive integer"],
-        [4, 12, "log_level: must be one of trace, debug, info, warn, error, fatal, silent"],
-      ],
-    );
+    assert.deepEqual(await refused("listen_port: 70000\nrules_files: 3\nworkers: 0\nlog_level: loud\n"), [
+      [1, 14, "ERR_CONFIG_INVALID", "listen_port: must be a port number (0-65535)"],
+      [2, 14, "ERR_CONFIG_INVALID", "rules_files: must be a list of strings (or a comma-separated string)"],
+      [3, 10, "ERR_CONFIG_INVALID", "workers: must be a positive integer"],
+      [4, 12, "ERR_CONFIG_INVALID", "log_level: must be one of trace, debug, info, warn, error, fatal, silent"],
+    ]);
   });
 
   test("log_format and log_level are case-insensitive", async () => {

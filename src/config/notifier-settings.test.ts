@@ -1,20 +1,15 @@
 // The notifiers' settings (./notifier-settings.ts): names, each notifier's own schema, defaults.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { load } from "./__fixtures__/load-config.ts";
+import { load, refused } from "./__fixtures__/load-config.ts";
 
 describe("loadConfig: notifiers", () => {
   test("an unknown notifier is an error at its name, with did-you-mean", async () => {
     const yaml = "default_notifiers:\n  - stdout\n  - webhok\nnotifiers:\n  webhok:\n    url: https://x.example\n";
-    const { config, diagnostics } = await load(yaml);
-    assert.equal(config, undefined);
-    assert.deepEqual(
-      diagnostics.map((d) => [d.line, d.column, d.code, d.message]),
-      [
-        [3, 5, "ERR_PLUGIN_UNKNOWN", 'unknown notifier "webhok" (did you mean "webhook"?)'],
-        [5, 3, "ERR_PLUGIN_UNKNOWN", 'unknown notifier "webhok" (did you mean "webhook"?)'],
-      ],
-    );
+    assert.deepEqual(await refused(yaml), [
+      [3, 5, "ERR_PLUGIN_UNKNOWN", 'unknown notifier "webhok" (did you mean "webhook"?)'],
+      [5, 3, "ERR_PLUGIN_UNKNOWN", 'unknown notifier "webhok" (did you mean "webhook"?)'],
+    ]);
   });
 
   test("settings are validated with the notifier's own schema", async () => {
@@ -27,17 +22,12 @@ describe("loadConfig: notifiers", () => {
       "    custom_headers: 3",
       "",
     ].join("\n");
-    const { config, diagnostics } = await load(yaml);
-    assert.equal(config, undefined);
-    assert.deepEqual(
-      diagnostics.map((d) => [d.line, d.column, d.code, d.message]),
-      [
-        [3, 10, "ERR_PARAMS_INVALID", "notifiers.webhook.url: Invalid URL"],
-        [4, 5, "ERR_PARAMS_INVALID", 'unknown setting "notifiers.webhook.urll" of notifier "webhook" (did you mean "url"?)'],
-        [5, 18, "ERR_PARAMS_INVALID", 'notifiers.webhook.http_method: Invalid option: expected one of "POST"|"PUT"|"GET"'],
-        [6, 21, "ERR_PARAMS_INVALID", "notifiers.webhook.custom_headers: Invalid input: expected record, received number"],
-      ],
-    );
+    assert.deepEqual(await refused(yaml), [
+      [3, 10, "ERR_PARAMS_INVALID", "notifiers.webhook.url: Invalid URL"],
+      [4, 5, "ERR_PARAMS_INVALID", 'unknown setting "notifiers.webhook.urll" of notifier "webhook" (did you mean "url"?)'],
+      [5, 18, "ERR_PARAMS_INVALID", 'notifiers.webhook.http_method: Invalid option: expected one of "POST"|"PUT"|"GET"'],
+      [6, 21, "ERR_PARAMS_INVALID", "notifiers.webhook.custom_headers: Invalid input: expected record, received number"],
+    ]);
   });
 
   test("valid settings get the notifier's defaults; a null value means {}", async () => {
@@ -63,11 +53,8 @@ describe("loadConfig: notifiers", () => {
       [[4, 5, "error", "notifiers.webhook.url: Invalid input: expected string, received undefined"]],
     );
 
-    const absent = await load("default_notifiers:\n  - webhook\n");
-    assert.equal(absent.config, undefined);
-    assert.deepEqual(
-      absent.diagnostics.map((d) => [d.line, d.column, d.code, d.message]),
-      [[2, 5, "ERR_PARAMS_INVALID", 'notifier "webhook" has no settings: notifiers.webhook needs "url"']],
-    );
+    assert.deepEqual(await refused("default_notifiers:\n  - webhook\n"), [
+      [2, 5, "ERR_PARAMS_INVALID", 'notifier "webhook" has no settings: notifiers.webhook needs "url"'],
+    ]);
   });
 });

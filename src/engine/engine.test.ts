@@ -12,14 +12,13 @@ import { parseEvent } from "../events/parse.ts";
 import { podNameOf } from "../events/target.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { Observer } from "../observability/observer.ts";
-import { defineActionner } from "../plugins/define.ts";
 import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
 import { compileParams } from "../template/template.ts";
+import { recordingNotifications, testAction, testActionner, testRule } from "./__fixtures__/compiled.ts";
 import { MemoryDedup } from "./dedup.ts";
 import { Engine, targetKey } from "./engine.ts";
-import { Notifications } from "./notify.ts";
 
 const calls: string[] = [];
 
@@ -28,17 +27,9 @@ function fake(
   continueByDefault: boolean,
   behaviour: "ok" | "fail" | "ignored" | "hang" | "preflight-fail" = "ok",
 ): Actionner {
-  return defineActionner({
-    category: "test",
-    name,
-    needs: [],
-    description: name,
-    source: "any",
-    requiredFields: [],
+  return testActionner(name, {
     continueByDefault,
-    artifact: "none",
     params: z.object({ value: z.string().default("") }),
-    example: "",
     async preflight() {
       if (behaviour === "preflight-fail") throw new KestrelError("ERR_PREFLIGHT", "the pod is gone");
     },
@@ -52,44 +43,22 @@ function fake(
 }
 
 function action(actionner: Actionner, options: { continue?: boolean; ignoreErrors?: boolean; value?: string } = {}): CompiledAction {
-  const params = { value: options.value ?? "" };
-  return {
-    spec: {} as CompiledAction["spec"],
-    name: `${actionner.name} action`,
-    actionnerName: `test:${actionner.name}`,
-    actionner,
-    params: compileParams(params),
-    output: undefined,
+  return testAction(actionner, {
+    params: compileParams({ value: options.value ?? "" }),
     continueAfter: options.continue ?? actionner.continueByDefault,
     ignoreErrors: options.ignoreErrors ?? false,
-    additionalContexts: [],
     staticContext: { "falco-talon.rule": "r" },
-  };
+  });
 }
 
-function rule(name: string, actions: CompiledAction[], options: { stop?: boolean; dryRun?: boolean } = {}): CompiledRule {
-  return {
-    spec: {} as CompiledRule["spec"],
-    name,
-    index: 0,
-    stopAfter: options.stop ?? false,
-    dryRun: options.dryRun ?? false,
-    notifiers: ["recorder"],
-    actions,
-    matches: () => true,
-  };
-}
+const rule = testRule;
 
 function build(rules: CompiledRule[], timeoutMs: number, sent: Notification[], stallMs?: number) {
   const log = pino({ level: "silent" });
   const metrics = new Metrics({ defaultMetrics: false });
   const observer = new Observer({ log, metrics, printAllEvents: false });
   const ruleSet: RuleSet = { rules, match: () => rules, notifierNames: new Set(["recorder"]), categories: new Set(["test"]) };
-  const notifications = new Notifications({
-    instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]),
-    defaults: [],
-    observer,
-  });
+  const notifications = recordingNotifications(observer, sent);
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(0),

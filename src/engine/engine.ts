@@ -6,6 +6,7 @@
 // CPU caches. That is the one batching layer on the hot path; submit() is a batch of one.
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
+import { within } from "../abort.ts";
 import type { Clients } from "../clients/index.ts";
 import { KestrelError } from "../errors.ts";
 import type { FalcoEvent } from "../events/event.ts";
@@ -64,19 +65,6 @@ interface EventJob extends Job {
 
 /** How long the actions cancelled by the shutdown deadline have to report their end. */
 const CANCEL_GRACE_MS = 200;
-
-/** True when `p` resolved within `ms`, false when the time ran out first. */
-async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The target whose actions must not overlap: the pod the actions act on (namespace/name, read by the same
@@ -212,15 +200,12 @@ export class Engine {
       return "duplicate";
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
-    const job: EventJob = {
-      key: targetKey(event, traceId),
-      event,
-      traceId,
-      receivedAt,
-      rules,
-      settled: undefined,
-      run: () => this.#runRules(job),
-    };
+    return this.#job(event, traceId, receivedAt, rules, undefined);
+  }
+
+  /** The job that runs an event's matched rules, ordered by its target (targetKey). */
+  #job(event: FalcoEvent, traceId: string, receivedAt: number, rules: readonly CompiledRule[], settled: EventJob["settled"]): EventJob {
+    const job: EventJob = { key: targetKey(event, traceId), event, traceId, receivedAt, rules, settled, run: () => this.#runRules(job) };
     return job;
   }
 
@@ -243,15 +228,8 @@ export class Engine {
     }
     for (const rule of rules) this.#observer.ruleMatched(event, traceId, rule);
     return new Promise((resolve, reject) => {
-      const job: EventJob = {
-        key: targetKey(event, traceId),
-        event,
-        traceId,
-        receivedAt,
-        rules,
-        settled: () => resolve(true), // also when the run threw: the scheduler reports that
-        run: () => this.#runRules(job),
-      };
+      // settled also when the run threw: the scheduler reports that.
+      const job = this.#job(event, traceId, receivedAt, rules, () => resolve(true));
       // The cluster's workers take one event each, so the scheduler is never full here; if it were, the
       // event goes back to the stream rather than being dropped.
       if (!this.#scheduler.push(job)) reject(new KestrelError("ERR_OVERLOADED", "the scheduler is full", { retryable: true }));
@@ -334,7 +312,7 @@ export class Engine {
    */
   async drain(deadlineMs: number): Promise<boolean> {
     this.#accepting = false;
-    if (await settledWithin(this.#scheduler.idle(), deadlineMs)) return true;
+    if (await within(this.#scheduler.idle(), deadlineMs)) return true;
     this.#shutdown.abort();
     const dropped = this.#scheduler.clear();
     this.#observer.queueDepth(0);
@@ -353,7 +331,7 @@ export class Engine {
     }
     // The cancelled actions end at once (their run races the signal): their results are reported before the
     // notifications close.
-    await settledWithin(this.#scheduler.idle(), CANCEL_GRACE_MS);
+    await within(this.#scheduler.idle(), CANCEL_GRACE_MS);
     return false;
   }
 }

@@ -3,6 +3,7 @@
 // failures only (honouring Retry-After). A full queue is counted and logged as a failure, never silent.
 // At shutdown the queues drain until the one shutdown deadline; then the sends in progress are cancelled and
 // whatever is left is dropped: each counted as a failed notification, all of them logged in one line.
+import { within } from "../abort.ts";
 import { type RetryPolicy, withRetry } from "../clients/retry.ts";
 import { type NotificationFilter, passes } from "../config/delivery.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
@@ -28,19 +29,6 @@ export const defaultDeliveryPolicy: DeliveryPolicy = {
 
 /** What a notifier's close (flush) may take when the deadline has (almost) passed; also the time cancelled sends have to settle. */
 const CLOSE_GRACE_MS = 300;
-
-/** True when `p` settled within `ms` (its rejection is thrown), false when the time ran out first. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 class NotifierQueue {
   readonly name: string;

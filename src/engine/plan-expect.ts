@@ -214,22 +214,9 @@ export function checkPlan(plan: EventPlan, c: ExpectCase): string[] {
   }
   if (c.unmatched !== undefined) out.push(...checkUnmatched(plan, c.unmatched));
   const all = plan.rules.flatMap((r) => r.actions);
-  if (c.actions !== undefined)
-    out.push(
-      ...compareActions(
-        "actions",
-        c.actions,
-        all.filter((a) => a.mode === "run"),
-      ),
-    );
-  if (c.dryRun !== undefined)
-    out.push(
-      ...compareActions(
-        "dry_run",
-        c.dryRun,
-        all.filter((a) => a.mode === "dry_run"),
-      ),
-    );
+  const planned = (mode: PlannedAction["mode"]) => all.filter((a) => a.mode === mode);
+  if (c.actions !== undefined) out.push(...compareActions("actions", c.actions, planned("run")));
+  if (c.dryRun !== undefined) out.push(...compareActions("dry_run", c.dryRun, planned("dry_run")));
   if (c.notifiers !== undefined) {
     const expected = [...new Set(c.notifiers)].sort();
     const got = [...plan.notifiers].sort();

@@ -37,6 +37,16 @@ function event(fields: Record<string, unknown>, extra: Record<string, unknown> =
 const POD = { "k8s.pod.name": "web-0", "k8s.ns.name": "prod", "proc.name": "bash" };
 const NO_NOTIFIERS: PlanOptions = { defaultNotifiers: [] };
 
+/** The planned actions of one rule R that matches the shell event; `actions` is the YAML after its `actions:` key. */
+function plannedActions(actions: string, fields: Record<string, unknown> = POD) {
+  const rules = ruleSet(`
+- rule: R
+  match: { rules: [Terminal shell in container] }
+  actions: ${actions}
+`);
+  return planEvent(rules, event(fields), NO_NOTIFIERS).rules[0]!.actions;
+}
+
 describe("rules test plan: matching", () => {
   const rules = ruleSet(`
 - rule: Named
@@ -122,17 +132,13 @@ describe("rules test plan: matching", () => {
 
 describe("rules test plan: actions, in the engine's order and semantics", () => {
   it("renders the parameters for the event and redacts secrets", () => {
-    const rules = ruleSet(`
-- rule: R
-  match: { rules: [Terminal shell in container] }
-  actions:
+    const [a] = plannedActions(`
     - action: Record
       actionner: local:command
       parameters:
         command: [/bin/echo, "\${PRIORITY} \${K8S_POD_NAME} \${TRACE_ID}"]
         env: { API_TOKEN: "\${K8S_NS_NAME}", WHERE: "\${K8S_NS_NAME}" }
 `);
-    const [a] = planEvent(rules, event(POD), NO_NOTIFIERS).rules[0]!.actions;
     assert.equal(a!.mode, "run");
     assert.equal(a!.error, undefined);
     assert.deepEqual(a!.parameters["command"], ["/bin/echo", `Notice web-0 ${TRACE_ID_PLACEHOLDER}`]);
@@ -214,28 +220,21 @@ describe("rules test plan: actions, in the engine's order and semantics", () => 
   });
 
   it("warns when the event lacks a field the actionner needs", () => {
-    const rules = ruleSet(`
-- rule: R
-  match: { rules: [Terminal shell in container] }
-  actions: [{ action: Label, actionner: kubernetes:label, parameters: { labels: { suspicious: "true" } } }]
-`);
-    const [a] = planEvent(rules, event({ "proc.name": "bash" }), NO_NOTIFIERS).rules[0]!.actions;
+    const [a] = plannedActions(`[{ action: Label, actionner: kubernetes:label, parameters: { labels: { suspicious: "true" } } }]`, {
+      "proc.name": "bash",
+    });
     assert.equal(a!.warnings.length, 2, a!.warnings.join("\n"));
     assert.match(a!.warnings[0]!, /k8s\.pod\.name or ka\.target\.pod\.name or ka\.target\.name/);
   });
 
   it("shows the values of contexts that need a client as placeholders: nothing is gathered", () => {
     assert.deepEqual(Object.keys(nodeContext({})).sort(), [...CONTEXT_KEYS["k8snode"]!].sort(), "CONTEXT_KEYS follows k8snode's keys");
-    const rules = ruleSet(`
-- rule: R
-  match: { rules: [Terminal shell in container] }
-  actions:
+    const [a] = plannedActions(`
     - action: Node
       actionner: local:command
       additional_contexts: [k8snode, aws]
       parameters: { command: [/bin/echo, "\${NODE_HOSTNAME} \${AWS_REGION} \${NODE_SPEC_PROVIDEDID}"] }
 `);
-    const [a] = planEvent(rules, event(POD), NO_NOTIFIERS).rules[0]!.actions;
     assert.equal(a!.error, undefined);
     assert.deepEqual(a!.parameters["command"], [
       "/bin/echo",

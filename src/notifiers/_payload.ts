@@ -1,5 +1,6 @@
 // The notification as Falco Talon's notifiers send it (its LogLine JSON), so receivers written for Talon
 // keep working: object keys Title-cased (`Pod`, `Namespace`), empty fields omitted.
+import { z } from "zod";
 import type { Notification } from "../plugins/types.ts";
 
 export interface TalonPayload {
@@ -49,6 +50,9 @@ export function talonPayload(n: Notification): TalonPayload {
   if (n.location !== undefined) p.location = n.location;
   return p;
 }
+
+/** The `format` setting of the notifiers that write one line per notification (stdout, file, program). */
+export const lineFormat = z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line");
 
 /** The line a Falco-style channel writes for a notification (no trailing newline). */
 export function formatLine(n: Notification, format: "json" | "text"): string {

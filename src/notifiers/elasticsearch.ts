@@ -8,9 +8,8 @@ import type { HttpClient } from "../clients/http.ts";
 import { errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
+import { baseUrl, httpUrl, requireBaseUrl } from "./_base-url.ts";
 import { talonPayload } from "./_payload.ts";
-
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 export const params = z
   .strictObject({
@@ -35,17 +34,7 @@ export const params = z
     batch_size: z.int().min(1).default(100).describe("most documents in one _bulk request (Kestrel addition)"),
     timeout_seconds: z.number().positive().default(10).describe("deadline of one request (Kestrel addition)"),
   })
-  .superRefine((s, ctx) => {
-    if (s.url === undefined && s.host_port === undefined) {
-      ctx.addIssue({
-        code: "invalid_type",
-        expected: "string",
-        input: undefined,
-        path: ["url"],
-        message: "url (or host_port) is required",
-      });
-    }
-  });
+  .superRefine(requireBaseUrl);
 
 type Settings = z.output<typeof params>;
 
@@ -157,7 +146,7 @@ class Indexer {
   constructor(settings: Settings, http: HttpClient) {
     this.#s = settings;
     this.#http = http;
-    this.#base = (settings.url ?? settings.host_port ?? "").replace(/\/+$/, "");
+    this.#base = baseUrl(settings);
     const headers: Record<string, string> = { ...settings.custom_headers, "user-agent": "Kestrel" };
     if (settings.api_key !== "") headers["authorization"] = `ApiKey ${settings.api_key}`;
     else if (settings.user !== "")

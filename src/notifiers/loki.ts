@@ -6,9 +6,8 @@ import { z } from "zod";
 import { KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import type { Notification } from "../plugins/types.ts";
+import { baseUrl, httpUrl, requireBaseUrl } from "./_base-url.ts";
 import { formatLine } from "./_payload.ts";
-
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 export const params = z
   .strictObject({
@@ -25,17 +24,7 @@ export const params = z
       .describe("log line: json (Talon's notification body) or text (one readable line) (Kestrel addition)"),
     timeout_seconds: z.number().positive().default(10).describe("deadline of one request (Kestrel addition)"),
   })
-  .superRefine((s, ctx) => {
-    if (s.url === undefined && s.host_port === undefined) {
-      ctx.addIssue({
-        code: "invalid_type",
-        expected: "string",
-        input: undefined,
-        path: ["url"],
-        message: "url (or host_port) is required",
-      });
-    }
-  });
+  .superRefine(requireBaseUrl);
 
 /** Talon's label value shaping for rule and action names: lower-cased, spaces replaced by `_`. */
 function labelValue(v: string): string {
@@ -96,7 +85,7 @@ notifiers:
     tenant: "security"
 `,
   create(settings, { clients }) {
-    const base = (settings.url ?? settings.host_port ?? "").replace(/\/+$/, "");
+    const base = baseUrl(settings);
     const target = `${base}${settings.endpoint}`;
     const headers: Record<string, string> = { ...settings.custom_headers, "content-type": "application/json", "user-agent": "Kestrel" };
     if (settings.tenant !== "") headers["x-scope-orgid"] = settings.tenant;

@@ -3,14 +3,16 @@
 // keep_alive false (Falco's default): one process per notification; a non-zero exit is a failure.
 // keep_alive true: one long-lived process fed one line per notification, restarted when it exits and on
 // SIGUSR1; its stdin's backpressure is respected and waiting lines are bounded.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { within } from "../abort.ts";
 import { errorFields, errorMessage, KestrelError } from "../errors.ts";
 import { defineNotifier } from "../plugins/define.ts";
 import { stdinScriptProblems } from "../template/shell.ts";
-import { formatLine } from "./_payload.ts";
-import { onReopen } from "./_reopen.ts";
+import { LineQueue, lineNotifier, maxBufferedLines } from "./_lines.ts";
+import { formatLine, lineFormat } from "./_payload.ts";
 
 const STDERR_TAIL = 2048;
 
@@ -61,44 +63,31 @@ export function runOnce(program: string, line: string, signal: AbortSignal): Pro
   });
 }
 
-/** Whether `p` settled before `deadline` (epoch ms). */
-async function within(p: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface Pending {
-  readonly line: string;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
 /** One long-lived program fed one line per notification. */
 export class KeptProgram {
   readonly #program: string;
-  readonly #maxBuffered: number;
   readonly #log: Logger;
+  readonly #lines: LineQueue;
   #child: ChildProcess | undefined;
   /** Processes whose stdin was closed (SIGUSR1, close) and that have not exited yet. */
   readonly #retiring = new Set<Promise<void>>();
   readonly #retiringChildren = new Set<ChildProcess>();
-  #pending: Pending[] = [];
-  #running: Promise<void> | undefined;
   #closed = false;
   /** How many processes were started (for logs and tests). */
   started = 0;
 
   constructor(program: string, maxBuffered: number, log: Logger) {
     this.#program = program;
-    this.#maxBuffered = maxBuffered;
     this.#log = log;
+    this.#lines = new LineQueue(
+      {
+        full: (max) => new KestrelError("ERR_NOTIFY", `${max} lines are waiting for the program`, { retryable: true }),
+        write: (text) => this.#writeChunk(text),
+        failed: (err) =>
+          new KestrelError("ERR_NOTIFY", `cannot write to the program: ${errorMessage(err)}`, { cause: err, retryable: true }),
+      },
+      maxBuffered,
+    );
   }
 
   /** Whether a process is running and takes lines. */
@@ -108,12 +97,7 @@ export class KeptProgram {
 
   write(line: string): Promise<void> {
     if (this.#closed) return Promise.reject(new KestrelError("ERR_NOTIFY", "the program notifier is closed"));
-    if (this.#pending.length >= this.#maxBuffered) {
-      return Promise.reject(new KestrelError("ERR_NOTIFY", `${this.#maxBuffered} lines are waiting for the program`, { retryable: true }));
-    }
-    const done = new Promise<void>((resolve, reject) => this.#pending.push({ line, resolve, reject }));
-    this.#kick();
-    return done;
+    return this.#lines.write(line);
   }
 
   /** SIGUSR1: closes the program's stdin (it finishes what it read and exits) and starts a new one. */
@@ -126,16 +110,13 @@ export class KeptProgram {
   async close(graceMs = 5000): Promise<void> {
     this.#closed = true;
     const deadline = Date.now() + graceMs;
-    const flushed = async () => {
-      while (this.#running !== undefined) await this.#running;
-    };
-    let done = await within(flushed(), deadline);
+    let done = await within(this.#lines.flushed(), deadline - Date.now());
     this.#retire();
-    if (done) done = await within(Promise.all([...this.#retiring]), deadline);
+    if (done) done = await within(Promise.all([...this.#retiring]), deadline - Date.now());
     if (!done) {
       this.#log.warn({ program: this.#program }, "the program did not take its input or exit in time: killing it");
       for (const c of this.#retiringChildren) killGroup(c);
-      await flushed();
+      await this.#lines.flushed();
       await Promise.all([...this.#retiring]);
     }
   }
@@ -178,28 +159,6 @@ export class KeptProgram {
     });
     this.#log.info({ program: this.#program, pid: child.pid }, "program started");
     return child;
-  }
-
-  #kick(): void {
-    if (this.#running !== undefined) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-      if (this.#pending.length > 0) this.#kick();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
-      const text = `${batch.map((p) => p.line).join("\n")}\n`;
-      try {
-        await this.#writeChunk(text);
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        const error = new KestrelError("ERR_NOTIFY", `cannot write to the program: ${errorMessage(err)}`, { cause: err, retryable: true });
-        for (const p of batch) p.reject(error);
-      }
-    }
   }
 
   /** Writes to the current program (started if needed), waiting for 'drain' when its pipe is full. */
@@ -258,13 +217,8 @@ export default defineNotifier({
       .describe(
         "true: one long-lived process fed one line per result, restarted when it exits and on SIGUSR1; false: one process per result (as Falco)",
       ),
-    format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),
-    max_buffered_lines: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe("lines waiting for a keep_alive program before new ones fail (Kestrel addition)"),
+    format: lineFormat,
+    max_buffered_lines: maxBufferedLines("lines waiting for a keep_alive program before new ones fail (Kestrel addition)"),
   }),
   example: `
 notifiers:
@@ -282,18 +236,9 @@ notifiers:
       };
     }
     const program = new KeptProgram(settings.program, settings.max_buffered_lines, log);
-    const unregister = onReopen(() => {
+    return lineNotifier(program, settings.format, () => {
       log.info({ program: settings.program }, "SIGUSR1: restarting the program");
       program.restart();
     });
-    return {
-      send(n) {
-        return program.write(formatLine(n, settings.format));
-      },
-      async close() {
-        unregister();
-        await program.close();
-      },
-    };
   },
 });

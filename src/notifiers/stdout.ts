@@ -2,7 +2,7 @@
 // like Falco's stdout channel. Useful on a laptop and as the quick start's visible result.
 import { z } from "zod";
 import { defineNotifier } from "../plugins/define.ts";
-import { formatLine } from "./_payload.ts";
+import { formatLine, lineFormat } from "./_payload.ts";
 
 export default defineNotifier({
   name: "stdout",
@@ -12,7 +12,7 @@ export default defineNotifier({
   },
   description: "Print each result as one line on standard output (JSON or text)",
   params: z.strictObject({
-    format: z.enum(["json", "text"]).default("json").describe("json: one JSON object per line; text: one readable line"),
+    format: lineFormat,
   }),
   example: `
 notifiers:

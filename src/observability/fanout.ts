@@ -66,16 +66,10 @@ export class FanOutObserver implements EngineObserver {
     this.#guard(() => this.#extra.actionFinished(record));
   }
 
-  contextGathered(
-    event: FalcoEvent,
-    traceId: string,
-    action: CompiledAction,
-    context: string,
-    durationSeconds: number,
-    error?: unknown,
-  ): void {
-    this.#main.contextGathered?.(event, traceId, action, context, durationSeconds, error);
-    this.#guard(() => this.#extra.contextGathered?.(event, traceId, action, context, durationSeconds, error));
+  // Its six parameters as the interface declares them (once per gathered context, never on an unmatched event).
+  contextGathered(...args: Parameters<NonNullable<EngineObserver["contextGathered"]>>): void {
+    this.#main.contextGathered?.(...args);
+    this.#guard(() => this.#extra.contextGathered?.(...args));
   }
 
   outputFinished(record: OutputRecord): void {

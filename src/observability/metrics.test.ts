@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { PRIORITIES } from "../events/priority.ts";
+import { shellCounted } from "./__fixtures__/metrics.ts";
 import { EVENT_SERIES_LIMIT, FALCO_RULE_LABEL_LIMIT, Metrics, SOURCE_LABEL_LIMIT } from "./metrics.ts";
 
 setFlagsFromString("--expose-gc");
@@ -20,14 +21,7 @@ function samples(text: string, name: string): string[] {
 
 describe("Metrics", () => {
   it("exposes the counted values with their labels", async () => {
-    const m = new Metrics({ defaultMetrics: false });
-    const rule = { name: "Shell" };
-    const action = { name: "Label", actionnerName: "kubernetes:label" };
-    m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-    m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-    m.countMatch(rule, "Terminal shell in container");
-    m.countAction(rule, action, "success");
-    m.countAction(rule, action, "failure");
+    const { m, rule, action } = shellCounted();
     m.countAction(rule, action, "failure");
     m.countDuplicate();
     m.setQueueDepth(3);

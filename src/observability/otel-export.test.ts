@@ -50,6 +50,17 @@ function exportOnce(e: GuardedSpanExporter): Promise<ExportResult> {
   return new Promise((resolve) => e.export([], resolve));
 }
 
+/** A guarded span exporter around `inner`, its log lines captured and its failures counted in a fresh registry. */
+function guarded(inner: ReturnType<typeof scripted>, budgetMs: number, retryable: (err: unknown) => boolean) {
+  const { log, lines } = capture();
+  const registry = new Registry();
+  const e = new GuardedSpanExporter(inner, { signal: "traces", budgetMs, retryable, problems: new ExportProblems(log, registry) });
+  return { e, lines, registry };
+}
+
+/** gRPC's UNAVAILABLE, the failure worth retrying. */
+const unavailable = (err: unknown) => (err as { code?: number }).code === 14;
+
 async function failuresCounted(registry: Registry): Promise<number> {
   const m = await registry.getSingleMetric("kestrel_otel_export_failures_total")?.get();
   return m?.values.reduce((n, v) => n + v.value, 0) ?? 0;
@@ -81,15 +92,8 @@ describe("collector settings", () => {
 
 describe("GuardedExporter", () => {
   it("retries a retryable gRPC failure (UNAVAILABLE) until the collector takes the data", async () => {
-    const { log, lines } = capture();
-    const registry = new Registry();
     const inner = scripted(grpcError(14, "14 UNAVAILABLE: connection refused"));
-    const e = new GuardedSpanExporter(inner, {
-      signal: "traces",
-      budgetMs: 5000,
-      retryable: (err) => (err as { code?: number }).code === 14,
-      problems: new ExportProblems(log, registry),
-    });
+    const { e, lines, registry } = guarded(inner, 5000, unavailable);
     const result = await exportOnce(e);
     assert.equal(result.code, ExportResultCode.SUCCESS);
     assert.equal(inner.calls.length, 2);
@@ -99,15 +103,8 @@ describe("GuardedExporter", () => {
   });
 
   it("gives up on a non-retryable failure at once, logs it and counts it", async () => {
-    const { log, lines } = capture();
-    const registry = new Registry();
     const inner = scripted(grpcError(16, "16 UNAUTHENTICATED: bad token"));
-    const e = new GuardedSpanExporter(inner, {
-      signal: "traces",
-      budgetMs: 5000,
-      retryable: (err) => (err as { code?: number }).code === 14,
-      problems: new ExportProblems(log, registry),
-    });
+    const { e, lines, registry } = guarded(inner, 5000, unavailable);
     assert.equal((await exportOnce(e)).code, ExportResultCode.FAILED);
     assert.equal(inner.calls.length, 1);
     assert.equal(await failuresCounted(registry), 1);
@@ -118,15 +115,8 @@ describe("GuardedExporter", () => {
   });
 
   it("stops retrying when the budget would be exceeded", async () => {
-    const { log } = capture();
-    const registry = new Registry();
     const inner = scripted(grpcError(14, "down"), grpcError(14, "down"), grpcError(14, "down"));
-    const e = new GuardedSpanExporter(inner, {
-      signal: "traces",
-      budgetMs: 500,
-      retryable: () => true,
-      problems: new ExportProblems(log, registry),
-    });
+    const { e } = guarded(inner, 500, () => true);
     const started = Date.now();
     assert.equal((await exportOnce(e)).code, ExportResultCode.FAILED);
     assert.equal(inner.calls.length, 1, "the first backoff (≥ 0.8 s) does not fit in 0.5 s");
@@ -149,15 +139,8 @@ describe("GuardedExporter", () => {
   });
 
   it("gives up waiting retries on stop(), reporting their data as dropped", async () => {
-    const { log } = capture();
-    const registry = new Registry();
     const inner = scripted(grpcError(14, "down"), grpcError(14, "down"));
-    const e = new GuardedSpanExporter(inner, {
-      signal: "traces",
-      budgetMs: 60_000,
-      retryable: () => true,
-      problems: new ExportProblems(log, registry),
-    });
+    const { e, registry } = guarded(inner, 60_000, () => true);
     const pending = exportOnce(e);
     await new Promise((r) => setTimeout(r, 50)); // the first attempt failed; a retry waits
     e.stop();

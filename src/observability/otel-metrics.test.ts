@@ -5,18 +5,12 @@ import { describe, it } from "node:test";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, type MetricData } from "@opentelemetry/sdk-metrics";
 import { PRIORITIES } from "../events/priority.ts";
-import { Metrics } from "./metrics.ts";
+import { shellCounted } from "./__fixtures__/metrics.ts";
+import type { Metrics } from "./metrics.ts";
 import { OtelMetrics, toMetricData } from "./otel-metrics.ts";
 
 function counted(): Metrics {
-  const m = new Metrics({ defaultMetrics: false });
-  const rule = { name: "Shell" };
-  const action = { name: "Label", actionnerName: "kubernetes:label" };
-  m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-  m.countEvent("Terminal shell in container", PRIORITIES.indexOf("Notice"), "syscall");
-  m.countMatch(rule, "Terminal shell in container");
-  m.countAction(rule, action, "success");
-  m.countAction(rule, action, "failure");
+  const { m } = shellCounted();
   m.countDuplicate();
   m.setQueueDepth(4);
   m.countNotification("webhook", "success");

@@ -83,31 +83,32 @@ function histogramPoints(m: PromMetric, startTime: HrTime, endTime: HrTime) {
   });
 }
 
+/** One OTLP point per series of a Prometheus counter or gauge. */
+function scalarPoints(m: PromMetric, startTime: HrTime, endTime: HrTime) {
+  return (m.values as PromValue[]).map((v) => ({ startTime, endTime, attributes: labelsOf(v), value: v.value }));
+}
+
 /** Turns a Prometheus registry's current values into OTLP metric data (cumulative since `startTime`). */
 export function toMetricData(metrics: readonly PromMetric[], startTime: HrTime, endTime: HrTime = now()): MetricData[] {
   const out: MetricData[] = [];
+  const aggregationTemporality = AggregationTemporality.CUMULATIVE;
   for (const m of metrics) {
     const type = String(m.type);
-    const unit = unitOf(m.name);
+    const descriptor = { name: m.name, description: m.help, unit: unitOf(m.name), valueType: ValueType.DOUBLE };
     if (type === "counter") {
       out.push({
-        descriptor: { name: m.name.replace(/_total$/, ""), description: m.help, unit, valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        descriptor: { ...descriptor, name: m.name.replace(/_total$/, "") },
+        aggregationTemporality,
         dataPointType: DataPointType.SUM,
         isMonotonic: true,
-        dataPoints: (m.values as PromValue[]).map((v) => ({ startTime, endTime, attributes: labelsOf(v), value: v.value })),
+        dataPoints: scalarPoints(m, startTime, endTime),
       });
     } else if (type === "gauge") {
-      out.push({
-        descriptor: { name: m.name, description: m.help, unit, valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: (m.values as PromValue[]).map((v) => ({ startTime, endTime, attributes: labelsOf(v), value: v.value })),
-      });
+      out.push({ descriptor, aggregationTemporality, dataPointType: DataPointType.GAUGE, dataPoints: scalarPoints(m, startTime, endTime) });
     } else if (type === "histogram") {
       out.push({
-        descriptor: { name: m.name, description: m.help, unit, valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        descriptor,
+        aggregationTemporality,
         dataPointType: DataPointType.HISTOGRAM,
         dataPoints: histogramPoints(m, startTime, endTime),
       });

@@ -10,13 +10,13 @@ import { type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from "@open
 import pino from "pino";
 import { z } from "zod";
 import { createClients } from "../clients/index.ts";
+import { recordingNotifications, testAction, testActionner, testRule } from "../engine/__fixtures__/compiled.ts";
 import { MemoryDedup } from "../engine/dedup.ts";
 import { Engine } from "../engine/engine.ts";
-import { Notifications } from "../engine/notify.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { KestrelError } from "../errors.ts";
 import { parseEvent } from "../events/parse.ts";
-import { defineActionner, defineContext, defineOutput } from "../plugins/define.ts";
+import { defineContext, defineOutput } from "../plugins/define.ts";
 import { Registry } from "../plugins/registry.ts";
 import type { Actionner, ContextProvider, Notification } from "../plugins/types.ts";
 import type { CompiledAction, CompiledRule, RuleSet } from "../rules/types.ts";
@@ -30,17 +30,9 @@ const POD = "secret-pod-name-42";
 const OUTPUT = "A shell was spawned in a container with an attached terminal (user=root)";
 
 function actionner(name: string, behaviour: "ok" | "fail" | "artifact" | "hang"): Actionner {
-  return defineActionner({
-    category: "test",
-    name,
-    needs: [],
-    description: name,
-    source: "any",
-    requiredFields: [],
-    continueByDefault: true,
+  return testActionner(name, {
     artifact: behaviour === "artifact" ? "optional" : "none",
     params: z.object({}),
-    example: "",
     async run({ signal }) {
       if (behaviour === "fail") throw new KestrelError("ERR_TARGET_GONE", `the pod ${POD} is gone`);
       if (behaviour === "hang") await new Promise((r) => signal.addEventListener("abort", r));
@@ -79,31 +71,15 @@ function contextProvider(fails: boolean): ContextProvider {
 }
 
 function action(name: string, a: Actionner, options: { contexts?: string[]; stored?: boolean } = {}): CompiledAction {
-  return {
-    spec: {} as CompiledAction["spec"],
+  return testAction(a, {
     name,
-    actionnerName: `test:${a.name}`,
-    actionner: a,
-    params: compileParams({}),
     output: options.stored ? { target: "test:store", plugin: output, params: compileParams({}) } : undefined,
-    continueAfter: true,
-    ignoreErrors: false,
     additionalContexts: options.contexts ?? [],
-    staticContext: {},
-  };
+  });
 }
 
 function rule(name: string, actions: CompiledAction[]): CompiledRule {
-  return {
-    spec: {} as CompiledRule["spec"],
-    name,
-    index: 0,
-    stopAfter: false,
-    dryRun: false,
-    notifiers: ["recorder"],
-    actions,
-    matches: () => true,
-  };
+  return testRule(name, actions);
 }
 
 /** Keeps every exported span, shutdown included (the SDK's in-memory exporter forgets them then). */
@@ -136,11 +112,7 @@ function setup(rules: CompiledRule[], options: { dedupSeconds?: number; maxOpenE
     notifierNames: new Set(["recorder"]),
     categories: new Set(["test"]),
   };
-  const notifications = new Notifications({
-    instances: new Map([["recorder", { send: async (n) => void sent.push(n) }]]),
-    defaults: [],
-    observer,
-  });
+  const notifications = recordingNotifications(observer, sent);
   const engine = new Engine({
     ruleSet,
     dedup: new MemoryDedup(options.dedupSeconds ?? 0),

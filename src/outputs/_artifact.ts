@@ -5,6 +5,23 @@ import { Readable } from "node:stream";
 import { untilAborted } from "../abort.ts";
 import type { Artifact } from "../plugins/types.ts";
 
+/**
+ * The example of an output (as Talon's docs give it): kubernetes:log storing the pod's last 200 log lines
+ * through `target`, with these parameters (plain YAML scalars).
+ */
+export function logsExample(target: string, parameters: Readonly<Record<string, string>>): string {
+  const lines = Object.entries(parameters).map(([k, v]) => `      ${k}: ${v}\n`);
+  return `
+- action: Get logs of the pod
+  actionner: kubernetes:log
+  parameters:
+    tail_lines: 200
+  output:
+    target: ${target}
+    parameters:
+${lines.join("")}`;
+}
+
 /** Longest file name written, in bytes (file systems allow 255). */
 const MAX_NAME_BYTES = 240;
 

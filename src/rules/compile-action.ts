@@ -1,6 +1,10 @@
-// Validating one resolved action of a rule against the plugins (Talon §3.9 stage A items 5-10 and stage B,
-// plus Kestrel's checks of contexts, unknown parameter keys and output policies) and compiling it for the
-// engine. Every problem is reported; the action is compiled only when it has none.
+// Validating one resolved action of a rule against the plugins, and compiling it for the engine. The checks
+// Talon makes: the action has a name; its actionner is set, written category:name, and known; its parameters
+// pass the actionner's schema and checks; an output names a known target and has parameters, which pass the
+// output's schema and checks. Kestrel adds: each additional context is known, parameter keys the plugin does
+// not take are reported, and the output follows the actionner's artifact policy (required when it produces an
+// artifact, refused when it produces none). Every problem is reported; the action is compiled only when it
+// has none.
 
 import { type ErrorCode, errorMessage } from "../errors.ts";
 import type { Registries } from "../plugins/registry.ts";

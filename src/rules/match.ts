@@ -1,6 +1,8 @@
 // Compiling a rule's `match` into plain data that an event is tested against without creating a regex,
-// closure or string per event (Talon §3.5 semantics): all criteria must hold; an empty criterion holds;
-// output_fields and tags items are alternatives whose own parts must all hold.
+// closure or string per event. An event matches as it does in Talon: all criteria must hold, and an empty
+// criterion holds; `rules` names Falco rules, one of which must be the event's; `source` must equal the
+// event's; `priority` is a range the event's priority must fall in; the items of `output_fields` and of
+// `tags` are alternatives, one of which must hold, and each holds when all its own parts do.
 import type { FalcoEvent, FieldValue } from "../events/event.ts";
 import { fieldText } from "../events/fields.ts";
 import { parseOutputFieldsItem, parseTagsItem } from "./conditions.ts";

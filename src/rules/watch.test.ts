@@ -9,11 +9,17 @@ import { contentsDigest, watchRuleFiles } from "./watch.ts";
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A new temporary folder holding rules.yaml with one rule. */
+async function rulesFile(prefix: string): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const file = join(dir, "rules.yaml");
+  await writeFile(file, "- rule: a\n");
+  return { dir, file };
+}
+
 describe("watchRuleFiles", () => {
   it("a FIFO put in place of a rules file changes the digest without hanging it", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "kestrel-watch-fifo-"));
-    const file = join(dir, "rules.yaml");
-    await writeFile(file, "- rule: a\n");
+    const { file } = await rulesFile("kestrel-watch-fifo-");
     const before = await contentsDigest([file]);
     await unlink(file);
     execFileSync("mkfifo", [file]);
@@ -21,9 +27,7 @@ describe("watchRuleFiles", () => {
   });
 
   it("calls back once per change of contents, not for a touch or another file", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "kestrel-watch-"));
-    const file = join(dir, "rules.yaml");
-    await writeFile(file, "- rule: a\n");
+    const { dir, file } = await rulesFile("kestrel-watch-");
     let calls = 0;
     const w = watchRuleFiles([file], () => calls++, { debounceMs: 300 });
     try {
@@ -64,9 +68,7 @@ describe("watchRuleFiles", () => {
   });
 
   it("stops calling back once closed", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "kestrel-watch-"));
-    const file = join(dir, "rules.yaml");
-    await writeFile(file, "- rule: a\n");
+    const { file } = await rulesFile("kestrel-watch-");
     let calls = 0;
     const w = watchRuleFiles([file], () => calls++, { debounceMs: 20 });
     await settle(50);

@@ -16,11 +16,21 @@
 // the default Allow (no allow list) allows all traffic, IPv6 included (Talon allows 0.0.0.0/0 only).
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import type { KubeApi, Metadata } from "../../clients/kubernetes/api.ts";
-import { type Cidr, cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
-import { answeredNotFound, MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
-import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
+import type { KubeApi } from "../../clients/kubernetes/api.ts";
+import {
+  ALLOW_LISTS_EXAMPLE,
+  type Cidr,
+  cidrList,
+  DENY_REQUIRED_FIELDS,
+  denyPreflight,
+  namespaceList,
+  POLICY_TARGET_PERMISSIONS,
+  type PolicyWrite,
+  policyResult,
+  uniqueCidrs,
+  upsertPolicy,
+} from "../../clients/kubernetes/network.ts";
+import { answeredNotFound } from "../../clients/kubernetes/objects.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { type CalicoApi, calicoApiOf, forgetCalicoApi, V3 } from "./_api.ts";
 
@@ -29,11 +39,11 @@ interface CalicoRule {
   destination?: { nets?: string[]; namespaceSelector?: string };
 }
 
-interface CalicoNetworkPolicy {
-  apiVersion: string;
-  kind: string;
-  metadata?: Metadata;
-  spec?: { order?: number; selector?: string; types?: string[]; egress?: CalicoRule[] };
+interface CalicoSpec {
+  order?: number;
+  selector?: string;
+  types?: string[];
+  egress?: CalicoRule[];
 }
 
 /** A Calico selector (`app == 'web' && tier == 'front'`); label values cannot hold quotes. */
@@ -62,7 +72,7 @@ export function calicoEgress(denied: readonly Cidr[], allowCidr: readonly string
   return rules;
 }
 
-function deniedBy(policy: CalicoNetworkPolicy | undefined): string[] {
+function deniedBy(policy: { spec?: CalicoSpec | undefined } | undefined): string[] {
   return (policy?.spec?.egress ?? []).filter((r) => r.action === "Deny").flatMap((r) => r.destination?.nets ?? []);
 }
 
@@ -70,7 +80,7 @@ interface Write {
   readonly namespace: string;
   /** The policy's name: the owner's. */
   readonly owner: string;
-  readonly build: (existing: CalicoNetworkPolicy | undefined) => Pick<CalicoNetworkPolicy, "spec">;
+  readonly spec: PolicyWrite<CalicoSpec>["spec"];
   readonly signal: AbortSignal;
 }
 
@@ -78,8 +88,9 @@ interface Write {
 function write(kube: KubeApi, api: CalicoApi, w: Write): Promise<"created" | "updated"> {
   const { group, version } = api.resource;
   const name = api.storedName(w.owner);
-  const request = {
+  const policy = {
     resource: api.resource,
+    kind: "NetworkPolicy",
     namespace: w.namespace,
     name,
     what: `create or update the Calico networkpolicy '${name}' (${group}/${version}) in the namespace '${w.namespace}'`,
@@ -87,14 +98,9 @@ function write(kube: KubeApi, api: CalicoApi, w: Write): Promise<"created" | "up
       api === V3
         ? "projectcalico.org/v3 networkpolicies are no longer served: was Calico's API server removed?"
         : "neither projectcalico.org/v3 nor crd.projectcalico.org/v1 networkpolicies are served: is Calico installed?",
-    build: (existing: CalicoNetworkPolicy | undefined): CalicoNetworkPolicy => ({
-      apiVersion: `${group}/${version}`,
-      kind: "NetworkPolicy",
-      metadata: { name, namespace: w.namespace, labels: { ...MANAGED_LABELS } },
-      ...w.build(existing),
-    }),
+    spec: w.spec,
   };
-  return kube.upsert(request, { signal: w.signal });
+  return upsertPolicy(kube, policy, w.signal);
 }
 
 export default defineActionner({
@@ -108,13 +114,10 @@ export default defineActionner({
   },
   description: "Create or update a Calico NetworkPolicy that blocks the egress traffic of the pod's workload to the event's remote IP",
   source: "syscall",
-  requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
+  requiredFields: DENY_REQUIRED_FIELDS,
   continueByDefault: true,
   artifact: "none",
-  permissions: `/pods: get
-apps/replicasets: get
-apps/daemonsets: get
-apps/statefulsets: get
+  permissions: `${POLICY_TARGET_PERMISSIONS}
 projectcalico.org/networkpolicies: get, create, update
 projectcalico.org/tiers[default]: get
 projectcalico.org/tier.networkpolicies[default.*]: get, create, update
@@ -129,17 +132,8 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
   actionner: calico:networkpolicy
   parameters:
     order: 20
-    allow_cidr:
-      - "192.168.1.0/24"
-      - "172.17.0.0/16"
-    allow_namespaces:
-      - "green-ns"
-      - "blue-ns"
-`,
-  async preflight(ctx) {
-    const remote = remoteIpOf(ctx.event);
-    return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
-  },
+${ALLOW_LISTS_EXAMPLE}`,
+  preflight: (ctx) => denyPreflight(kubernetesOf(ctx.clients), ctx.event, ctx.signal),
   async run(ctx, { remote, target }) {
     const { params: p, signal } = ctx;
     const { namespace } = target;
@@ -148,13 +142,11 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
       namespace,
       owner: target.name,
       signal,
-      build: (existing) => ({
-        spec: {
-          ...(p.order === undefined ? {} : { order: p.order }),
-          selector: calicoSelector(target.selector),
-          types: ["Egress"],
-          egress: calicoEgress(uniqueCidrs([...deniedBy(existing), remote.text]), p.allow_cidr, p.allow_namespaces),
-        },
+      spec: (existing) => ({
+        ...(p.order === undefined ? {} : { order: p.order }),
+        selector: calicoSelector(target.selector),
+        types: ["Egress"],
+        egress: calicoEgress(uniqueCidrs([...deniedBy(existing), remote.text]), p.allow_cidr, p.allow_namespaces),
       }),
     };
     let api = await calicoApiOf(kube, signal);
@@ -171,9 +163,6 @@ crd.projectcalico.org/networkpolicies: get, create, update`,
       api = now;
       outcome = await write(kube, api, w);
     }
-    return {
-      summary: `the caliconetworkpolicy '${target.name}' in the namespace '${namespace}' has been ${outcome}`,
-      objects: { networkpolicy: api.storedName(target.name), namespace, pod: target.pod, ip: remote.address },
-    };
+    return policyResult("caliconetworkpolicy", target, outcome, remote, api.storedName(target.name));
   },
 });

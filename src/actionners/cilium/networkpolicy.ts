@@ -12,14 +12,26 @@
 // which in Cilium means "outside the cluster" and so also cut the pods from in-cluster services and DNS.
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
-import type { Metadata } from "../../clients/kubernetes/api.ts";
-import { cidrList, namespaceList, REMOTE_IP_FIELDS, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
-import { MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
-import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
-import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
+import {
+  ALLOW_LISTS_EXAMPLE,
+  cidrList,
+  DENY_REQUIRED_FIELDS,
+  denyPreflight,
+  namespaceList,
+  POLICY_TARGET_PERMISSIONS,
+  type PolicyObject,
+  policyResult,
+  uniqueCidrs,
+  upsertPolicy,
+} from "../../clients/kubernetes/network.ts";
 import { defineActionner } from "../../plugins/define.ts";
 
 const RESOURCE = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies" } as const;
+const POLICY = {
+  resource: RESOURCE,
+  kind: "CiliumNetworkPolicy",
+  missingKindHint: `is the ${RESOURCE.group}/${RESOURCE.version} ${RESOURCE.plural} resource installed in the cluster?`,
+};
 const NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace";
 
 interface CiliumEgressRule {
@@ -28,16 +40,11 @@ interface CiliumEgressRule {
   toEndpoints?: { matchExpressions: { key: string; operator: "In"; values: string[] }[] }[];
 }
 
-interface CiliumNetworkPolicy {
-  apiVersion: string;
-  kind: string;
-  metadata?: Metadata;
-  spec?: {
-    description?: string;
-    endpointSelector?: { matchLabels?: Record<string, string> };
-    egressDeny?: { toCIDR?: string[] }[];
-    egress?: CiliumEgressRule[];
-  };
+interface CiliumSpec {
+  description?: string;
+  endpointSelector?: { matchLabels?: Record<string, string> };
+  egressDeny?: { toCIDR?: string[] }[];
+  egress?: CiliumEgressRule[];
 }
 
 export function ciliumEgress(allowCidr: readonly string[], allowNamespaces: readonly string[]): CiliumEgressRule[] {
@@ -51,7 +58,7 @@ export function ciliumEgress(allowCidr: readonly string[], allowNamespaces: read
   return rules;
 }
 
-function deniedBy(policy: CiliumNetworkPolicy | undefined): string[] {
+function deniedBy(policy: PolicyObject<CiliumSpec> | undefined): string[] {
   return (policy?.spec?.egressDeny ?? []).flatMap((r) => r.toCIDR ?? []);
 }
 
@@ -66,13 +73,10 @@ export default defineActionner({
   },
   description: "Create or update a CiliumNetworkPolicy that blocks the egress traffic of the pod's workload to the event's remote IP",
   source: "syscall",
-  requiredFields: [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS],
+  requiredFields: DENY_REQUIRED_FIELDS,
   continueByDefault: true,
   artifact: "none",
-  permissions: `/pods: get
-apps/replicasets: get
-apps/daemonsets: get
-apps/statefulsets: get
+  permissions: `${POLICY_TARGET_PERMISSIONS}
 cilium.io/ciliumnetworkpolicies: get, create, update`,
   params: z.strictObject({
     allow_cidr: cidrList("CIDRs the pods may still reach (e.g. private subnets); with neither allow list, all other egress is allowed"),
@@ -82,42 +86,19 @@ cilium.io/ciliumnetworkpolicies: get, create, update`,
 - action: Create Cilium netpol
   actionner: cilium:networkpolicy
   parameters:
-    allow_cidr:
-      - "192.168.1.0/24"
-      - "172.17.0.0/16"
-    allow_namespaces:
-      - "green-ns"
-      - "blue-ns"
-`,
-  async preflight(ctx) {
-    const remote = remoteIpOf(ctx.event);
-    return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
-  },
+${ALLOW_LISTS_EXAMPLE}`,
+  preflight: (ctx) => denyPreflight(kubernetesOf(ctx.clients), ctx.event, ctx.signal),
   async run(ctx, { remote, target }) {
     const { params: p, signal } = ctx;
     const { name, namespace } = target;
-    const request = {
-      resource: RESOURCE,
-      namespace,
-      name,
-      what: `create or update the ciliumnetworkpolicy '${name}' in the namespace '${namespace}'`,
-      missingKindHint: `is the ${RESOURCE.group}/${RESOURCE.version} ${RESOURCE.plural} resource installed in the cluster?`,
-      build: (existing: CiliumNetworkPolicy | undefined): CiliumNetworkPolicy => ({
-        apiVersion: `${RESOURCE.group}/${RESOURCE.version}`,
-        kind: "CiliumNetworkPolicy",
-        metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
-        spec: {
-          description: "Network policy created by Kestrel: egress to the denied IPs is blocked",
-          endpointSelector: { matchLabels: { ...target.selector } },
-          egressDeny: [{ toCIDR: uniqueCidrs([...deniedBy(existing), remote.text]).map((c) => c.text) }],
-          egress: ciliumEgress(p.allow_cidr, p.allow_namespaces),
-        },
-      }),
-    };
-    const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
-    return {
-      summary: `the ciliumnetworkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
-      objects: { networkpolicy: name, namespace, pod: target.pod, ip: remote.address },
-    };
+    const what = `create or update the ciliumnetworkpolicy '${name}' in the namespace '${namespace}'`;
+    const spec = (existing: PolicyObject<CiliumSpec> | undefined): CiliumSpec => ({
+      description: "Network policy created by Kestrel: egress to the denied IPs is blocked",
+      endpointSelector: { matchLabels: { ...target.selector } },
+      egressDeny: [{ toCIDR: uniqueCidrs([...deniedBy(existing), remote.text]).map((c) => c.text) }],
+      egress: ciliumEgress(p.allow_cidr, p.allow_namespaces),
+    });
+    const outcome = await upsertPolicy(kubernetesOf(ctx.clients), { ...POLICY, namespace, name, what, spec }, signal);
+    return policyResult("ciliumnetworkpolicy", target, outcome, remote);
   },
 });

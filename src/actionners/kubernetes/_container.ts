@@ -10,8 +10,8 @@ import type { KubeApi, V1ContainerState, V1EphemeralContainer, V1Pod } from "../
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { firstField } from "../../events/fields.ts";
-import { type PodTarget, podTargetOf } from "../../events/target.ts";
-import type { ActionResult, ActionRun } from "../../plugins/types.ts";
+import { POD_REQUIRED_FIELDS, type PodTarget, podTargetOf } from "../../events/target.ts";
+import type { Actionner, ActionResult, ActionRun } from "../../plugins/types.ts";
 import { compileShellScript, isShell } from "../../template/shell.ts";
 
 /** Event fields naming the container the event came from, in order. */
@@ -53,6 +53,13 @@ export async function podContainerOf(ctx: Pick<ActionRun, "clients" | "event" | 
   return { kube, target, pod, container };
 }
 
+/** The preflight of exec, script and download: the container the `container` parameter chooses, which must run. */
+export function runningContainer(
+  ctx: Pick<ActionRun, "clients" | "event" | "signal"> & { readonly params: { readonly container?: string | undefined } },
+): Promise<PodContainer> {
+  return podContainerOf(ctx, { requested: ctx.params.container, mustRun: true });
+}
+
 function podText(target: PodTarget): string {
   return `the pod '${target.pod}' in the namespace '${target.namespace}'`;
 }
@@ -91,6 +98,21 @@ function checkRunning(pod: V1Pod, target: PodTarget, container: string): void {
     throw new KestrelError("ERR_PREFLIGHT", `the container '${container}' of ${podText(target)} is not running (${why})`);
   }
 }
+
+/** What kubernetes:exec and :script declare alike: a shell run in one container of the event's pod. */
+export const SHELL_ACTIONNER = {
+  needs: ["kubernetes"],
+  notes: {
+    behaviour: "Runs it with `shell` in one container (`container`: default the event's container, else the first).",
+    talon:
+      "one container (Talon ran it in every container); the exit code decides success; event values are positional parameters, never script text",
+  },
+  source: "syscall",
+  requiredFields: POD_REQUIRED_FIELDS,
+  continueByDefault: true,
+  artifact: "optional",
+  permissions: "/pods: get\n/pods/exec: create, get",
+} as const satisfies Partial<Actionner>;
 
 /** Stdout of kubernetes:exec and :script kept for the result; the rest is cut. */
 const MAX_SHELL_OUTPUT_BYTES = 64 * 1024;

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
-import { containerParam, podContainerOf } from "./_container.ts";
+import { containerParam, runningContainer } from "./_container.ts";
 
 const params = z.strictObject({
   file: z.string().min(1, "must name a file").describe("full path of the file to download, e.g. ${FD_NAME}"),
@@ -38,7 +38,7 @@ export default defineActionner({
     parameters:
       destination: /var/lib/kestrel/downloads
 `,
-  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  preflight: runningContainer,
   async run(ctx, { kube, target, container }) {
     const { params: p, signal } = ctx;
     const data = await kube.stream({

@@ -7,10 +7,9 @@
 // stays one argument. The command's stdout (ANSI codes stripped, as Talon) is the artifact: without an
 // output it is appended to the result.
 import { z } from "zod";
-import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { compileShellScript, scriptValues } from "../../template/shell.ts";
-import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
+import { containerParam, runningContainer, runShellAction, SHELL_ACTIONNER, shellProblems } from "./_container.ts";
 
 const params = z.strictObject({
   command: z
@@ -24,18 +23,8 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "exec",
-  needs: ["kubernetes"],
-  notes: {
-    behaviour: "Runs it with `shell` in one container (`container`: default the event's container, else the first).",
-    talon:
-      "one container (Talon ran it in every container); the exit code decides success; event values are positional parameters, never script text",
-  },
+  ...SHELL_ACTIONNER,
   description: "Exec a command in a container of the pod",
-  source: "syscall",
-  requiredFields: POD_REQUIRED_FIELDS,
-  continueByDefault: true,
-  artifact: "optional",
-  permissions: "/pods: get\n/pods/exec: create, get",
   params,
   example: `
 - action: Exec a command into the pod
@@ -50,7 +39,7 @@ export default defineActionner({
   verbatim(path) {
     return path.length === 1 && path[0] === "command";
   },
-  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  preflight: runningContainer,
   async run(ctx, placement) {
     const { params: p, signal } = ctx;
     const { script } = compileShellScript(p.command);

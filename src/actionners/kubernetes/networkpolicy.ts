@@ -9,8 +9,20 @@
 import { z } from "zod";
 import { kubernetesOf } from "../../clients/index.ts";
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from "../../clients/kubernetes/api.ts";
-import { type Cidr, cidrList, contains, namespaceList, parseCidr, remoteIpOf, uniqueCidrs } from "../../clients/kubernetes/network.ts";
-import { MANAGED_LABELS } from "../../clients/kubernetes/objects.ts";
+import {
+  ALLOW_LISTS_EXAMPLE,
+  type Cidr,
+  cidrList,
+  contains,
+  namespaceList,
+  POLICY_TARGET_PERMISSIONS,
+  type PolicyObject,
+  parseCidr,
+  policyResult,
+  remoteIpOf,
+  uniqueCidrs,
+  upsertPolicy,
+} from "../../clients/kubernetes/network.ts";
 import { policyTargetOf } from "../../clients/kubernetes/owner.ts";
 import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
 import { defineActionner } from "../../plugins/define.ts";
@@ -27,13 +39,14 @@ const params = z.strictObject({
 });
 
 type Params = z.output<typeof params>;
+type V1NetworkPolicySpec = NonNullable<V1NetworkPolicy["spec"]>;
 
-const RESOURCE = { group: "networking.k8s.io", version: "v1", plural: "networkpolicies" } as const;
+const POLICY = { resource: { group: "networking.k8s.io", version: "v1", plural: "networkpolicies" }, kind: "NetworkPolicy" };
 const NAMESPACE_LABEL = "kubernetes.io/metadata.name";
 const EVERYWHERE = ["0.0.0.0/0", "::/0"].map((c) => parseCidr(c)!);
 
 /** The IPs an existing policy denies: the `except` entries of its ipBlocks. */
-function deniedBy(policy: V1NetworkPolicy | undefined): string[] {
+function deniedBy(policy: PolicyObject<V1NetworkPolicySpec> | undefined): string[] {
   const out: string[] = [];
   for (const rule of policy?.spec?.egress ?? []) for (const peer of rule.to ?? []) out.push(...(peer.ipBlock?.except ?? []));
   return out;
@@ -68,23 +81,14 @@ export default defineActionner({
   requiredFields: POD_REQUIRED_FIELDS,
   continueByDefault: true,
   artifact: "none",
-  permissions: `/pods: get
-apps/replicasets: get
-apps/daemonsets: get
-apps/statefulsets: get
+  permissions: `${POLICY_TARGET_PERMISSIONS}
 networking.k8s.io/networkpolicies: get, create, update`,
   params,
   example: `
 - action: Disable outbound connections
   actionner: kubernetes:networkpolicy
   parameters:
-    allow_cidr:
-      - "192.168.1.0/24"
-      - "172.17.0.0/16"
-    allow_namespaces:
-      - "green-ns"
-      - "blue-ns"
-`,
+${ALLOW_LISTS_EXAMPLE}`,
   async preflight(ctx) {
     const remote = ctx.params.deny_remote_ip ? remoteIpOf(ctx.event) : undefined;
     return { remote, target: await policyTargetOf(kubernetesOf(ctx.clients), podTargetOf(ctx.event), ctx.signal) };
@@ -92,26 +96,13 @@ networking.k8s.io/networkpolicies: get, create, update`,
   async run(ctx, { remote, target }) {
     const { params: p, signal } = ctx;
     const { name, namespace } = target;
-    const request = {
-      resource: RESOURCE,
-      namespace,
-      name,
-      what: `create or update the networkpolicy '${name}' in the namespace '${namespace}'`,
-      build: (existing: V1NetworkPolicy | undefined): V1NetworkPolicy => ({
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
-        spec: {
-          podSelector: { matchLabels: { ...target.selector } },
-          policyTypes: ["Egress"],
-          egress: egressRules(p, uniqueCidrs([...deniedBy(existing), ...(remote === undefined ? [] : [remote.text])])),
-        },
-      }),
-    };
-    const outcome = await kubernetesOf(ctx.clients).upsert(request, { signal });
-    return {
-      summary: `the networkpolicy '${name}' in the namespace '${namespace}' has been ${outcome}`,
-      objects: { networkpolicy: name, namespace, pod: target.pod, ...(remote === undefined ? {} : { ip: remote.address }) },
-    };
+    const what = `create or update the networkpolicy '${name}' in the namespace '${namespace}'`;
+    const spec = (existing: PolicyObject<V1NetworkPolicySpec> | undefined): V1NetworkPolicySpec => ({
+      podSelector: { matchLabels: { ...target.selector } },
+      policyTypes: ["Egress"],
+      egress: egressRules(p, uniqueCidrs([...deniedBy(existing), ...(remote === undefined ? [] : [remote.text])])),
+    });
+    const outcome = await upsertPolicy(kubernetesOf(ctx.clients), { ...POLICY, namespace, name, what, spec }, signal);
+    return policyResult("networkpolicy", target, outcome, remote);
   },
 });

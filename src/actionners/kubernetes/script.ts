@@ -7,12 +7,11 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../../errors.ts";
-import { POD_REQUIRED_FIELDS } from "../../events/target.ts";
 import { FileError, readRegularFile, readRegularFileSync } from "../../files.ts";
 import { defineActionner } from "../../plugins/define.ts";
 import { actionVariables } from "../../template/action-variables.ts";
 import { compileShellScript, type ShellScript, scriptValues } from "../../template/shell.ts";
-import { containerParam, podContainerOf, runShellAction, shellProblems } from "./_container.ts";
+import { containerParam, runningContainer, runShellAction, SHELL_ACTIONNER, shellProblems } from "./_container.ts";
 
 const params = z.strictObject({
   script: z
@@ -28,18 +27,8 @@ const params = z.strictObject({
 export default defineActionner({
   category: "kubernetes",
   name: "script",
-  needs: ["kubernetes"],
-  notes: {
-    behaviour: "Runs it with `shell` in one container (`container`: default the event's container, else the first).",
-    talon:
-      "one container (Talon ran it in every container); the exit code decides success; event values are positional parameters, never script text",
-  },
+  ...SHELL_ACTIONNER,
   description: "Run a script in a container of the pod",
-  source: "syscall",
-  requiredFields: POD_REQUIRED_FIELDS,
-  continueByDefault: true,
-  artifact: "optional",
-  permissions: "/pods: get\n/pods/exec: create, get",
   params,
   example: `
 - action: Run a script into the pod
@@ -62,7 +51,7 @@ export default defineActionner({
   verbatim(path) {
     return path.length === 1 && path[0] === "script";
   },
-  preflight: (ctx) => podContainerOf(ctx, { requested: ctx.params.container, mustRun: true }),
+  preflight: runningContainer,
   async run(ctx, placement) {
     const { params: p, signal } = ctx;
     const script = p.script === undefined ? await scriptFromFile(p.file ?? "", p.shell) : compileShellScript(p.script).script;

@@ -3,7 +3,7 @@
 // clear start-up error naming the setting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type AwsTestServers, rejection, signer, startAwsServers, TEST_REGION } from "../../../test/support/aws.ts";
+import { type AccessKey, type AwsTestServers, rejection, signer, startAwsServers, TEST_REGION } from "../../../test/support/aws.ts";
 import { createAwsClients } from "./index.ts";
 import type { AwsClientOptions } from "./types.ts";
 
@@ -16,6 +16,9 @@ describe("AWS credentials", () => {
     minio: { use_ssl: false },
     endpoints: { s3: servers.s3.url, lambda: servers.lambda.url, sts: servers.sts.url, metadata: servers.imds.url },
   });
+  /** Clients with a test user's static keys, and any further aws settings (the role to assume). */
+  const clientsOf = (user: AccessKey, more: Partial<AwsClientOptions["aws"]> = {}) =>
+    createAwsClients(options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, ...more }));
   const invoke = (clients: ReturnType<typeof createAwsClients>) =>
     clients.invokeLambda({
       name: "echo",
@@ -32,7 +35,7 @@ describe("AWS credentials", () => {
 
   it("static keys: STS says whose they are, once; the calls are signed with them", async () => {
     const user = servers.account.addUser("responder");
-    const clients = createAwsClients(options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION }));
+    const clients = clientsOf(user);
     const before = servers.sts.requests.length;
     assert.equal(await clients.prepare(AWS_ONLY), `arn:aws:iam::${servers.account.id}:user/responder`);
     assert.equal(await clients.prepare(AWS_ONLY), `arn:aws:iam::${servers.account.id}:user/responder`);
@@ -53,22 +56,14 @@ describe("AWS credentials", () => {
       /the credentials were refused \(InvalidClientTokenId: The security token included in the request is invalid\.\): check the static keys aws\.access_key and aws\.secret_key/,
     );
     const user = servers.account.addUser();
-    const wrongSecret = createAwsClients(options({ access_key: user.accessKeyId, secret_key: "not-the-secret", region: TEST_REGION }));
+    const wrongSecret = clientsOf(user, { secret_key: "not-the-secret" });
     assert.match((await rejection(wrongSecret.prepare(AWS_ONLY))).message, /SignatureDoesNotMatch.*aws\.access_key and aws\.secret_key/);
   });
 
   it("aws.role_arn + aws.external_id: AssumeRole with the static keys, then every call signed by the role's session", async () => {
     const user = servers.account.addUser();
     const role = servers.account.addRole("kestrel-responder", "ext-42");
-    const clients = createAwsClients(
-      options({
-        access_key: user.accessKeyId,
-        secret_key: user.secretAccessKey,
-        region: TEST_REGION,
-        role_arn: role,
-        external_id: "ext-42",
-      }),
-    );
+    const clients = clientsOf(user, { role_arn: role, external_id: "ext-42" });
     const assumedBefore = servers.sts.assumed.length;
     const identity = await clients.prepare(AWS_ONLY);
     assert.match(identity!, new RegExp(`^arn:aws:sts::${servers.account.id}:assumed-role/kestrel-responder/kestrel-[0-9a-f]{8}$`));
@@ -96,9 +91,7 @@ describe("AWS credentials", () => {
     servers.sts.sessionSeconds = 900; // STS's shortest session
     t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     try {
-      const clients = createAwsClients(
-        options({ access_key: user.accessKeyId, secret_key: user.secretAccessKey, region: TEST_REGION, role_arn: role }),
-      );
+      const clients = clientsOf(user, { role_arn: role });
       const before = servers.sts.assumed.length;
       await invoke(clients);
       t.mock.timers.tick(9 * 60 * 1000); // 6 minutes left: still used
@@ -118,15 +111,7 @@ describe("AWS credentials", () => {
   it("a role that cannot be assumed stops the start with an error naming aws.role_arn and sts:AssumeRole", async () => {
     const user = servers.account.addUser();
     const role = servers.account.addRole("needs-external-id", "right");
-    const clients = createAwsClients(
-      options({
-        access_key: user.accessKeyId,
-        secret_key: user.secretAccessKey,
-        region: TEST_REGION,
-        role_arn: role,
-        external_id: "wrong",
-      }),
-    );
+    const clients = clientsOf(user, { role_arn: role, external_id: "wrong" });
     const e = await rejection(clients.prepare(AWS_ONLY));
     assert.equal(e.code, "ERR_CONFIG_INVALID");
     assert.match(

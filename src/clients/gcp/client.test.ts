@@ -45,20 +45,16 @@ describe("GCP client against the test servers", () => {
   });
 
   it("uploads in-memory data in one multipart request with a precondition, and never overwrites", async () => {
-    const first = await gcp.upload({
-      bucket: "artifacts",
-      names: ["m/a.log", "m/a-1.log"],
-      contentType: "text/plain",
-      data: Buffer.from("line 1\n"),
-      signal: never,
-    });
-    const second = await gcp.upload({
-      bucket: "artifacts",
-      names: ["m/a.log", "m/a-1.log"],
-      contentType: "text/plain",
-      data: Buffer.from("line 2\n"),
-      signal: never,
-    });
+    const upload = (text: string) =>
+      gcp.upload({
+        bucket: "artifacts",
+        names: ["m/a.log", "m/a-1.log"],
+        contentType: "text/plain",
+        data: Buffer.from(text),
+        signal: never,
+      });
+    const first = await upload("line 1\n");
+    const second = await upload("line 2\n");
     assert.equal(first.name, "m/a.log");
     assert.equal(second.name, "m/a-1.log");
     assert.equal(fake.object("artifacts", "m/a.log")!.data.toString(), "line 1\n");

@@ -1,12 +1,17 @@
 // IP addresses and CIDRs for the network policy actionners (kubernetes, calico, cilium): the remote IP of
 // an event, validated CIDR parameters, and which denied IPs fall inside an allowed block. Addresses are
 // kept in canonical form (IPv6 compressed, IPv4-mapped IPv6 as IPv4) so that accumulated denies never
-// hold the same address twice under two spellings.
+// hold the same address twice under two spellings. Also what the three share around their policies: the
+// preflight, the labelled create-or-update and the result.
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import { fieldText } from "../../events/fields.ts";
+import { POD_REQUIRED_FIELDS, podTargetOf } from "../../events/target.ts";
+import type { KubeApi, Metadata, Resource } from "./api.ts";
+import { MANAGED_LABELS } from "./objects.ts";
+import { type PolicyTarget, policyTargetOf } from "./owner.ts";
 
 export type IpFamily = 4 | 6;
 
@@ -21,6 +26,15 @@ export interface Cidr {
 
 /** The event fields that name the remote end of a connection, in Talon's order. */
 export const REMOTE_IP_FIELDS = ["fd.rip", "fd.sip"] as const;
+
+/** The fields a policy that denies the remote IP requires: the pod's, and one of REMOTE_IP_FIELDS. */
+export const DENY_REQUIRED_FIELDS: readonly (readonly string[])[] = [...POD_REQUIRED_FIELDS, REMOTE_IP_FIELDS];
+
+/** The RBAC rules of policyTargetOf: the pod, then its owner. */
+export const POLICY_TARGET_PERMISSIONS = `/pods: get
+apps/replicasets: get
+apps/daemonsets: get
+apps/statefulsets: get`;
 
 /** The canonical text of an IP address, or undefined when `text` is not one. */
 export function canonicalIp(text: string): { address: string; family: IpFamily } | undefined {
@@ -111,4 +125,74 @@ export function remoteIpOf(event: FalcoEvent): Cidr {
     return hostCidr(ip);
   }
   throw new KestrelError("ERR_PREFLIGHT", `the event has no remote IP to deny (${REMOTE_IP_FIELDS.join(", ")} are missing)`);
+}
+
+/** The allow lists of the network policy actionners' examples (YAML, under `parameters:`). */
+export const ALLOW_LISTS_EXAMPLE = `    allow_cidr:
+      - "192.168.1.0/24"
+      - "172.17.0.0/16"
+    allow_namespaces:
+      - "green-ns"
+      - "blue-ns"
+`;
+
+/** The preflight of a policy that denies the remote IP: that IP (checked first, reading nothing), then the policy target. */
+export async function denyPreflight(
+  kube: KubeApi,
+  event: FalcoEvent,
+  signal: AbortSignal,
+): Promise<{ remote: Cidr; target: PolicyTarget }> {
+  const remote = remoteIpOf(event);
+  return { remote, target: await policyTargetOf(kube, podTargetOf(event), signal) };
+}
+
+/** A network policy object as written: any API, any spec. */
+export interface PolicyObject<S> {
+  apiVersion?: string | undefined;
+  kind?: string | undefined;
+  metadata?: Metadata | undefined;
+  spec?: S | undefined;
+}
+
+export interface PolicyWrite<S> {
+  readonly resource: Resource;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** For errors: "create or update the networkpolicy 'web' in the namespace 'prod'". */
+  readonly what: string;
+  readonly missingKindHint?: string;
+  /** The desired spec, given the policy that exists (undefined when there is none). */
+  readonly spec: (existing: PolicyObject<S> | undefined) => S;
+}
+
+/**
+ * Creates or updates the policy, labelled as managed by Kestrel (GET, then create or replace with the
+ * resourceVersion read).
+ */
+export function upsertPolicy<S>(kube: KubeApi, w: PolicyWrite<S>, signal: AbortSignal): Promise<"created" | "updated"> {
+  const { resource, namespace, name } = w;
+  const request = {
+    resource,
+    namespace,
+    name,
+    what: w.what,
+    ...(w.missingKindHint === undefined ? {} : { missingKindHint: w.missingKindHint }),
+    build: (existing: PolicyObject<S> | undefined): PolicyObject<S> => ({
+      apiVersion: `${resource.group}/${resource.version}`,
+      kind: w.kind,
+      metadata: { name, namespace, labels: { ...MANAGED_LABELS } },
+      spec: w.spec(existing),
+    }),
+  };
+  return kube.upsert(request, { signal });
+}
+
+/** The result of a network policy action; `policy` is the name written (Calico's CRD prefixes the owner's). */
+export function policyResult(noun: string, target: PolicyTarget, outcome: "created" | "updated", remote?: Cidr, policy = target.name) {
+  const { namespace } = target;
+  return {
+    summary: `the ${noun} '${target.name}' in the namespace '${namespace}' has been ${outcome}`,
+    objects: { networkpolicy: policy, namespace, pod: target.pod, ...(remote === undefined ? {} : { ip: remote.address }) },
+  };
 }

@@ -1,6 +1,8 @@
 // What the configuration tests share: two test notifiers with the settings of Talon's webhook notifier and
 // a small stdout one (so that the tests do not depend on how the shipped notifiers evolve), a temporary
-// directory for config files, and `load`, which writes a YAML text there and loads it.
+// directory for config files, `load`, which writes a YAML text there and loads it, and `refused`, for a text
+// that must not load.
+import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -60,6 +62,13 @@ export async function load(yaml: string | undefined, env: Record<string, string>
     await writeFile(options.file, yaml);
   }
   return { file: options.file ?? "", ...(await loadConfig(options)) };
+}
+
+/** Loads `yaml` and checks that it gives no configuration; its diagnostics as [line, column, code, message]. */
+export async function refused(yaml: string): Promise<(string | number)[][]> {
+  const { config, diagnostics } = await load(yaml);
+  assert.equal(config, undefined);
+  return diagnostics.map((d) => [d.line, d.column, d.code, d.message]);
 }
 
 export const errors = (ds: Diagnostic[]) => ds.filter((d) => d.severity === "error");

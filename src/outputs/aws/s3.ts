@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { awsOf } from "../../clients/index.ts";
 import { defineOutput } from "../../plugins/define.ts";
+import { logsExample } from "../_artifact.ts";
 import { bucketParam, locationProblems, prefixParam, uploadArtifact } from "../_s3.ts";
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -26,18 +27,7 @@ export default defineOutput({
   params,
   permissions: `IAM: s3:PutObject on arn:aws:s3:::<bucket>/<prefix>/*
 IAM: s3:AbortMultipartUpload on arn:aws:s3:::<bucket>/<prefix>/* (clean-up of a failed large upload)`,
-  example: `
-- action: Get logs of the pod
-  actionner: kubernetes:log
-  parameters:
-    tail_lines: 200
-  output:
-    target: aws:s3
-    parameters:
-      bucket: falco-artifacts
-      prefix: logs
-      region: eu-west-1
-`,
+  example: logsExample("aws:s3", { bucket: "falco-artifacts", prefix: "logs", region: "eu-west-1" }),
   check(p) {
     const problems = locationProblems(p.bucket, p.prefix);
     if (p.region !== undefined && !REGION.test(p.region)) {

@@ -13,28 +13,12 @@ import { type Clients, createClients } from "../../clients/index.ts";
 import type { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import type { Artifact } from "../../plugins/types.ts";
+import { tracked } from "../__fixtures__/tracked.ts";
 import { timestamp } from "../_artifact.ts";
 import gcs, { normalisePrefix } from "./gcs.ts";
 
 function ctx(clients: Clients, bucket: string, prefix: string, objects: Record<string, string>, signal = new AbortController().signal) {
   return { event: {} as FalcoEvent, params: { bucket, prefix }, objects, clients, log: pino({ level: "silent" }), signal, traceId: "t" };
-}
-
-/** An async iterable that records whether it was closed early. */
-function tracked(chunks: Uint8Array[]) {
-  const state = { closed: false, read: 0 };
-  const iterator: AsyncIterableIterator<Uint8Array> = {
-    [Symbol.asyncIterator]: () => iterator,
-    async next() {
-      const value = chunks[state.read++];
-      return value === undefined ? { value: undefined, done: true } : { value, done: false };
-    },
-    async return() {
-      state.closed = true;
-      return { value: undefined, done: true };
-    },
-  };
-  return { iterator, state };
 }
 
 describe("gcp:gcs parameters", () => {

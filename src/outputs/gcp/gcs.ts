@@ -10,7 +10,7 @@ import { z } from "zod";
 import { gcpOf } from "../../clients/index.ts";
 import { KestrelError } from "../../errors.ts";
 import { defineOutput } from "../../plugins/define.ts";
-import { alternativeName, artifactFileName, artifactSource, discard, isAsyncIterable } from "../_artifact.ts";
+import { alternativeName, artifactFileName, artifactSource, discard, isAsyncIterable, logsExample } from "../_artifact.ts";
 
 /** Cloud Storage bucket names: 3-63 characters (222 with dots), lower case, digits, `-`, `_`, `.`. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
@@ -64,17 +64,7 @@ export default defineOutput({
   params,
   permissions: `storage.objects.create on the bucket (role Storage Object Creator)
 storage.objects.delete on the bucket, only used to remove an object whose CRC32C does not match what was sent`,
-  example: `
-- action: Get logs of the pod
-  actionner: kubernetes:log
-  parameters:
-    tail_lines: 200
-  output:
-    target: gcp:gcs
-    parameters:
-      bucket: falco-artifacts
-      prefix: kestrel/logs
-`,
+  example: logsExample("gcp:gcs", { bucket: "falco-artifacts", prefix: "kestrel/logs" }),
   check(p) {
     const problems: string[] = [];
     if (p.bucket.includes("${"))

@@ -8,9 +8,10 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { createClients } from "../../clients/index.ts";
-import { KestrelError } from "../../errors.ts";
+import type { KestrelError } from "../../errors.ts";
 import type { FalcoEvent } from "../../events/event.ts";
 import type { Artifact } from "../../plugins/types.ts";
+import { tracked } from "../__fixtures__/tracked.ts";
 import { artifactFileName, neutralise } from "../_artifact.ts";
 import localFile from "./file.ts";
 
@@ -26,24 +27,6 @@ function ctx(destination: string, objects: Record<string, string>, signal = new 
     signal,
     traceId: "t",
   };
-}
-
-/** An async iterable that records whether it was closed early. */
-function tracked(chunks: Uint8Array[], failAfter?: number) {
-  const state = { closed: false, read: 0 };
-  const iterator: AsyncIterableIterator<Uint8Array> = {
-    [Symbol.asyncIterator]: () => iterator,
-    async next() {
-      if (failAfter !== undefined && state.read === failAfter) throw new KestrelError("ERR_ACTION", "the exec exited with code 1");
-      const value = chunks[state.read++];
-      return value === undefined ? { value: undefined, done: true } : { value, done: false };
-    },
-    async return() {
-      state.closed = true;
-      return { value: undefined, done: true };
-    },
-  };
-  return { iterator, state };
 }
 
 describe("local:file names", () => {

@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { errorMessage, KestrelError } from "../../errors.ts";
 import { defineOutput } from "../../plugins/define.ts";
-import { alternativeName, artifactFileName, artifactSource, discard } from "../_artifact.ts";
+import { alternativeName, artifactFileName, artifactSource, discard, logsExample } from "../_artifact.ts";
 
 const params = z.strictObject({
   destination: z
@@ -55,16 +55,7 @@ export default defineOutput({
   },
   description: "Store the artifact in a folder of the Kestrel host",
   params,
-  example: `
-- action: Download the file
-  actionner: kubernetes:download
-  parameters:
-    file: "\${FD_NAME}"
-  output:
-    target: local:file
-    parameters:
-      destination: /var/lib/kestrel/artifacts
-`,
+  example: logsExample("local:file", { destination: "/var/lib/kestrel/artifacts" }),
   check(p) {
     return p.destination.includes("${")
       ? [`the destination '${p.destination}' cannot use variables: an event must not choose where files are written`]

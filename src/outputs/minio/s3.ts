@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { awsOf } from "../../clients/index.ts";
 import { defineOutput } from "../../plugins/define.ts";
+import { logsExample } from "../_artifact.ts";
 import { bucketParam, locationProblems, prefixParam, uploadArtifact } from "../_s3.ts";
 
 const params = z.strictObject({
@@ -22,17 +23,7 @@ export default defineOutput({
   description: "Store the artifact in a MinIO bucket",
   params,
   permissions: "MinIO policy: s3:PutObject on arn:aws:s3:::<bucket>/<prefix>/* for the minio.access_key user",
-  example: `
-- action: Get logs of the pod
-  actionner: kubernetes:log
-  parameters:
-    tail_lines: 200
-  output:
-    target: minio:s3
-    parameters:
-      bucket: falco-artifacts
-      prefix: /logs
-`,
+  example: logsExample("minio:s3", { bucket: "falco-artifacts", prefix: "/logs" }),
   check(p) {
     return locationProblems(p.bucket, p.prefix);
   },

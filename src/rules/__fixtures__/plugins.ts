@@ -8,39 +8,31 @@ import type { Actionner, ContextProvider, Notifier, Output, ParamsSchema } from 
 
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 
+/** What a fake actionner or output, named `category:name`, declares besides its parameters and its one function. */
+function categorized(id: string) {
+  const [category, name] = id.split(":") as [string, string];
+  return { category, name, needs: [], description: `fake ${id}`, example: "" };
+}
+
 function actionner<P extends ParamsSchema>(
   id: string,
   params: P,
   extra: Partial<Pick<Actionner<P>, "continueByDefault" | "artifact" | "check">> = {},
 ): Actionner {
-  const [category, name] = id.split(":") as [string, string];
   return defineActionner({
-    category,
-    name,
-    needs: [],
-    description: `fake ${id}`,
+    ...categorized(id),
     source: "any",
     requiredFields: [],
     continueByDefault: extra.continueByDefault ?? true,
     artifact: extra.artifact ?? "none",
     params,
-    example: "",
     ...(extra.check === undefined ? {} : { check: extra.check }),
     run: async () => ({ summary: `${id} done` }),
   });
 }
 
 function output(id: string, params: ParamsSchema): Output {
-  const [category, name] = id.split(":") as [string, string];
-  return defineOutput({
-    category,
-    name,
-    needs: [],
-    description: `fake ${id}`,
-    params,
-    example: "",
-    write: async () => ({ summary: "stored", location: `${id}://x` }),
-  });
+  return defineOutput({ ...categorized(id), params, write: async () => ({ summary: "stored", location: `${id}://x` }) });
 }
 
 const s3 = z.object({ bucket: z.string(), prefix: z.string().default(""), region: z.string().optional() });
