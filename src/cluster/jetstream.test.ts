@@ -3,13 +3,13 @@
 // handler finished, an event whose consumer vanished mid-work is delivered again, a long handler keeps its
 // event (heartbeats), and publishing fails cleanly while NATS is down.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { type NatsServer, natsSkipReason, startNats } from "../../test/support/nats.ts";
 import { until } from "../../test/support/wait.ts";
-import { JetStreamQueue, type JetStreamSettings, type QueuedEvent } from "./jetstream.ts";
+import { addStream, JetStreamQueue, type JetStreamSettings, type QueuedEvent } from "./jetstream.ts";
 
 const log = pino({ level: "silent" });
 
@@ -27,6 +27,27 @@ const settings = (url: string, stream: string, over: Partial<JetStreamSettings> 
   ...over,
 });
 
+describe("creating the stream", () => {
+  // What a replica sees when another one's creation of the stream races its own (seen under load in CI).
+  const refusal = new Error("subjects overlap with an existing stream");
+  const manager = (exists: boolean) =>
+    ({
+      streams: {
+        add: () => Promise.reject(refusal),
+        info: () => (exists ? Promise.resolve({}) : Promise.reject(new Error("stream not found"))),
+      },
+    }) as unknown as Parameters<typeof addStream>[0];
+  const config = { name: "KESTREL", subjects: ["kestrel.events"] };
+
+  it("goes on when the refused stream exists afterwards: another replica created it", async () => {
+    await addStream(manager(true), config);
+  });
+
+  it("fails with the refusal when the stream still does not exist", async () => {
+    await assert.rejects(addStream(manager(false), config), refusal);
+  });
+});
+
 describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   let nats: NatsServer;
   before(async () => {
@@ -35,13 +56,21 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   after(async () => {
     await nats?.close();
   });
+  // Every queue a test opened is closed after it, also when an assertion failed: an open connection would
+  // keep reconnecting to the stopped server and the test process would never end.
+  const opened: JetStreamQueue[] = [];
+  const open = async (s: JetStreamSettings): Promise<JetStreamQueue> => {
+    const q = await JetStreamQueue.open(s, log);
+    opened.push(q);
+    return q;
+  };
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((q) => q.close()));
+  });
 
   it("refuses a duplicate id from any publisher within the window; each event reaches one consumer once", async () => {
     // Replicas starting at the same moment race to create the stream and the consumer: all of them start.
-    const [a, b] = await Promise.all([
-      JetStreamQueue.open(settings(nats.url, "DEDUP"), log),
-      JetStreamQueue.open(settings(nats.url, "DEDUP"), log),
-    ]);
+    const [a, b] = await Promise.all([open(settings(nats.url, "DEDUP")), open(settings(nats.url, "DEDUP"))]);
     assert.equal(await a.publish("event-1", "key-1", "t1", Date.now()), "queued");
     assert.equal(await b.publish("event-1 again", "key-1", "t1b", Date.now()), "duplicate", "same key from another replica");
     for (let i = 2; i <= 20; i++) await (i % 2 === 0 ? a : b).publish(`event-${i}`, `key-${i}`, `t${i}`, Date.now());
@@ -70,7 +99,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
 
   it("delivers again an event whose replica vanished without acknowledging, and keeps one being worked on", async () => {
     const s = settings(nats.url, "REDELIVER", { ackWaitMs: 1000 });
-    const producer = await JetStreamQueue.open(s, log);
+    const producer = await open(s);
     await producer.publish("crash", "crash", "crash", Date.now());
     await producer.publish("slow", "slow", "slow", Date.now());
 
@@ -82,7 +111,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
 
     // A survivor: "slow" takes 2.5 ack waits; its heartbeats (every third of one) keep it from being
     // delivered a second time.
-    const survivor = await JetStreamQueue.open(s, log);
+    const survivor = await open(s);
     const deliveries: QueuedEvent[] = [];
     survivor.startWorkers(1, async (e) => {
       deliveries.push(e);
@@ -102,7 +131,7 @@ describe("JetStream work queue", { skip: natsSkipReason() }, () => {
   });
 
   it("fails to publish while NATS is down, and works again once it is back", async () => {
-    const q = await JetStreamQueue.open(settings(nats.url, "RESTART", { publishTimeoutMs: 500 }), log);
+    const q = await open(settings(nats.url, "RESTART", { publishTimeoutMs: 500 }));
     await nats.stop();
     await assert.rejects(q.publish("x", "k1", "t", Date.now()), (e: unknown) => (e as { code?: string }).code === "ERR_OVERLOADED");
     assert.equal(q.connected, false);

@@ -329,8 +329,24 @@ async function ensureStream(jsm: JetStreamManager, s: JetStreamSettings): Promis
     }
   } catch (err) {
     if (!/stream not found/i.test(errorMessage(err))) throw err;
-    // Replicas starting together may both get here: JetStream accepts the same definition twice.
+    await addStream(jsm, config);
+  }
+}
+
+/**
+ * Replicas starting together may all get here. JetStream accepts the same definition twice, but a creation
+ * racing another one can be refused ("subjects overlap with an existing stream", seen in CI): when the
+ * stream exists afterwards, the other replica created it and this one goes on.
+ */
+export async function addStream(jsm: JetStreamManager, config: Parameters<JetStreamManager["streams"]["add"]>[0]): Promise<void> {
+  try {
     await jsm.streams.add(config);
+  } catch (err) {
+    const exists = await jsm.streams.info(config.name).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) throw err;
   }
 }
 

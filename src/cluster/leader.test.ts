@@ -67,13 +67,15 @@ describe("leader election", () => {
 
   const settings = (identity: string, name: string): LeaderElectionSettings => ({ namespace: "falco", name, identity, ...timing });
 
-  it("elects exactly one of two candidates, and hands over at once when the leader stops", async () => {
+  it("elects exactly one of two candidates, and hands over at once when the leader stops", async (t) => {
     const events: string[] = [];
     const a = new LeaderElector(clientThrough(api), settings("pod-a", "kestrel"), log, {
       onStartedLeading: () => events.push("a leads"),
       onStoppedLeading: () => events.push("a stops"),
     });
     const b = new LeaderElector(clientThrough(api), settings("pod-b", "kestrel"), log, { onStartedLeading: () => events.push("b leads") });
+    // Stopped even when an assertion fails: a running elector's timers would keep the test process alive.
+    t.after(() => Promise.all([a.stop(), b.stop()]));
     a.start();
     await until(() => a.isLeader, "pod-a to lead", 8000);
     b.start();
@@ -102,10 +104,14 @@ describe("leader election", () => {
     await b.stop();
   });
 
-  it("steps down when cut off from the API, and the other takes over after the lease duration", async () => {
+  it("steps down when cut off from the API, and the other takes over after the lease duration", async (t) => {
     const proxy = await cuttableProxy(Number(new URL(api.url).port));
     const a = new LeaderElector(clientThrough(api, proxy.port), settings("pod-a", "cut"), log);
     const b = new LeaderElector(clientThrough(api), settings("pod-b", "cut"), log);
+    t.after(async () => {
+      await Promise.all([b.stop(), a.stop()]);
+      await proxy.close();
+    });
     a.start();
     await until(() => a.isLeader, "pod-a to lead", 8000);
     b.start();
@@ -120,8 +126,5 @@ describe("leader election", () => {
     assert.ok(steppedDown <= timing.renewDeadlineMs + 2 * timing.retryPeriodMs + 300, `stepped down after ${steppedDown} ms`);
     assert.ok(takenOver >= steppedDown, "never two leaders: a steps down before b takes over");
     assert.ok(takenOver <= timing.leaseDurationMs + 2 * timing.retryPeriodMs + 500, `failover in ${takenOver} ms`);
-    await b.stop();
-    await a.stop();
-    await proxy.close();
   });
 });
