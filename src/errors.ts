@@ -5,6 +5,7 @@ export const errorCodes = {
   ERR_CONFIG_INVALID: "the configuration is invalid",
   ERR_RULES_INVALID: "the rules are invalid",
   ERR_EVENT_INVALID: "the Falco event is invalid",
+  ERR_QUERY_INVALID: "a history query is malformed (a filter, a limit or a cursor)",
   ERR_PLUGIN_UNKNOWN: "no actionner, output or notifier has that name",
   ERR_PLUGIN_DUPLICATE: "two plugins share a name",
   ERR_PARAMS_INVALID: "plugin parameters do not match the plugin's schema",

@@ -13,7 +13,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["cli"],
   ["reload", "app", "registries"],
   ["cluster", "ingest"],
-  ["observability"],
+  ["observability", "history"],
   ["engine"],
   ["rules"],
   ["actionners", "notifiers", "outputs", "contexts"],
