@@ -170,11 +170,18 @@ describe("the container image", { skip: missing }, () => {
       assert.equal(ran.event.rule, "Terminal shell in container");
       assert.equal(ran.event.output_fields["k8s.pod.name"], "in-image");
 
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      assert.match(
-        metrics,
-        /^kestrel_actions_total\{rule="Act in the image",action="Record",actionner="local:command",status="success"\} 1$/m,
+      // The program wrote its proof before it exited; the action is counted once the server saw it exit.
+      const counted = /^kestrel_actions_total\{rule="Act in the image",action="Record",actionner="local:command",status="success"\} 1$/m;
+      let metrics = "";
+      await until(
+        async () => counted.test((metrics = await (await fetch(`${url}/metrics`)).text())),
+        "the action counted in /metrics",
+        10_000,
+        {
+          detail: () => metrics,
+        },
       );
+      assert.match(metrics, counted);
 
       // Read-only root: the server itself wrote nothing outside /tmp, or it would have failed above.
       execFileSync("runc", ["kill", id, "SIGTERM"]);
