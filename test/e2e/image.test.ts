@@ -173,14 +173,11 @@ describe("the container image", { skip: missing }, () => {
       // The program wrote its proof before it exited; the action is counted once the server saw it exit.
       const counted = /^kestrel_actions_total\{rule="Act in the image",action="Record",actionner="local:command",status="success"\} 1$/m;
       let metrics = "";
-      await until(
-        async () => counted.test((metrics = await (await fetch(`${url}/metrics`)).text())),
-        "the action counted in /metrics",
-        10_000,
-        {
-          detail: () => metrics,
-        },
-      );
+      const scrape = async (): Promise<boolean> => {
+        metrics = await (await fetch(`${url}/metrics`)).text();
+        return counted.test(metrics);
+      };
+      await until(scrape, "the action counted in /metrics", 10_000, { detail: () => metrics });
       assert.match(metrics, counted);
 
       // Read-only root: the server itself wrote nothing outside /tmp, or it would have failed above.
