@@ -467,7 +467,7 @@ function textValue(v: Value): string {
 const FIELD_TOKEN = /%([A-Za-z0-9_.]+(?:\[[^\]]*\])?)/g;
 
 /** Falco ≥ 0.41 appends the container plugin's suggested fields to syscall rules' output. */
-const SUGGESTED_FIELDS = [
+export const SUGGESTED_FIELDS = [
   "container.id",
   "container.name",
   "container.image.repository",

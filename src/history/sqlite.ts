@@ -134,10 +134,9 @@ export class SqliteHistory {
 
   /** Writes a batch in one transaction: all of it is stored, or none (the error is thrown). */
   write(events: readonly HistoryEvent[], actions: readonly HistoryAction[]): void {
-    this.#db.exec("BEGIN");
-    try {
-      let added = 0;
-      for (const e of events) added += this.#writeEvent(e);
+    const added = inTransaction(this.#db, () => {
+      let bytes = 0;
+      for (const e of events) bytes += this.#writeEvent(e);
       for (const a of actions) {
         this.#insertAction.run(
           a.traceId,
@@ -152,12 +151,9 @@ export class SqliteHistory {
           a.location ?? null,
         );
       }
-      this.#db.exec("COMMIT");
-      this.#bytes += added;
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+      return bytes;
+    });
+    this.#bytes += added;
   }
 
   #writeEvent(e: HistoryEvent): number {
@@ -242,21 +238,29 @@ export class SqliteHistory {
   #remove(traceIds: readonly string[]): number {
     if (traceIds.length === 0) return 0;
     const marks = traceIds.map(() => "?").join(", ");
-    this.#db.exec("BEGIN");
-    try {
+    this.#bytes -= inTransaction(this.#db, () => {
       const { b } = this.#db.prepare(`SELECT total(bytes) AS b FROM events WHERE trace_id IN (${marks})`).get(...traceIds) as { b: number };
       this.#db.prepare(`DELETE FROM events WHERE trace_id IN (${marks})`).run(...traceIds);
-      this.#db.exec("COMMIT");
-      this.#bytes -= b;
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+      return b;
+    });
     return traceIds.length;
   }
 
   close(): void {
     this.#db.close();
+  }
+}
+
+/** Runs `work` in one transaction: committed when it returns, rolled back (and the error thrown) when it throws. */
+function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec("BEGIN");
+  try {
+    const result = work();
+    db.exec("COMMIT");
+    return result;
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
   }
 }
 
@@ -270,15 +274,10 @@ function migrate(db: DatabaseSync): void {
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;
-    db.exec("BEGIN");
-    try {
+    inTransaction(db, () => {
       db.exec(m.sql);
       db.exec(`PRAGMA user_version = ${m.version}`);
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    }
+    });
   }
 }
 
